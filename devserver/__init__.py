@@ -1,0 +1,1 @@
+"""Local development tools: the template reader and the embedded server behind ``make serve``."""

@@ -1,0 +1,147 @@
+"""Read ``template.yaml``: the table definition and the API routes, so nothing is declared twice.
+
+Tests and the local server create the table from here; the local server routes requests from here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that keeps CloudFormation short-form tags (``!Ref x`` -> ``{"Ref": "x"}``)."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@cache
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The parsed template (short-form tags expanded)."""
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader is a SafeLoader
+
+
+def table_definition(table_name: str, logical_id: str = "SessionTable") -> dict[str, Any]:
+    """``CreateTable`` arguments for the template's table, on-demand, with its stream.
+
+    TTL is a separate call (``UpdateTimeToLive``) and is returned under the key ``"TimeToLive"``.
+    """
+    props = load_template()["Resources"][logical_id]["Properties"]
+    definition: dict[str, Any] = {
+        "TableName": table_name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props["BillingMode"],
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    ttl = props.get("TimeToLiveSpecification")
+    return {"create": definition, "ttl": ttl}
+
+
+def create_table(client: Any, table_name: str) -> None:
+    """Create the template's table with ``client`` (moto, DynamoDB Local or AWS) and switch TTL on."""
+    definition = table_definition(table_name)
+    client.create_table(**definition["create"])
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    if definition["ttl"]:
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=definition["ttl"])
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API route of the template and the function that serves it."""
+
+    method: str
+    path: str
+    function: str
+    code_dir: Path
+    pattern: re.Pattern[str]
+    literal_segments: int
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when ``method path`` is this route, else ``None``."""
+        if method.upper() != self.method:
+            return None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], int]:
+    parts = []
+    literal = 0
+    for segment in path.strip("/").split("/"):
+        pieces = re.split(r"(\{[A-Za-z0-9_]+\})", segment)
+        regex = ""
+        for piece in pieces:
+            if piece.startswith("{") and piece.endswith("}"):
+                regex += f"(?P<{piece[1:-1]}>[^/]+)"
+            else:
+                regex += re.escape(piece)
+        if "{" not in segment:
+            literal += 1
+        parts.append(regex)
+    return re.compile("/" + "/".join(parts)), literal
+
+
+@cache
+def routes() -> tuple[Route, ...]:
+    """Every ``Api`` event of the template, most specific first (API Gateway's precedence: literal path
+    segments beat ``{parameters}``, so ``/api/v1/sessions/stats`` wins over ``/api/v1/sessions/{session_id}``)."""
+    found = []
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "Api":
+                continue
+            path = event["Properties"]["Path"]
+            pattern, literal = _compile(path)
+            found.append(
+                Route(
+                    method=event["Properties"]["Method"].upper(),
+                    path=path,
+                    function=logical_id,
+                    code_dir=ROOT / props["CodeUri"],
+                    pattern=pattern,
+                    literal_segments=literal,
+                )
+            )
+    return tuple(sorted(found, key=lambda r: (-r.literal_segments, -len(r.path))))
+
+
+def stream_function_dir() -> Path:
+    """Code directory of the function the table's stream triggers."""
+    for resource in load_template()["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "DynamoDB":
+                return ROOT / resource["Properties"]["CodeUri"]
+    raise LookupError("template.yaml has no DynamoDB stream function")

@@ -1,0 +1,18 @@
+"""DELETE /api/v1/sessions/{session_id}: end the session (status ``ended``, read-only)."""
+
+from session_service.http import IfMatchHeader, SessionIdPath, UserIdQuery, caller, entry, make_resolver, parse_if_match
+from session_service.models import EndSessionResult
+from session_service.observability import metrics
+from session_service.wiring import repository
+
+app = make_resolver()
+
+
+@app.delete("/api/v1/sessions/<session_id>")
+def end_session(session_id: SessionIdPath, user_id: UserIdQuery = None, if_match: IfMatchHeader = None) -> EndSessionResult:
+    repository().end_session(session_id, caller(app, user_id), if_match=parse_if_match(if_match))
+    metrics.add_metric(name="SessionsEnded", unit="Count", value=1)
+    return EndSessionResult()
+
+
+lambda_handler = entry(app)

@@ -1,0 +1,133 @@
+"""HTTP wiring shared by every handler: the resolver factory, typed parameters, and the one error mapping.
+
+A handler module does ``app = make_resolver()``, declares its one route with the typed parameters below,
+calls one layer function, and exports ``lambda_handler = entry(app)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
+
+from session_service.errors import SessionServiceError
+from session_service.identity import resolve_caller
+from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, Session
+from session_service.observability import logger, metrics
+from session_service.wiring import settings
+
+SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")]
+UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
+UserIdQuery = Annotated[
+    str | None,
+    Query(pattern=USER_ID_PATTERN, max_length=128, description="The caller; optional with the authorizer"),
+]
+PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from 1")]
+NextTokenQuery = Annotated[
+    str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")
+]
+IfMatchHeader = Annotated[
+    str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
+]
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def _count_error(name: str) -> None:
+    metrics.add_metric(name=f"Error.{name}", unit=MetricUnit.Count, value=1)
+
+
+def make_resolver() -> APIGatewayRestResolver:
+    """A REST API resolver with request validation and the service's error mapping.
+
+    Mapping, by exception type: :class:`SessionServiceError` subclasses answer their own status with
+    ``{"detail": ...}``; request validation answers 422 with ``detail`` a list of ``{type, loc, msg}``;
+    an unknown route 404; anything unexpected is logged and answers 500 (a bug of ours, never input).
+    A response that breaks its own model is also a 500 (``response_validation_error_http_code``).
+    """
+    app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    @app.exception_handler(SessionServiceError)
+    def domain_error(exc: SessionServiceError) -> Response[Any]:
+        _count_error(type(exc).__name__)
+        if exc.status_code >= 500:
+            logger.warning("Request failed", extra={"error": type(exc).__name__, "status": exc.status_code})
+        return _json(exc.status_code, {"detail": exc.detail}, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(exc: RequestValidationError) -> Response[Any]:
+        _count_error("Validation")
+        detail = [
+            {"type": e.get("type", "value_error"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "Invalid value")}
+            for e in exc.errors()
+        ]
+        return _json(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": detail})
+
+    @app.exception_handler(NotFoundError)
+    def unknown_route(exc: NotFoundError) -> Response[Any]:
+        return _json(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response[Any]:
+        _count_error("Unhandled")
+        logger.exception("Unhandled error")
+        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "Internal server error"})
+
+    return app
+
+
+def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str, ...] = ("query", "user_id")) -> str:
+    """The caller of the current request (see :func:`session_service.identity.resolve_caller`)."""
+    return resolve_caller(
+        app.current_event.raw_event, claimed, authorizer_enabled=settings().authorizer_enabled, location=location
+    )
+
+
+def etag(session: Session) -> str:
+    """The session's strong ETag: its version, quoted (RFC 9110)."""
+    return f'"{session.version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names; ``None`` when absent or ``*``.
+
+    A value that is not one of our ETags can never match: it yields ``-1`` so the write answers 412.
+    """
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    return int(text) if text.isdigit() and len(text) < 19 else -1
+
+
+def session_response(session: Session, status: int = HTTPStatus.OK) -> Response[Session]:
+    """A response carrying a session and its ``ETag``."""
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=session, headers={"ETag": etag(session)}
+    )
+
+
+def created(body: BaseModel) -> Response[Any]:
+    """201 Created with ``body``."""
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point for ``app``: structured logs with the API Gateway request id as correlation
+    id, and metrics flushed after every invocation."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

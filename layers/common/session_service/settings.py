@@ -1,0 +1,45 @@
+"""Typed settings read from the Lambda environment (``template.yaml`` sets them)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from session_service import __version__
+
+DEFAULT_SESSION_TTL_SECONDS = 30 * 24 * 3600
+"""30 days: the default idle lifetime of a session (SPEC section 6)."""
+
+
+class Settings(BaseModel):
+    """Service configuration.
+
+    Environment variables (upper-cased field names): ``TABLE_NAME`` (required), ``CURSOR_SECRET``
+    (required: key of the HMAC that signs paging cursors), ``SESSION_TTL_SECONDS`` (seconds of idleness
+    before a session expires, default 30 days), ``AUTHORIZER_ENABLED`` (``true`` when API Gateway's JWT
+    authorizer fronts the API: the caller is then the verified ``sub``), ``ADMIN_GROUP`` (the
+    ``cognito:groups`` value that may read service-wide statistics), ``SUMMARY_MODEL_ID`` (an Amazon
+    Bedrock model id; unset selects the extractive summarizer).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table_name: Annotated[str, Field(min_length=3, max_length=255)]
+    cursor_secret: Annotated[str, Field(min_length=16)]
+    session_ttl_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 24 * 3600)] = DEFAULT_SESSION_TTL_SECONDS
+    authorizer_enabled: bool = False
+    admin_group: str = "admin"
+    summary_model_id: str | None = None
+    service_version: str = __version__
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``).
+
+        Raises pydantic ``ValidationError`` when a required variable is missing or malformed.
+        """
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
