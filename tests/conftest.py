@@ -102,7 +102,9 @@ class Api:
             claims=claims,
         )
         response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
-        return response["statusCode"], response_json(response), response.get("headers") or {}
+        response_headers = dict(response.get("headers") or {})
+        response_headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
+        return int(response["statusCode"]), response_json(response), response_headers
 
 
 @pytest.fixture
