@@ -11,7 +11,9 @@ app = make_resolver()
 @app.get("/api/v1/sessions/stats")
 def get_stats() -> Stats:
     config = settings()
-    require_admin(app.current_event.raw_event, authorizer_enabled=config.authorizer_enabled, admin_group=config.admin_group)
+    require_admin(
+        app.current_event.raw_event, authorizer_enabled=config.authorizer_enabled, admin_group=config.admin_group
+    )
     return repository().get_stats()
 
 

@@ -22,9 +22,7 @@ app = make_resolver()
 def update_session(
     session_id: SessionIdPath, body: SessionUpdate, user_id: UserIdQuery = None, if_match: IfMatchHeader = None
 ) -> Response[Session]:
-    session = repository().update_session(
-        session_id, caller(app, user_id), body, if_match=parse_if_match(if_match)
-    )
+    session = repository().update_session(session_id, caller(app, user_id), body, if_match=parse_if_match(if_match))
     return session_response(session)
 
 

@@ -34,6 +34,15 @@ PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from
 NextTokenQuery = Annotated[
     str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")
 ]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retried create safe: the same key and body return the first response",
+    ),
+]
 IfMatchHeader = Annotated[
     str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
 ]
@@ -55,7 +64,9 @@ def make_resolver() -> APIGatewayRestResolver:
     an unknown route 404; anything unexpected is logged and answers 500 (a bug of ours, never input).
     A response that breaks its own model is also a 500 (``response_validation_error_http_code``).
     """
-    app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR)
+    app = APIGatewayRestResolver(
+        enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
+    )
 
     @app.exception_handler(SessionServiceError)
     def domain_error(exc: SessionServiceError) -> Response[Any]:
@@ -116,9 +127,40 @@ def session_response(session: Session, status: int = HTTPStatus.OK) -> Response[
     )
 
 
-def created(body: BaseModel) -> Response[Any]:
-    """201 Created with ``body``."""
-    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=body)
+def once(
+    app: APIGatewayRestResolver,
+    *,
+    operation: str,
+    caller: str,
+    key: str | None,
+    request: BaseModel,
+    produce: Callable[[], tuple[int, BaseModel, dict[str, str]]],
+) -> Response[Any]:
+    """Answer a create at most once per ``Idempotency-Key`` (see :mod:`session_service.idempotency`).
+
+    ``produce`` performs the write and returns ``(status, body, headers)``; a retry with the same key and
+    body replays them without writing. Raises what :func:`~session_service.idempotency.run_once` raises.
+    """
+    from session_service.idempotency import run_once
+
+    def execute() -> dict[str, Any]:
+        status, body, headers = produce()
+        return {"status": int(status), "body": body.model_dump(mode="json"), "headers": headers}
+
+    result = run_once(
+        operation=operation,
+        caller=caller,
+        key=key,
+        payload=request.model_dump(mode="json"),
+        produce=execute,
+        lambda_context=app.lambda_context,
+    )
+    return Response(
+        status_code=result["status"],
+        content_type=content_types.APPLICATION_JSON,
+        body=result["body"],
+        headers=result["headers"] or None,
+    )
 
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
