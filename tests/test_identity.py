@@ -1,0 +1,152 @@
+"""SPEC section 5 / OWASP API1:2023: user B acting on user A's session, with and without the authorizer.
+
+For every route that names a session, B gets 404 (or 403 when B names A as ``user_id`` while the
+authorizer vouches for B) and the table is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from session_service import wiring
+
+OWNER, INTRUDER = "user_a", "user_b"
+
+MESSAGE = {"role": "user", "content": "let me in"}
+SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/api/v1/sessions/{sid}", None),
+    ("PUT", "/api/v1/sessions/{sid}", {"title": "taken over", "status": "completed"}),
+    ("DELETE", "/api/v1/sessions/{sid}", None),
+    ("GET", "/api/v1/sessions/{sid}/summary", None),
+    ("POST", "/api/v1/sessions/{sid}/messages", MESSAGE),
+    ("POST", "/api/v1/sessions/{sid}/messages:batch", {"messages": [MESSAGE, MESSAGE]}),
+    ("GET", "/api/v1/sessions/{sid}/messages", None),
+    ("POST", "/api/v1/sessions/{sid}/memory", {"memory_type": "preference", "content": "B's now"}),
+    ("GET", "/api/v1/sessions/{sid}/memory", None),
+]
+
+
+def snapshot(ddb: Any) -> list[dict[str, Any]]:
+    """Every item of the table, in a stable order."""
+    items = ddb.scan(TableName=wiring.settings().table_name)["Items"]
+    return sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
+
+
+@pytest.fixture
+def owned(api: Any) -> str:
+    """A session of user A with a message and a memory record; returns its id."""
+    status, session, _ = api("POST", "/api/v1/sessions", json_body={"user_id": OWNER, "title": "A's"})
+    assert status == 201
+    sid = session["session_id"]
+    assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=MESSAGE)[0] == 201
+    body = {"memory_type": "entity", "content": "A's secret"}
+    assert api("POST", f"/api/v1/sessions/{sid}/memory", query={"user_id": OWNER}, json_body=body)[0] == 201
+    return str(sid)
+
+
+@pytest.fixture
+def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> None:
+    """Deployed as prod: the API Gateway authorizer verifies the caller."""
+    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
+    wiring.settings.cache_clear()
+    yield
+    wiring.settings.cache_clear()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_without_authorizer_another_user_sees_nothing_and_changes_nothing(
+    api: Any, ddb: Any, owned: str, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    before = snapshot(ddb)
+    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": INTRUDER}, json_body=body)
+    assert (status, answer) == (404, {"detail": "Session not found"})
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_with_authorizer_the_verified_caller_cannot_pose_as_the_owner(
+    api: Any, ddb: Any, owned: str, authorizer_on: None, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    before = snapshot(ddb)
+    claims = {"sub": INTRUDER}
+    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": OWNER}, json_body=body, claims=claims)
+    assert status == 403 and "detail" in answer
+    status, answer, _ = api(method, path.format(sid=owned), json_body=body, claims=claims)
+    assert (status, answer) == (404, {"detail": "Session not found"})
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_with_authorizer_the_owner_needs_no_user_id(
+    api: Any, owned: str, authorizer_on: None, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    status, answer, _ = api(method, path.format(sid=owned), json_body=body, claims={"sub": OWNER})
+    assert status in (200, 201), answer
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_with_authorizer_a_request_without_identity_is_401(
+    api: Any, ddb: Any, owned: str, authorizer_on: None, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    before = snapshot(ddb)
+    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": OWNER}, json_body=body)
+    assert (status, answer) == (401, {"detail": "Not authenticated"})
+    assert snapshot(ddb) == before
+
+
+def test_with_authorizer_creating_for_another_user_is_403(api: Any, ddb: Any, authorizer_on: None) -> None:
+    before = snapshot(ddb)
+    status, _, _ = api("POST", "/api/v1/sessions", json_body={"user_id": OWNER}, claims={"sub": INTRUDER})
+    assert status == 403
+    assert snapshot(ddb) == before
+    status, session, _ = api("POST", "/api/v1/sessions", json_body={"user_id": INTRUDER}, claims={"sub": INTRUDER})
+    assert status == 201 and session["user_id"] == INTRUDER
+
+
+def test_a_taken_session_id_is_409_for_another_user_without_revealing_it(api: Any, owned: str) -> None:
+    status, answer, _ = api("POST", "/api/v1/sessions", json_body={"user_id": INTRUDER, "session_id": owned})
+    assert status == 409
+    assert OWNER not in str(answer) and "A's" not in str(answer)
+
+
+def test_listing_another_users_sessions(api: Any, owned: str, authorizer_on: None) -> None:
+    status, _, _ = api("GET", f"/api/v1/users/{OWNER}/sessions", claims={"sub": INTRUDER})
+    assert status == 403
+    status, page, _ = api("GET", f"/api/v1/users/{INTRUDER}/sessions", claims={"sub": INTRUDER})
+    assert status == 200 and page["sessions"] == []
+
+
+def test_a_cursor_of_another_user_is_400(api: Any, new_session: Any) -> None:
+    for _ in range(3):
+        new_session(OWNER)
+        new_session(INTRUDER)
+    status, page, _ = api("GET", f"/api/v1/users/{OWNER}/sessions", query={"page_size": 1})
+    assert status == 200 and page["next_token"]
+    query = {"page_size": 1, "next_token": page["next_token"]}
+    status, answer, _ = api("GET", f"/api/v1/users/{INTRUDER}/sessions", query=query)
+    assert status == 400 and answer["detail"]
+
+
+def test_a_cursor_of_another_listing_is_400(api: Any, owned: str, new_session: Any) -> None:
+    for _ in range(2):
+        new_session(OWNER)
+    _, page, _ = api("GET", f"/api/v1/users/{OWNER}/sessions", query={"page_size": 1})
+    query = {"user_id": OWNER, "page_size": 1, "next_token": page["next_token"]}
+    status, _, _ = api("GET", f"/api/v1/sessions/{owned}/messages", query=query)
+    assert status == 400
+    query = {"page_size": 1, "active_only": True, "next_token": page["next_token"]}
+    status, _, _ = api("GET", f"/api/v1/users/{OWNER}/sessions", query=query)
+    assert status == 400
+
+
+def test_stats_need_the_admin_group_with_the_authorizer(api: Any, authorizer_on: None) -> None:
+    assert api("GET", "/api/v1/sessions/stats")[0] == 401
+    assert api("GET", "/api/v1/sessions/stats", claims={"sub": OWNER})[0] == 403
+    status, stats, _ = api("GET", "/api/v1/sessions/stats", claims={"sub": "ops", "cognito:groups": "admin"})
+    assert status == 200 and stats["total_sessions"] == 0
+
+
+def test_stats_are_open_without_the_authorizer(api: Any) -> None:
+    assert api("GET", "/api/v1/sessions/stats")[0] == 200
