@@ -23,7 +23,7 @@ def settings() -> Settings:
 
 @cache
 def dynamodb_client() -> Any:
-    """A low-level DynamoDB client: standard retry mode, bounded attempts and timeouts (seconds).
+    """A low-level DynamoDB client: standard retry mode, 3 attempts in all, timeouts of 2 s (connect), 5 s (read).
 
     Honours ``AWS_ENDPOINT_URL_DYNAMODB`` (DynamoDB Local, the embedded server) as boto3 does.
     """
@@ -31,7 +31,7 @@ def dynamodb_client() -> Any:
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         connect_timeout=2,
         read_timeout=5,
         tcp_keepalive=True,
