@@ -105,10 +105,13 @@ def run_once(
         return produce()
 
     try:
-        return execute(request={"operation": operation, "caller": caller, "key": key, "payload": payload})
+        result: dict[str, Any] = execute(
+            request={"operation": operation, "caller": caller, "key": key, "payload": payload}
+        )
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused() from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise IdempotencyInProgress() from exc
     except IdempotencyPersistenceLayerError as exc:  # the record could not be read or written
         raise ServiceUnavailable() from exc
+    return result
