@@ -56,6 +56,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from session_service.cursor import CursorCodec
 from session_service.errors import (
     InvalidStatusTransition,
+    PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
     SessionIdTaken,
@@ -92,6 +93,8 @@ GSI_ACTIVE = "GSI2"
 
 MAX_TRANSACTION_ATTEMPTS = 6
 """Attempts for a transaction cancelled by ``TransactionConflict`` (concurrent writers of one session)."""
+MAX_TRANSACTION_BYTES = 4_000_000
+"""Aggregate item size one TransactWriteItems may carry (4 MB, an AWS limit; counted in decimal MB to be safe)."""
 MAX_QUERY_ROUND_TRIPS = 50
 """Bound on the Queries one listing request may make when skipping to ``page`` N without a cursor."""
 
@@ -152,6 +155,15 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB JSON to plain Python values (numbers become ``Decimal``)."""
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An upper bound of a plain item's DynamoDB size in bytes: names and strings as UTF-8, numbers 21 bytes."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode("utf-8"))
+        size += len(value.encode("utf-8")) if isinstance(value, str) else 21
+    return size
 
 
 def item_to_session(item: dict[str, Any]) -> Session:
@@ -584,11 +596,13 @@ class SessionRepository:
         The session's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
         ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
         appends lose nothing (``ADD`` is atomic; conflicting transactions are retried).
-        Raises :class:`SessionNotFound` or :class:`SessionNotActive`.
+        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, or :class:`PayloadTooLarge` (before any
+        write) when the messages exceed what one transaction carries (4 MB, an AWS limit).
         """
         now = self._clock()
         messages: list[Message] = []
         actions: list[dict[str, Any]] = []
+        payload_bytes = 0
         for offset, request in enumerate(requests):
             created = now + timedelta(microseconds=offset)  # keeps a batch in the order it was given
             message_id = self._new_id()
@@ -607,6 +621,7 @@ class SessionRepository:
                 "cost_usd": request.cost_usd,
                 "created_at": iso(created),
             }
+            payload_bytes += item_size(item)
             messages.append(_item_to_message(item))
             actions.append(
                 {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}}
@@ -616,6 +631,10 @@ class SessionRepository:
             "total_tokens": sum(r.tokens_used for r in requests),
             "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
         }
+        # DynamoDB refuses a larger transaction with a ValidationException (a 500); 1 KiB is left for the
+        # session's update.
+        if payload_bytes > MAX_TRANSACTION_BYTES - 1024:
+            raise PayloadTooLarge()
         actions.append(self._activity_update(session_id, caller, now, increments))
         self._transact(actions, self._explain_activity_failure(caller))
         return messages
