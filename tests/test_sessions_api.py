@@ -623,3 +623,82 @@ def test_list_page_size_200_is_accepted(api: Api, new_session: NewSession) -> No
     make_sessions(new_session, 2)
     status, body = list_sessions(api, page_size=200)
     assert status == 200 and len(body["sessions"]) == 2 and body["page_size"] == 200
+
+
+# -- seed 002, end to end -------------------------------------------------------------------------------
+
+
+def test_seed_002_flow(api: Api) -> None:
+    """Create, add a message, list messages, create and get memory, update, summary, list, end."""
+    status, session, _ = api(
+        "POST",
+        SESSIONS,
+        json_body={"user_id": USER, "title": "Test Session", "metadata": {"source": "web_app", "device": "desktop"}},
+    )
+    assert status == 201
+    sid = session["session_id"]
+    q = {"user_id": USER}
+
+    status, message, _ = api(
+        "POST",
+        session_url(sid, "/messages"),
+        query=q,
+        json_body={
+            "role": "user",
+            "content": "Hello, this is a test message",
+            "message_type": "chat",
+            "tokens_used": 5,
+            "cost_usd": 0.0001,
+            "metadata": {"model": "gpt-4"},
+        },
+    )
+    assert status == 201
+    assert (message["tokens_used"], message["cost_usd"]) == (5, 0.0001)
+
+    status, messages, _ = api("GET", session_url(sid, "/messages"), query={**q, "page": 1, "page_size": 100})
+    assert status == 200
+    assert messages["messages"] == [message]
+    assert (messages["total"], messages["page"], messages["page_size"]) == (1, 1, 100)
+
+    status, memory, _ = api(
+        "POST",
+        session_url(sid, "/memory"),
+        query=q,
+        json_body={
+            "memory_type": "preference",
+            "content": "User prefers dark mode UI",
+            "metadata": {"category": "settings", "priority": "high"},
+        },
+    )
+    assert status == 201 and memory["memory_type"] == "preference"
+
+    status, memories, _ = api("GET", session_url(sid, "/memory"), query=q)
+    assert status == 200
+    assert memories["memories"] == [memory] and memories["total"] == 1
+
+    status, updated, _ = api(
+        "PUT",
+        session_url(sid),
+        query=q,
+        json_body={"title": "Updated Test Session", "metadata": {"updated": True, "version": 2}},
+    )
+    assert status == 200
+    assert updated["title"] == "Updated Test Session"
+    assert updated["metadata"] == {"updated": True, "version": 2}
+    assert updated["message_count"] == 1
+
+    status, summary, _ = api("GET", session_url(sid, "/summary"), query=q)
+    assert status == 200
+    assert summary["message_count"] == 1 and summary["total_tokens"] == 5 and summary["total_cost"] == 0.0001
+    assert summary["has_memory"] is True and summary["is_active"] is True and summary["status"] == "active"
+
+    status, listing, _ = api(
+        "GET", f"/api/v1/users/{USER}/sessions", query={"active_only": True, "page": 1, "page_size": 50}
+    )
+    assert status == 200
+    assert [(s["session_id"], s["message_count"]) for s in listing["sessions"]] == [(sid, 1)]
+    assert (listing["page"], listing["page_size"]) == (1, 50)
+
+    assert api("DELETE", session_url(sid), query=q)[:2] == (200, {"message": "Session ended successfully"})
+    assert api("GET", f"/api/v1/users/{USER}/sessions", query={"active_only": True})[1]["sessions"] == []
+    assert api("GET", session_url(sid), query=q)[1]["status"] == "ended"
