@@ -1,0 +1,514 @@
+"""The stream function on moto: exact statistics and user counts, exactly once, TTL clean-up, summaries.
+
+Records come from two places: the moto table's own stream (read with the ``dynamodbstreams`` client, so
+they have the shape DynamoDB gives them) and the sample events in ``events/stream_processor/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devserver.lambda_runtime import LambdaContext, load_handler_module
+from devserver.template import ROOT
+from session_service import stream as stream_module
+from session_service.cursor import CursorCodec
+from session_service.models import MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
+from session_service.repository import STATS_KEY, SessionRepository, deserialize, session_key, user_counts_key
+from session_service.stream import StreamProcessor
+from session_service.summarizer import ExtractiveSummarizer, MessageLike
+from tests.conftest import EVENTS_DIR, TABLE
+
+STREAM_ARN_FALLBACK = "arn:aws:dynamodb:us-east-1:123456789012:table/session-service-test/stream/local"
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+HANDLER_DIR = ROOT / "functions" / "stream_processor"
+
+
+class StreamReader:
+    """Reads new records of the moto table's stream, shaped as Lambda delivers them."""
+
+    def __init__(self, ddb: Any) -> None:
+        self.arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        self.client = boto3.client("dynamodbstreams")
+        shard = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        self.iterator = self.client.get_shard_iterator(
+            StreamArn=self.arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every record written since the last drain, oldest first."""
+        records: list[dict[str, Any]] = []
+        while True:
+            response = self.client.get_records(ShardIterator=self.iterator, Limit=1000)
+            self.iterator = response["NextShardIterator"]
+            if not response["Records"]:
+                return records
+            for record in response["Records"]:
+                record = dict(record, eventSourceARN=self.arn)
+                created = record["dynamodb"].get("ApproximateCreationDateTime")
+                if isinstance(created, datetime):
+                    record["dynamodb"] = dict(record["dynamodb"], ApproximateCreationDateTime=int(created.timestamp()))
+                records.append(record)
+
+
+class CountingSummarizer:
+    """The extractive summarizer, counting its calls per session."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.inner = ExtractiveSummarizer()
+
+    def summarize(self, messages: Sequence[MessageLike]) -> str:
+        self.calls += 1
+        return self.inner.summarize(messages)
+
+
+@pytest.fixture
+def reader(ddb: Any) -> StreamReader:
+    return StreamReader(ddb)
+
+
+@pytest.fixture
+def handler(ddb: Any) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+    """Invoke ``functions/stream_processor/app.py`` with a batch of records."""
+    module = load_handler_module(HANDLER_DIR)
+
+    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(module.lambda_handler({"Records": copy.deepcopy(records)}, LambdaContext()))
+
+    return invoke
+
+
+@pytest.fixture
+def summarizer() -> CountingSummarizer:
+    return CountingSummarizer()
+
+
+@pytest.fixture
+def processor(ddb: Any, summarizer: CountingSummarizer) -> StreamProcessor:
+    return StreamProcessor(ddb, TABLE, summarizer, sleep=lambda _: None)
+
+
+def event_records(name: str) -> list[dict[str, Any]]:
+    return list(json.loads((EVENTS_DIR / "stream_processor" / f"{name}.json").read_text())["Records"])
+
+
+def stats(ddb: Any) -> dict[str, Any]:
+    item = ddb.get_item(TableName=TABLE, Key=STATS_KEY, ConsistentRead=True).get("Item")
+    values = deserialize(item) if item else {}
+    names = ("total_sessions", "active_sessions", "total_messages", "total_tokens", "total_cost")
+    return {k: values.get(k, 0) for k in names}
+
+
+def counts(ddb: Any, user_id: str) -> tuple[int, int]:
+    item = ddb.get_item(TableName=TABLE, Key=user_counts_key(user_id), ConsistentRead=True).get("Item")
+    values = deserialize(item) if item else {}
+    return int(values.get("sessions", 0)), int(values.get("active_sessions", 0))
+
+
+def truth(ddb: Any) -> dict[str, Any]:
+    """The statistics computed from the sessions that exist (a test-only Scan)."""
+    sessions = [
+        deserialize(i)
+        for page in ddb.get_paginator("scan").paginate(TableName=TABLE)
+        for i in page["Items"]
+        if i.get("entity", {}).get("S") == "session"
+    ]
+    return {
+        "total_sessions": len(sessions),
+        "active_sessions": sum(s["status"] == "active" for s in sessions),
+        "total_messages": sum(int(s["message_count"]) for s in sessions),
+        "total_tokens": sum(int(s["total_tokens"]) for s in sessions),
+        "total_cost": sum((Decimal(s["total_cost"]) for s in sessions), Decimal(0)),
+    }
+
+
+def partition_count(ddb: Any, pk: dict[str, str]) -> int:
+    return int(
+        ddb.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": pk})["Count"]
+    )
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(Decimal(a[k]) == Decimal(b[k]) for k in a)
+
+
+def msg(content: str, tokens: int = 10, cost: str = "0.000123") -> MessageCreate:
+    return MessageCreate(role="user", content=content, tokens_used=tokens, cost_usd=Decimal(cost))
+
+
+def activity(repo: SessionRepository) -> None:
+    """Sessions for three users, messages with exact costs, an ended and a completed session, memory."""
+    ids = {}
+    for user, n in (("alice", 3), ("bob", 2), ("carol", 1)):
+        for i in range(n):
+            session, _ = repo.create_session(user, SessionCreate(user_id=user, title=f"{user} {i}"))
+            ids[(user, i)] = session.session_id
+    for i in range(7):
+        repo.append_messages(ids[("alice", 0)], "alice", [msg(f"Alice asks about Kyoto temples, day {i}.")])
+    pair = [msg("Batch one.", 5, "0.000001"), msg("Batch two.", 6, "0.000002")]
+    repo.append_messages(ids[("alice", 1)], "alice", pair)
+    repo.append_messages(ids[("bob", 0)], "bob", [msg("Review my pull request please.", 1000, "0.1")])
+    repo.add_memory(ids[("bob", 0)], "bob", MemoryCreate(memory_type="preference", content="Likes short answers"))
+    repo.end_session(ids[("bob", 1)], "bob")
+    repo.update_session(ids[("alice", 2)], "alice", SessionUpdate(status="completed"))
+
+
+# -- statistics and user counts ------------------------------------------------------------------------
+
+
+def test_stats_and_user_counts_are_exact(repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any) -> None:
+    activity(repo)
+    response = handler(reader.drain())
+    assert response == {"batchItemFailures": []}
+    assert stats(ddb) == {
+        "total_sessions": 6,
+        "active_sessions": 4,
+        "total_messages": 10,
+        "total_tokens": 7 * 10 + 5 + 6 + 1000,
+        "total_cost": Decimal("7") * Decimal("0.000123") + Decimal("0.000003") + Decimal("0.1"),
+    }
+    assert same(stats(ddb), truth(ddb))
+    assert counts(ddb, "alice") == (3, 2)
+    assert counts(ddb, "bob") == (2, 1)
+    assert counts(ddb, "carol") == (1, 1)
+    served = repo.get_stats()
+    assert served.total_messages == 10 and served.average_messages_per_session == round(10 / 6, 1)
+
+
+def test_replaying_a_batch_changes_nothing(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    activity(repo)
+    batch = reader.drain()
+    handler(batch)
+    first = stats(ddb)
+    for _ in range(3):
+        assert handler(batch) == {"batchItemFailures": []}
+        assert stats(ddb) == first
+    assert counts(ddb, "alice") == (3, 2)
+    # A later batch, then the old one redelivered, then a batch that overlaps both.
+    session = repo.list_user_sessions("carol").sessions[0]
+    repo.append_messages(session.session_id, "carol", [msg("One more.", 3, "0.5")])
+    later = reader.drain()
+    handler(later)
+    handler(batch)
+    handler(batch[-5:] + later)
+    assert same(stats(ddb), truth(ddb))
+    assert stats(ddb)["total_cost"] == truth(ddb)["total_cost"]
+
+
+def test_batch_failing_halfway_is_applied_once_after_the_retry(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity(repo)
+    batch = reader.drain()
+    modifies = [
+        r for r in batch if r["eventName"] == "MODIFY" and r["dynamodb"]["NewImage"]["entity"]["S"] == "session"
+    ]
+    middle = modifies[3]
+    failing = middle["dynamodb"]["SequenceNumber"]
+    real_parse = stream_module.parse_record
+    attempts = {"n": 0}
+
+    def flaky(record: Any, **kwargs: Any) -> Any:
+        if record.dynamodb.sequence_number == failing and attempts["n"] == 0:
+            attempts["n"] += 1
+            raise RuntimeError("transient failure")
+        return real_parse(record, **kwargs)
+
+    monkeypatch.setattr(stream_module, "parse_record", flaky)
+    assert handler(batch) == {"batchItemFailures": [{"itemIdentifier": failing}]}
+    position = [r["dynamodb"]["SequenceNumber"] for r in batch].index(failing)
+    partial = stats(ddb)
+    assert partial != truth(ddb)  # only the records before the failure were applied
+
+    # Lambda retries from the failed record; the records after it that parsed fine come again.
+    assert handler(batch[position:]) == {"batchItemFailures": []}
+    assert same(stats(ddb), truth(ddb))
+    # And the whole batch again (a redelivery after a timeout) changes nothing.
+    handler(batch)
+    assert same(stats(ddb), truth(ddb))
+    assert counts(ddb, "alice") == (3, 2) and counts(ddb, "bob") == (2, 1)
+
+
+def test_poison_record_is_reported_and_the_prefix_applied(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    activity(repo)
+    batch = reader.drain()
+    index = next(i for i, r in enumerate(batch) if r["eventName"] == "MODIFY")
+    poison = copy.deepcopy(batch[index])
+    poison["dynamodb"]["NewImage"]["message_count"] = {"S": "not a number"}
+    batch[index] = poison
+    response = handler(batch)
+    assert response == {"batchItemFailures": [{"itemIdentifier": poison["dynamodb"]["SequenceNumber"]}]}
+    assert stats(ddb)["total_sessions"] == sum(
+        1 for r in batch[:index] if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["entity"]["S"] == "session"
+    )
+    # After the retries Lambda sends the poison record to the on-failure queue and moves past it.
+    handler(batch[index + 1 :])
+    handler(batch[index + 1 :])
+    applied = stats(ddb)
+    assert applied["total_sessions"] == 6
+
+
+def test_every_record_unreadable_fails_the_invocation(handler: Any) -> None:
+    record = event_records("insert_batch")[0]
+    record["dynamodb"]["NewImage"]["status"] = {"N": "1"}
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError):
+        handler([record])
+
+
+def test_a_batch_touching_more_users_than_a_transaction_holds(
+    repo: SessionRepository, ddb: Any, reader: StreamReader
+) -> None:
+    for i in range(12):
+        user = f"user{i}"
+        session, _ = repo.create_session(user, SessionCreate(user_id=user))
+        repo.append_messages(session.session_id, user, [msg("hi there", 2, "0.01")])
+    batch = reader.drain()
+    small = StreamProcessor(ddb, TABLE, ExtractiveSummarizer(), max_transact_items=7)
+    small.handle({"Records": batch})
+    assert stats(ddb) == {
+        "total_sessions": 12,
+        "active_sessions": 12,
+        "total_messages": 12,
+        "total_tokens": 24,
+        "total_cost": Decimal("0.12"),
+    }
+    assert all(counts(ddb, f"user{i}") == (1, 1) for i in range(12))
+    outcome = small.apply(stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in batch], []))
+    assert outcome.applied == 0 and outcome.transactions == 0
+    assert stats(ddb)["total_sessions"] == 12
+
+
+def _record(raw: dict[str, Any]) -> Any:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    return DynamoDBRecord(raw)
+
+
+class FlakyClient:
+    """A DynamoDB client whose first TransactWriteItems runs ``before`` and/or is cancelled by a conflict."""
+
+    def __init__(self, client: Any, *, conflicts: int = 0, before: Callable[[], None] | None = None) -> None:
+        self._client = client
+        self.conflicts = conflicts
+        self.before = before
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        if self.before is not None:
+            before, self.before = self.before, None
+            before()
+        if self.conflicts:
+            self.conflicts -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_transaction_conflicts_are_retried(repo: SessionRepository, ddb: Any, reader: StreamReader) -> None:
+    activity(repo)
+    flaky = FlakyClient(ddb, conflicts=2)
+    StreamProcessor(flaky, TABLE, ExtractiveSummarizer(), sleep=lambda _: None).handle({"Records": reader.drain()})
+    assert flaky.transactions == 3
+    assert same(stats(ddb), truth(ddb))
+
+
+def test_concurrent_duplicate_delivery_is_counted_once(repo: SessionRepository, ddb: Any, reader: StreamReader) -> None:
+    activity(repo)
+    batch = reader.drain()
+    other = StreamProcessor(ddb, TABLE, ExtractiveSummarizer())
+    # Between our read of the marks and our transaction, another invocation applies the same records.
+    flaky = FlakyClient(ddb, before=lambda: other.handle({"Records": copy.deepcopy(batch)}))
+    StreamProcessor(flaky, TABLE, ExtractiveSummarizer(), sleep=lambda _: None).handle({"Records": batch})
+    assert same(stats(ddb), truth(ddb))
+    assert counts(ddb, "alice") == (3, 2)
+
+
+def test_own_writes_coming_back_through_the_stream_write_nothing(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, processor: StreamProcessor, summarizer: CountingSummarizer
+) -> None:
+    activity(repo)
+    processor.handle({"Records": reader.drain()})
+    calls, before = summarizer.calls, stats(ddb)
+    echo = reader.drain()  # STATS, COUNTS and marks, and the summaries' session MODIFYs
+    assert echo and any(r["dynamodb"]["Keys"]["SK"]["S"] == "SESSION" for r in echo)
+    records = [_record(copy.deepcopy(r)) for r in echo]
+    outcome = processor.apply([stream_module.parse_record(r) for r in records])
+    assert outcome.transactions == 0 and outcome.summaries == 0
+    assert summarizer.calls == calls and stats(ddb) == before
+    assert reader.drain() == []
+
+
+# -- the sample events ---------------------------------------------------------------------------------
+
+
+def _seed_items(ddb: Any, records: list[dict[str, Any]]) -> None:
+    """Put the message and memory items the sample events describe, as they would be in the table."""
+    for record in records:
+        image = record["dynamodb"].get("NewImage")
+        if image and image["entity"]["S"] in ("message", "memory"):
+            ddb.put_item(TableName=TABLE, Item=image)
+
+
+def test_sample_events_insert_modify_and_ttl_remove(ddb: Any, handler: Any) -> None:
+    inserts, end, ttl = event_records("insert_batch"), event_records("modify_end_session"), event_records("ttl_remove")
+    _seed_items(ddb, inserts)
+    # Another session's content, which the TTL removal must leave alone.
+    other = copy.deepcopy(inserts[2]["dynamodb"]["NewImage"])
+    other["PK"] = {"S": "SESSION#11111111-2222-4333-8444-555555555555"}
+    ddb.put_item(TableName=TABLE, Item=other)
+
+    assert handler(inserts) == {"batchItemFailures": []}
+    assert stats(ddb) == {
+        "total_sessions": 2,
+        "active_sessions": 2,
+        "total_messages": 2,
+        "total_tokens": 150,
+        "total_cost": Decimal("0.003"),
+    }
+    assert counts(ddb, "alice") == (1, 1) and counts(ddb, "bob") == (1, 1)
+
+    handler(end)
+    assert stats(ddb)["active_sessions"] == 1 and counts(ddb, "bob") == (1, 0)
+
+    session_a = ttl[0]["dynamodb"]["Keys"]["PK"]
+    assert ttl[0]["userIdentity"] == TTL_IDENTITY
+    assert partition_count(ddb, session_a) == 3
+    handler(ttl)
+    assert partition_count(ddb, session_a) == 0
+    assert "Item" in ddb.get_item(TableName=TABLE, Key={"PK": other["PK"], "SK": other["SK"]})
+    expected = {"total_sessions": 1, "active_sessions": 0, "total_messages": 0, "total_tokens": 0, "total_cost": 0}
+    assert same(stats(ddb), expected)
+    assert counts(ddb, "alice") == (0, 0) and counts(ddb, "bob") == (1, 0)
+
+    for _ in range(3):  # replays of every sample, in any order
+        for records in (ttl, inserts, end):
+            assert handler(records) == {"batchItemFailures": []}
+    assert same(stats(ddb), expected)
+    assert counts(ddb, "alice") == (0, 0) and counts(ddb, "bob") == (1, 0)
+
+
+def test_ttl_removal_keeps_a_new_session_that_reuses_the_id(ddb: Any, reader: StreamReader, handler: Any) -> None:
+    past = datetime.now(UTC) - timedelta(days=40)
+    cursors = CursorCodec("x" * 32)
+    old_repo = SessionRepository(ddb, TABLE, ttl_seconds=30 * 24 * 3600, cursors=cursors, clock=lambda: past)
+    new_repo = SessionRepository(ddb, TABLE, ttl_seconds=30 * 24 * 3600, cursors=cursors)
+    session_id = "3b0f7d2e-8c41-4d7a-9e55-0a6c2b1f9d10"
+    old_repo.create_session("dave", SessionCreate(user_id="dave", session_id=session_id))
+    old_repo.append_messages(session_id, "dave", [msg("old message", 4, "0.4")])
+    old_repo.add_memory(session_id, "dave", MemoryCreate(memory_type="entity", content="old memory"))
+    handler(reader.drain())
+    # TTL deletes the expired session; the id is created again before the stream catches up.
+    ddb.delete_item(TableName=TABLE, Key=session_key(session_id))
+    new_repo.create_session("dave", SessionCreate(user_id="dave", session_id=session_id))
+    new_repo.append_messages(session_id, "dave", [msg("new message", 1, "0.1")])
+    batch = reader.drain()
+    for record in batch:
+        if record["eventName"] == "REMOVE":
+            record["userIdentity"] = TTL_IDENTITY
+    handler(batch)
+    pk = {"S": f"SESSION#{session_id}"}
+    left = ddb.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": pk})["Items"]
+    assert sorted(i["SK"]["S"].split("#")[0] for i in left) == ["MSG", "SESSION"]
+    assert [i["content"]["S"] for i in left if i["SK"]["S"].startswith("MSG#")] == ["new message"]
+    assert same(stats(ddb), truth(ddb))
+    assert counts(ddb, "dave") == (1, 1)
+
+
+def test_a_remove_by_a_user_leaves_the_contents(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    session, _ = repo.create_session("erin", SessionCreate(user_id="erin"))
+    repo.append_messages(session.session_id, "erin", [msg("keep me")])
+    ddb.delete_item(TableName=TABLE, Key=session_key(session.session_id))
+    handler(reader.drain())
+    assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
+    pk = {"S": f"SESSION#{session.session_id}"}
+    assert partition_count(ddb, pk) == 1
+
+
+# -- summaries -------------------------------------------------------------------------------------------
+
+
+def _session_item(ddb: Any, session_id: str) -> dict[str, Any]:
+    return deserialize(ddb.get_item(TableName=TABLE, Key=session_key(session_id), ConsistentRead=True)["Item"])
+
+
+def test_summary_regenerated_once_per_session_per_batch(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, processor: StreamProcessor, summarizer: CountingSummarizer
+) -> None:
+    a, _ = repo.create_session("alice", SessionCreate(user_id="alice"))
+    b, _ = repo.create_session("bob", SessionCreate(user_id="bob"))
+    for i in range(5):
+        repo.append_messages(a.session_id, "alice", [msg(f"Kyoto temples in April, question {i}.")])
+    repo.append_messages(b.session_id, "bob", [msg("Please review the parser change."), msg("It handles unicode now.")])
+    processor.handle({"Records": reader.drain()})
+    assert summarizer.calls == 2
+    item = _session_item(ddb, a.session_id)
+    assert "Kyoto" in item["session_summary"] and item["summary_through"].startswith("MSG#")
+    assert int(item["version"]) == 6  # the summary write does not count as activity
+    assert repo.get_session(a.session_id, "alice").session_summary == item["session_summary"]
+    assert "parser" in _session_item(ddb, b.session_id)["session_summary"]
+
+
+def test_an_older_summary_never_overwrites_a_newer_one(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, processor: StreamProcessor, summarizer: CountingSummarizer
+) -> None:
+    session, _ = repo.create_session("alice", SessionCreate(user_id="alice"))
+    repo.append_messages(session.session_id, "alice", [msg("First topic: sourdough bread.")])
+    first = reader.drain()
+    repo.append_messages(session.session_id, "alice", [msg("Second topic: cycling routes in Provence.")])
+    second = reader.drain()
+    processor.handle({"Records": second})
+    newest = _session_item(ddb, session.session_id)
+    assert "Provence" in newest["session_summary"]
+    calls = summarizer.calls
+    processor.handle({"Records": first})  # the older batch, delivered late or replayed
+    assert _session_item(ddb, session.session_id)["session_summary"] == newest["session_summary"]
+    assert summarizer.calls == calls  # it did not even ask for a summary
+    # A concurrent writer with a newer summary wins the conditional write.
+    ddb.update_item(
+        TableName=TABLE,
+        Key=session_key(session.session_id),
+        UpdateExpression="SET summary_through = :t, session_summary = :s",
+        ExpressionAttributeValues={":t": {"S": "MSG#9999"}, ":s": {"S": "newer"}},
+    )
+    repo.append_messages(session.session_id, "alice", [msg("Third topic.")])
+    processor.handle({"Records": reader.drain()})
+    assert _session_item(ddb, session.session_id)["session_summary"] == "newer"
+
+
+def test_summary_of_a_removed_session_is_skipped(ddb: Any, processor: StreamProcessor) -> None:
+    assert processor.refresh_summary("00000000-0000-4000-8000-000000000000") is False
+
+
+def test_handler_uses_the_extractive_summarizer_without_a_model(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    session, _ = repo.create_session("alice", SessionCreate(user_id="alice"))
+    repo.append_messages(session.session_id, "alice", [msg("Deterministic summaries need no network.")])
+    handler(reader.drain())
+    assert _session_item(ddb, session.session_id)["session_summary"] == "user: Deterministic summaries need no network."
