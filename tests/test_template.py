@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from devserver.template import ROOT, load_template, routes
 SAM_CLI = Path(os.environ.get("SAM_CLI", ROOT / ".venv-sam" / "bin" / "sam"))
 CFN_LINT = SAM_CLI.parent / "cfn-lint"
 VARIANTS = {"authorizer-on": {"AuthorizerEnabled": "true"}, "authorizer-off": {"AuthorizerEnabled": "false"}}
+BUILD_PYTHON = "3.13"
+"""The functions' runtime (python3.13): `sam build` needs that interpreter on PATH."""
 TOOL_TIMEOUT = 180
 """Seconds one SAM CLI or cfn-lint run may take."""
 
@@ -39,9 +42,33 @@ needs_sam = pytest.mark.skipif(
 def _tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"), "SAM_CLI_TELEMETRY": "0"})
-    # `sam build` for python3.13 needs that interpreter on PATH; with pyenv it comes from PYENV_VERSION.
-    env.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
+    pyenv_version = _pyenv_version_with(BUILD_PYTHON, env.get("PYENV_VERSION"))
+    if pyenv_version:
+        env["PYENV_VERSION"] = pyenv_version
     return env
+
+
+def _pyenv_version_with(minor: str, current: str | None) -> str | None:
+    """``PYENV_VERSION`` keeping the current versions, plus the newest installed ``minor`` (``3.13``).
+
+    `sam build` for a python3.13 function needs ``python3.13`` on PATH; pyenv's shim only answers for the
+    versions ``PYENV_VERSION`` lists (for example ``3.11.7:3.13.0``). Unchanged without pyenv.
+    """
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return current
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False)  # noqa: S603
+    installed = [v for v in listed.stdout.split() if re.fullmatch(r"\d+\.\d+\.\d+", v)]
+    if not current:
+        named = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False)  # noqa: S603
+        current = named.stdout.strip() or None
+    chosen = [v for v in (current or "").split(":") if v]
+    if not any(v.startswith(minor + ".") for v in chosen):
+        newest = sorted(
+            (v for v in installed if v.startswith(minor + ".")), key=lambda v: [int(x) for x in v.split(".")]
+        )
+        chosen += newest[-1:]
+    return ":".join(chosen) or None
 
 
 def _run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
