@@ -230,8 +230,13 @@ def test_tokens_reject_json_floats_and_bools(body: str) -> None:
 
 @pytest.mark.parametrize(
     ("cost", "expected"),
-    [(0, Decimal(0)), (0.0001, Decimal("0.0001")), (0.000001, Decimal("0.000001")), (10**6, Decimal(10**6)),
-     (999999.999999, Decimal("999999.999999"))],
+    [
+        (0, Decimal(0)),
+        (0.0001, Decimal("0.0001")),
+        (0.000001, Decimal("0.000001")),
+        (10**6, Decimal(10**6)),
+        (999999.999999, Decimal("999999.999999")),
+    ],
 )
 def test_cost_accepts_0_to_a_million_with_6_decimals(cost: float, expected: Decimal) -> None:
     assert MessageCreate.model_validate(message(cost_usd=cost)).cost_usd == expected
