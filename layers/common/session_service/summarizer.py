@@ -119,10 +119,13 @@ class ExtractiveSummarizer:
             recency = 1.0 + 0.5 * (index + 1) / count
             return weight * recency * (1.2 if role == "user" else 1.0)
 
-        ranked = sorted(range(len(sentences)), key=lambda i: (-score(sentences[i]), i))
+        scores = [score(entry) for entry in sentences]
+        ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
         chosen: list[int] = []
         used = 0
         for i in ranked:
+            if scores[i] <= 0 and chosen:  # "Sure!", "Thanks." carry nothing
+                break
             _, role, sentence, _ = sentences[i]
             cost = len(role) + 2 + len(sentence) + (1 if chosen else 0)
             if used + cost <= self._max_chars:
@@ -131,7 +134,13 @@ class ExtractiveSummarizer:
         if not chosen:  # one sentence longer than the whole budget
             _, role, sentence, _ = sentences[ranked[0]]
             return _clip(f"{role}: {sentence}", self._max_chars)
-        return " ".join(f"{sentences[i][1]}: {sentences[i][2]}" for i in sorted(chosen))
+        parts: list[str] = []
+        previous = -1
+        for i in sorted(chosen):  # consecutive sentences of one message share its role prefix
+            index, role, sentence, _ = sentences[i]
+            parts.append(sentence if index == previous else f"{role}: {sentence}")
+            previous = index
+        return " ".join(parts)
 
 
 SYSTEM_PROMPT = (
