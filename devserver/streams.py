@@ -1,0 +1,361 @@
+"""Deliver the table's stream to the stream function locally, the way Lambda's event source mapping does.
+
+A background thread polls the DynamoDB Streams API (moto in-process, DynamoDB Local, or AWS, through a
+``dynamodbstreams`` client) and hands each batch of records to the stream function's ``lambda_handler``
+in the Lambda event shape (``{"Records": [...]}`` with ``eventSource``, ``eventSourceARN``,
+``awsRegion``). It honours ``ReportBatchItemFailures``: records before the first reported failure are
+done; the batch is redelivered from that record, up to ``max_retries`` times, after which that one record
+is logged as sent to the on-failure destination and delivery carries on after it (what bisecting a
+batch on error converges to). A handler that raises fails the whole batch, as a function error does.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from devserver.lambda_runtime import LambdaContext, load_handler_module
+
+log = logging.getLogger("devserver.streams")
+
+StreamHandler = Callable[[dict[str, Any], Any], Any]
+"""A Lambda handler for stream events: ``(event, context) -> {"batchItemFailures": [...]} | None``."""
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    iterator: str | None
+    last_sequence: str | None = None
+
+
+@dataclass
+class DeliveryStats:
+    """Counters of what the poller did (for tests and the shutdown log line)."""
+
+    delivered: int = 0
+    """Records handed to the handler and acknowledged (not reported failed)."""
+    redeliveries: int = 0
+    """Batches delivered again after a failure."""
+    dead_lettered: list[str] = field(default_factory=list)
+    """Sequence numbers given up on after ``max_retries`` (what would go to the on-failure queue)."""
+
+
+def _jsonable_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """One DynamoDB attribute value as Lambda sends it: binaries base64-encoded, nested values recursed."""
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(item).decode("ascii") for item in inner]}
+    if kind == "M":
+        return {"M": {k: _jsonable_attribute(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_jsonable_attribute(v) for v in inner]}
+    return {kind: inner}
+
+
+def lambda_record(record: dict[str, Any], *, stream_arn: str, region: str) -> dict[str, Any]:
+    """A ``GetRecords`` record (as boto3 returns it) in the shape a Lambda stream event carries.
+
+    Adds ``eventSource``/``eventSourceARN``/``awsRegion``, turns ``ApproximateCreationDateTime`` into
+    epoch seconds and binary attributes into base64 text, so the event is plain JSON as in Lambda.
+    """
+    ddb = dict(record.get("dynamodb") or {})
+    created = ddb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        ddb["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in ddb:
+            ddb[image] = {name: _jsonable_attribute(v) for name, v in ddb[image].items()}
+    out = {k: v for k, v in record.items() if k != "dynamodb"}
+    out.update(
+        {
+            "eventSource": "aws:dynamodb",
+            "eventSourceARN": stream_arn,
+            "awsRegion": record.get("awsRegion") or region,
+            "eventVersion": record.get("eventVersion", "1.1"),
+            "dynamodb": ddb,
+        }
+    )
+    if "userIdentity" in out and not out["userIdentity"]:
+        del out["userIdentity"]
+    return out
+
+
+def _first_failure(result: Any, records: list[dict[str, Any]]) -> int | None:
+    """Index of the first record the handler reported failed; ``None`` when the batch succeeded.
+
+    As in Lambda, a malformed response or an identifier not in the batch fails the whole batch (index 0).
+    """
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        return 0
+    failures = result.get("batchItemFailures") or []
+    if not failures:
+        return None
+    sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+    indexes = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if identifier not in sequences:
+            return 0
+        indexes.append(sequences.index(identifier))
+    return min(indexes)
+
+
+class StreamPoller:
+    """Reads one DynamoDB stream and delivers its records to a handler, in order, per shard.
+
+    ``handler_factory`` returns the handler or ``None`` while it is unavailable (the module does not
+    exist yet); records are then left on the stream. ``invoke_lock`` serialises stream reads and
+    invocations with the API handlers (they share the layer's process-wide logger state, and moto is not
+    thread-safe). Times are seconds.
+    """
+
+    def __init__(
+        self,
+        streams_client: Any,
+        stream_arn: str,
+        handler_factory: Callable[[], StreamHandler | None],
+        *,
+        region: str,
+        starting_position: str = "TRIM_HORIZON",
+        batch_size: int = 100,
+        max_retries: int = 5,
+        poll_interval: float = 0.2,
+        retry_delay: float = 0.05,
+        invoke_lock: threading.Lock | None = None,
+    ) -> None:
+        self._client = streams_client
+        self.stream_arn = stream_arn
+        self._handler_factory = handler_factory
+        self._region = region
+        self._starting_position = starting_position
+        self._batch_size = batch_size
+        self._max_retries = max_retries
+        self._poll_interval = poll_interval
+        self._retry_delay = retry_delay
+        self._lock = invoke_lock or threading.Lock()
+        self._shards: dict[str, _Shard] = {}
+        self._finished: set[str] = set()
+        self._first_discovery = True
+        self._last_discovery = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = DeliveryStats()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling in a daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop and wait up to ``timeout`` seconds for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delivered = self.poll_once()
+            except Exception:
+                log.exception("stream poll failed; retrying")
+                delivered = 0
+            if not delivered:
+                self._stop.wait(self._poll_interval)
+
+    def poll_once(self) -> int:
+        """Read every open shard once and deliver what it holds. Returns the number of records read.
+
+        Does nothing (returns 0) while the handler is unavailable, leaving the records on the stream.
+        """
+        handler = self._handler_factory()
+        if handler is None:
+            return 0
+        now = time.monotonic()
+        if self._first_discovery or now - self._last_discovery > 5 or not self._shards:
+            self._discover()
+            self._last_discovery = now
+        read = 0
+        for shard in list(self._shards.values()):
+            read += self._poll_shard(shard, handler)
+        return read
+
+    # -- shards ------------------------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        """Learn the stream's shards; the first time, start at ``starting_position``, later at the start."""
+        kwargs: dict[str, Any] = {"StreamArn": self.stream_arn}
+        shards: list[dict[str, Any]] = []
+        while True:
+            with self._lock:
+                description = self._client.describe_stream(**kwargs)["StreamDescription"]
+            shards.extend(description.get("Shards") or [])
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                break
+            kwargs["ExclusiveStartShardId"] = last
+        position = self._starting_position if self._first_discovery else "TRIM_HORIZON"
+        self._first_discovery = False
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id in self._shards or shard_id in self._finished:
+                continue
+            # A closed parent is read before its children: ordering per key follows the shard lineage.
+            parent = shard.get("ParentShardId")
+            if parent and parent in self._shards:
+                continue
+            with self._lock:
+                iterator = self._client.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=position
+                )["ShardIterator"]
+            self._shards[shard_id] = _Shard(shard_id, iterator)
+
+    def _iterator_after(self, shard: _Shard, sequence: str | None, *, at: bool) -> str | None:
+        if sequence is None:
+            kind, extra = "TRIM_HORIZON", {}
+        else:
+            kind = "AT_SEQUENCE_NUMBER" if at else "AFTER_SEQUENCE_NUMBER"
+            extra = {"SequenceNumber": sequence}
+        with self._lock:
+            response = self._client.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard.shard_id, ShardIteratorType=kind, **extra
+            )
+        iterator: str | None = response.get("ShardIterator")
+        return iterator
+
+    def _poll_shard(self, shard: _Shard, handler: StreamHandler) -> int:
+        if shard.iterator is None:
+            # Closed and drained: its children (if any) are picked up at the next discovery, now.
+            self._shards.pop(shard.shard_id, None)
+            self._finished.add(shard.shard_id)
+            self._last_discovery = 0.0
+            return 0
+        try:
+            with self._lock:
+                response = self._client.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
+        except self._client.exceptions.ExpiredIteratorException:
+            shard.iterator = self._iterator_after(shard, shard.last_sequence, at=False)
+            return 0
+        records = response.get("Records") or []
+        if records:
+            self._deliver(records, handler)
+            shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
+        shard.iterator = response.get("NextShardIterator")
+        return len(records)
+
+    # -- delivery ----------------------------------------------------------------------------------
+
+    def _deliver(self, raw: list[dict[str, Any]], handler: StreamHandler) -> None:
+        """Deliver ``raw`` records in order until each is acknowledged or given up on."""
+        records = [lambda_record(r, stream_arn=self.stream_arn, region=self._region) for r in raw]
+        attempts = 0
+        while records:
+            try:
+                with self._lock:
+                    result = handler({"Records": records}, LambdaContext(function_name="stream_processor"))
+                failed = _first_failure(result, records)
+            except Exception:
+                log.exception("stream function raised; the batch of %d records failed", len(records))
+                failed = 0
+            if failed is None:
+                self.stats.delivered += len(records)
+                return
+            self.stats.delivered += failed
+            attempts += 1
+            poison = records[failed]
+            sequence = poison["dynamodb"]["SequenceNumber"]
+            if attempts > self._max_retries:
+                log.error(
+                    "on-failure destination: gave up on record %s (%s) after %d retries",
+                    sequence,
+                    poison.get("eventName"),
+                    self._max_retries,
+                )
+                self.stats.dead_lettered.append(sequence)
+                records, attempts = records[failed + 1 :], 0
+                continue
+            self.stats.redeliveries += 1
+            records = records[failed:]
+            self._stop.wait(self._retry_delay * attempts)
+
+
+class _HandlerLoader:
+    """Loads the stream function's handler once it exists; logs once while it does not."""
+
+    def __init__(self, code_dir: Path) -> None:
+        self._code_dir = code_dir
+        self._handler: StreamHandler | None = None
+        self._warned = False
+
+    def __call__(self) -> StreamHandler | None:
+        if self._handler is not None:
+            return self._handler
+        if not (self._code_dir / "app.py").exists():
+            if not self._warned:
+                log.warning("no stream function at %s yet: stream records wait until it exists", self._code_dir)
+                self._warned = True
+            return None
+        try:
+            handler: StreamHandler = load_handler_module(self._code_dir).lambda_handler
+        except Exception:
+            if not self._warned:
+                log.exception("stream function at %s does not load; will retry", self._code_dir)
+                self._warned = True
+            return None
+        self._handler = handler
+        log.info("stream function loaded from %s", self._code_dir)
+        return handler
+
+
+def _bounded_retries(value: Any) -> int:
+    """The template's ``MaximumRetryAttempts``, bounded: -1 (Lambda's "until the record expires") must
+    not make a local server spin forever on a poison record."""
+    retries = int(value)
+    return 10 if retries < 0 else min(retries, 10)
+
+
+def stream_poller_for_table(
+    dynamodb_client: Any,
+    table_name: str,
+    code_dir: Path,
+    *,
+    region: str,
+    endpoint_url: str | None = None,
+    event_source: dict[str, Any] | None = None,
+    invoke_lock: threading.Lock | None = None,
+) -> StreamPoller:
+    """A poller for ``table_name``'s stream feeding the handler in ``code_dir/app.py``.
+
+    ``event_source`` is the template's ``DynamoDB`` event ``Properties`` (starting position, batch size,
+    retries). Raises ``LookupError`` when the table has no stream.
+    """
+    import boto3
+
+    arn = dynamodb_client.describe_table(TableName=table_name)["Table"].get("LatestStreamArn")
+    if not arn:
+        raise LookupError(f"table {table_name} has no stream")
+    props = event_source or {}
+    client = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
+    return StreamPoller(
+        client,
+        arn,
+        _HandlerLoader(code_dir),
+        region=region,
+        starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+        batch_size=min(int(props.get("BatchSize", 100)), 1000),
+        max_retries=_bounded_retries(props.get("MaximumRetryAttempts", 5)),
+        invoke_lock=invoke_lock,
+    )
