@@ -1,0 +1,168 @@
+"""Cold start: the import time of every handler module in fresh processes, beside a bare ``import boto3``.
+
+Each measurement is a new interpreter (the same one running this script) that imports one module the
+way the Lambda runtime does: ``functions/<op>`` and ``layers/common`` on ``PYTHONPATH`` (``/var/task`` and
+``/opt/python``), the template's environment variables set. The time is ``time.perf_counter()`` around
+``importlib.import_module`` in milliseconds, so interpreter start-up is excluded on both sides. One warm-up
+round fills the ``__pycache__``; rounds interleave the modules; the median of ``--runs`` (default 9) is
+reported.
+The goal (issue 2) is a handler import at most 1.3x a bare ``import boto3``.
+
+    python benchmarks/cold_start.py [--runs 9] [--profile get_session]
+
+``--profile OP`` also prints the heaviest imports of that handler from ``python -X importtime`` (ms,
+cumulative). Run from the repository root (``make bench`` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "common"
+GOAL_RATIO = 1.3
+FIRST_REQUEST_OP = "health"
+
+ENV = {
+    "TABLE_NAME": "session-service-bench",
+    "CURSOR_SECRET": "bench-cursor-secret-0123456789",
+    "SESSION_TTL_SECONDS": "2592000",
+    "AUTHORIZER_ENABLED": "false",
+    "ADMIN_GROUP": "admin",
+    "POWERTOOLS_SERVICE_NAME": "session_service",
+    "POWERTOOLS_METRICS_NAMESPACE": "SessionService",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+"""What template.yaml's Globals set (log level lowered so the child's stdout stays one JSON line)."""
+
+CHILD = """
+import importlib, json, sys, time
+module, first_request = sys.argv[1], sys.argv[2] == "1"
+start = time.perf_counter()
+imported = importlib.import_module(module)
+result = {"import_ms": (time.perf_counter() - start) * 1000}
+if first_request:
+    from devserver.lambda_runtime import LambdaContext, rest_event
+    event = rest_event("GET", "/health", resource="/health", path_parameters={}, query={}, headers={}, body=None)
+    begin = time.perf_counter()
+    response = imported.lambda_handler(event, LambdaContext())
+    result["first_request_ms"] = (time.perf_counter() - begin) * 1000
+    result["status"] = response["statusCode"]
+print(json.dumps(result))
+"""
+
+
+def _env(code_dir: Path | None) -> dict[str, str]:
+    paths = [str(code_dir)] if code_dir else []
+    paths += [str(LAYER), str(ROOT)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    return env | ENV | {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def measure(module: str, code_dir: Path | None, *, first_request: bool = False) -> dict[str, float]:
+    """One fresh-process import of ``module`` (with ``code_dir`` first on the path); times in ms."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, module, "1" if first_request else "0"],
+        env=_env(code_dir),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def sample_round_robin(runs: int, targets: dict[str, tuple[str, Path | None]]) -> dict[str, list[float]]:
+    """Import times (ms) of each target over ``runs`` rounds, one fresh process per target per round.
+
+    ``targets`` maps a label to ``(module, code_dir)``. Rounds interleave the targets, so a burst of load
+    on the machine slows all of them alike instead of one; a first round fills ``__pycache__`` and is
+    not counted.
+    """
+    samples: dict[str, list[float]] = {label: [] for label in targets}
+    for round_number in range(runs + 1):
+        for label, (module, code_dir) in targets.items():
+            took = measure(module, code_dir)["import_ms"]
+            if round_number:
+                samples[label].append(took)
+    return samples
+
+
+def import_profile(code_dir: Path, top: int = 15) -> list[tuple[str, float, float]]:
+    """``(module, self ms, cumulative ms)`` of the heaviest imports of ``code_dir``'s ``app`` (``-X importtime``)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app"],
+        env=_env(code_dir),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        found = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if found:
+            rows.append((found.group(4).strip(), int(found.group(1)) / 1000, int(found.group(2)) / 1000))
+    return sorted(rows, key=lambda row: -row[2])[:top]
+
+
+def main() -> int:
+    """Print the table; exit status 1 when a handler is over the goal (``--check``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per module (median), >= 7 advised")
+    parser.add_argument("--profile", metavar="OP", action="append", default=[], help="-X importtime of a handler")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a handler exceeds the goal")
+    args = parser.parse_args()
+
+    handlers = sorted(path.parent for path in (ROOT / "functions").glob("*/app.py"))
+    version = ".".join(map(str, sys.version_info[:3]))
+    print(f"Python {version}; {args.runs} fresh processes per module, interleaved; import time in ms")
+    targets: dict[str, tuple[str, Path | None]] = {"import boto3 (baseline)": ("boto3", None)}
+    targets |= {f"functions/{d.name}/app.py": ("app", d) for d in handlers}
+    samples = sample_round_robin(args.runs, targets)
+    baseline = statistics.median(samples["import boto3 (baseline)"])
+    baseline_min = min(samples["import boto3 (baseline)"])
+    print(f"{'module':<36} {'median':>8} {'min':>8} {'x boto3':>8} {'min x':>6}")
+    over = []
+    for label, times in samples.items():
+        took = statistics.median(times)
+        ratio = took / baseline
+        flag = "" if ratio <= GOAL_RATIO else "  over goal"
+        if flag:
+            over.append(label)
+        row = f"{label:<36} {took:>8.1f} {min(times):>8.1f} {ratio:>8.2f} {min(times) / baseline_min:>6.2f}"
+        print(row + flag)
+    print(f"goal: handler median <= {GOAL_RATIO}x boto3 (x boto3 column); over: {', '.join(over) or 'none'}")
+    print("(min x: fastest run over fastest baseline, less sensitive to other load on the machine)")
+
+    code_dir = ROOT / "functions" / FIRST_REQUEST_OP
+    firsts = [measure("app", code_dir, first_request=True) for _ in range(args.runs)]
+    first = {key: statistics.median(run[key] for run in firsts) for key in firsts[0]}
+    print(
+        f"functions/{FIRST_REQUEST_OP}: import {first['import_ms']:.1f} ms + first request"
+        f" {first['first_request_ms']:.1f} ms = {first['import_ms'] + first['first_request_ms']:.1f} ms"
+        f" (status {int(first['status'])})"
+    )
+    for op in args.profile:
+        print(f"\n-X importtime, functions/{op}/app.py: heaviest imports (ms)")
+        print(f"{'module':<60} {'self':>8} {'cumulative':>11}")
+        for module, own, cumulative in import_profile(ROOT / "functions" / op):
+            print(f"{module:<60} {own:>8.1f} {cumulative:>11.1f}")
+    return 1 if args.check and over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
