@@ -17,6 +17,7 @@ from tests.test_sessions_api import (
     OTHER,
     USER,
     advance_clock,
+    assert_all_rejected,
     assert_validation_error,
     session_url,
     table_items,
@@ -181,25 +182,25 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "fields"), BAD_MESSAGES, ids=[case for case, _ in BAD_MESSAGES])
-def test_bad_message_is_422_and_writes_nothing(
-    api: Api, ddb: Any, new_session: NewSession, case: str, fields: dict[str, Any]
-) -> None:
+def test_bad_message_is_422_and_writes_nothing(api: Api, ddb: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
-    before = table_items(ddb)
-    status, body = post_message(api, sid, **fields)
-    assert_validation_error(status, body)
-    assert table_items(ddb) == before
+    assert_all_rejected(ddb, BAD_MESSAGES, lambda fields: post_message(api, sid, **fields))
+    assert_all_rejected(
+        ddb,
+        [(f"batch with {case}", {"role": "user", "content": "ok", **fields}) for case, fields in BAD_MESSAGES],
+        lambda bad: post_batch(api, sid, [{"role": "user", "content": "fine"}, bad]),
+    )
+    assert get_session(api, sid)["message_count"] == 0
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity"])
-def test_nan_cost_is_422(api: Api, ddb: Any, new_session: NewSession, literal: str) -> None:
+def test_nan_cost_is_422(api: Api, ddb: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
-    before = table_items(ddb)
-    raw = f'{{"role": "user", "content": "x", "cost_usd": {literal}}}'
-    status, body, _ = api("POST", session_url(sid, "/messages"), query={"user_id": USER}, body=raw)
-    assert_validation_error(status, body)
-    assert table_items(ddb) == before
+    raws = [f'{{"role": "user", "content": "x", "cost_usd": {literal}}}' for literal in ("NaN", "Infinity")]
+
+    def send(raw: str) -> tuple[int, Any]:
+        return api("POST", session_url(sid, "/messages"), query={"user_id": USER}, body=raw)[:2]
+
+    assert_all_rejected(ddb, [(raw, raw) for raw in raws], send)
 
 
 def test_largest_content_is_accepted(api: Api, new_session: NewSession) -> None:
@@ -288,11 +289,12 @@ def test_messages_still_listed_after_the_session_ends(api: Api, new_session: New
     assert [m["content"] for m in list_messages(api, sid)[1]["messages"]] == ["kept"]
 
 
-@pytest.mark.parametrize("query", [{"page_size": 0}, {"page_size": 201}, {"page": 0}, {"page": "one"}])
-def test_bad_message_list_parameters_are_422(api: Api, new_session: NewSession, query: dict[str, Any]) -> None:
+def test_bad_message_list_parameters_are_422(api: Api, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
-    status, body = list_messages(api, sid, **query)
-    assert_validation_error(status, body)
+    queries: list[dict[str, Any]] = [{"page_size": 0}, {"page_size": 201}, {"page": 0}, {"page": "one"}]
+    for query in queries:
+        status, body = list_messages(api, sid, **query)
+        assert_validation_error(status, body, str(query))
 
 
 # -- batch --------------------------------------------------------------------------------------------
