@@ -1,0 +1,120 @@
+"""Every sample event under events/ runs through its function's ``lambda_handler`` and answers the status
+its file name starts with (``events/<function>/<status>_<case>.json``), against a table holding exactly the
+fixtures below. The same files work with ``sam local invoke <Function> -e events/<function>/<file>``.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json
+from devserver.template import ROOT, routes
+from session_service.models import MemoryCreate, MemoryType, MessageCreate, MessageRole, SessionCreate, SessionUpdate
+
+EVENTS = ROOT / "events"
+NOT_API = {"stream_processor"}  # its events are stream records, tested with the stream function
+
+USER = "test_user_123"
+OTHER = "other_user_456"
+SESSION = "7e02708b-ad2d-44d6-a851-d02d97137757"  # seed 002's session, active, with a message and a memory
+ENDED = "a3f1c2d4-5b6e-4f70-8a91-b2c3d4e5f601"
+COMPLETED = "b4e2d3c5-6c7f-4a81-9b02-c3d4e5f6a712"
+OTHERS_SESSION = "e1d2c3b4-a596-4786-9f01-23456789abcd"
+
+
+def event_files() -> list[Path]:
+    return sorted(p for p in EVENTS.glob("*/*.json") if p.parent.name not in NOT_API)
+
+
+def expected_status(path: Path) -> int:
+    return int(path.stem.split("_", 1)[0])
+
+
+def api_functions() -> list[str]:
+    return sorted({route.code_dir.name for route in routes()})
+
+
+def seed(repo: Any) -> None:
+    """The fixtures the events name."""
+    repo.create_session(
+        USER,
+        SessionCreate(
+            user_id=USER, session_id=SESSION, title="Test Session", metadata={"source": "web_app", "device": "desktop"}
+        ),
+    )
+    repo.append_messages(
+        SESSION,
+        USER,
+        [
+            MessageCreate(
+                role=MessageRole.USER,
+                content="Hello, this is a test message",
+                tokens_used=5,
+                cost_usd=Decimal("0.0001"),
+                metadata={"model": "gpt-4"},
+            )
+        ],
+    )
+    repo.add_memory(SESSION, USER, MemoryCreate(memory_type=MemoryType.PREFERENCE, content="User prefers dark mode UI"))
+    for session_id, status in ((ENDED, "ended"), (COMPLETED, "completed")):
+        repo.create_session(USER, SessionCreate(user_id=USER, session_id=session_id))
+        repo.update_session(session_id, USER, SessionUpdate(status=status))
+    repo.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=OTHERS_SESSION))
+
+
+@pytest.mark.parametrize("path", event_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_event_answers_the_status_in_its_name(repo: Any, path: Path) -> None:
+    seed(repo)
+    event = json.loads(path.read_text(encoding="utf-8"))
+    handler = load_handler_module(ROOT / "functions" / path.parent.name).lambda_handler
+    response = handler(event, LambdaContext())
+    body = response_json(response)
+    assert response["statusCode"] == expected_status(path), body
+    if response["statusCode"] >= 400:
+        assert body["detail"], body
+
+
+@pytest.mark.parametrize("path", event_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_event_is_a_rest_proxy_event_of_its_function(path: Path) -> None:
+    """The shape ``sam local generate-event apigateway aws-proxy`` produces, routed to this function."""
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert {
+        "resource",
+        "path",
+        "httpMethod",
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "requestContext",
+        "body",
+        "isBase64Encoded",
+    } <= set(event)
+    context = event["requestContext"]
+    assert {"resourcePath", "httpMethod", "requestId", "stage", "identity"} <= set(context)
+    assert context["httpMethod"] == event["httpMethod"] and context["resourcePath"] == event["resource"]
+    assert event["body"] is None or isinstance(event["body"], str)
+    query = event["queryStringParameters"] or {}
+    assert query == {k: v[-1] for k, v in (event["multiValueQueryStringParameters"] or {}).items()}
+    assert event["headers"] == {k: v[-1] for k, v in (event["multiValueHeaders"] or {}).items()}
+    own = [r for r in routes() if r.code_dir.name == path.parent.name]
+    assert own, f"{path.parent.name} is not a function of template.yaml"
+    if expected_status(path) < 400:  # error events may aim at a path or method the function does not serve
+        assert any(r.match(event["httpMethod"], event["path"]) == (event["pathParameters"] or {}) for r in own)
+
+
+@pytest.mark.parametrize("function", api_functions())
+def test_every_api_function_has_a_success_and_an_error_event(function: str) -> None:
+    statuses = [expected_status(p) for p in (EVENTS / function).glob("*.json")]
+    assert any(200 <= s < 300 for s in statuses), f"events/{function}/ has no success case"
+    assert any(s >= 400 for s in statuses), f"events/{function}/ has no error case"
+
+
+def test_event_folders_are_functions() -> None:
+    assert {p.name for p in EVENTS.iterdir() if p.is_dir()} - NOT_API == set(api_functions())
