@@ -140,6 +140,14 @@ def _refine(route: Route, operation: dict[str, Any]) -> None:
         degraded = json.loads(json.dumps(responses["200"]))
         degraded["description"] = "Degraded: the table does not answer (`status: degraded`)"
         responses["503"] = degraded
+    for parameter in operation.get("parameters", []):
+        # An optional query or header parameter is absent, never null: drop Powertools' `anyOf [T, null]`.
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+            (kept,) = [option for option in options if option != {"type": "null"}]
+            del schema["anyOf"]
+            parameter["schema"] = {**kept, **schema}
     if "requestBody" in operation:
         responses["415"] = _error_response(415)
     if not operation.get("parameters") and "requestBody" not in operation:
