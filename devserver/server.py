@@ -494,10 +494,11 @@ class RunningServer:
 
 @contextmanager
 def serve_in_subprocess(
-    port: int = 0, env: dict[str, str] | None = None, timeout: float = 30.0
+    port: int = 0, env: dict[str, str] | None = None, timeout: float = 30.0, endpoint_url: str | None = None
 ) -> Iterator[RunningServer]:
     """Run ``python -m devserver`` in a child process on ``port`` (0: a free one) and yield it once it
-    serves; terminate it (SIGTERM, then kill after 10 s) on the way out.
+    serves; terminate it (SIGTERM, then kill after 10 s) on the way out. ``endpoint_url`` is another
+    DynamoDB (DynamoDB Local); by default the child uses its embedded moto, whatever this process points at.
 
     Raises ``RuntimeError`` when it exits or does not come up within ``timeout`` seconds.
     """
@@ -505,8 +506,11 @@ def serve_in_subprocess(
     child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
     child_env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     child_env.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    command = [sys.executable, "-m", "devserver", "--port", str(port), "--host", "127.0.0.1"]
+    if endpoint_url:
+        command += ["--endpoint-url", endpoint_url]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "devserver", "--port", str(port), "--host", "127.0.0.1"],
+        command,
         cwd=ROOT,
         env=child_env,
         stdout=subprocess.DEVNULL,

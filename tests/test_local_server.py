@@ -226,6 +226,37 @@ def test_stats_follow_created_sessions_within_two_seconds(http: httpx.Client) ->
     assert current["active_sessions"] == before["active_sessions"] + 3
 
 
+@pytest.mark.dynamodb_local
+def test_serves_from_dynamodb_local_when_pointed_at_it() -> None:
+    """``--endpoint-url`` (or ``AWS_ENDPOINT_URL_DYNAMODB``): the table is created there, its stream delivered."""
+    from devserver.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+
+    dynamodb = DynamoDBLocal()
+    try:
+        dynamodb.start()
+    except DynamoDBLocalUnavailable as exc:
+        pytest.skip(f"DynamoDB Local unavailable: {exc}")
+    try:
+        table = f"session-service-dev-{uuid.uuid4().hex[:8]}"
+        with (
+            serve_in_subprocess(endpoint_url=dynamodb.endpoint, env={"TABLE_NAME": table}) as server,
+            httpx.Client(base_url=server.url, timeout=10) as http,
+        ):
+            assert http.get("/health/detailed").json()["database_connected"] is True
+            created = http.post("/api/v1/sessions", json={"user_id": USER})
+            assert created.status_code == 201
+            sid = created.json()["session_id"]
+            assert http.get(f"/api/v1/sessions/{sid}", params={"user_id": USER}).status_code == 200
+            assert f"DynamoDB: {dynamodb.endpoint}, table {table} (created)" in server.log
+            if (stream_function_dir() / "app.py").exists():
+                deadline = time.monotonic() + 2.0
+                while http.get("/api/v1/sessions/stats").json()["total_sessions"] < 1:
+                    assert time.monotonic() < deadline, "stats did not follow within 2 s"
+                    time.sleep(0.1)
+    finally:
+        dynamodb.stop()
+
+
 # -- the stream poller, with a fake stream function ---------------------------------------------------
 
 
