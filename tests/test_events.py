@@ -14,7 +14,15 @@ import pytest
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json
 from devserver.template import ROOT, routes
-from session_service.models import MemoryCreate, MemoryType, MessageCreate, MessageRole, SessionCreate, SessionUpdate
+from session_service.models import (
+    MemoryCreate,
+    MemoryType,
+    MessageCreate,
+    MessageRole,
+    SessionCreate,
+    SessionStatus,
+    SessionUpdate,
+)
 
 EVENTS = ROOT / "events"
 NOT_API = {"stream_processor"}  # its events are stream records, tested with the stream function
@@ -61,7 +69,7 @@ def seed(repo: Any) -> None:
         ],
     )
     repo.add_memory(SESSION, USER, MemoryCreate(memory_type=MemoryType.PREFERENCE, content="User prefers dark mode UI"))
-    for session_id, status in ((ENDED, "ended"), (COMPLETED, "completed")):
+    for session_id, status in ((ENDED, SessionStatus.ENDED), (COMPLETED, SessionStatus.COMPLETED)):
         repo.create_session(USER, SessionCreate(user_id=USER, session_id=session_id))
         repo.update_session(session_id, USER, SessionUpdate(status=status))
     repo.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=OTHERS_SESSION))

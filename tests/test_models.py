@@ -263,7 +263,7 @@ def test_cost_from_a_json_float_is_the_exact_decimal_written() -> None:
 
 
 def test_memory_content_is_1_char_to_64_kib_of_utf8() -> None:
-    assert MemoryCreate(memory_type="custom", content="x" * (64 * KIB)).content
+    assert MemoryCreate.model_validate({"memory_type": "custom", "content": "x" * (64 * KIB)}).content
     assert error_types(MemoryCreate, {"memory_type": "custom", "content": "x" * (64 * KIB + 1)})
     assert error_types(MemoryCreate, {"memory_type": "custom", "content": "é" * (32 * KIB + 1)})
     assert error_types(MemoryCreate, {"memory_type": "custom", "content": ""}) == ["string_too_short"]
@@ -271,7 +271,7 @@ def test_memory_content_is_1_char_to_64_kib_of_utf8() -> None:
 
 @pytest.mark.parametrize("memory_type", ["preference", "conversation", "entity", "summary", "custom"])
 def test_memory_types(memory_type: str) -> None:
-    assert MemoryCreate(memory_type=memory_type, content="x").memory_type == memory_type
+    assert MemoryCreate.model_validate({"memory_type": memory_type, "content": "x"}).memory_type == memory_type
 
 
 def test_memory_type_is_required_and_an_enum() -> None:
