@@ -10,7 +10,11 @@ The repository does not ask for consumed capacity, so a botocore ``provide-clien
 ``ReturnConsumedCapacity=TOTAL`` to every call that accepts it, and an ``after-call`` hook reads
 ``ConsumedCapacity``. ``before-send`` counts HTTP requests (retries included).
 
-    python benchmarks/append_cost.py [--messages 1000] [--endpoint http://127.0.0.1:8000]
+    python benchmarks/append_cost.py [--messages 1000] [--session-kb 30] [--endpoint http://127.0.0.1:8000]
+
+``--session-kb`` gives the session large ``metadata`` and ``conversation_data``: an append rewrites the
+session item, and its copies in GSI1 and GSI2 (projection ALL, sort key ``last_activity``), so the write
+capacity of an append follows the session item's size.
 """
 
 from __future__ import annotations
@@ -92,6 +96,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
+    parser.add_argument(
+        "--session-kb",
+        type=int,
+        default=0,
+        help="KiB of metadata and of conversation_data on the session (each; SPEC allows up to 32)",
+    )
     args = parser.parse_args()
     if args.messages < 2 * WINDOW:
         parser.error(f"--messages must be at least {2 * WINDOW}")
@@ -123,7 +133,10 @@ def main() -> int:
         meter.attach(wiring.dynamodb_client())
 
         user = "bench_user"
-        session, _ = repo.create_session(user, SessionCreate(user_id=user, title="append cost"))
+        filler = {f"k{i}": "v" * 1000 for i in range(min(args.session_kb, 31))}  # ~1 KiB per key
+        session, _ = repo.create_session(
+            user, SessionCreate(user_id=user, title="append cost", metadata=filler, conversation_data=filler)
+        )
         content = "lorem ipsum dolor sit amet " * 8  # about 200 bytes, a typical chat turn
         windows: list[tuple[str, Meter, list[float]]] = []
         timings: list[float] = []
@@ -145,7 +158,10 @@ def main() -> int:
                 windows.append((f"{i + 2 - WINDOW}-{i + 1}", snapshot, timings))
 
         after = repo.get_session(session.session_id, user)
-        print(f"DynamoDB at {endpoint}; {args.messages} appends to one session, one message (~220 B) each")
+        print(
+            f"DynamoDB at {endpoint}; {args.messages} appends to one session, one message (~220 B) each;"
+            f" session metadata and conversation_data ~{len(filler)} KiB each"
+        )
         print(f"session after: message_count={after.message_count} total_tokens={after.total_tokens}"
               f" total_cost={after.total_cost}")  # fmt: skip
         print(f"{'appends':<11} {'round trips':>11} {'per append':>10} {'write CU':>9} {'WCU/append':>10}"
