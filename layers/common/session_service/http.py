@@ -12,7 +12,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -48,6 +52,35 @@ IfMatchHeader = Annotated[
 ]
 
 
+class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, refusing a JSON body that is not an object.
+
+    Powertools would validate the first element of a JSON array against the body model (it unwraps
+    lists for non-list fields), so ``[{...}, {...}]`` would create one thing and ignore the rest; and a
+    body that is not UTF-8 would escape as a ``UnicodeDecodeError``. Both are 422 here.
+    """
+
+    def _parse_json_data(self, app: Any) -> dict[str, Any]:
+        try:
+            body = super()._parse_json_data(app)
+        except UnicodeDecodeError as exc:
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not UTF-8 JSON", "input": {}}]
+            ) from exc
+        if not isinstance(body, dict):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "model_attributes_type",
+                        "loc": ("body",),
+                        "msg": "Input should be a JSON object",
+                        "input": {},
+                    }
+                ]
+            )
+        return body
+
+
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
@@ -67,6 +100,7 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
     )
+    app._request_validation_middleware = _ObjectBodyValidation()  # see the class: stricter about bodies
 
     @app.exception_handler(SessionServiceError)
     def domain_error(exc: SessionServiceError) -> Response[Any]:
@@ -83,6 +117,12 @@ def make_resolver() -> APIGatewayRestResolver:
             for e in exc.errors()
         ]
         return _json(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": detail})
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+        _count_error("UnsupportedMediaType")
+        detail = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        return _json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"detail": detail})
 
     @app.exception_handler(NotFoundError)
     def unknown_route(exc: NotFoundError) -> Response[Any]:
