@@ -85,8 +85,10 @@ def measure(module: str, code_dir: Path | None, *, first_request: bool = False) 
     return measured
 
 
-def sample_round_robin(runs: int, targets: dict[str, tuple[str, Path | None]]) -> dict[str, list[float]]:
-    """Import times (ms) of each target over ``runs`` rounds, one fresh process per target per round.
+def sample_round_robin(runs: int, targets: dict[str, tuple[str, Path | None]]) -> dict[str, list[dict[str, float]]]:
+    """Import times of each target over ``runs`` rounds, one fresh process per target per round.
+
+    Each sample is :func:`measure`'s ``{"import_ms": wall ms, "cpu_ms": process CPU ms}``.
 
     ``targets`` maps a label to ``(module, code_dir)``. Rounds interleave the targets, so a burst of load
     on the machine slows all of them alike instead of one; a first round fills ``__pycache__`` and is
