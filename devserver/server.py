@@ -78,7 +78,7 @@ def configure_environment(endpoint_url: str | None, table_name: str | None = Non
     """
     wanted: dict[str, str] = {
         **_template_environment(),
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "TABLE_NAME": table_name or DEFAULT_TABLE,
         "CURSOR_SECRET": secrets.token_urlsafe(32),

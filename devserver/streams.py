@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module
 
@@ -348,7 +349,10 @@ def stream_poller_for_table(
     if not arn:
         raise LookupError(f"table {table_name} has no stream")
     props = event_source or {}
-    client = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
+    # DynamoDB Local (and moto) serve Streams on the DynamoDB endpoint; AWS has a separate streams endpoint.
+    host = (urlsplit(endpoint_url).hostname or "") if endpoint_url else ""
+    streams_endpoint = None if host.endswith(".amazonaws.com") else endpoint_url
+    client = boto3.client("dynamodbstreams", region_name=region, endpoint_url=streams_endpoint)
     return StreamPoller(
         client,
         arn,
