@@ -149,7 +149,11 @@ def _refine(route: Route, operation: dict[str, Any]) -> None:
             del schema["anyOf"]
             parameter["schema"] = {**kept, **schema}
     if "requestBody" in operation:
-        responses["415"] = _error_response(415)
+        # Mapped like validation (session_service.http): `detail` is a list of {type, loc, msg}.
+        responses["415"] = {
+            "description": _ERROR_DESCRIPTIONS[415],
+            "content": {"application/json": {"schema": _ref("HTTPValidationError")}},
+        }
     if not operation.get("parameters") and "requestBody" not in operation:
         responses.pop("422", None)  # nothing to validate
     headers = {p["name"].lower() for p in operation.get("parameters", []) if p.get("in") == "header"}

@@ -152,6 +152,7 @@ def test_missing_session_is_404(http: httpx.Client) -> None:
     [
         pytest.param(b"\xff\xfe\x00garbage", "application/json", id="non-utf8-json"),
         pytest.param(b'{"user_id": "u1"}', "text/plain", id="undeclared-content-type"),
+        pytest.param(b'{"user_id": "u1"}', "multipart/form-data", id="multipart-without-boundary"),
     ],
 )
 def test_undecodable_bodies_are_4xx(http: httpx.Client, content: bytes, content_type: str) -> None:
