@@ -25,16 +25,16 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import boto3  # noqa: E402
-import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+import pytest
+from moto import mock_aws
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event  # noqa: E402
-from devserver.template import ROOT, create_table, routes  # noqa: E402
-from session_service import wiring  # noqa: E402
+from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event
+from devserver.template import ROOT, create_table, routes
+from session_service import wiring
 
 TABLE = os.environ["TABLE_NAME"]
 
@@ -90,7 +90,9 @@ class Api:
         route, params = route_for(method, path)
         if json_body is not None:
             body = json.dumps(json_body)
-        multi = {k: [str(v).lower() if isinstance(v, bool) else str(v)] for k, v in (query or {}).items() if v is not None}
+        multi = {
+            k: [str(v).lower() if isinstance(v, bool) else str(v)] for k, v in (query or {}).items() if v is not None
+        }
         event = rest_event(
             method,
             path,

@@ -100,7 +100,7 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
     )
-    app._request_validation_middleware = _ObjectBodyValidation()  # see the class: stricter about bodies
+    app._request_validation_middleware = _ObjectBodyValidation()  # type: ignore[no-untyped-call]  # stricter bodies
 
     @app.exception_handler(SessionServiceError)
     def domain_error(exc: SessionServiceError) -> Response[Any]:
