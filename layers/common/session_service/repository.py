@@ -10,7 +10,7 @@ message                ``SESSION#<session_id>``        ``MSG#<created_at>#<messa
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 service statistics     ``STATS``                       ``GLOBAL``                              -
-stream watermark       ``STREAM#<shard_id>``           ``WATERMARK``                           -
+stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 idempotency record     ``IDEMPOTENCY``                 ``<function>#<hash>`` (Powertools)      -
 =====================  ==============================  ======================================  ==================
 
