@@ -148,12 +148,14 @@ MemoryContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MEMORY_BYTES
 TtlSeconds = Annotated[int, Field(strict=True, ge=60, le=365 * 24 * 3600, description="Idle lifetime, seconds")]
 
 
+# defer_build: a model's validators are built on first use, so a handler pays only for the models its
+# operation touches (cold start), not for every model of the service.
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(use_enum_values=False)
+    model_config = ConfigDict(defer_build=True)
 
 
 # ---------------------------------------------------------------------------------------------------
