@@ -181,3 +181,18 @@ def test_memory_paging_with_next_token(api: Api, new_session: NewSession) -> Non
         400,
         {"detail": "Invalid next_token"},
     )
+
+
+def test_total_counts_every_matching_record_not_the_page(api: Api, new_session: NewSession) -> None:
+    sid = new_session()["session_id"]
+    for i in range(3):
+        assert add_memory(api, sid, memory_type="entity", content=f"e{i}")[0] == 201
+    for i in range(2):
+        assert add_memory(api, sid, memory_type="preference", content=f"p{i}")[0] == 201
+    status, body = list_memories(api, sid, page_size=1)
+    assert status == 200 and len(body["memories"]) == 1 and body["total"] == 5
+    status, body = list_memories(api, sid, page_size=2, memory_type="entity")
+    assert len(body["memories"]) == 2 and body["total"] == 3
+    status, body = list_memories(api, sid, page_size=2, memory_type="entity", next_token=body["next_token"])
+    assert len(body["memories"]) == 1 and body["total"] == 3
+    assert list_memories(api, sid, memory_type="summary")[1]["total"] == 0

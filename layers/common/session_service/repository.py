@@ -105,6 +105,10 @@ _THROTTLING = {
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    # A single-item write that races a transaction on the same item (an append) is cancelled with this;
+    # botocore does not retry it, the caller may (503 with Retry-After).
+    "TransactionConflictException",
+    "ReplicatedWriteConflictException",
 }
 _UNREACHABLE = {"ResourceNotFoundException", "UnrecognizedClientException", "AccessDeniedException"}
 
@@ -233,8 +237,7 @@ def translate_client_error(exc: Exception) -> Exception:
             return ServiceUnavailable()
         if code in _UNREACHABLE:
             return StoreUnavailable()
-        return exc
-    if isinstance(exc, BotoCoreError):  # connection refused, timeouts, missing credentials
+    elif isinstance(exc, BotoCoreError):  # connection refused, timeouts, missing credentials
         return StoreUnavailable()
     return exc
 
@@ -334,9 +337,7 @@ class SessionRepository:
             raise SessionNotFound()
         return item
 
-    def _query_page(
-        self, query: dict[str, Any], *, skip: int, take: int, start_key: dict[str, Any] | None
-    ) -> _Page:
+    def _query_page(self, query: dict[str, Any], *, skip: int, take: int, start_key: dict[str, Any] | None) -> _Page:
         """Collect ``take`` items after skipping ``skip``, starting at ``start_key``.
 
         Asks for one item more than it needs, so the last page usually knows it is the last. Skipping is
@@ -408,7 +409,13 @@ class SessionRepository:
             session, item = self._new_session_item(caller, request, now)
             sessions.append(session)
             actions.append(
-                {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": serialize(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
             )
         self._transact(actions, lambda reasons: SessionIdTaken())
         return sessions
@@ -569,9 +576,7 @@ class SessionRepository:
             "IndexName": index,
             "KeyConditionExpression": f"{index}PK = :pk",
             "FilterExpression": "expires_at > :epoch",
-            "ExpressionAttributeValues": serialize(
-                {":pk": user_pk(user_id), ":epoch": int(self._clock().timestamp())}
-            ),
+            "ExpressionAttributeValues": serialize({":pk": user_pk(user_id), ":epoch": int(self._clock().timestamp())}),
             "ScanIndexForward": False,
         }
         result = self._query_page(query, skip=skip, take=page_size, start_key=start_key)
@@ -624,7 +629,13 @@ class SessionRepository:
             payload_bytes += item_size(item)
             messages.append(_item_to_message(item))
             actions.append(
-                {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": serialize(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
             )
         increments = {
             "message_count": len(requests),
@@ -745,8 +756,16 @@ class SessionRepository:
             "created_at": iso(now),
         }
         actions = [
-            {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}},
-            self._activity_update(session_id, caller, now, {"memory_count": 1}),
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(item),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            self._activity_update(
+                session_id, caller, now, {"memory_count": 1, f"memory_count_{request.memory_type.value}": 1}
+            ),
         ]
         self._transact(actions, self._explain_activity_failure(caller))
         return _item_to_memory(item)
@@ -762,7 +781,8 @@ class SessionRepository:
     ) -> MemoryList:
         """The session's memory records, grouped by type then oldest first; one type with ``memory_type``.
 
-        The type filter is a key condition (``begins_with(SK, MEM#<type>#)``), not a filter.
+        The type filter is a key condition (``begins_with(SK, MEM#<type>#)``), not a filter. ``total`` counts
+        every matching record (the session keeps a count per type), not just this page.
         Raises :class:`SessionNotFound`, :class:`~session_service.errors.InvalidCursor`.
         """
         session = self._load_session(session_id, caller)
@@ -779,7 +799,7 @@ class SessionRepository:
         memories = [_item_to_memory(deserialize(raw)) for raw in result.items]
         return MemoryList(
             memories=memories,
-            total=len(memories) if memory_type or next_token or result.last_evaluated else int(session.get("memory_count", 0)),
+            total=int(session.get(f"memory_count_{memory_type.value}" if memory_type else "memory_count", 0)),
             next_token=self._cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None,
         )
 
