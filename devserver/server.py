@@ -401,9 +401,9 @@ class DevServer:
     endpoint_url: str | None = None
     table_name: str | None = None
     streams: bool = True
-    _mock: Any = None
-    _poller: Any = None
-    _http: _Server | None = None
+    _mock: Any = field(default=None, init=False, repr=False)
+    _poller: Any = field(default=None, init=False, repr=False)
+    _http: _Server | None = field(default=None, init=False, repr=False)
 
     def start(self) -> str:
         """Bring everything up; returns the base URL (``http://host:port``). Raises ``OSError`` if the port
