@@ -53,7 +53,7 @@ IfMatchHeader = Annotated[
 
 
 class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, refusing a JSON body that is not an object.
+    """Powertools' request validation, refusing a JSON body that is not an object, and multipart bodies.
 
     Powertools would validate the first element of a JSON array against the body model (it unwraps
     lists for non-list fields), so ``[{...}, {...}]`` would create one thing and ignore the rest; and a
@@ -79,6 +79,19 @@ class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
                 ]
             )
         return body
+
+    def _parse_multipart_data(self, app: Any, content_type: str) -> dict[str, Any]:
+        # The API takes JSON only; Powertools' multipart parser would raise a bare ValueError without a boundary.
+        raise RequestUnsupportedContentType(
+            "Unsupported content type",
+            errors=[
+                {
+                    "type": "unsupported_content_type",
+                    "loc": ("body",),
+                    "msg": f"Unsupported content type: {content_type}",
+                }
+            ],
+        )
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
