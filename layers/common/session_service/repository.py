@@ -11,7 +11,7 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
-idempotency record     ``IDEMPOTENCY``                 ``<function>#<hash>`` (Powertools)      -
+idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
 =====================  ==============================  ======================================  ==================
 
 GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK = last_activity``) lists a user's sessions by recent activity;
@@ -318,6 +318,16 @@ class SessionRepository:
                 raise StoreUnavailable() from exc
         raise ServiceUnavailable()
 
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A transaction's Put of an item that must not exist yet (ids are fresh UUIDs)."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         response = self._call("get_item", TableName=self._table, Key=key, ConsistentRead=True)
         item = response.get("Item")
@@ -408,15 +418,7 @@ class SessionRepository:
         for request in requests:
             session, item = self._new_session_item(caller, request, now)
             sessions.append(session)
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": serialize(item),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
+            actions.append(self._put_new(item))
         self._transact(actions, lambda reasons: SessionIdTaken())
         return sessions
 
@@ -628,15 +630,7 @@ class SessionRepository:
             }
             payload_bytes += item_size(item)
             messages.append(_item_to_message(item))
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": serialize(item),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
+            actions.append(self._put_new(item))
         increments = {
             "message_count": len(requests),
             "total_tokens": sum(r.tokens_used for r in requests),
@@ -756,13 +750,7 @@ class SessionRepository:
             "created_at": iso(now),
         }
         actions = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": serialize(item),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
+            self._put_new(item),
             self._activity_update(
                 session_id, caller, now, {"memory_count": 1, f"memory_count_{request.memory_type.value}": 1}
             ),
