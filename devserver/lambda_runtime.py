@@ -65,10 +65,11 @@ def rest_event(
     headers = headers or {}
     is_base64 = False
     if isinstance(body, bytes):
+        raw = body
         try:
-            body = body.decode("utf-8")
+            body = raw.decode("utf-8")
         except UnicodeDecodeError:
-            body, is_base64 = base64.b64encode(body).decode("ascii"), True
+            body, is_base64 = base64.b64encode(raw).decode("ascii"), True
     request_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     context: dict[str, Any] = {

@@ -41,7 +41,8 @@ _CfnLoader.add_multi_constructor("!", _tag)
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The parsed template (short-form tags expanded)."""
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader is a SafeLoader
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader is a SafeLoader
+    return template
 
 
 def table_definition(table_name: str, logical_id: str = "SessionTable") -> dict[str, Any]:
@@ -143,5 +144,5 @@ def stream_function_dir() -> Path:
             continue
         for event in (resource["Properties"].get("Events") or {}).values():
             if event.get("Type") == "DynamoDB":
-                return ROOT / resource["Properties"]["CodeUri"]
+                return ROOT / str(resource["Properties"]["CodeUri"])
     raise LookupError("template.yaml has no DynamoDB stream function")
