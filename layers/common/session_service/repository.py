@@ -45,7 +45,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -242,6 +242,67 @@ def translate_client_error(exc: Exception) -> Exception:
     return exc
 
 
+def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+    """``client.<operation>(**kwargs)`` with failures no condition explains mapped by
+    :func:`translate_client_error`."""
+    try:
+        response: dict[str, Any] = getattr(client, operation)(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        translated = translate_client_error(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+    return response
+
+
+def partition_keys(client: Any, table: str, session_id: str) -> Iterator[dict[str, Any]]:
+    """Yield the primary keys (DynamoDB JSON) of every item under a session's partition: its messages,
+    memory records and the session item itself (one consistent, keys-only Query per 1 MB page)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": session_pk(session_id)}},
+        "ProjectionExpression": "PK, SK",
+        "ConsistentRead": True,
+    }
+    while True:
+        response = call(client, "query", **kwargs)
+        yield from response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def delete_keys(
+    client: Any, table: str, keys: Iterable[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep
+) -> int:
+    """Delete the items with these primary keys in BatchWriteItem calls of 25 (an AWS limit), retrying
+    unprocessed items with backoff. Idempotent: deleting what is gone is a no-op. Returns the number of keys.
+
+    Raises :class:`ServiceUnavailable` when DynamoDB keeps returning unprocessed items.
+    """
+    deleted = 0
+    batch: list[dict[str, Any]] = []
+    for key in keys:
+        batch.append({"DeleteRequest": {"Key": key}})
+        if len(batch) == 25:
+            deleted += _batch_delete(client, table, batch, sleep)
+            batch = []
+    if batch:
+        deleted += _batch_delete(client, table, batch, sleep)
+    return deleted
+
+
+def _batch_delete(client: Any, table: str, requests: list[dict[str, Any]], sleep: Callable[[float], None]) -> int:
+    pending: dict[str, Any] = {table: requests}
+    for attempt in range(8):
+        pending = call(client, "batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+        if not pending:
+            return len(requests)
+        sleep(min(1.0, 0.05 * 2**attempt))
+    raise ServiceUnavailable()
+
+
 class _Page:
     """The items of one listing page and whether more follow."""
 
@@ -279,14 +340,7 @@ class SessionRepository:
     # -- low-level calls ------------------------------------------------------------------------------
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            translated = translate_client_error(exc)
-            if translated is exc:
-                raise
-            raise translated from exc
-        return response
+        return call(self._client, operation, **kwargs)
 
     def _transact(self, items: list[dict[str, Any]], explain: Callable[[list[dict[str, Any]]], Exception]) -> None:
         """Run TransactWriteItems, retrying ``TransactionConflict`` with jittered backoff.
@@ -816,46 +870,17 @@ class SessionRepository:
             return False
         return True
 
-    # -- bulk removal (seed 003's batch_delete_sessions; used when TTL expires a session) -------------
+    # -- bulk removal (seed 003's batch_delete_sessions) ---------------------------------------------
 
     def iter_partition_keys(self, session_id: str) -> Iterator[dict[str, Any]]:
         """Yield the primary keys of every item under a session's partition (messages, memory, itself)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": session_pk(session_id)}},
-            "ProjectionExpression": "PK, SK",
-        }
-        while True:
-            response = self._call("query", **kwargs)
-            yield from response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return partition_keys(self._client, self._table, session_id)
 
     def delete_session_contents(self, session_ids: Sequence[str]) -> int:
-        """Delete every item of the given sessions in BatchWriteItem calls of 25 (an AWS limit).
+        """Delete every item of the given sessions (seed 003's ``batch_delete_sessions``); idempotent.
 
-        Idempotent: deleting what is gone is a no-op. Returns the number of items deleted.
+        Returns the number of items deleted. The stream function deletes an expired session's content
+        with the same :func:`partition_keys` and :func:`delete_keys`.
         """
-        deleted = 0
-        batch: list[dict[str, Any]] = []
-        for session_id in session_ids:
-            for key in self.iter_partition_keys(session_id):
-                batch.append({"DeleteRequest": {"Key": key}})
-                if len(batch) == 25:
-                    deleted += self._batch_write(batch)
-                    batch = []
-        if batch:
-            deleted += self._batch_write(batch)
-        return deleted
-
-    def _batch_write(self, requests: list[dict[str, Any]]) -> int:
-        pending = {self._table: requests}
-        for attempt in range(8):
-            response = self._call("batch_write_item", RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return len(requests)
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise ServiceUnavailable()
+        keys = (key for session_id in session_ids for key in partition_keys(self._client, self._table, session_id))
+        return delete_keys(self._client, self._table, keys)

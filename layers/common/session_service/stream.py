@@ -66,8 +66,10 @@ from session_service.repository import (
     MESSAGE_PREFIX,
     SESSION_SK,
     STATS_KEY,
+    delete_keys,
     deserialize,
     iso,
+    partition_keys,
     serialize,
     session_key,
     session_pk,
@@ -296,8 +298,9 @@ class StreamProcessor:
 
     ``client`` is a low-level DynamoDB client, ``table_name`` the session table, ``summarizer`` makes
     summaries; ``clock`` (epoch seconds) and ``sleep`` are injectable for tests.
-    Raises botocore errors and :class:`StreamApplyError` when DynamoDB keeps failing: Lambda then retries
-    the batch, and what was applied already is skipped.
+    Raises botocore errors, :class:`~session_service.errors.ServiceUnavailable` and
+    :class:`StreamApplyError` when DynamoDB keeps failing: Lambda then retries the batch, and what was
+    applied already is skipped.
     """
 
     def __init__(
@@ -541,39 +544,16 @@ class StreamProcessor:
     def _delete_expired_contents(self, session_id: str, created_before: str) -> int:
         """Delete the messages and memory records of an expired session created before ``created_before``.
 
-        Query of the partition (keys only) + BatchWriteItem of 25 (an AWS limit); idempotent. Returns the
-        number of items deleted. Leaves the session item alone: TTL removed it, and one present now is a new
-        session that reuses the id.
+        Keys-only Query of the partition + BatchWriteItem of 25 (:func:`~session_service.repository.delete_keys`);
+        idempotent. Returns the number of items deleted. Leaves the session item alone: TTL removed it, and
+        one present now is a new session that reuses the id.
         """
-        keys: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": session_pk(session_id)}},
-            "ProjectionExpression": "PK, SK",
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**kwargs)
-            for key in response.get("Items", []):
-                created = _item_created_at(key["SK"]["S"])
-                if created is not None and created < created_before:
-                    keys.append(key)
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        for start in range(0, len(keys), 25):
-            self._batch_delete(keys[start : start + 25])
-        return len(keys)
-
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        pending: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
-        for attempt in range(8):
-            pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                return
-            self._sleep(min(1.0, 0.05 * 2**attempt))
-        raise StreamApplyError("BatchWriteItem kept returning unprocessed items")
+        keys = [
+            key
+            for key in partition_keys(self._client, self._table, session_id)
+            if (created := _item_created_at(key["SK"]["S"])) is not None and created < created_before
+        ]
+        return delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
     # -- summaries ------------------------------------------------------------------------------------
 
