@@ -255,6 +255,47 @@ def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
     return response
 
 
+def transact_write(
+    client: Any,
+    items: list[dict[str, Any]],
+    *,
+    explain: Callable[[list[dict[str, Any]]], Exception],
+    sleep: Callable[[float], None] | None = None,
+) -> None:
+    """Run TransactWriteItems, retrying a cancellation by ``TransactionConflict`` or throttling with jittered
+    backoff, at most :data:`MAX_TRANSACTION_ATTEMPTS` times.
+
+    ``explain`` turns the cancellation reasons of a failed condition into the error to raise. Each attempt
+    carries a ``ClientRequestToken``, so botocore's own retry of a request whose answer was lost is applied
+    once; a cancelled attempt applied nothing, so the next one draws a new token. Raises what ``explain``
+    returns, :class:`ServiceUnavailable` when the conflicts or throttling do not stop, and
+    :class:`StoreUnavailable` when DynamoDB cannot be reached.
+    """
+    token = str(uuid.uuid4())
+    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+        try:
+            client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+            return
+        except ClientError as exc:
+            if _error_code(exc) != "TransactionCanceledException":
+                translated = translate_client_error(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+            reasons = exc.response.get("CancellationReasons", [])
+            codes = {r.get("Code") for r in reasons}
+            if "ConditionalCheckFailed" in codes:
+                raise explain(reasons) from exc
+            if codes & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
+                (sleep or time.sleep)(min(1.0, 0.02 * 2**attempt) * random.random())
+                token = str(uuid.uuid4())
+                continue
+            raise ServiceUnavailable() from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable() from exc
+    raise ServiceUnavailable()
+
+
 def partition_keys(client: Any, table: str, session_id: str) -> Iterator[dict[str, Any]]:
     """Yield the primary keys (DynamoDB JSON) of every item under a session's partition: its messages,
     memory records and the session item itself (one consistent, keys-only Query per 1 MB page)."""
@@ -343,34 +384,7 @@ class SessionRepository:
         return call(self._client, operation, **kwargs)
 
     def _transact(self, items: list[dict[str, Any]], explain: Callable[[list[dict[str, Any]]], Exception]) -> None:
-        """Run TransactWriteItems, retrying ``TransactionConflict`` with jittered backoff.
-
-        ``explain`` turns the cancellation reasons of a failed condition into a domain error. The same
-        ``ClientRequestToken`` is sent on every attempt, so a retry after a lost response is applied once.
-        """
-        token = str(uuid.uuid4())
-        for attempt in range(MAX_TRANSACTION_ATTEMPTS):
-            try:
-                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-                return
-            except ClientError as exc:
-                if _error_code(exc) != "TransactionCanceledException":
-                    translated = translate_client_error(exc)
-                    if translated is exc:
-                        raise
-                    raise translated from exc
-                reasons = exc.response.get("CancellationReasons", [])
-                codes = {r.get("Code") for r in reasons}
-                if "ConditionalCheckFailed" in codes:
-                    raise explain(reasons) from exc
-                if codes & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
-                    time.sleep(min(1.0, 0.02 * 2**attempt) * random.random())
-                    token = str(uuid.uuid4())  # the previous attempt was cancelled, not applied
-                    continue
-                raise ServiceUnavailable() from exc
-            except BotoCoreError as exc:
-                raise StoreUnavailable() from exc
-        raise ServiceUnavailable()
+        transact_write(self._client, items, explain=explain)
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         """A transaction's Put of an item that must not exist yet (ids are fresh UUIDs)."""

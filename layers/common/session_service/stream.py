@@ -42,9 +42,7 @@ batch with nothing to count writes nothing, so they cannot loop.
 
 from __future__ import annotations
 
-import random
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +71,7 @@ from session_service.repository import (
     serialize,
     session_key,
     session_pk,
+    transact_write,
     user_counts_key,
 )
 from session_service.summarizer import Summarizer, Turn, summarizer_for
@@ -86,11 +85,9 @@ MAX_TRANSACT_ITEMS = 100
 SUMMARY_HISTORY = 50
 """Messages read (newest first) to regenerate a summary."""
 MAX_COMMIT_ATTEMPTS = 6
-"""Attempts of a transaction cancelled by ``TransactionConflict`` (shards that share STATS or a user)."""
+"""Re-reads of the applied marks when another delivery moved them first."""
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 """``userIdentity.principalId`` of a delete made by DynamoDB's Time to Live (AWS DynamoDB Streams docs)."""
-
-_RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 class MalformedRecord(ValueError):
@@ -516,28 +513,9 @@ class StreamProcessor:
                     }
                 }
             )
-        self._transact(items)
+        transact_write(self._client, items, explain=lambda reasons: _MarksMoved(), sleep=self._sleep)
         for session_id, change in final.items():
             marks[session_id] = change.mark
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        """TransactWriteItems with one idempotency token; conflicts and throttling retried with backoff."""
-        token = str(uuid.uuid4())
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
-            try:
-                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-                return
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise
-                codes = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
-                if "ConditionalCheckFailed" in codes:
-                    raise _MarksMoved() from exc
-                if not codes & _RETRYABLE_CANCELLATIONS:
-                    raise
-                self._sleep(min(1.0, 0.02 * 2**attempt) * (0.5 + random.random()))
-                token = str(uuid.uuid4())  # the cancelled attempt applied nothing
-        raise StreamApplyError("transaction kept conflicting")
 
     # -- TTL expiry -----------------------------------------------------------------------------------
 
