@@ -72,8 +72,9 @@ def make_workload(client: Any, table: str, repo: Any, records: int, rng: random.
     UpdateItem: moto copies the whole table on every TransactWriteItems, which would make building 10,000
     records take hours.
     """
+    from session_service.dynamo import serialize
+    from session_service.items import iso, session_key, session_pk
     from session_service.models import SessionCreate
-    from session_service.repository import iso, serialize, session_key, session_pk
 
     sessions: list[tuple[str, str]] = []
     produced = 0

@@ -100,15 +100,15 @@ def test_throttling_and_service_errors_are_503_with_retry_after(
 
 
 def test_transaction_conflicts_are_retried_then_503(api: Any, ddb: Any, new_session: Any, monkeypatch: Any) -> None:
-    import session_service.repository as repository_module
+    import session_service.dynamo as dynamo_module
 
-    monkeypatch.setattr(repository_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(dynamo_module.time, "sleep", lambda _s: None)
     sid = new_session(USER)["session_id"]
     before = items(ddb)
     client = wiring.dynamodb_client()
     reasons = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict", "Message": "conflict"}]}
     with Stubber(client) as stubber:
-        for _ in range(repository_module.MAX_TRANSACTION_ATTEMPTS):
+        for _ in range(dynamo_module.MAX_TRANSACTION_ATTEMPTS):
             stubber.add_client_error(
                 "transact_write_items",
                 "TransactionCanceledException",
@@ -128,9 +128,9 @@ def test_transaction_conflicts_are_retried_then_503(api: Any, ddb: Any, new_sess
 
 
 def test_a_conflict_that_clears_is_invisible_to_the_caller(api: Any, new_session: Any, monkeypatch: Any) -> None:
-    import session_service.repository as repository_module
+    import session_service.dynamo as dynamo_module
 
-    monkeypatch.setattr(repository_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(dynamo_module.time, "sleep", lambda _s: None)
     sid = new_session(USER)["session_id"]
     client = wiring.dynamodb_client()
     real = client.transact_write_items

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from session_service import dynamo
 from session_service.cursor import CursorCodec
 from session_service.errors import (
     InvalidCursor,
@@ -22,6 +23,7 @@ from session_service.errors import (
     SessionReadOnly,
     StoreUnavailable,
 )
+from session_service.items import iso, parse_iso
 from session_service.models import (
     MemoryCreate,
     MemoryType,
@@ -31,7 +33,7 @@ from session_service.models import (
     SessionStatus,
     SessionUpdate,
 )
-from session_service.repository import SessionRepository, iso, parse_iso
+from session_service.repository import SessionRepository
 from tests.conftest import TABLE
 
 USER = "test_user_123"
@@ -104,7 +106,7 @@ def test_messages_and_memory_live_in_the_session_partition(store: SessionReposit
     sid = create(store)
     (stored,) = store.append_messages(sid, USER, [message()])
     memory = store.add_memory(sid, USER, MemoryCreate(memory_type=MemoryType.ENTITY, content="Ada"))
-    keys = {(k["PK"]["S"], k["SK"]["S"]) for k in store.iter_partition_keys(sid)}
+    keys = {(k["PK"]["S"], k["SK"]["S"]) for k in dynamo.query_keys(ddb, TABLE, f"SESSION#{sid}")}
     assert keys == {
         (f"SESSION#{sid}", "SESSION"),
         (f"SESSION#{sid}", f"MSG#{iso(T0)}#{stored.message_id}"),
@@ -136,19 +138,6 @@ def test_create_with_a_taken_id(store: SessionRepository) -> None:
 def test_create_uses_the_request_ttl(store: SessionRepository) -> None:
     sid = create(store, ttl_seconds=120)
     assert store.get_session(sid, USER).expires_at == T0.replace(microsecond=0) + timedelta(seconds=120)
-
-
-def test_batch_create_is_all_or_nothing(store: SessionRepository) -> None:
-    taken = create(store, session_id=str(uuid.uuid4()))
-    fresh = str(uuid.uuid4())
-    with pytest.raises(SessionIdTaken):
-        store.batch_create_sessions(
-            USER, [SessionCreate(user_id=USER, session_id=fresh), SessionCreate(user_id=USER, session_id=taken)]
-        )
-    with pytest.raises(SessionNotFound):
-        store.get_session(fresh, USER)
-    made = store.batch_create_sessions(USER, [SessionCreate(user_id=USER, title=f"t{i}") for i in range(3)])
-    assert [store.get_session(s.session_id, USER).title for s in made] == ["t0", "t1", "t2"]
 
 
 # -- reads and expiry ----------------------------------------------------------------------------------
@@ -315,14 +304,15 @@ def test_memory_type_filter_is_a_key_condition(store: SessionRepository) -> None
 # -- bulk removal --------------------------------------------------------------------------------------
 
 
-def test_delete_session_contents_removes_every_item_in_batches(store: SessionRepository, ddb: Any) -> None:
+def test_delete_keys_removes_every_item_of_a_partition_in_batches(store: SessionRepository, ddb: Any) -> None:
     sid = create(store)
     keep = create(store)
     store.append_messages(sid, USER, [message(f"m{i}") for i in range(60)])
     store.add_memory(sid, USER, MemoryCreate(memory_type=MemoryType.CUSTOM, content="x"))
-    assert store.delete_session_contents([sid]) == 62
-    assert list(store.iter_partition_keys(sid)) == []
-    assert store.delete_session_contents([sid]) == 0  # idempotent
+    partition = f"SESSION#{sid}"
+    assert dynamo.delete_keys(ddb, TABLE, dynamo.query_keys(ddb, TABLE, partition)) == 62
+    assert list(dynamo.query_keys(ddb, TABLE, partition)) == []
+    assert dynamo.delete_keys(ddb, TABLE, dynamo.query_keys(ddb, TABLE, partition)) == 0  # idempotent
     assert store.get_session(keep, USER).session_id == keep
 
 
@@ -368,7 +358,7 @@ def test_throttling_is_service_unavailable(store: SessionRepository) -> None:
 
 def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
     sid = create(store)
-    monkeypatch.setattr("session_service.repository.time.sleep", lambda _: None)
+    monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
     reasons = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]}
     with Stubber(store._client) as stub:
         stub.add_client_error(
@@ -381,7 +371,7 @@ def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch
 
 def test_endless_conflicts_give_up_with_503(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
     sid = create(store)
-    monkeypatch.setattr("session_service.repository.time.sleep", lambda _: None)
+    monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
     with Stubber(store._client) as stub:
         for _ in range(6):
             stub.add_client_error(

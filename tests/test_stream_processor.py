@@ -21,8 +21,10 @@ from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.template import ROOT
 from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
+from session_service.dynamo import deserialize
+from session_service.items import STATS_KEY, session_key, user_counts_key
 from session_service.models import MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
-from session_service.repository import STATS_KEY, SessionRepository, deserialize, session_key, user_counts_key
+from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 from tests.conftest import EVENTS_DIR, TABLE

@@ -56,32 +56,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
-from botocore.exceptions import ClientError
 
+from session_service import dynamo, items
+from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.observability import logger, metrics
-from session_service.repository import (
-    MEMORY_PREFIX,
-    MESSAGE_PREFIX,
-    SESSION_SK,
-    STATS_KEY,
-    delete_keys,
-    deserialize,
-    iso,
-    partition_keys,
-    serialize,
-    session_key,
-    session_pk,
-    transact_write,
-    user_counts_key,
-)
 from session_service.summarizer import Summarizer, Turn, summarizer_for
 
-MARK_PREFIX = "STREAM#SESSION#"
-MARK_SK = "APPLIED"
 MARK_RETENTION_SECONDS = 2 * 24 * 3600
 """How long a mark outlives the last record its session can produce (the stream keeps records 24 hours)."""
-MAX_TRANSACT_ITEMS = 100
-"""Items in one TransactWriteItems (an AWS limit)."""
 SUMMARY_HISTORY = 50
 """Messages read (newest first) to regenerate a summary."""
 MAX_COMMIT_ATTEMPTS = 6
@@ -232,10 +214,10 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
     if not image:
         raise MalformedRecord(f"{event.value} record without its image")
-    entity = image.get("entity")
-    if entity == "message" and event is DynamoDBRecordEventName.INSERT:
+    entity = image.get(items.ENTITY)
+    if entity == items.MESSAGE_ENTITY and event is DynamoDBRecordEventName.INSERT:
         return Change(sequence, "message", session_id=_text(image, "session_id"))
-    if entity != "session":
+    if entity != items.SESSION_ENTITY:
         return Change(sequence, "other")
     clock = time.time() if now is None else now
     session_id, user_id = _text(image, "session_id"), _text(image, "user_id")
@@ -251,7 +233,7 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     removed = event is DynamoDBRecordEventName.REMOVE
     expired_before = None
     if removed and is_ttl_removal(record):
-        expired_before = iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
+        expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
     return Change(
         sequence,
         "session",
@@ -271,21 +253,6 @@ def applicable_prefix(changes: Iterable[Change], failed_sequences: Iterable[int]
     return [c for c in ordered if first_failure is None or c.sequence < first_failure]
 
 
-def mark_key(session_id: str) -> dict[str, Any]:
-    """Primary key of a session's applied mark."""
-    return {"PK": {"S": f"{MARK_PREFIX}{session_id}"}, "SK": {"S": MARK_SK}}
-
-
-def _item_created_at(sort_key: str) -> str | None:
-    """``created_at`` of a message (``MSG#<t>#<id>``) or memory record (``MEM#<type>#<t>#<id>``) key."""
-    parts = sort_key.split("#")
-    if sort_key.startswith(MESSAGE_PREFIX) and len(parts) >= 3:
-        return parts[1]
-    if sort_key.startswith(MEMORY_PREFIX) and len(parts) >= 4:
-        return parts[2]
-    return None
-
-
 class _MarksMoved(Exception):
     """A mark's condition failed: another delivery applied records first; re-read and recompute."""
 
@@ -295,7 +262,7 @@ class StreamProcessor:
 
     ``client`` is a low-level DynamoDB client, ``table_name`` the session table, ``summarizer`` makes
     summaries; ``clock`` (epoch seconds) and ``sleep`` are injectable for tests.
-    Raises botocore errors, :class:`~session_service.errors.ServiceUnavailable` and
+    Raises :class:`~session_service.errors.ServiceUnavailable`, :class:`~session_service.errors.StoreUnavailable` and
     :class:`StreamApplyError` when DynamoDB keeps failing: Lambda then retries the batch, and what was
     applied already is skipped.
     """
@@ -307,7 +274,7 @@ class StreamProcessor:
         summarizer: Summarizer,
         *,
         history: int = SUMMARY_HISTORY,
-        max_transact_items: int = MAX_TRANSACT_ITEMS,
+        max_transact_items: int = dynamo.MAX_TRANSACTION_ITEMS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -401,29 +368,15 @@ class StreamProcessor:
     # -- counts ---------------------------------------------------------------------------------------
 
     def _read_marks(self, session_ids: set[str]) -> dict[str, str]:
-        """The stored applied marks of ``session_ids`` (BatchGetItem, 100 keys a call, consistent)."""
-        marks: dict[str, str] = {}
-        ids = sorted(session_ids)
-        for start in range(0, len(ids), 100):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [mark_key(i) for i in ids[start : start + 100]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "session_id, applied",
-                }
-            }
-            for attempt in range(8):
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    values = deserialize(item)
-                    marks[str(values["session_id"])] = str(values.get("applied", ""))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self._sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise StreamApplyError("BatchGetItem kept returning unprocessed keys")
-        return marks
+        """The stored applied marks of ``session_ids`` (consistent BatchGetItem)."""
+        found = dynamo.batch_get(
+            self._client,
+            self._table,
+            [items.mark_key(i) for i in sorted(session_ids)],
+            projection="session_id, applied",
+            sleep=self._sleep,
+        )
+        return {str(mark["session_id"]): str(mark.get("applied", "")) for mark in found}
 
     def _commit_runs(self, pending: Sequence[Change], marks: dict[str, str]) -> int:
         """Write ``pending`` in runs that each fit one transaction; ``marks`` follows what is committed."""
@@ -453,13 +406,13 @@ class StreamProcessor:
             total += change.delta
             per_user[change.user_id] = per_user.get(change.user_id, Delta()) + change.delta
             final[change.session_id] = change
-        items: list[dict[str, Any]] = []
+        actions: list[dict[str, Any]] = []
         if not total.is_zero():
-            items.append(
+            actions.append(
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": STATS_KEY,
+                        "Key": items.STATS_KEY,
                         "UpdateExpression": (
                             "ADD total_sessions :s, active_sessions :a, total_messages :m, total_tokens :t,"
                             " total_cost :c"
@@ -479,11 +432,11 @@ class StreamProcessor:
         for user_id, delta in per_user.items():
             if delta.counts_zero():
                 continue
-            items.append(
+            actions.append(
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": user_counts_key(user_id),
+                        "Key": items.user_counts_key(user_id),
                         "UpdateExpression": "ADD sessions :s, active_sessions :a",
                         "ExpressionAttributeValues": serialize({":s": delta.sessions, ":a": delta.active}),
                     }
@@ -493,7 +446,7 @@ class StreamProcessor:
             previous = marks.get(session_id)
             values: dict[str, Any] = {
                 ":mark": change.mark,
-                ":entity": "stream_mark",
+                ":entity": items.MARK_ENTITY,
                 ":sid": session_id,
                 ":until": change.keep_until,
             }
@@ -501,19 +454,22 @@ class StreamProcessor:
             if previous is not None:
                 condition += " OR applied = :previous"
                 values[":previous"] = previous
-            items.append(
+            actions.append(
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": mark_key(session_id),
-                        "UpdateExpression": "SET applied = :mark, entity = :entity, session_id = :sid,"
+                        "Key": items.mark_key(session_id),
+                        "UpdateExpression": f"SET applied = :mark, {items.ENTITY} = :entity, session_id = :sid,"
                         " expires_at = :until",
                         "ConditionExpression": condition,
                         "ExpressionAttributeValues": serialize(values),
                     }
                 }
             )
-        transact_write(self._client, items, explain=lambda reasons: _MarksMoved(), sleep=self._sleep)
+        try:
+            dynamo.transact_write(self._client, actions, sleep=self._sleep)
+        except TransactionCanceled as canceled:
+            raise _MarksMoved() from canceled
         for session_id, change in final.items():
             marks[session_id] = change.mark
 
@@ -522,16 +478,16 @@ class StreamProcessor:
     def _delete_expired_contents(self, session_id: str, created_before: str) -> int:
         """Delete the messages and memory records of an expired session created before ``created_before``.
 
-        Keys-only Query of the partition + BatchWriteItem of 25 (:func:`~session_service.repository.delete_keys`);
+        Keys-only Query of the partition + BatchWriteItem of 25 (:func:`~session_service.dynamo.delete_keys`);
         idempotent. Returns the number of items deleted. Leaves the session item alone: TTL removed it, and
         one present now is a new session that reuses the id.
         """
         keys = [
             key
-            for key in partition_keys(self._client, self._table, session_id)
-            if (created := _item_created_at(key["SK"]["S"])) is not None and created < created_before
+            for key in dynamo.query_keys(self._client, self._table, items.session_pk(session_id))
+            if (created := items.created_at_of(key["SK"]["S"])) is not None and created < created_before
         ]
-        return delete_keys(self._client, self._table, keys, sleep=self._sleep)
+        return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
     # -- summaries ------------------------------------------------------------------------------------
 
@@ -542,21 +498,23 @@ class StreamProcessor:
         newest messages. Nothing is written when the session is gone, has no messages, or its summary
         already covers the newest message; a concurrent newer summary wins (ConditionalCheckFailed).
         """
-        response = self._client.query(
+        response = dynamo.call(
+            self._client,
+            "query",
             TableName=self._table,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :session",
             ExpressionAttributeValues=serialize(
-                {":pk": session_pk(session_id), ":first": MESSAGE_PREFIX, ":session": SESSION_SK}
+                {":pk": items.session_pk(session_id), ":first": items.MESSAGE_PREFIX, ":session": items.SESSION_SK}
             ),
             ScanIndexForward=False,
             Limit=self._history + 1,
             ConsistentRead=True,
         )
-        items = [deserialize(item) for item in response.get("Items", [])]
-        if not items or items[0].get("SK") != SESSION_SK:
+        found = [deserialize(item) for item in response.get("Items", [])]
+        if not found or found[0].get("SK") != items.SESSION_SK:
             return False
-        session = items[0]
-        messages = [item for item in items[1:] if str(item.get("SK", "")).startswith(MESSAGE_PREFIX)]
+        session = found[0]
+        messages = [item for item in found[1:] if items.is_message_key(str(item.get("SK", "")))]
         if not messages:
             return False
         newest = str(messages[0]["SK"])
@@ -565,19 +523,19 @@ class StreamProcessor:
         turns = [Turn(str(m.get("role", "")), str(m.get("content", ""))) for m in reversed(messages)]
         summary = self._summarizer.summarize(turns)
         try:
-            self._client.update_item(
+            dynamo.conditional(
+                self._client,
+                "update_item",
                 TableName=self._table,
-                Key=session_key(session_id),
+                Key=items.session_key(session_id),
                 UpdateExpression="SET session_summary = :summary, summary_through = :through",
                 ConditionExpression=(
                     "attribute_exists(PK) AND (attribute_not_exists(summary_through) OR summary_through < :through)"
                 ),
                 ExpressionAttributeValues=serialize({":summary": summary, ":through": newest}),
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
+        except ConditionFailed:
+            return False
         return True
 
 
