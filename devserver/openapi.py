@@ -56,6 +56,7 @@ OPERATION_ERRORS: dict[str, tuple[int, ...]] = {
     "add_message": (*_AUTH, 404, 409, 503),
     "add_messages_batch": (*_AUTH, 404, 409, 413, 503),
     "list_messages": (400, *_AUTH, 404, 503),
+    "get_context": (*_AUTH, 404, 503),
     "add_memory": (*_AUTH, 404, 409, 503),
     "list_memories": (400, *_AUTH, 404, 503),
     "get_stats": (*_AUTH, 503),

@@ -128,3 +128,22 @@ def new_session(api: Api) -> Callable[..., dict[str, Any]]:
 
 
 EVENTS_DIR = ROOT / "events"
+
+
+def move_index_keys(client: Any, table: str = TABLE) -> int:
+    """Do what the stream function does for the listing: move every session's GSI sort keys to its
+    ``last_activity`` (tests without a stream). Returns how many moved."""
+    from session_service import dynamo, items
+    from session_service.stream import IndexMove, StreamProcessor
+    from session_service.summarizer import ExtractiveSummarizer
+
+    processor = StreamProcessor(client, table, ExtractiveSummarizer())
+    moved = 0
+    for raw in client.scan(TableName=table)["Items"]:
+        hot = dynamo.deserialize(raw)
+        if hot.get("SK") == items.SESSION_SK and hot.get(items.ENTITY) == items.SESSION_ENTITY:
+            move = IndexMove(
+                hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot)
+            )
+            moved += processor.move_index(move)
+    return moved

@@ -197,13 +197,13 @@ def api_without_table() -> Any:
     return Api()
 
 
-def test_a_single_item_write_racing_a_transaction_is_503(api: Any, ddb: Any, new_session: Any, inject: Any) -> None:
-    """UpdateItem on an item a transaction holds fails with TransactionConflictException (not retried by
-    botocore): the caller is told to retry, not given a 500."""
+def test_a_write_meeting_a_conflict_error_is_503(api: Any, ddb: Any, new_session: Any, inject: Any) -> None:
+    """A write that DynamoDB answers with TransactionConflictException (not retried by botocore): the caller is
+    told to retry, not given a 500, and nothing is written."""
     sid = new_session(USER)["session_id"]
     before = items(ddb)
     attempts = inject("TransactionConflictException")
     status, body, headers = api("PUT", f"/api/v1/sessions/{sid}", query={"user_id": USER}, json_body={"title": "t"})
     assert (status, headers["Retry-After"]) == (503, "1") and body["detail"]
-    assert attempts == ["DynamoDB_20120810.UpdateItem"]
+    assert attempts == ["DynamoDB_20120810.TransactWriteItems"]
     assert items(ddb) == before

@@ -12,8 +12,10 @@ USER = "retry_user"
 
 
 def count(ddb: Any, prefix: str) -> int:
-    """Items whose sort key starts with ``prefix`` (``MSG#``, ``MEM#``, ``SESSION``)."""
+    """Items whose sort key starts with ``prefix`` (``MSG#``, ``MEM#``), or is ``SESSION`` (a session's hot item)."""
     items = ddb.scan(TableName=wiring.settings().table_name)["Items"]
+    if prefix == "SESSION":
+        return sum(1 for item in items if item["SK"]["S"] == prefix)
     return sum(1 for item in items if item["SK"]["S"].startswith(prefix))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from session_service import dynamo
+from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.errors import (
     InvalidCursor,
@@ -34,6 +34,8 @@ from session_service.models import (
     SessionUpdate,
 )
 from session_service.repository import SessionRepository
+from session_service.stream import IndexMove, StreamProcessor
+from session_service.summarizer import ExtractiveSummarizer
 from tests.conftest import TABLE
 
 USER = "test_user_123"
@@ -96,7 +98,7 @@ def test_session_item_keys_and_indexes(store: SessionRepository, ddb: Any) -> No
     item = raw_item(ddb, f"SESSION#{sid}", "SESSION")
     assert item is not None
     assert item["GSI1PK"] == {"S": f"USER#{USER}"} and item["GSI2PK"] == {"S": f"USER#{USER}"}
-    assert item["GSI1SK"] == {"S": iso(T0)}
+    assert item["GSI1SK"] == {"S": iso(T0)} and item["GSI2SK"] == {"S": f"active#{iso(T0)}"}
     assert item["expires_at"] == {"N": str(int(T0.timestamp()) + 3600)}
     assert item["total_cost"] == {"N": "0"}
     assert store.get_session(sid, USER).metadata == {"a": [1, 2.5, None]}  # JSON round-trips exactly
@@ -109,18 +111,21 @@ def test_messages_and_memory_live_in_the_session_partition(store: SessionReposit
     keys = {(k["PK"]["S"], k["SK"]["S"]) for k in dynamo.query_keys(ddb, TABLE, f"SESSION#{sid}")}
     assert keys == {
         (f"SESSION#{sid}", "SESSION"),
+        (f"SESSION#{sid}", "SESSION#DATA"),
         (f"SESSION#{sid}", f"MSG#{iso(T0)}#{stored.message_id}"),
         (f"SESSION#{sid}", f"MEM#entity#{iso(T0)}#{memory.memory_id}"),
     }
 
 
-def test_ending_removes_the_session_from_the_sparse_active_index(store: SessionRepository, ddb: Any) -> None:
+def test_ending_moves_the_session_to_the_ended_status_index(store: SessionRepository, ddb: Any) -> None:
     sid = create(store)
     store.end_session(sid, USER)
     item = raw_item(ddb, f"SESSION#{sid}", "SESSION")
     assert item is not None
-    assert "GSI2PK" not in item and "GSI2SK" not in item
+    assert item["GSI2SK"]["S"].startswith("ended#") and item["GSI2PK"] == {"S": f"USER#{USER}"}
     assert item["GSI1PK"] == {"S": f"USER#{USER}"}
+    assert [s.session_id for s in store.list_user_sessions(USER, status=SessionStatus.ENDED).sessions] == [sid]
+    assert store.list_user_sessions(USER, status=SessionStatus.ACTIVE).sessions == []
 
 
 # -- create ------------------------------------------------------------------------------------------
@@ -201,8 +206,11 @@ def test_ended_session_is_read_only_but_can_be_ended_again(store: SessionReposit
     store.end_session(sid, USER)
     with pytest.raises(SessionReadOnly):
         store.update_session(sid, USER, SessionUpdate(title="changed"))
-    assert store.end_session(sid, USER).status == "ended"
-    assert store.get_session(sid, USER).title == "kept"
+    store.end_session(sid, USER)  # a no-op
+    with pytest.raises(SessionReadOnly):
+        store.update_session(sid, USER, SessionUpdate(title="changed", status=SessionStatus.ENDED))
+    ended = store.get_session(sid, USER)
+    assert (ended.status, ended.title) == ("ended", "kept")
 
 
 def test_if_match_guards_updates_with_the_version(store: SessionRepository) -> None:
@@ -262,30 +270,39 @@ def test_cursors_are_scoped(store: SessionRepository) -> None:
 # -- listing and counts ------------------------------------------------------------------------------------
 
 
-def test_listing_total_comes_from_the_counts_item(store: SessionRepository, ddb: Any) -> None:
-    for _ in range(3):
-        create(store)
-    assert store.list_user_sessions(USER).total == 0  # nothing keeps counts without the stream
+def test_listing_total_comes_from_the_counts_item_that_requests_move(store: SessionRepository, ddb: Any) -> None:
+    ids = [create(store) for _ in range(3)]
+    store.update_session(ids[0], USER, SessionUpdate(status=SessionStatus.COMPLETED))
+    assert store.list_user_sessions(USER).total == 3  # exact at once: no stream involved
+    assert store.list_user_sessions(USER, status=SessionStatus.ACTIVE).total == 2
+    assert store.list_user_sessions(USER, status=SessionStatus.COMPLETED).total == 1
     ddb.put_item(
         TableName=TABLE,
-        Item={
-            "PK": {"S": f"USER#{USER}"},
-            "SK": {"S": "COUNTS"},
-            "sessions": {"N": "3"},
-            "active_sessions": {"N": "2"},
-        },
+        Item={"PK": {"S": f"USER#{USER}"}, "SK": {"S": "COUNTS"}, "sessions": {"N": "7"}, "status_active": {"N": "5"}},
     )
-    assert store.list_user_sessions(USER).total == 3
-    assert store.list_user_sessions(USER, active_only=True).total == 2
+    assert store.list_user_sessions(USER).total == 7
+    assert store.list_user_sessions(USER, status=SessionStatus.ACTIVE).total == 5
 
 
-def test_listing_orders_by_last_activity(store: SessionRepository, clock: Clock) -> None:
+def test_listing_orders_by_the_activity_the_stream_moved_into_the_index(
+    store: SessionRepository, ddb: Any, clock: Clock
+) -> None:
     ids = []
     for _ in range(3):
         ids.append(create(store))
         clock.advance(1)
     store.append_messages(ids[0], USER, [message()])
+    # An append writes no index: the order is the creation order until the stream moves the keys.
+    assert [s.session_id for s in store.list_user_sessions(USER).sessions] == [ids[2], ids[1], ids[0]]
+    hot = dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[0]}", "SESSION") or {})
+    move = IndexMove(ids[0], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot))
+    processor = StreamProcessor(ddb, TABLE, ExtractiveSummarizer())
+    assert processor.move_index(move) is True
+    assert processor.move_index(move) is True  # idempotent
     assert [s.session_id for s in store.list_user_sessions(USER).sessions] == [ids[0], ids[2], ids[1]]
+    clock.advance(1)
+    store.append_messages(ids[0], USER, [message()])
+    assert processor.move_index(move) is False  # stale: a newer record of that session moves it
 
 
 def test_memory_type_filter_is_a_key_condition(store: SessionRepository) -> None:
@@ -310,7 +327,7 @@ def test_delete_keys_removes_every_item_of_a_partition_in_batches(store: Session
     store.append_messages(sid, USER, [message(f"m{i}") for i in range(60)])
     store.add_memory(sid, USER, MemoryCreate(memory_type=MemoryType.CUSTOM, content="x"))
     partition = f"SESSION#{sid}"
-    assert dynamo.delete_keys(ddb, TABLE, dynamo.query_keys(ddb, TABLE, partition)) == 62
+    assert dynamo.delete_keys(ddb, TABLE, dynamo.query_keys(ddb, TABLE, partition)) == 63  # with the data item
     assert list(dynamo.query_keys(ddb, TABLE, partition)) == []
     assert dynamo.delete_keys(ddb, TABLE, dynamo.query_keys(ddb, TABLE, partition)) == 0  # idempotent
     assert store.get_session(keep, USER).session_id == keep
@@ -350,7 +367,7 @@ def test_ping_is_false_when_the_table_is_missing(ddb: Any) -> None:
 
 def test_throttling_is_service_unavailable(store: SessionRepository) -> None:
     with Stubber(store._client) as stub:
-        stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException")
+        stub.add_client_error("query", service_error_code="ProvisionedThroughputExceededException")
         with pytest.raises(ServiceUnavailable) as caught:
             store.get_session(str(uuid.uuid4()), USER)
     assert caught.value.headers == {"Retry-After": "1"}

@@ -47,34 +47,41 @@ def expect(api: Api, status: int, *args: Any, **kwargs: Any) -> Callable[[], Any
     return call
 
 
-def test_create_is_one_put(api: Api, calls: CallLog) -> None:
-    assert calls.during(expect(api, 201, "POST", "/api/v1/sessions", json_body={"user_id": USER})) == ["PutItem"]
+def test_create_is_one_transaction(api: Api, calls: CallLog) -> None:
+    # The hot item, the data item and the owner's counts (so a listing's total is exact at once).
+    assert calls.during(expect(api, 201, "POST", "/api/v1/sessions", json_body={"user_id": USER})) == [
+        "TransactWriteItems"
+    ]
 
 
-def test_ensuring_an_existing_session_is_one_put(api: Api, calls: CallLog, new_session: NewSession) -> None:
+def test_ensuring_an_existing_session_is_the_transaction_then_a_read(
+    api: Api, calls: CallLog, new_session: NewSession
+) -> None:
     sid = new_session(session_id="7e02708b-ad2d-44d6-a851-d02d97137757")["session_id"]
     body = {"user_id": USER, "session_id": sid}
-    assert calls.during(expect(api, 200, "POST", "/api/v1/sessions", json_body=body)) == ["PutItem"]
+    assert calls.during(expect(api, 200, "POST", "/api/v1/sessions", json_body=body)) == ["TransactWriteItems", "Query"]
     body = {"user_id": "someone_else", "session_id": sid}
-    assert calls.during(expect(api, 409, "POST", "/api/v1/sessions", json_body=body)) == ["PutItem"]
+    assert calls.during(expect(api, 409, "POST", "/api/v1/sessions", json_body=body)) == ["TransactWriteItems"]
 
 
 @pytest.mark.parametrize(
     ("method", "suffix", "payload", "operation"),
     [
-        ("GET", "", None, "GetItem"),
-        ("GET", "/summary", None, "GetItem"),
-        ("PUT", "", {"title": "t", "metadata": {"a": 1}}, "UpdateItem"),
-        ("PUT", "", {"status": "completed"}, "UpdateItem"),
-        ("DELETE", "", None, "UpdateItem"),
+        ("GET", "", None, ["Query"]),
+        ("GET", "/summary", None, ["BatchGetItem"]),
+        ("PUT", "", {"title": "t", "metadata": {"a": 1}}, ["TransactWriteItems", "Query"]),
+        ("PUT", "", {"status": "completed"}, ["TransactWriteItems", "Query"]),
+        ("DELETE", "", None, ["TransactWriteItems"]),
     ],
 )
-def test_each_session_operation_is_one_round_trip(
-    api: Api, calls: CallLog, new_session: NewSession, method: str, suffix: str, payload: Any, operation: str
+def test_each_session_operation_is_one_or_two_round_trips(
+    api: Api, calls: CallLog, new_session: NewSession, method: str, suffix: str, payload: Any, operation: list[str]
 ) -> None:
+    # A session is its hot, data and summary items: one Query (or BatchGetItem) reads them; a PUT writes
+    # what changed (and the owner's counts on a status change) in one transaction, then reads the result.
     sid = new_session()["session_id"]
     action = expect(api, 200, method, session_url(sid, suffix), query={"user_id": USER}, json_body=payload)
-    assert calls.during(action) == [operation]
+    assert calls.during(action) == operation
 
 
 @pytest.mark.parametrize(
@@ -95,17 +102,29 @@ def test_validation_errors_cost_nothing(api: Api, calls: CallLog) -> None:
 
 
 @pytest.mark.parametrize("active_only", [False, True])
-def test_listing_sessions_is_one_query_and_the_counts_item(
+def test_listing_sessions_is_one_query_and_one_batch_read_of_rows_and_counts(
     api: Api, calls: CallLog, new_session: NewSession, active_only: bool
 ) -> None:
     for _ in range(5):
         new_session()
     path = f"/api/v1/users/{USER}/sessions"
     first = expect(api, 200, "GET", path, query={"active_only": active_only, "page_size": 2})
-    assert calls.during(first) == ["Query", "GetItem"]
+    assert calls.during(first) == ["Query", "BatchGetItem"]
     token = first()["next_token"]
     later = expect(api, 200, "GET", path, query={"active_only": active_only, "page_size": 2, "next_token": token})
-    assert calls.during(later) == ["Query", "GetItem"]
+    assert calls.during(later) == ["Query", "BatchGetItem"]
+
+
+def test_context_is_one_batch_read_and_one_query(api: Api, calls: CallLog, new_session: NewSession) -> None:
+    sid = new_session()["session_id"]
+    batch = {"messages": [{"role": "user", "content": f"m{i}", "tokens_used": 10} for i in range(30)]}
+    assert api("POST", session_url(sid, "/messages:batch"), query={"user_id": USER}, json_body=batch)[0] == 201
+    context = expect(api, 200, "GET", session_url(sid, "/context"), query={"user_id": USER, "max_messages": 20})
+    assert calls.during(context) == ["BatchGetItem", "Query"]
+    newest = expect(
+        api, 200, "GET", session_url(sid, "/messages"), query={"user_id": USER, "order": "desc", "page_size": 20}
+    )
+    assert calls.during(newest) == ["GetItem", "Query"]
 
 
 def test_append_is_one_transaction(api: Api, calls: CallLog, new_session: NewSession) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TABLE, Api
+from tests.conftest import TABLE, Api, move_index_keys
 
 USER = "test_user_123"
 OTHER = "other_user_456"
@@ -445,14 +445,44 @@ def test_a_session_is_live_until_its_ttl(
     assert api("GET", session_url(sid), query={"user_id": USER})[0] == 200
 
 
-def test_recreating_an_expired_id_is_refused_while_ttl_cleans_up(
-    api: Api, repo: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("owner", [USER, OTHER])
+def test_an_expired_id_is_free_again_and_shows_nothing_of_the_old_session(
+    api: Api, repo: Any, monkeypatch: pytest.MonkeyPatch, owner: str
 ) -> None:
     sid = str(uuid.uuid4())
-    assert api("POST", SESSIONS, json_body={"user_id": USER, "session_id": sid, "ttl_seconds": 60})[0] == 201
+    old = {"user_id": USER, "session_id": sid, "ttl_seconds": 60, "title": "old", "metadata": {"old": True}}
+    assert api("POST", SESSIONS, json_body=old)[0] == 201
+    q = {"user_id": USER}
+    assert (
+        api(
+            "POST",
+            session_url(sid, "/messages"),
+            query=q,
+            json_body={"role": "user", "content": "old", "tokens_used": 5},
+        )[0]
+        == 201
+    )
+    assert (
+        api("POST", session_url(sid, "/memory"), query=q, json_body={"memory_type": "entity", "content": "old"})[0]
+        == 201
+    )
     advance_clock(monkeypatch, repo, 61)
-    status, body, _ = api("POST", SESSIONS, json_body={"user_id": USER, "session_id": sid})
-    assert status == 409, body
+    status, body, _ = api("POST", SESSIONS, json_body={"user_id": owner, "session_id": sid, "title": "new"})
+    assert status == 201, body
+    assert (body["title"], body["metadata"], body["message_count"], body["total_tokens"]) == ("new", {}, 0, 0)
+    q = {"user_id": owner}
+    assert api("GET", session_url(sid), query=q)[1]["metadata"] == {}
+    assert api("GET", session_url(sid, "/messages"), query=q)[1]["messages"] == []
+    assert api("GET", session_url(sid, "/messages"), query={**q, "order": "desc"})[1]["messages"] == []
+    assert api("GET", session_url(sid, "/memory"), query=q)[1]["memories"] == []
+    assert api("GET", session_url(sid, "/context"), query=q)[1]["messages"] == []
+    assert api("GET", session_url(sid, "/summary"), query=q)[1]["has_memory"] is False
+    listing = api("GET", f"/api/v1/users/{owner}/sessions", query={})[1]
+    assert [s["session_id"] for s in listing["sessions"]] == [sid] and listing["total"] == 1
+    if owner != USER:
+        assert api("GET", f"/api/v1/users/{USER}/sessions", query={})[1]["total"] == 0
+    again = api("POST", SESSIONS, json_body={"user_id": OTHER if owner == USER else USER, "session_id": sid})
+    assert again[0] == 409  # live again, and someone else's
 
 
 # -- listing ------------------------------------------------------------------------------------------
@@ -468,18 +498,19 @@ def make_sessions(new_session: NewSession, count: int, user: str = USER) -> list
     return [new_session(user, title=f"s{i}")["session_id"] for i in range(count)]
 
 
-def test_list_is_most_recent_activity_first(api: Api, new_session: NewSession) -> None:
+def test_list_is_most_recent_activity_first(api: Api, ddb: Any, new_session: NewSession) -> None:
     ids = make_sessions(new_session, 3)
     status, body = list_sessions(api)
     assert status == 200
     assert [s["session_id"] for s in body["sessions"]] == ids[::-1]
     assert (body["page"], body["page_size"], body["next_token"]) == (1, 50, None)
-    assert body["total"] == 0 or body["total"] == 3  # kept by the stream function (absent here)
-    # activity on the oldest moves it to the front
+    assert body["total"] == 3  # exact at once: creates move the owner's counts
+    # activity on the oldest moves it to the front once the stream function moved the index keys
     status, _, _ = api(
         "POST", session_url(ids[0], "/messages"), query={"user_id": USER}, json_body={"role": "user", "content": "hi"}
     )
     assert status == 201
+    move_index_keys(ddb)
     assert [s["session_id"] for s in list_sessions(api)[1]["sessions"]] == [ids[0], ids[2], ids[1]]
 
 
@@ -555,10 +586,10 @@ def test_active_only_is_served_by_the_sparse_index(api: Api, ddb: Any, new_sessi
     index = ddb.query(
         TableName=TABLE,
         IndexName="GSI2",
-        KeyConditionExpression="GSI2PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"USER#{USER}"}},
+        KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :active)",
+        ExpressionAttributeValues={":pk": {"S": f"USER#{USER}"}, ":active": {"S": "active#"}},
     )
-    assert [item["session_id"]["S"] for item in index["Items"]] == [ids[1]]
+    assert [item["PK"]["S"] for item in index["Items"]] == [f"SESSION#{ids[1]}"]
 
 
 def test_active_only_paging(api: Api, new_session: NewSession) -> None:

@@ -22,7 +22,7 @@ from devserver.template import ROOT
 from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
 from session_service.dynamo import deserialize
-from session_service.items import STATS_KEY, session_key, user_counts_key
+from session_service.items import STATS_KEY, session_key, summary_key, user_counts_key
 from session_service.models import MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
@@ -111,9 +111,10 @@ def stats(ddb: Any) -> dict[str, Any]:
 
 
 def counts(ddb: Any, user_id: str) -> tuple[int, int]:
+    """A user's counts of sessions and of active sessions (requests move them; the stream, on TTL removal)."""
     item = ddb.get_item(TableName=TABLE, Key=user_counts_key(user_id), ConsistentRead=True).get("Item")
     values = deserialize(item) if item else {}
-    return int(values.get("sessions", 0)), int(values.get("active_sessions", 0))
+    return int(values.get("sessions", 0)), int(values.get("status_active", 0))
 
 
 def truth(ddb: Any) -> dict[str, Any]:
@@ -137,6 +138,13 @@ def partition_count(ddb: Any, pk: dict[str, str]) -> int:
     return int(
         ddb.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": pk})["Count"]
     )
+
+
+def entity(record: dict[str, Any]) -> str | None:
+    """The ``entity`` of the item a stream record shows (``None`` for items without one, like counts)."""
+    image = record["dynamodb"].get("NewImage") or record["dynamodb"].get("OldImage") or {}
+    value = image.get("entity", {}).get("S")
+    return str(value) if value is not None else None
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -213,9 +221,7 @@ def test_batch_failing_halfway_is_applied_once_after_the_retry(
 ) -> None:
     activity(repo)
     batch = reader.drain()
-    modifies = [
-        r for r in batch if r["eventName"] == "MODIFY" and r["dynamodb"]["NewImage"]["entity"]["S"] == "session"
-    ]
+    modifies = [r for r in batch if r["eventName"] == "MODIFY" and entity(r) == "session"]
     middle = modifies[3]
     failing = middle["dynamodb"]["SequenceNumber"]
     real_parse = stream_module.parse_record
@@ -247,14 +253,14 @@ def test_poison_record_is_reported_and_the_prefix_applied(
 ) -> None:
     activity(repo)
     batch = reader.drain()
-    index = next(i for i, r in enumerate(batch) if r["eventName"] == "MODIFY")
+    index = next(i for i, r in enumerate(batch) if r["eventName"] == "MODIFY" and entity(r) == "session")
     poison = copy.deepcopy(batch[index])
     poison["dynamodb"]["NewImage"]["message_count"] = {"S": "not a number"}
     batch[index] = poison
     response = handler(batch)
     assert response == {"batchItemFailures": [{"itemIdentifier": poison["dynamodb"]["SequenceNumber"]}]}
     assert stats(ddb)["total_sessions"] == sum(
-        1 for r in batch[:index] if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["entity"]["S"] == "session"
+        1 for r in batch[:index] if r["eventName"] == "INSERT" and entity(r) == "session"
     )
     # After the retries Lambda sends the poison record to the on-failure queue and moves past it.
     handler(batch[index + 1 :])
@@ -371,7 +377,7 @@ def _seed_items(ddb: Any, records: list[dict[str, Any]]) -> None:
     """Put the message and memory items the sample events describe, as they would be in the table."""
     for record in records:
         image = record["dynamodb"].get("NewImage")
-        if image and image["entity"]["S"] in ("message", "memory"):
+        if image and image.get("entity", {}).get("S") in ("message", "memory"):
             ddb.put_item(TableName=TABLE, Item=image)
 
 
@@ -383,6 +389,12 @@ def test_sample_events_insert_modify_and_ttl_remove(ddb: Any, handler: Any) -> N
     other["PK"] = {"S": "SESSION#11111111-2222-4333-8444-555555555555"}
     ddb.put_item(TableName=TABLE, Item=other)
 
+    # The create requests moved the owners' counts (the stream leaves INSERT and MODIFY to them).
+    for user in ("alice", "bob"):
+        ddb.put_item(
+            TableName=TABLE,
+            Item={**user_counts_key(user), "sessions": {"N": "1"}, "status_active": {"N": "1"}},
+        )
     assert handler(inserts) == {"batchItemFailures": []}
     assert stats(ddb) == {
         "total_sessions": 2,
@@ -393,6 +405,12 @@ def test_sample_events_insert_modify_and_ttl_remove(ddb: Any, handler: Any) -> N
     }
     assert counts(ddb, "alice") == (1, 1) and counts(ddb, "bob") == (1, 1)
 
+    ddb.update_item(  # what the end request did to bob's counts
+        TableName=TABLE,
+        Key=user_counts_key("bob"),
+        UpdateExpression="ADD status_active :minus, status_ended :one",
+        ExpressionAttributeValues={":minus": {"N": "-1"}, ":one": {"N": "1"}},
+    )
     handler(end)
     assert stats(ddb)["active_sessions"] == 1 and counts(ddb, "bob") == (1, 0)
 
@@ -434,7 +452,12 @@ def test_ttl_removal_keeps_a_new_session_that_reuses_the_id(ddb: Any, reader: St
     handler(batch)
     pk = {"S": f"SESSION#{session_id}"}
     left = ddb.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": pk})["Items"]
-    assert sorted(i["SK"]["S"].split("#")[0] for i in left) == ["MSG", "SESSION"]
+    # The new session's hot, data and summary items and its message; nothing of the old one.
+    assert sorted(i["SK"]["S"].split("#")[0] for i in left) == ["MSG", "SESSION", "SESSION", "SESSION"]
+    assert {i["created_at"]["S"] for i in left} == {_session_item(ddb, session_id)["created_at"]} | {
+        i["created_at"]["S"] for i in left if i["SK"]["S"].startswith("MSG#")
+    }
+    assert "new message" in _summary_item(ddb, session_id)["session_summary"]
     assert [i["content"]["S"] for i in left if i["SK"]["S"].startswith("MSG#")] == ["new message"]
     assert same(stats(ddb), truth(ddb))
     assert counts(ddb, "dave") == (1, 1)
@@ -449,7 +472,7 @@ def test_a_remove_by_a_user_leaves_the_contents(
     handler(reader.drain())
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
     pk = {"S": f"SESSION#{session.session_id}"}
-    assert partition_count(ddb, pk) == 1
+    assert partition_count(ddb, pk) == 2  # the message and the data item
 
 
 # -- summaries -------------------------------------------------------------------------------------------
@@ -457,6 +480,10 @@ def test_a_remove_by_a_user_leaves_the_contents(
 
 def _session_item(ddb: Any, session_id: str) -> dict[str, Any]:
     return deserialize(ddb.get_item(TableName=TABLE, Key=session_key(session_id), ConsistentRead=True)["Item"])
+
+
+def _summary_item(ddb: Any, session_id: str) -> dict[str, Any]:
+    return deserialize(ddb.get_item(TableName=TABLE, Key=summary_key(session_id), ConsistentRead=True)["Item"])
 
 
 def test_summary_regenerated_once_per_session_per_batch(
@@ -469,11 +496,11 @@ def test_summary_regenerated_once_per_session_per_batch(
     repo.append_messages(b.session_id, "bob", [msg("Please review the parser change."), msg("It handles unicode now.")])
     processor.handle({"Records": reader.drain()})
     assert summarizer.calls == 2
-    item = _session_item(ddb, a.session_id)
+    item = _summary_item(ddb, a.session_id)
     assert "Kyoto" in item["session_summary"] and item["summary_through"].startswith("MSG#")
-    assert int(item["version"]) == 6  # the summary write does not count as activity
+    assert int(_session_item(ddb, a.session_id)["version"]) == 6  # the summary write does not touch the session
     assert repo.get_session(a.session_id, "alice").session_summary == item["session_summary"]
-    assert "parser" in _session_item(ddb, b.session_id)["session_summary"]
+    assert "parser" in _summary_item(ddb, b.session_id)["session_summary"]
 
 
 def test_an_older_summary_never_overwrites_a_newer_one(
@@ -485,22 +512,22 @@ def test_an_older_summary_never_overwrites_a_newer_one(
     repo.append_messages(session.session_id, "alice", [msg("Second topic: cycling routes in Provence.")])
     second = reader.drain()
     processor.handle({"Records": second})
-    newest = _session_item(ddb, session.session_id)
+    newest = _summary_item(ddb, session.session_id)
     assert "Provence" in newest["session_summary"]
     calls = summarizer.calls
     processor.handle({"Records": first})  # the older batch, delivered late or replayed
-    assert _session_item(ddb, session.session_id)["session_summary"] == newest["session_summary"]
+    assert _summary_item(ddb, session.session_id)["session_summary"] == newest["session_summary"]
     assert summarizer.calls == calls  # it did not even ask for a summary
     # A concurrent writer with a newer summary wins the conditional write.
     ddb.update_item(
         TableName=TABLE,
-        Key=session_key(session.session_id),
+        Key=summary_key(session.session_id),
         UpdateExpression="SET summary_through = :t, session_summary = :s",
         ExpressionAttributeValues={":t": {"S": "MSG#9999"}, ":s": {"S": "newer"}},
     )
     repo.append_messages(session.session_id, "alice", [msg("Third topic.")])
     processor.handle({"Records": reader.drain()})
-    assert _session_item(ddb, session.session_id)["session_summary"] == "newer"
+    assert _summary_item(ddb, session.session_id)["session_summary"] == "newer"
 
 
 def test_summary_of_a_removed_session_is_skipped(ddb: Any, processor: StreamProcessor) -> None:
@@ -513,4 +540,4 @@ def test_handler_uses_the_extractive_summarizer_without_a_model(
     session, _ = repo.create_session("alice", SessionCreate(user_id="alice"))
     repo.append_messages(session.session_id, "alice", [msg("Deterministic summaries need no network.")])
     handler(reader.drain())
-    assert _session_item(ddb, session.session_id)["session_summary"] == "user: Deterministic summaries need no network."
+    assert _summary_item(ddb, session.session_id)["session_summary"] == "user: Deterministic summaries need no network."

@@ -9,7 +9,7 @@ app = make_resolver()
 
 @app.get("/api/v1/sessions/<session_id>/summary")
 def get_session_summary(session_id: SessionIdPath, user_id: UserIdQuery = None) -> SessionSummary:
-    return repository().get_session(session_id, caller(app, user_id)).summary()
+    return repository().get_summary(session_id, caller(app, user_id))
 
 
 lambda_handler = entry(app)

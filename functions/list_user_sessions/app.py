@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_service.http import NextTokenQuery, PageQuery, UserIdPath, caller, entry, make_resolver
-from session_service.models import SessionList
+from session_service.models import SessionList, SessionStatus
 from session_service.wiring import repository
 
 app = make_resolver()
@@ -21,7 +21,7 @@ def list_user_sessions(
 ) -> SessionList:
     return repository().list_user_sessions(
         caller(app, user_id, ("path", "user_id")),
-        active_only=active_only,
+        status=SessionStatus.ACTIVE if active_only else None,
         page=page,
         page_size=page_size,
         next_token=next_token,

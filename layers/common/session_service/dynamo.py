@@ -254,14 +254,14 @@ def query_page(client: Any, query: dict[str, Any], *, skip: int, take: int, star
     return Page(kept, last_evaluated)
 
 
-def query_keys(client: Any, table: str, partition_key: str) -> Iterator[dict[str, Any]]:
-    """Yield the primary keys (DynamoDB JSON) of every item under ``PK = partition_key`` (one consistent,
-    keys-only Query per 1 MB page)."""
+def query_keys(client: Any, table: str, partition_key: str, *also: str) -> Iterator[dict[str, Any]]:
+    """Yield the primary keys (DynamoDB JSON) of every item under ``PK = partition_key``, with the attributes
+    named in ``also`` (one consistent Query per 1 MB page)."""
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk",
         "ExpressionAttributeValues": {":pk": {"S": partition_key}},
-        "ProjectionExpression": "PK, SK",
+        "ProjectionExpression": ", ".join(("PK", "SK", *also)),
         "ConsistentRead": True,
     }
     while True:

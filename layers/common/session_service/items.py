@@ -1,11 +1,17 @@
 """The single table's items: every key format, attribute name and item <-> model mapping lives here.
 
-Key design (one table, generic key names; every entity owns its key format):
+Key design (one table, generic key names; every entity owns its key format). A session is three items in
+its own partition: a small *hot* item that every append updates (owner, status, times, counters, version,
+title), a *data* item with ``metadata`` and ``conversation_data`` that only a PUT rewrites, and a *summary*
+item that only the stream function writes. An append never rewrites what it does not change, so its cost
+does not grow with what the session holds.
 
 =====================  ==============================  ======================================  ==================
 entity                 PK                              SK                                      GSIs
 =====================  ==============================  ======================================  ==================
-session                ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2 (sparse)
+session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
+session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
+session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
 message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
@@ -14,31 +20,43 @@ stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``              
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
 =====================  ==============================  ======================================  ==================
 
-GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK = last_activity``) lists a user's sessions by recent activity;
-GSI2 has the same keys but only while the session is ``active`` (a sparse index), so ``active_only`` is a
-Query, not a filter over everything.
+Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
+<last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
+the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). Appends do not move
+them: the stream function moves both sort keys to the session's ``last_activity`` once per batch
+(:func:`index_keys`), so an append writes no index and a listing's order follows activity within about a
+second. A listing reads its rows (hot items) and the user's counts with one BatchGetItem.
+
+Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
+again, and the new session ignores (and the stream function deletes) every item older than itself.
 
 Access patterns (requests made by :mod:`session_service.repository` and :mod:`session_service.stream`):
 
 =====================================  ==============================================================
 pattern                                request
 =====================================  ==============================================================
-create / ensure a session              PutItem, ``attribute_not_exists(PK)``, ALL_OLD on failure
-get a session, its summary             GetItem (consistent)
-update / end a session                 UpdateItem, condition owner + not expired + status (+ version)
-list a user's sessions                 Query GSI1 (or GSI2 for active only) + GetItem of user counts
-append messages                        TransactWriteItems: Put messages + Update session counters
-list messages (oldest first)           GetItem session + Query ``SK begins_with MSG#``; next pages: Query
-add / list memory records              TransactWriteItems / GetItem + Query ``begins_with MEM#[type#]``
+create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
+                                       ADD user counts; on an expired id, the same conditioned on it
+get a session                          Query ``begins_with(SK, SESSION)`` (hot, data, summary; consistent)
+summary                                BatchGetItem hot + summary
+update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
+                                       [Update data], [ADD user counts]; then get
+list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
+append messages                        TransactWriteItems: Put messages + Update hot (ADD counters)
+list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``;
+                                       next pages: Query
+context                                BatchGetItem hot + summary + Query messages newest first
+add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
 statistics                             GetItem ``STATS``
 stream: counts, marks                  BatchGetItem marks + TransactWriteItems (ADD STATS, COUNTS; SET marks)
-stream: summary                        Query ``SK BETWEEN MSG# AND SESSION`` newest first + UpdateItem
-stream: expired session's content      Query the partition (keys only) + BatchWriteItem deletes
+stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
+stream: summary                        BatchGetItem summaries + Query newest messages + PutItem summary
+stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
 =====================================  ==============================================================
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
-seconds (the table's TTL attribute); money is a DynamoDB number (exact decimal). ``metadata`` and
-``conversation_data`` are stored as JSON text, so any JSON value round-trips exactly.
+seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
+``metadata`` and ``conversation_data`` are stored as JSON text, so any JSON value round-trips exactly.
 """
 
 from __future__ import annotations
@@ -56,25 +74,32 @@ from session_service.models import (
     MessageCreate,
     Session,
     SessionCreate,
+    SessionListItem,
     SessionStatus,
     dump_json,
 )
 
 SESSION_SK = "SESSION"
+DATA_SK = "SESSION#DATA"
+SUMMARY_SK = "SESSION#SUMMARY"
 MESSAGE_PREFIX = "MSG#"
+MESSAGE_END = "MSG#~"
+"""Above every message sort key ("~" sorts after the digits of a time)."""
 MEMORY_PREFIX = "MEM#"
 COUNTS_SK = "COUNTS"
 STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
 MARK_PREFIX = "STREAM#SESSION#"
 MARK_SK = "APPLIED"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
-GSI_ALL = "GSI1"
-"""A user's sessions by recent activity."""
-GSI_ACTIVE = "GSI2"
-"""A user's active sessions by recent activity (sparse: keys present only while ``active``)."""
+GSI_ACTIVITY = "GSI1"
+"""A user's sessions by recent activity (keys only)."""
+GSI_STATUS = "GSI2"
+"""A user's sessions of one status by recent activity (keys only)."""
 ENTITY = "entity"
 """Attribute naming an item's kind (the values below); the stream function reads it from images."""
 SESSION_ENTITY = "session"
+DATA_ENTITY = "session_data"
+SUMMARY_ENTITY = "session_summary"
 MESSAGE_ENTITY = "message"
 MEMORY_ENTITY = "memory"
 MARK_ENTITY = "stream_mark"
@@ -101,9 +126,30 @@ def session_pk(session_id: str) -> str:
     return f"SESSION#{session_id}"
 
 
+def session_id_of(partition_key: str) -> str | None:
+    """The session id a partition key names (inverse of :func:`session_pk`), or ``None``."""
+    prefix = session_pk("")
+    return partition_key[len(prefix) :] or None if partition_key.startswith(prefix) else None
+
+
+def key(partition: str, sort: str) -> dict[str, Any]:
+    """A primary key in DynamoDB JSON."""
+    return {"PK": {"S": partition}, "SK": {"S": sort}}
+
+
 def session_key(session_id: str) -> dict[str, Any]:
-    """Primary key (DynamoDB JSON) of a session item."""
-    return {"PK": {"S": session_pk(session_id)}, "SK": {"S": SESSION_SK}}
+    """Primary key of a session's hot item."""
+    return key(session_pk(session_id), SESSION_SK)
+
+
+def data_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's data item (``metadata``, ``conversation_data``)."""
+    return key(session_pk(session_id), DATA_SK)
+
+
+def summary_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's summary item."""
+    return key(session_pk(session_id), SUMMARY_SK)
 
 
 def user_pk(user_id: str) -> str:
@@ -112,13 +158,18 @@ def user_pk(user_id: str) -> str:
 
 
 def user_counts_key(user_id: str) -> dict[str, Any]:
-    """Primary key of a user's counts item (``sessions``, ``active_sessions``)."""
-    return {"PK": {"S": user_pk(user_id)}, "SK": {"S": COUNTS_SK}}
+    """Primary key of a user's counts item (:func:`count_attribute`)."""
+    return key(user_pk(user_id), COUNTS_SK)
+
+
+def count_attribute(status: SessionStatus | None) -> str:
+    """The user's counts attribute of sessions in ``status`` (``None``: all sessions)."""
+    return f"status_{status.value}" if status else "sessions"
 
 
 def mark_key(session_id: str) -> dict[str, Any]:
     """Primary key of a session's stream applied mark."""
-    return {"PK": {"S": f"{MARK_PREFIX}{session_id}"}, "SK": {"S": MARK_SK}}
+    return key(f"{MARK_PREFIX}{session_id}", MARK_SK)
 
 
 def idempotency_pk(caller: str) -> str:
@@ -126,20 +177,14 @@ def idempotency_pk(caller: str) -> str:
     return f"{IDEMPOTENCY_PREFIX}{caller}"
 
 
+def message_start(created_at: str) -> str:
+    """Sort key below every message created at or after ``created_at`` (an incarnation's first)."""
+    return f"{MESSAGE_PREFIX}{created_at}"
+
+
 def memory_prefix(memory_type: MemoryType | None) -> str:
     """Sort-key prefix of a session's memory records, of one type or of all."""
     return f"{MEMORY_PREFIX}{memory_type.value}#" if memory_type else MEMORY_PREFIX
-
-
-def created_at_of(sort_key: str) -> str | None:
-    """``created_at`` of a message (``MSG#<t>#<id>``) or memory record (``MEM#<type>#<t>#<id>``) key;
-    ``None`` for other items."""
-    parts = sort_key.split("#")
-    if sort_key.startswith(MESSAGE_PREFIX) and len(parts) >= 3:
-        return parts[1]
-    if sort_key.startswith(MEMORY_PREFIX) and len(parts) >= 4:
-        return parts[2]
-    return None
 
 
 def is_message_key(sort_key: str) -> bool:
@@ -147,12 +192,27 @@ def is_message_key(sort_key: str) -> bool:
     return sort_key.startswith(MESSAGE_PREFIX)
 
 
+def index_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The GSI sort keys a hot item should have: its ``last_activity``, and ``<status>#<last_activity>``."""
+    activity = str(item["last_activity"])
+    return {f"{GSI_ACTIVITY}SK": activity, f"{GSI_STATUS}SK": f"{item['status']}#{activity}"}
+
+
+def status_index_prefix(status: SessionStatus) -> str:
+    """GSI2 sort-key prefix of a user's sessions in ``status``."""
+    return f"{status.value}#"
+
+
 # -- items <-> models ---------------------------------------------------------------------------------
 
 
-def new_session_item(session_id: str, caller: str, request: SessionCreate, now: datetime, ttl: int) -> dict[str, Any]:
-    """A new session's item (plain values): ``active``, empty counters, ``expires_at = now + ttl`` (seconds)."""
-    return {
+def new_session_items(
+    session_id: str, caller: str, request: SessionCreate, now: datetime, ttl: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new session's hot and data items (plain values): ``active``, empty counters, ``expires_at = now +
+    ttl`` (seconds)."""
+    created = iso(now)
+    hot = {
         "PK": session_pk(session_id),
         "SK": SESSION_SK,
         ENTITY: SESSION_ENTITY,
@@ -160,51 +220,99 @@ def new_session_item(session_id: str, caller: str, request: SessionCreate, now: 
         "user_id": caller,
         "title": request.title,
         "status": SessionStatus.ACTIVE.value,
-        "metadata": dump_json(request.metadata),
-        "conversation_data": dump_json(request.conversation_data),
         "message_count": 0,
         "memory_count": 0,
         "total_tokens": 0,
         "total_cost": Decimal(0),
-        "session_summary": "",
-        "created_at": iso(now),
-        "updated_at": iso(now),
-        "last_activity": iso(now),
+        "created_at": created,
+        "updated_at": created,
+        "last_activity": created,
         "ttl_seconds": ttl,
         "expires_at": int(now.timestamp()) + ttl,
         "version": 1,
-        f"{GSI_ALL}PK": user_pk(caller),
-        f"{GSI_ALL}SK": iso(now),
-        f"{GSI_ACTIVE}PK": user_pk(caller),
-        f"{GSI_ACTIVE}SK": iso(now),
+        f"{GSI_ACTIVITY}PK": user_pk(caller),
+        f"{GSI_STATUS}PK": user_pk(caller),
+    }
+    hot.update(index_keys(hot))
+    data = {
+        "PK": session_pk(session_id),
+        "SK": DATA_SK,
+        ENTITY: DATA_ENTITY,
+        "session_id": session_id,
+        "created_at": created,
+        "metadata": dump_json(request.metadata),
+        "conversation_data": dump_json(request.conversation_data),
+    }
+    return hot, data
+
+
+def summary_item(session_id: str, incarnation: str, summary: str, through: str, messages: int) -> dict[str, Any]:
+    """A session's summary item: the text, the sort key of the newest message it covers, and the session's
+    ``message_count`` when it was made."""
+    return {
+        "PK": session_pk(session_id),
+        "SK": SUMMARY_SK,
+        ENTITY: SUMMARY_ENTITY,
+        "session_id": session_id,
+        "created_at": incarnation,
+        "session_summary": summary,
+        "summary_through": through,
+        "summary_messages": messages,
     }
 
 
-def session_from_item(item: dict[str, Any]) -> Session:
-    """Map a session item (plain values) to the :class:`Session` model."""
+def summary_text(hot: dict[str, Any], summary: dict[str, Any] | None) -> str:
+    """The summary of the session ``hot`` describes: ``''`` when there is none yet, or it belongs to an
+    earlier incarnation of the id."""
+    if summary is None or summary.get("created_at") != hot.get("created_at"):
+        return ""
+    return str(summary.get("session_summary", ""))
+
+
+def session_from_items(hot: dict[str, Any], data: dict[str, Any] | None, summary: dict[str, Any] | None) -> Session:
+    """Map a session's hot, data and summary items (plain values) to the :class:`Session` model."""
+    same = data is not None and data.get("created_at") == hot["created_at"]
     return Session(
-        session_id=item["session_id"],
-        user_id=item["user_id"],
-        title=item.get("title", ""),
-        status=SessionStatus(item["status"]),
-        conversation_data=json.loads(item.get("conversation_data", "{}")),
-        metadata=json.loads(item.get("metadata", "{}")),
-        is_active=item["status"] == SessionStatus.ACTIVE,
-        message_count=int(item.get("message_count", 0)),
-        total_tokens=int(item.get("total_tokens", 0)),
-        total_cost=Decimal(item.get("total_cost", 0)),
-        session_summary=item.get("session_summary", ""),
-        created_at=parse_iso(item["created_at"]),
-        updated_at=parse_iso(item["updated_at"]),
-        last_activity=parse_iso(item["last_activity"]),
-        expires_at=datetime.fromtimestamp(int(item["expires_at"]), UTC),
-        version=int(item.get("version", 1)),
-        memory_count=int(item.get("memory_count", 0)),
+        session_id=hot["session_id"],
+        user_id=hot["user_id"],
+        title=hot.get("title", ""),
+        status=SessionStatus(hot["status"]),
+        conversation_data=json.loads(data.get("conversation_data", "{}")) if same and data else {},
+        metadata=json.loads(data.get("metadata", "{}")) if same and data else {},
+        is_active=hot["status"] == SessionStatus.ACTIVE,
+        message_count=int(hot.get("message_count", 0)),
+        total_tokens=int(hot.get("total_tokens", 0)),
+        total_cost=Decimal(hot.get("total_cost", 0)),
+        session_summary=summary_text(hot, summary),
+        created_at=parse_iso(hot["created_at"]),
+        updated_at=parse_iso(hot["updated_at"]),
+        last_activity=parse_iso(hot["last_activity"]),
+        expires_at=datetime.fromtimestamp(int(hot["expires_at"]), UTC),
+        version=int(hot.get("version", 1)),
+        memory_count=int(hot.get("memory_count", 0)),
+    )
+
+
+def list_item_from_item(hot: dict[str, Any]) -> SessionListItem:
+    """Map a session's hot item (plain values) to a listing row."""
+    return SessionListItem(
+        session_id=hot["session_id"],
+        user_id=hot["user_id"],
+        title=hot.get("title", ""),
+        status=SessionStatus(hot["status"]),
+        is_active=hot["status"] == SessionStatus.ACTIVE,
+        message_count=int(hot.get("message_count", 0)),
+        total_tokens=int(hot.get("total_tokens", 0)),
+        total_cost=Decimal(hot.get("total_cost", 0)),
+        created_at=parse_iso(hot["created_at"]),
+        updated_at=parse_iso(hot["updated_at"]),
+        last_activity=parse_iso(hot["last_activity"]),
+        expires_at=datetime.fromtimestamp(int(hot["expires_at"]), UTC),
     )
 
 
 def memory_count_attribute(memory_type: MemoryType | None) -> str:
-    """The session attribute counting its memory records of one type (or of all types)."""
+    """The hot item's attribute counting its memory records of one type (or of all types)."""
     return f"memory_count_{memory_type.value}" if memory_type else "memory_count"
 
 

@@ -28,6 +28,11 @@ class SessionStatus(StrEnum):
     ARCHIVED = "archived"
     ENDED = "ended"
 
+    @property
+    def is_read_only(self) -> bool:
+        """True for ``ended``: nothing of the session changes any more (SPEC section 3)."""
+        return self is SessionStatus.ENDED
+
 
 ALLOWED_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.ACTIVE: frozenset({SessionStatus.COMPLETED, SessionStatus.ENDED}),
@@ -89,6 +94,11 @@ MAX_JSON_OBJECT_BYTES = 32 * 1024
 MAX_JSON_OBJECT_KEYS = 50
 MAX_TOKENS = 10**9
 MAX_COST_USD = Decimal(10**6)
+DEFAULT_CONTEXT_TOKENS = 4_000
+MAX_CONTEXT_TOKENS = 1_000_000
+DEFAULT_CONTEXT_MESSAGES = 50
+MAX_CONTEXT_MESSAGES = 1_000
+"""Context budget defaults and bounds (SPEC section 3)."""
 MAX_BATCH_MESSAGES = 99
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update."""
 
@@ -240,11 +250,29 @@ class Session(_Response):
         )
 
 
+class SessionListItem(_Response):
+    """A row of a user's session listing: the session without ``metadata``, ``conversation_data`` and
+    ``session_summary`` (read those with GET of the session; seed 002's listing shows none of them)."""
+
+    session_id: str
+    user_id: str
+    title: str = ""
+    status: SessionStatus
+    is_active: bool
+    message_count: int = 0
+    total_tokens: int = 0
+    total_cost: Money = Decimal(0)
+    created_at: datetime
+    updated_at: datetime
+    last_activity: datetime
+    expires_at: datetime
+
+
 class SessionList(_Response):
     """A page of a user's sessions, most recent activity first."""
 
-    sessions: list[Session]
-    total: int = Field(description="The user's sessions (or active sessions with active_only)")
+    sessions: list[SessionListItem]
+    total: int = Field(description="The user's sessions (or active sessions with active_only), exact at read time")
     page: int
     page_size: int
     next_token: str | None = Field(default=None, description="Opaque cursor for the next page; null at the end")
@@ -287,8 +315,15 @@ class Message(_Response):
     created_at: datetime
 
 
+class MessageOrder(StrEnum):
+    """Order of a message listing: ``asc`` oldest first (the default), ``desc`` newest first."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
 class MessageList(_Response):
-    """A page of a session's messages, oldest first."""
+    """A page of a session's messages, oldest first (``order=asc``) or newest first (``order=desc``)."""
 
     messages: list[Message]
     total: int = Field(description="Messages in the session")
@@ -302,6 +337,17 @@ class MessageBatchResult(_Response):
 
     messages: list[Message]
     total: int
+
+
+class Context(_Response):
+    """GET .../context: what an LLM call needs: the summary and the newest messages that fit the budget,
+    in chronological order."""
+
+    session_id: str
+    summary: str = Field(description="The session's generated summary ('' until the stream wrote one)")
+    messages: list[Message] = Field(description="The newest messages that fit, oldest first")
+    tokens: int = Field(description="Sum of the returned messages' tokens_used")
+    truncated: bool = Field(description="True when older messages were left out")
 
 
 class Memory(_Response):

@@ -16,7 +16,7 @@ from typing import Any
 
 from session_service import dynamo, items
 from session_service.cursor import CursorCodec
-from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.dynamo import TransactionCanceled, deserialize, serialize
 from session_service.errors import (
     InvalidStatusTransition,
     PayloadTooLarge,
@@ -29,6 +29,8 @@ from session_service.errors import (
 )
 from session_service.items import iso
 from session_service.models import (
+    ALLOWED_TRANSITIONS,
+    Context,
     Memory,
     MemoryCreate,
     MemoryList,
@@ -36,10 +38,12 @@ from session_service.models import (
     Message,
     MessageCreate,
     MessageList,
+    MessageOrder,
     Session,
     SessionCreate,
     SessionList,
     SessionStatus,
+    SessionSummary,
     SessionUpdate,
     Stats,
     dump_json,
@@ -50,6 +54,12 @@ from session_service.models import (
 def utcnow() -> datetime:
     """The current time, UTC."""
     return datetime.now(UTC)
+
+
+def predecessor(target: SessionStatus) -> SessionStatus | None:
+    """The one status from which ``target`` is reached (seed 002's state machine), or ``None`` (``active``)."""
+    before = [status for status, nexts in ALLOWED_TRANSITIONS.items() if target in nexts]
+    return before[0] if before else None
 
 
 class SessionRepository:
@@ -80,25 +90,44 @@ class SessionRepository:
 
     # -- helpers --------------------------------------------------------------------------------------
 
+    def _epoch(self) -> int:
+        return int(self._clock().timestamp())
+
+    def _put(
+        self, item: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A transaction's Put; with a ``condition``, the old item is returned when it fails."""
+        put: dict[str, Any] = {"TableName": self._table, "Item": serialize(item)}
+        if condition:
+            put["ConditionExpression"] = condition
+            put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            if values:
+                put["ExpressionAttributeValues"] = serialize(values)
+        return {"Put": put}
+
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A transaction's Put of an item that must not exist yet (ids are fresh UUIDs)."""
+        """A transaction's Put of an item that must not exist yet."""
+        return self._put(item, "attribute_not_exists(PK)")
+
+    def _count(self, user_id: str, deltas: dict[str, int]) -> dict[str, Any]:
+        """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names)."""
+        names = {f"#c{i}": name for i, name in enumerate(deltas)}
         return {
-            "Put": {
+            "Update": {
                 "TableName": self._table,
-                "Item": serialize(item),
-                "ConditionExpression": "attribute_not_exists(PK)",
+                "Key": items.user_counts_key(user_id),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": serialize({f":c{i}": v for i, v in enumerate(deltas.values())}),
             }
         }
 
     def _is_live(self, item: dict[str, Any] | None, caller: str) -> bool:
         """True when ``item`` is a session the caller owns that has not expired (TTL runs days late)."""
-        return (
-            item is not None
-            and item.get("user_id") == caller
-            and int(item.get("expires_at", 0)) > int(self._clock().timestamp())
-        )
+        return item is not None and item.get("user_id") == caller and int(item.get("expires_at", 0)) > self._epoch()
 
-    def _load_session(self, session_id: str, caller: str) -> dict[str, Any]:
+    def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
+        """The caller's live session's hot item (consistent GetItem). Raises :class:`SessionNotFound`."""
         response = dynamo.call(
             self._client, "get_item", TableName=self._table, Key=items.session_key(session_id), ConsistentRead=True
         )
@@ -107,151 +136,260 @@ class SessionRepository:
             raise SessionNotFound()
         return item
 
-    def _query_page(
-        self, query: dict[str, Any], *, skip: int, take: int, start_key: dict[str, Any] | None
-    ) -> dynamo.Page:
-        return dynamo.query_page(self._client, query, skip=skip, take=take, start_key=start_key)
+    def _hot_and_summary(self, session_id: str, caller: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The hot and summary items of the caller's live session (one BatchGetItem)."""
+        found = {
+            item["SK"]: item
+            for item in dynamo.batch_get(
+                self._client, self._table, [items.session_key(session_id), items.summary_key(session_id)]
+            )
+        }
+        hot = found.get(items.SESSION_SK)
+        if hot is None or not self._is_live(hot, caller):
+            raise SessionNotFound()
+        return hot, found.get(items.SUMMARY_SK)
+
+    def _read_session(self, session_id: str, caller: str) -> Session:
+        """The caller's live session: one consistent Query returns its hot, data and summary items."""
+        response = dynamo.call(
+            self._client,
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues=serialize({":pk": items.session_pk(session_id), ":sk": items.SESSION_SK}),
+            ConsistentRead=True,
+        )
+        found = {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
+        hot = found.get(items.SESSION_SK)
+        if hot is None or not self._is_live(hot, caller):
+            raise SessionNotFound()
+        return items.session_from_items(hot, found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
 
     # -- sessions -------------------------------------------------------------------------------------
 
     def create_session(self, caller: str, request: SessionCreate) -> tuple[Session, bool]:
         """Create a session for ``caller``; return ``(session, created)``.
 
-        A ``session_id`` the caller already owns returns the existing session with ``created=False``
-        (seed 004's "ensure the session exists"). Raises :class:`SessionIdTaken` when another user owns the
-        id, or when it names an expired session whose content is still being removed.
+        One transaction: the hot item (``attribute_not_exists``), the data item, and the caller's counts.
+        A ``session_id`` the caller already owns returns the existing session with ``created=False`` (seed
+        004's "ensure the session exists"); an expired one is free again and becomes a new, empty session
+        (SPEC section 3). Raises :class:`SessionIdTaken` when another user owns a live session of that id.
         """
         session_id = request.session_id or self._new_id()
-        item = items.new_session_item(
+        hot, data = items.new_session_items(
             session_id, caller, request, self._clock(), request.ttl_seconds or self._ttl_seconds
         )
+        created = {items.count_attribute(None): 1, items.count_attribute(SessionStatus.ACTIVE): 1}
         try:
-            dynamo.conditional(
-                self._client,
-                "put_item",
-                TableName=self._table,
-                Item=serialize(item),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ConditionFailed as failure:
-            if self._is_live(failure.item, caller):
-                assert failure.item is not None
-                return items.session_from_item(failure.item), False
-            raise SessionIdTaken() from failure
-        return items.session_from_item(item), True
+            dynamo.transact_write(self._client, [self._put_new(hot), self._put(data), self._count(caller, created)])
+        except TransactionCanceled as canceled:
+            old = canceled.item(0)
+            if old is None:
+                raise ServiceUnavailable() from canceled
+            if int(old.get("expires_at", 0)) > self._epoch():
+                if old.get("user_id") == caller:
+                    return self._read_session(session_id, caller), False
+                raise SessionIdTaken() from canceled
+            self._take_over(old, hot, data, created)
+        return items.session_from_items(hot, data, None), True
+
+    def _take_over(
+        self, old: dict[str, Any], hot: dict[str, Any], data: dict[str, Any], created: dict[str, int]
+    ) -> None:
+        """Create ``hot``/``data`` over the expired session ``old`` that TTL has not removed yet.
+
+        Conditioned on ``old`` still being that expired incarnation; the old owner's counts lose it in the same
+        transaction (the stream function deletes its messages and memory records). Raises
+        :class:`SessionIdTaken` when another create took the id first.
+        """
+        caller = str(hot["user_id"])
+        gone = {items.count_attribute(None): -1, items.count_attribute(SessionStatus(old["status"])): -1}
+        if old["user_id"] == caller:
+            merged = dict(created)
+            for name, delta in gone.items():
+                merged[name] = merged.get(name, 0) + delta
+            counts = [self._count(caller, merged)]
+        else:
+            counts = [self._count(caller, created), self._count(str(old["user_id"]), gone)]
+        condition = "created_at = :incarnation AND expires_at <= :epoch"
+        values = {":incarnation": old["created_at"], ":epoch": self._epoch()}
+        try:
+            dynamo.transact_write(self._client, [self._put(hot, condition, values), self._put(data), *counts])
+        except TransactionCanceled as canceled:
+            raise SessionIdTaken() from canceled
 
     def get_session(self, session_id: str, caller: str) -> Session:
-        """Return the caller's live session. Raises :class:`SessionNotFound` (missing, foreign, expired)."""
-        return items.session_from_item(self._load_session(session_id, caller))
+        """Return the caller's live session (one Query). Raises :class:`SessionNotFound` (missing, foreign,
+        expired)."""
+        return self._read_session(session_id, caller)
+
+    def get_summary(self, session_id: str, caller: str) -> SessionSummary:
+        """The session's counters and summary text (one BatchGetItem). Raises :class:`SessionNotFound`."""
+        hot, summary = self._hot_and_summary(session_id, caller)
+        return items.session_from_items(hot, None, summary).summary()
 
     def update_session(
         self, session_id: str, caller: str, request: SessionUpdate, *, if_match: int | None = None
     ) -> Session:
-        """Apply a PUT in one conditional UpdateItem and return the new session.
+        """Apply a PUT in one transaction and return the session as it then is.
 
-        ``metadata`` and ``conversation_data`` are replaced whole; ``status`` follows
-        :data:`~session_service.models.ALLOWED_TRANSITIONS` (setting the current status is a no-op); an
-        ``ended`` session is read-only. ``if_match`` is the version the caller last saw (its ETag).
-        Raises :class:`SessionNotFound`, :class:`InvalidStatusTransition`, :class:`SessionReadOnly`,
-        :class:`PreconditionFailed`.
+        ``title`` and ``status`` change the hot item, ``metadata`` and ``conversation_data`` (replaced whole)
+        the data item; a status change moves the caller's counts in the same transaction, so a listing's
+        ``total`` is exact at once. ``status`` follows :data:`~session_service.models.ALLOWED_TRANSITIONS`
+        (setting the current status is a no-op); an ``ended`` session is read-only. ``if_match`` is the
+        version the caller last saw (its ETag). Raises :class:`SessionNotFound`,
+        :class:`InvalidStatusTransition`, :class:`SessionReadOnly`, :class:`PreconditionFailed`.
         """
+        self._apply_update(session_id, caller, request, if_match)
+        return self._read_session(session_id, caller)
+
+    def _apply_update(self, session_id: str, caller: str, request: SessionUpdate, if_match: int | None) -> None:
+        """The write of :meth:`update_session`; raises its errors."""
         changes = request.model_dump(exclude_unset=True, exclude_none=True)
         target = SessionStatus(changes.pop("status")) if "status" in changes else None
-        allowed = set(statuses_allowed_before(target)) if target else set(SessionStatus)
-        if changes:  # title, metadata or conversation_data: not on a read-only session
-            allowed.discard(SessionStatus.ENDED)
+        before = predecessor(target) if target else None
+        try:
+            self._update(session_id, caller, changes, target, before, if_match)
+        except TransactionCanceled as canceled:
+            old = canceled.item(0)
+            if not self._is_live(old, caller):
+                raise SessionNotFound() from canceled
+            assert old is not None
+            if if_match is not None and int(old["version"]) != if_match:
+                raise PreconditionFailed() from canceled
+            if target is not None and old["status"] not in statuses_allowed_before(target):
+                raise InvalidStatusTransition(old["status"], target.value) from canceled
+            if target is None or old["status"] != target or before is None or (changes and target.is_read_only):
+                raise SessionReadOnly() from canceled
+            # The session has the requested status already: the status part is a no-op, the rest applies.
+            try:
+                self._update(session_id, caller, changes, target, None, if_match)
+            except TransactionCanceled as again:
+                raise SessionReadOnly() if self._is_live(again.item(0), caller) else SessionNotFound() from again
+
+    def _update(
+        self,
+        session_id: str,
+        caller: str,
+        changes: dict[str, Any],
+        target: SessionStatus | None,
+        before: SessionStatus | None,
+        if_match: int | None,
+    ) -> None:
+        """The PUT transaction: a transition ``before -> target`` when ``before`` is given, else ``target`` (if
+        any) must be the current status. Raises :class:`TransactionCanceled` with the hot item first."""
         now = self._clock()
         values: dict[str, Any] = {":now": iso(now), ":one": 1, ":caller": caller, ":epoch": int(now.timestamp())}
         sets = ["updated_at = :now", "version = version + :one"]
-        for field in ("title", "metadata", "conversation_data"):
-            if field in changes:
-                values[f":{field}"] = changes[field] if field == "title" else dump_json(changes[field])
-                sets.append(f"{field} = :{field}")
-        expression = "SET "
-        removes = ""
-        if target is not None:
-            values[":target"] = target.value
-            sets.append("#status = :target")
-            if target is not SessionStatus.ACTIVE:
-                removes = f" REMOVE {items.GSI_ACTIVE}PK, {items.GSI_ACTIVE}SK"
-        statuses = sorted(s.value for s in allowed)
-        values.update({f":s{i}": status for i, status in enumerate(statuses)})
+        if "title" in changes:
+            values[":title"] = changes["title"]
+            sets.append("title = :title")
+        if target is not None and before is not None:
+            values.update({":target": target.value, ":index": f"{items.status_index_prefix(target)}{iso(now)}"})
+            sets += ["#status = :target", f"{items.GSI_STATUS}SK = :index"]
+            allowed = [before]
+        elif target is not None:
+            allowed = [target]
+        else:
+            allowed = [s for s in SessionStatus if not (s.is_read_only and changes)]
+        values.update({f":s{i}": status.value for i, status in enumerate(allowed)})
         condition = (
             "attribute_exists(PK) AND user_id = :caller AND expires_at > :epoch"
-            f" AND #status IN ({', '.join(f':s{i}' for i in range(len(statuses)))})"
+            f" AND #status IN ({', '.join(f':s{i}' for i in range(len(allowed)))})"
         )
         if if_match is not None:
             values[":expected"] = if_match
             condition += " AND version = :expected"
-        try:
-            response = dynamo.conditional(
-                self._client,
-                "update_item",
-                TableName=self._table,
-                Key=items.session_key(session_id),
-                UpdateExpression=expression + ", ".join(sets) + removes,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize(values),
-                ReturnValues="ALL_NEW",
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": items.session_key(session_id),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": serialize(values),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        data = {name: dump_json(changes[name]) for name in ("metadata", "conversation_data") if name in changes}
+        if data:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": items.data_key(session_id),
+                        "UpdateExpression": "SET " + ", ".join(f"{name} = :{name}" for name in data),
+                        "ExpressionAttributeValues": serialize({f":{name}": value for name, value in data.items()}),
+                    }
+                }
             )
-        except ConditionFailed as failure:
-            old = failure.item
-            if not self._is_live(old, caller):
-                raise SessionNotFound() from failure
-            assert old is not None
-            if if_match is not None and int(old["version"]) != if_match:
-                raise PreconditionFailed() from failure
-            if target is not None and old["status"] not in statuses_allowed_before(target):
-                raise InvalidStatusTransition(old["status"], target.value) from failure
-            raise SessionReadOnly() from failure
-        return items.session_from_item(deserialize(response["Attributes"]))
+        if target is not None and before is not None:
+            actions.append(self._count(caller, {items.count_attribute(before): -1, items.count_attribute(target): 1}))
+        dynamo.transact_write(self._client, actions)
 
-    def end_session(self, session_id: str, caller: str, *, if_match: int | None = None) -> Session:
-        """DELETE: set status ``ended`` (read-only from then on). Ending an ended session is a no-op.
+    def end_session(self, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+        """DELETE: set status ``ended`` (read-only from then on) in one transaction. Ending an ended session is
+        a no-op.
 
         Raises :class:`SessionNotFound`, :class:`InvalidStatusTransition` (from completed or archived),
         :class:`PreconditionFailed`.
         """
-        return self.update_session(session_id, caller, SessionUpdate(status=SessionStatus.ENDED), if_match=if_match)
+        self._apply_update(session_id, caller, SessionUpdate(status=SessionStatus.ENDED), if_match)
 
     def list_user_sessions(
         self,
         user_id: str,
         *,
-        active_only: bool = False,
+        status: SessionStatus | None = None,
         page: int = 1,
         page_size: int = 50,
         next_token: str | None = None,
     ) -> SessionList:
-        """A page of the user's live sessions, most recent activity first (seed 003's filtered listing).
+        """A page of the user's live sessions (of one ``status``, or all), most recent activity first.
 
-        One Query on GSI1 (all) or GSI2 (active only), plus one GetItem of the user's counts for
-        ``total``. Raises :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor.
+        One Query on GSI1 (all) or GSI2 (``begins_with(GSI2SK, "<status>#")``), keys only, then one
+        BatchGetItem of the rows' hot items and the user's counts: ``total`` is exact at read time. A row
+        whose session expired (TTL runs days late) or changed status since the index was read is left out, so
+        a page may be shorter than ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a
+        foreign or altered cursor.
         """
-        scope = f"sessions|{user_id}|{int(active_only)}|{page_size}"
+        scope = f"sessions|{user_id}|{status.value if status else ''}|{page_size}"
         start_key, skip = None, (page - 1) * page_size
         if next_token:
             position = self._cursors.decode(scope, next_token)
             start_key, skip, page = position["k"], 0, int(position["p"])
-        index = items.GSI_ACTIVE if active_only else items.GSI_ALL
+        values: dict[str, Any] = {":pk": items.user_pk(user_id)}
+        if status is None:
+            index, condition = items.GSI_ACTIVITY, f"{items.GSI_ACTIVITY}PK = :pk"
+        else:
+            index = items.GSI_STATUS
+            condition = f"{index}PK = :pk AND begins_with({index}SK, :status)"
+            values[":status"] = items.status_index_prefix(status)
         query = {
             "TableName": self._table,
             "IndexName": index,
-            "KeyConditionExpression": f"{index}PK = :pk",
-            "FilterExpression": "expires_at > :epoch",
-            "ExpressionAttributeValues": serialize(
-                {":pk": items.user_pk(user_id), ":epoch": int(self._clock().timestamp())}
-            ),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": serialize(values),
             "ScanIndexForward": False,
         }
-        result = self._query_page(query, skip=skip, take=page_size, start_key=start_key)
-        response = dynamo.call(self._client, "get_item", TableName=self._table, Key=items.user_counts_key(user_id))
-        counts = deserialize(response["Item"]) if response.get("Item") else {}
-        total = int(counts.get("active_sessions" if active_only else "sessions", 0))
+        result = dynamo.query_page(self._client, query, skip=skip, take=page_size, start_key=start_key)
+        row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
+        found = {
+            (item["PK"], item["SK"]): item
+            for item in dynamo.batch_get(self._client, self._table, [*row_keys, items.user_counts_key(user_id)])
+        }
+        counts = found.pop((items.user_pk(user_id), items.COUNTS_SK), {})
+        rows = []
+        for row_key in row_keys:
+            hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
+            if self._is_live(hot, user_id) and (status is None or (hot is not None and hot["status"] == status.value)):
+                assert hot is not None
+                rows.append(items.list_item_from_item(hot))
         return SessionList(
-            sessions=[items.session_from_item(deserialize(raw)) for raw in result.items],
-            total=max(total, 0),
+            sessions=rows,
+            total=max(int(counts.get(items.count_attribute(status), 0)), 0),
             page=page,
             page_size=page_size,
             next_token=self._cursors.encode(scope, {"k": result.last_evaluated, "p": page + 1})
@@ -264,9 +402,10 @@ class SessionRepository:
     def append_messages(self, session_id: str, caller: str, requests: Sequence[MessageCreate]) -> list[Message]:
         """Store messages and add their counts to the session in one transaction (all or nothing).
 
-        The session's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
+        The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
         ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
-        appends lose nothing (``ADD`` is atomic; conflicting transactions are retried).
+        appends lose nothing (``ADD`` is atomic; conflicting transactions are retried). Nothing else is
+        written: no index key moves (the stream function moves them once per batch).
         Raises :class:`SessionNotFound`, :class:`SessionNotActive`, or :class:`PayloadTooLarge` (before any
         write) when the messages exceed what one transaction carries (4 MB, an AWS limit).
         """
@@ -307,8 +446,7 @@ class SessionRepository:
                 "TableName": self._table,
                 "Key": items.session_key(session_id),
                 "UpdateExpression": (
-                    f"SET last_activity = :now, updated_at = :now, {items.GSI_ALL}SK = :now,"
-                    f" {items.GSI_ACTIVE}SK = :now, expires_at = ttl_seconds + :epoch"
+                    "SET last_activity = :now, updated_at = :now, expires_at = ttl_seconds + :epoch"
                     f" ADD version :one, {adds}"
                 ),
                 "ConditionExpression": (
@@ -331,44 +469,55 @@ class SessionRepository:
                 raise SessionNotActive() from canceled
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
 
+    def _messages_query(self, session_id: str, incarnation: str, order: MessageOrder) -> dict[str, Any]:
+        """The Query of an incarnation's messages in ``order`` (messages of an expired earlier session that
+        reused the id are older than ``incarnation`` and never read)."""
+        return {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+            "ExpressionAttributeValues": serialize(
+                {
+                    ":pk": items.session_pk(session_id),
+                    ":first": items.message_start(incarnation),
+                    ":last": items.MESSAGE_END,
+                }
+            ),
+            "ScanIndexForward": order is MessageOrder.ASC,
+            "ConsistentRead": True,
+        }
+
     def list_messages(
         self,
         session_id: str,
         caller: str,
         *,
+        order: MessageOrder = MessageOrder.ASC,
         page: int = 1,
         page_size: int = 100,
         next_token: str | None = None,
     ) -> MessageList:
-        """A page of the session's messages, oldest first.
+        """A page of the session's messages, oldest first (``asc``) or newest first (``desc``).
 
-        The first page reads the session (owner, expiry, ``total``) and Queries the messages: two round
-        trips. A ``next_token`` carries that check, signed, so later pages are one Query until the session
-        could have expired. Raises :class:`SessionNotFound`, :class:`~session_service.errors.InvalidCursor`.
+        The first page reads the hot item (owner, expiry, ``total``) and Queries the messages: two round
+        trips. A ``next_token`` carries that check, signed, so later pages are one Query, in the same order,
+        until the session could have expired. Raises :class:`SessionNotFound`,
+        :class:`~session_service.errors.InvalidCursor`.
         """
-        scope = f"messages|{session_id}|{caller}|{page_size}"
-        now_epoch = int(self._clock().timestamp())
+        scope = f"messages|{session_id}|{caller}|{order.value}|{page_size}"
         start_key, skip = None, (page - 1) * page_size
-        total, expires_at = 0, 0
+        total, expires_at, incarnation = 0, 0, ""
         if next_token:
             position = self._cursors.decode(scope, next_token)
             start_key, skip, page = position["k"], 0, int(position["p"])
-            total, expires_at = int(position["t"]), int(position["e"])
-        if expires_at <= now_epoch:
-            session = self._load_session(session_id, caller)
-            total, expires_at = int(session["message_count"]), int(session["expires_at"])
-        query = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": serialize(
-                {":pk": items.session_pk(session_id), ":prefix": items.MESSAGE_PREFIX}
-            ),
-            "ConsistentRead": True,
-        }
-        result = self._query_page(query, skip=skip, take=page_size, start_key=start_key)
+            total, expires_at, incarnation = int(position["t"]), int(position["e"]), str(position["c"])
+        if expires_at <= self._epoch():
+            hot = self._hot(session_id, caller)
+            total, expires_at, incarnation = int(hot["message_count"]), int(hot["expires_at"]), hot["created_at"]
+        query = self._messages_query(session_id, incarnation, order)
+        result = dynamo.query_page(self._client, query, skip=skip, take=page_size, start_key=start_key)
         cursor = None
         if result.last_evaluated:
-            position = {"k": result.last_evaluated, "p": page + 1, "t": total, "e": expires_at}
+            position = {"k": result.last_evaluated, "p": page + 1, "t": total, "e": expires_at, "c": incarnation}
             cursor = self._cursors.encode(scope, position)
         return MessageList(
             messages=[items.message_from_item(deserialize(raw)) for raw in result.items],
@@ -376,6 +525,42 @@ class SessionRepository:
             page=page,
             page_size=page_size,
             next_token=cursor,
+        )
+
+    def get_context(self, session_id: str, caller: str, *, max_tokens: int, max_messages: int) -> Context:
+        """The summary and the newest messages whose ``tokens_used`` fit ``max_tokens`` and whose number fits
+        ``max_messages``, oldest first (SPEC section 3).
+
+        One BatchGetItem (hot item and summary), then Queries newest first that read what is returned plus one
+        message (to tell ``truncated``): the first asks for at most 21 items, later ones twice as many, so the
+        cost grows with what is returned, never with the conversation. Raises :class:`SessionNotFound`.
+        """
+        hot, summary = self._hot_and_summary(session_id, caller)
+        query = self._messages_query(session_id, hot["created_at"], MessageOrder.DESC)
+        taken: list[Message] = []
+        tokens, truncated, start_key, limit = 0, False, None, min(max_messages + 1, 21)
+        while True:
+            kwargs = dict(query, Limit=limit)
+            if start_key:
+                kwargs["ExclusiveStartKey"] = start_key
+            response = dynamo.call(self._client, "query", **kwargs)
+            for raw in response.get("Items", []):
+                message = items.message_from_item(deserialize(raw))
+                if len(taken) == max_messages or tokens + message.tokens_used > max_tokens:
+                    truncated = True
+                    break
+                taken.append(message)
+                tokens += message.tokens_used
+            start_key = response.get("LastEvaluatedKey")
+            if truncated or not start_key:
+                break
+            limit = min(max_messages + 1 - len(taken), 2 * limit, 1000)
+        return Context(
+            session_id=session_id,
+            summary=items.summary_text(hot, summary),
+            messages=taken[::-1],
+            tokens=tokens,
+            truncated=truncated,
         )
 
     # -- memory records -------------------------------------------------------------------------------
@@ -403,23 +588,27 @@ class SessionRepository:
         """The session's memory records, grouped by type then oldest first; one type with ``memory_type``.
 
         The type filter is a key condition (``begins_with(SK, MEM#<type>#)``), not a filter. ``total`` counts
-        every matching record (the session keeps a count per type), not just this page.
+        every matching record (the hot item keeps a count per type), not just this page.
         Raises :class:`SessionNotFound`, :class:`~session_service.errors.InvalidCursor`.
         """
-        session = self._load_session(session_id, caller)
+        hot = self._hot(session_id, caller)
         prefix = items.memory_prefix(memory_type)
         scope = f"memory|{session_id}|{caller}|{prefix}|{page_size}"
         start_key = self._cursors.decode(scope, next_token)["k"] if next_token else None
         query = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": serialize({":pk": items.session_pk(session_id), ":prefix": prefix}),
+            # Records of an expired earlier session that reused the id wait for the stream's clean-up.
+            "FilterExpression": "created_at >= :incarnation",
+            "ExpressionAttributeValues": serialize(
+                {":pk": items.session_pk(session_id), ":prefix": prefix, ":incarnation": hot["created_at"]}
+            ),
             "ConsistentRead": True,
         }
-        result = self._query_page(query, skip=0, take=page_size, start_key=start_key)
+        result = dynamo.query_page(self._client, query, skip=0, take=page_size, start_key=start_key)
         return MemoryList(
             memories=[items.memory_from_item(deserialize(raw)) for raw in result.items],
-            total=int(session.get(items.memory_count_attribute(memory_type), 0)),
+            total=int(hot.get(items.memory_count_attribute(memory_type), 0)),
             next_token=self._cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None,
         )
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -59,6 +60,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from session_service import dynamo, items
 from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.errors import ServiceUnavailable
+from session_service.models import SessionStatus
 from session_service.observability import logger, metrics
 from session_service.summarizer import Summarizer, Turn, summarizer_for
 
@@ -66,6 +69,10 @@ MARK_RETENTION_SECONDS = 2 * 24 * 3600
 """How long a mark outlives the last record its session can produce (the stream keeps records 24 hours)."""
 SUMMARY_HISTORY = 50
 """Messages read (newest first) to regenerate a summary."""
+SUMMARY_EVERY = 20
+"""At most this many messages of a long conversation wait for their summary."""
+MAINTENANCE_WORKERS = 8
+"""Concurrent index moves and summary refreshes of one batch (independent single-item writes)."""
 MAX_COMMIT_ATTEMPTS = 6
 """Re-reads of the applied marks when another delivery moved them first."""
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
@@ -115,13 +122,26 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class IndexMove:
+    """A hot item whose GSI sort keys lag its ``last_activity`` (an image's values): move them."""
+
+    session_id: str
+    incarnation: str
+    status: str
+    last_activity: str
+    keys: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Change:
     """What one stream record means here.
 
     ``kind`` is ``session`` (counts), ``message`` (a new message: refresh the summary) or ``other``
     (ignored). For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
-    second after which its mark may expire, ``expired_before`` (TTL removals only) the ISO time before which
-    the session's items were created.
+    second after which its mark may expire, ``delta`` its share of the statistics, ``user_delta`` what its
+    owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
+    the ISO time before which the partition's items belong to a session that is gone (a TTL removal, or an
+    expired id created again), and ``index`` the GSI keys to move.
     """
 
     sequence: int
@@ -130,8 +150,16 @@ class Change:
     user_id: str = ""
     mark: str = ""
     delta: Delta = field(default_factory=Delta)
+    user_delta: dict[str, int] = field(default_factory=dict)
     keep_until: int = 0
     expired_before: str | None = None
+    index: IndexMove | None = None
+
+    def counts(self) -> bool:
+        """True when applying this change writes something (statistics, counts or a clean-up)."""
+        return self.kind == "session" and bool(
+            not self.delta.is_zero() or self.user_delta or self.expired_before is not None
+        )
 
 
 @dataclass
@@ -143,6 +171,7 @@ class Outcome:
     transactions: int = 0
     deleted_items: int = 0
     summaries: int = 0
+    index_moves: int = 0
     delta: Delta = field(default_factory=Delta)
 
 
@@ -198,42 +227,70 @@ def is_ttl_removal(record: DynamoDBRecord) -> bool:
     return identity.get("type") == "Service" and identity.get("principalId") == TTL_PRINCIPAL
 
 
+def _index_move(image: dict[str, Any]) -> IndexMove | None:
+    """The index move a session image asks for, or ``None`` when its GSI keys are current."""
+    wanted = items.index_keys(image)
+    if all(image.get(name) == value for name, value in wanted.items()):
+        return None
+    return IndexMove(
+        _text(image, "session_id"),
+        _text(image, "created_at"),
+        _text(image, "status"),
+        _text(image, "last_activity"),
+        wanted,
+    )
+
+
 def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     """Read one stream record (``NEW_AND_OLD_IMAGES``) into a :class:`Change`.
 
-    Items other than sessions and messages (memory, STATS, COUNTS, marks, Powertools idempotency records)
-    are ``other``. Raises :class:`MalformedRecord` for a record without sequence number, event name or the
-    images its event needs, or a session image with unreadable counters.
+    Items other than session hot items and messages (session data and summaries, memory, STATS, COUNTS,
+    marks, Powertools idempotency records) are ``other``, read from the keys alone. Raises
+    :class:`MalformedRecord` for a record without sequence number, event name, keys or the images its event
+    needs, or a session image with unreadable counters.
     """
     sequence = _sequence(record)
     stream = record.dynamodb
     if stream is None or record.event_name is None:
         raise MalformedRecord("not a DynamoDB stream record")
     event = record.event_name
+    keys = stream.raw_event.get("Keys") or {}
+    partition_key, sort_key = keys.get("PK", {}).get("S"), keys.get("SK", {}).get("S")
+    if not isinstance(partition_key, str) or not isinstance(sort_key, str):
+        raise MalformedRecord("Keys without PK and SK")
+    if items.is_message_key(sort_key):
+        session_id = items.session_id_of(partition_key)
+        if event is not DynamoDBRecordEventName.INSERT or session_id is None:
+            return Change(sequence, "other")
+        return Change(sequence, "message", session_id=session_id)
+    if sort_key != items.SESSION_SK:
+        return Change(sequence, "other")
     new, old = stream.new_image, stream.old_image
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
     if not image:
         raise MalformedRecord(f"{event.value} record without its image")
-    entity = image.get(items.ENTITY)
-    if entity == items.MESSAGE_ENTITY and event is DynamoDBRecordEventName.INSERT:
-        return Change(sequence, "message", session_id=_text(image, "session_id"))
-    if entity != items.SESSION_ENTITY:
+    if image.get(items.ENTITY) != items.SESSION_ENTITY:
         return Change(sequence, "other")
     clock = time.time() if now is None else now
     session_id, user_id = _text(image, "session_id"), _text(image, "user_id")
     keep_until = int(max(clock, float(_number(image, "expires_at")))) + MARK_RETENTION_SECONDS
+    removed = event is DynamoDBRecordEventName.REMOVE
+    expired_before = None
+    user_delta: dict[str, int] = {}
     if event is DynamoDBRecordEventName.INSERT:
         delta = contribution(new)
     elif event is DynamoDBRecordEventName.MODIFY:
         if not old:
             raise MalformedRecord("MODIFY record without OldImage")
         delta = contribution(new) - contribution(old)
+        if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
+            expired_before = _text(new, "created_at")
     else:
         delta = -contribution(old)
-    removed = event is DynamoDBRecordEventName.REMOVE
-    expired_before = None
-    if removed and is_ttl_removal(record):
-        expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
+        if is_ttl_removal(record):
+            expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
+            status = SessionStatus(_text(old, "status"))
+            user_delta = {items.count_attribute(None): -1, items.count_attribute(status): -1}
     return Change(
         sequence,
         "session",
@@ -241,9 +298,17 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         user_id=user_id,
         mark=applied_mark(image, removed=removed),
         delta=delta,
+        user_delta=user_delta,
         keep_until=keep_until,
         expired_before=expired_before,
+        index=None if removed else _index_move(image),
     )
+
+
+def summary_due_after(covered: int) -> int:
+    """New messages after which a summary that covers ``covered`` messages is regenerated: 1 while the
+    conversation is short, a tenth of it once long, at most :data:`SUMMARY_EVERY`."""
+    return max(1, min(SUMMARY_EVERY, covered // 10))
 
 
 def applicable_prefix(changes: Iterable[Change], failed_sequences: Iterable[int]) -> list[Change]:
@@ -274,6 +339,7 @@ class StreamProcessor:
         summarizer: Summarizer,
         *,
         history: int = SUMMARY_HISTORY,
+        workers: int = MAINTENANCE_WORKERS,
         max_transact_items: int = dynamo.MAX_TRANSACTION_ITEMS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -282,6 +348,7 @@ class StreamProcessor:
         self._table = table_name
         self._summarizer = summarizer
         self._history = history
+        self._workers = workers
         self._max_items = max_transact_items
         self._clock = clock
         self._sleep = sleep
@@ -328,6 +395,7 @@ class StreamProcessor:
                 "transactions": outcome.transactions,
                 "deleted_items": outcome.deleted_items,
                 "summaries": outcome.summaries,
+                "index_moves": outcome.index_moves,
             },
         )
         metrics.add_metric(name="StreamRecordsApplied", unit=MetricUnit.Count, value=outcome.applied)
@@ -338,7 +406,7 @@ class StreamProcessor:
     def apply(self, changes: Sequence[Change]) -> Outcome:
         """Apply ``changes`` (in sequence order, all readable) exactly once; see the module docstring."""
         outcome = Outcome()
-        counted = [c for c in changes if c.kind == "session" and not c.delta.is_zero()]
+        counted = [c for c in changes if c.counts()]
         for _ in range(MAX_COMMIT_ATTEMPTS):
             marks = self._read_marks({c.session_id for c in counted})
             pending: list[Change] = []
@@ -349,7 +417,7 @@ class StreamProcessor:
                     latest[change.session_id] = change.mark
             for change in pending:
                 if change.expired_before is not None:
-                    outcome.deleted_items += self._delete_expired_contents(change.session_id, change.expired_before)
+                    outcome.deleted_items += self._delete_gone_contents(change.session_id, change.expired_before)
             try:
                 outcome.transactions += self._commit_runs(pending, marks)
             except _MarksMoved:
@@ -361,8 +429,9 @@ class StreamProcessor:
             break
         else:
             raise StreamApplyError("applied marks kept moving")
-        for session_id in dict.fromkeys(c.session_id for c in changes if c.kind == "message"):
-            outcome.summaries += int(self.refresh_summary(session_id))
+        moves = {c.session_id: c.index for c in changes if c.kind == "session"}
+        summarized = list(dict.fromkeys(c.session_id for c in changes if c.kind == "message"))
+        outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], summarized)
         return outcome
 
     # -- counts ---------------------------------------------------------------------------------------
@@ -400,11 +469,13 @@ class StreamProcessor:
     def _commit(self, run: Sequence[Change], marks: dict[str, str]) -> None:
         """One TransactWriteItems: ADD to STATS and to each user's COUNTS, move each session's mark."""
         total = Delta()
-        per_user: dict[str, Delta] = {}
+        per_user: dict[str, dict[str, int]] = {}
         final: dict[str, Change] = {}
         for change in run:
             total += change.delta
-            per_user[change.user_id] = per_user.get(change.user_id, Delta()) + change.delta
+            owner = per_user.setdefault(change.user_id, {})
+            for name, value in change.user_delta.items():
+                owner[name] = owner.get(name, 0) + value
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
         if not total.is_zero():
@@ -429,16 +500,19 @@ class StreamProcessor:
                     }
                 }
             )
-        for user_id, delta in per_user.items():
-            if delta.counts_zero():
+        for user_id, deltas in per_user.items():
+            deltas = {name: value for name, value in deltas.items() if value}
+            if not deltas:
                 continue
+            names = {f"#c{i}": name for i, name in enumerate(deltas)}
             actions.append(
                 {
                     "Update": {
                         "TableName": self._table,
                         "Key": items.user_counts_key(user_id),
-                        "UpdateExpression": "ADD sessions :s, active_sessions :a",
-                        "ExpressionAttributeValues": serialize({":s": delta.sessions, ":a": delta.active}),
+                        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": serialize({f":c{i}": v for i, v in enumerate(deltas.values())}),
                     }
                 }
             )
@@ -473,66 +547,141 @@ class StreamProcessor:
         for session_id, change in final.items():
             marks[session_id] = change.mark
 
-    # -- TTL expiry -----------------------------------------------------------------------------------
+    # -- a removed session's content ----------------------------------------------------------------
 
-    def _delete_expired_contents(self, session_id: str, created_before: str) -> int:
-        """Delete the messages and memory records of an expired session created before ``created_before``.
+    def _delete_gone_contents(self, session_id: str, created_before: str) -> int:
+        """Delete every item of a session's partition created before ``created_before``: the content of a
+        session that TTL removed, or that an expired id's new session replaced.
 
-        Keys-only Query of the partition + BatchWriteItem of 25 (:func:`~session_service.dynamo.delete_keys`);
-        idempotent. Returns the number of items deleted. Leaves the session item alone: TTL removed it, and
-        one present now is a new session that reuses the id.
+        Keys-only Query of the partition (with ``created_at``) + BatchWriteItem of 25; idempotent. Returns the
+        number of items deleted. A new session that reuses the id is created after ``created_before`` and
+        keeps everything of its own.
         """
         keys = [
-            key
-            for key in dynamo.query_keys(self._client, self._table, items.session_pk(session_id))
-            if (created := items.created_at_of(key["SK"]["S"])) is not None and created < created_before
+            {"PK": raw["PK"], "SK": raw["SK"]}
+            for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at")
+            if raw.get("created_at", {}).get("S", created_before) < created_before
         ]
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
-    # -- summaries ------------------------------------------------------------------------------------
+    # -- index keys and summaries ---------------------------------------------------------------------
 
-    def refresh_summary(self, session_id: str) -> bool:
+    def _maintain(self, moves: Sequence[IndexMove], summarized: Sequence[str]) -> tuple[int, int]:
+        """Move lagging index keys and refresh the summaries of sessions with new messages, concurrently
+        (independent single-item writes). Returns ``(index moves made, summaries written)``; raises what
+        a write raises after its own retries (Lambda then retries the batch)."""
+        if not moves and not summarized:
+            return 0, 0
+        due = self._summaries_due(summarized)
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            moved = pool.map(self.move_index, moves)
+            written = pool.map(lambda args: self.refresh_summary(*args), due)
+            return sum(map(int, moved)), sum(map(int, written))
+
+    def move_index(self, move: IndexMove) -> bool:
+        """Set a hot item's GSI sort keys to its ``last_activity`` (``move.keys``); True when written.
+
+        Conditioned on the item still being the incarnation, status and ``last_activity`` the image showed,
+        so a move never takes an index key back in time: when the session changed since, its newer record
+        moves the keys. A conflict with a concurrent append is retried.
+        """
+        names = {f"#k{i}": name for i, name in enumerate(move.keys)}
+        values = {f":k{i}": value for i, value in enumerate(move.keys.values())}
+        values.update({":incarnation": move.incarnation, ":status": move.status, ":activity": move.last_activity})
+        for attempt in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+            try:
+                dynamo.conditional(
+                    self._client,
+                    "update_item",
+                    TableName=self._table,
+                    Key=items.session_key(move.session_id),
+                    UpdateExpression="SET " + ", ".join(f"#k{i} = :k{i}" for i in range(len(names))),
+                    ConditionExpression=(
+                        "created_at = :incarnation AND #status = :status AND last_activity = :activity"
+                    ),
+                    ExpressionAttributeNames={**names, "#status": "status"},
+                    ExpressionAttributeValues=serialize(values),
+                )
+                return True
+            except ConditionFailed:
+                return False
+            except ServiceUnavailable:  # a concurrent append's transaction, or throttling
+                if attempt == dynamo.MAX_TRANSACTION_ATTEMPTS - 1:
+                    raise
+                self._sleep(min(1.0, 0.02 * 2**attempt))
+        return False  # pragma: no cover - the loop returns or raises
+
+    def _summaries_due(self, session_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """The sessions whose summary is due, with their hot items (one BatchGetItem of hot items and
+        summaries, 50 sessions a call).
+
+        A summary is due when the session's messages outgrew what it covers by :func:`summary_due_after`
+        messages: every new message while a conversation is short, every tenth of it (at most
+        :data:`SUMMARY_EVERY` messages) once it is long, where the summary already covers most of it.
+        """
+        keys = [k for session_id in session_ids for k in (items.session_key(session_id), items.summary_key(session_id))]
+        found = {(i["PK"], i["SK"]): i for i in dynamo.batch_get(self._client, self._table, keys, sleep=self._sleep)}
+        due = []
+        for session_id in session_ids:
+            pk = items.session_pk(session_id)
+            hot, summary = found.get((pk, items.SESSION_SK)), found.get((pk, items.SUMMARY_SK))
+            if hot is None:
+                continue
+            covered = int(summary["summary_messages"]) if summary and items.summary_text(hot, summary) else 0
+            if int(hot.get("message_count", 0)) - covered >= summary_due_after(covered):
+                due.append((session_id, hot))
+        return due
+
+    def refresh_summary(self, session_id: str, hot: dict[str, Any] | None = None) -> bool:
         """Regenerate a session's summary from its last messages; True when a new summary was stored.
 
-        One Query (``SK BETWEEN "MSG#" AND "SESSION"``, newest first) returns the session item and its
-        newest messages. Nothing is written when the session is gone, has no messages, or its summary
-        already covers the newest message; a concurrent newer summary wins (ConditionalCheckFailed).
+        ``hot`` is the session's hot item as last read (read here when not given). One Query (the newest
+        :data:`SUMMARY_HISTORY` messages of the incarnation) and one conditional PutItem of the summary item,
+        which never replaces a summary of newer messages. Nothing is written when the session is gone or has
+        no messages.
         """
+        if hot is None:
+            response = dynamo.call(
+                self._client, "get_item", TableName=self._table, Key=items.session_key(session_id), ConsistentRead=True
+            )
+            if not response.get("Item"):
+                return False
+            hot = deserialize(response["Item"])
+        incarnation = str(hot["created_at"])
         response = dynamo.call(
             self._client,
             "query",
             TableName=self._table,
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :session",
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
             ExpressionAttributeValues=serialize(
-                {":pk": items.session_pk(session_id), ":first": items.MESSAGE_PREFIX, ":session": items.SESSION_SK}
+                {
+                    ":pk": items.session_pk(session_id),
+                    ":first": items.message_start(incarnation),
+                    ":last": items.MESSAGE_END,
+                }
             ),
             ScanIndexForward=False,
-            Limit=self._history + 1,
+            Limit=self._history,
             ConsistentRead=True,
         )
-        found = [deserialize(item) for item in response.get("Items", [])]
-        if not found or found[0].get("SK") != items.SESSION_SK:
-            return False
-        session = found[0]
-        messages = [item for item in found[1:] if items.is_message_key(str(item.get("SK", "")))]
+        messages = [deserialize(item) for item in response.get("Items", [])]
         if not messages:
             return False
         newest = str(messages[0]["SK"])
-        if str(session.get("summary_through", "")) >= newest:
-            return False
         turns = [Turn(str(m.get("role", "")), str(m.get("content", ""))) for m in reversed(messages)]
-        summary = self._summarizer.summarize(turns)
+        item = items.summary_item(
+            session_id, incarnation, self._summarizer.summarize(turns), newest, int(hot.get("message_count", 0))
+        )
         try:
             dynamo.conditional(
                 self._client,
-                "update_item",
+                "put_item",
                 TableName=self._table,
-                Key=items.session_key(session_id),
-                UpdateExpression="SET session_summary = :summary, summary_through = :through",
+                Item=serialize(item),
                 ConditionExpression=(
-                    "attribute_exists(PK) AND (attribute_not_exists(summary_through) OR summary_through < :through)"
+                    "attribute_not_exists(PK) OR created_at <> :incarnation OR summary_through < :through"
                 ),
-                ExpressionAttributeValues=serialize({":summary": summary, ":through": newest}),
+                ExpressionAttributeValues=serialize({":incarnation": incarnation, ":through": newest}),
             )
         except ConditionFailed:
             return False

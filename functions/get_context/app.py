@@ -1,0 +1,34 @@
+"""GET /api/v1/sessions/{session_id}/context: the summary and the newest messages that fit a budget."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from session_service.http import SessionIdPath, UserIdQuery, caller, entry, make_resolver
+from session_service.models import (
+    DEFAULT_CONTEXT_MESSAGES,
+    DEFAULT_CONTEXT_TOKENS,
+    MAX_CONTEXT_MESSAGES,
+    MAX_CONTEXT_TOKENS,
+    Context,
+)
+from session_service.wiring import repository
+
+app = make_resolver()
+
+
+@app.get("/api/v1/sessions/<session_id>/context")
+def get_context(
+    session_id: SessionIdPath,
+    user_id: UserIdQuery = None,
+    max_tokens: Annotated[
+        int, Query(ge=0, le=MAX_CONTEXT_TOKENS, description="Token budget: sum of the messages' tokens_used")
+    ] = DEFAULT_CONTEXT_TOKENS,
+    max_messages: Annotated[
+        int, Query(ge=1, le=MAX_CONTEXT_MESSAGES, description="At most this many messages")
+    ] = DEFAULT_CONTEXT_MESSAGES,
+) -> Context:
+    return repository().get_context(session_id, caller(app, user_id), max_tokens=max_tokens, max_messages=max_messages)
+
+
+lambda_handler = entry(app)
