@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from session_service.errors import SessionServiceError
 from session_service.identity import resolve_caller
 from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, Session
-from session_service.observability import logger, metrics
+from session_service.observability import logger, metrics, publish_metrics
 from session_service.wiring import settings
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")]
@@ -218,9 +218,10 @@ def once(
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point for ``app``: structured logs with the API Gateway request id as correlation
-    id, and metrics flushed after every invocation."""
+    id, and the metrics the invocation recorded published after it (see
+    :func:`session_service.observability.publish_metrics`)."""
 
-    @metrics.log_metrics
+    @publish_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
