@@ -5,9 +5,9 @@ Records live in the service's own table (``PK = IDEMPOTENCY#<caller>``, ``SK = <
 scoped to the caller, the operation and its target: two users (or two sessions) never share a record.
 
 * A retry with the same key and the same body returns the first response and writes nothing.
-* The same key with a different body is 422 (:class:`IdempotencyKeyReused`).
-* A retry while the first request is still running is 409 (:class:`IdempotencyInProgress`); if that
-  request died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
+* The same key with a different body is :class:`IdempotencyKeyReused`.
+* A retry while the first request is still running is :class:`IdempotencyInProgress`; if that request
+  died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
 * A request that failed (any error) leaves no record: a retry runs again.
 
 Powertools' persistence layer and its configuration are built once per process (per DynamoDB client),
@@ -44,30 +44,15 @@ MAX_KEY_CHARS = 255
 
 
 class IdempotencyKeyReused(SessionServiceError):
-    """422: an ``Idempotency-Key`` already used with a different request body."""
+    """An ``Idempotency-Key`` already used with a different request body."""
 
-    status_code = 422
-
-    def __init__(self) -> None:
-        super().__init__("Idempotency-Key reused with a different request")
-        self.detail = [  # type: ignore[assignment]
-            {
-                "type": "idempotency_key_reused",
-                "loc": ["header", "idempotency-key"],
-                "msg": "Idempotency-Key was already used with a different request body",
-            }
-        ]
+    detail = "Idempotency-Key was already used with a different request body"
 
 
 class IdempotencyInProgress(SessionServiceError):
-    """409: a request with this ``Idempotency-Key`` is still being processed; retry later."""
+    """A request with this ``Idempotency-Key`` is still being processed; retry later."""
 
-    status_code = 409
     detail = "A request with this Idempotency-Key is still in progress"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "1"}
 
 
 _caller: ContextVar[str] = ContextVar("idempotency_caller")
