@@ -1,7 +1,7 @@
 """Who is calling (SPEC section 5; OWASP API1:2023, Broken Object Level Authorization).
 
 With API Gateway's Cognito authorizer the caller is the verified JWT ``sub`` from
-``requestContext.authorizer.claims``; a ``user_id`` in the query, path or body that differs is 403.
+``requestContext.authorizer.claims``; a ``user_id`` in the query, path or body that differs is :class:`Forbidden`.
 Without an authorizer (local, dev) the request's ``user_id`` is the caller, as in seed 002.
 """
 
