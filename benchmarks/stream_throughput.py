@@ -67,7 +67,20 @@ def make_workload(repo: Any, sessions: int, appends: int, rng: random.Random) ->
     """``sessions`` sessions, then ``appends`` one-message appends to sessions drawn at random."""
     from session_service.models import MessageCreate, MessageRole, SessionCreate
 
-    words = ["kyoto", "temple", "budget", "review", "parser", "unicode", "deploy", "lambda", "stream", "summary", "invoice", "travel"]
+    words = [
+        "kyoto",
+        "temple",
+        "budget",
+        "review",
+        "parser",
+        "unicode",
+        "deploy",
+        "lambda",
+        "stream",
+        "summary",
+        "invoice",
+        "travel",
+    ]
     made: list[tuple[str, str]] = []
     for _ in range(sessions):
         user = f"user{rng.randrange(300)}"

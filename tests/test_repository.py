@@ -368,9 +368,8 @@ def test_ping_is_false_when_the_table_is_missing(ddb: Any) -> None:
 def test_throttling_is_service_unavailable(store: SessionRepository) -> None:
     with Stubber(store._client) as stub:
         stub.add_client_error("query", service_error_code="ProvisionedThroughputExceededException")
-        with pytest.raises(ServiceUnavailable) as caught:
+        with pytest.raises(ServiceUnavailable):
             store.get_session(str(uuid.uuid4()), USER)
-    assert caught.value.headers == {"Retry-After": "1"}
 
 
 def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:

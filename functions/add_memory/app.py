@@ -1,39 +1,31 @@
 """POST /api/v1/sessions/{session_id}/memory: add a memory record (the type sent is echoed)."""
 
-from http import HTTPStatus
-
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.http import (
-    IdempotencyKeyHeader,
-    SessionIdPath,
-    UserIdQuery,
-    caller,
-    entry,
-    make_resolver,
-    once,
-)
+from session_service import http
+from session_service.errors import SessionNotActive
 from session_service.models import Memory, MemoryCreate
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.post("/api/v1/sessions/<session_id>/memory")
+@app.post(
+    "/api/v1/sessions/<session_id>/memory",
+    summary="Add a memory record (preference, entity, summary...) to an active session",
+    tags=["memory"],
+    responses=http.create_responses(SessionNotActive, *http.SESSION_ERRORS),
+)
 def add_memory(
-    session_id: SessionIdPath,
+    session_id: http.SessionIdPath,
     body: MemoryCreate,
-    user_id: UserIdQuery = None,
-    idempotency_key: IdempotencyKeyHeader = None,
+    user_id: http.UserIdQuery = None,
+    key: http.IdempotencyKey = None,
 ) -> Response[Memory]:
-    owner = caller(app, user_id)
-
-    def produce() -> tuple[int, Memory, dict[str, str]]:
-        return HTTPStatus.CREATED, repository().add_memory(session_id, owner, body), {}
-
-    return once(
-        app, operation=f"add_memory:{session_id}", caller=owner, key=idempotency_key, request=body, produce=produce
+    owner = http.caller(app, user_id)
+    return http.create_once(
+        app, f"add_memory:{session_id}", owner, key, body, lambda: repository().add_memory(session_id, owner, body)
     )
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

@@ -1,40 +1,34 @@
 """POST /api/v1/sessions/{session_id}/messages: append one message and count it, atomically."""
 
-from http import HTTPStatus
-
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.http import (
-    IdempotencyKeyHeader,
-    SessionIdPath,
-    UserIdQuery,
-    caller,
-    entry,
-    make_resolver,
-    once,
-)
+from session_service import http
+from session_service.errors import SessionNotActive
 from session_service.models import Message, MessageCreate
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.post("/api/v1/sessions/<session_id>/messages")
+@app.post(
+    "/api/v1/sessions/<session_id>/messages",
+    summary="Append a message to an active session, counting its tokens and cost",
+    tags=["messages"],
+    responses=http.create_responses(SessionNotActive, *http.SESSION_ERRORS),
+)
 def add_message(
-    session_id: SessionIdPath,
+    session_id: http.SessionIdPath,
     body: MessageCreate,
-    user_id: UserIdQuery = None,
-    idempotency_key: IdempotencyKeyHeader = None,
+    user_id: http.UserIdQuery = None,
+    key: http.IdempotencyKey = None,
 ) -> Response[Message]:
-    owner = caller(app, user_id)
+    owner = http.caller(app, user_id)
 
-    def produce() -> tuple[int, Message, dict[str, str]]:
+    def write() -> Message:
         (message,) = repository().append_messages(session_id, owner, [body])
-        return HTTPStatus.CREATED, message, {}
+        return message
 
-    return once(
-        app, operation=f"add_message:{session_id}", caller=owner, key=idempotency_key, request=body, produce=produce
-    )
+    return http.create_once(app, f"add_message:{session_id}", owner, key, body, write)
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

@@ -1,45 +1,34 @@
 """POST /api/v1/sessions/{session_id}/messages:batch: import up to 99 messages, all or nothing."""
 
-from http import HTTPStatus
-
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.http import (
-    IdempotencyKeyHeader,
-    SessionIdPath,
-    UserIdQuery,
-    caller,
-    entry,
-    make_resolver,
-    once,
-)
+from session_service import http
+from session_service.errors import PayloadTooLarge, SessionNotActive
 from session_service.models import MessageBatchCreate, MessageBatchResult
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.post("/api/v1/sessions/<session_id>/messages:batch")
+@app.post(
+    "/api/v1/sessions/<session_id>/messages:batch",
+    summary="Import up to 99 messages into an active session in one transaction: all or none",
+    tags=["messages"],
+    responses=http.create_responses(PayloadTooLarge, SessionNotActive, *http.SESSION_ERRORS),
+)
 def add_messages_batch(
-    session_id: SessionIdPath,
+    session_id: http.SessionIdPath,
     body: MessageBatchCreate,
-    user_id: UserIdQuery = None,
-    idempotency_key: IdempotencyKeyHeader = None,
+    user_id: http.UserIdQuery = None,
+    key: http.IdempotencyKey = None,
 ) -> Response[MessageBatchResult]:
-    owner = caller(app, user_id)
+    owner = http.caller(app, user_id)
 
-    def produce() -> tuple[int, MessageBatchResult, dict[str, str]]:
+    def write() -> MessageBatchResult:
         messages = repository().append_messages(session_id, owner, body.messages)
-        return HTTPStatus.CREATED, MessageBatchResult(messages=messages, total=len(messages)), {}
+        return MessageBatchResult(messages=messages, total=len(messages))
 
-    return once(
-        app,
-        operation=f"add_messages_batch:{session_id}",
-        caller=owner,
-        key=idempotency_key,
-        request=body,
-        produce=produce,
-    )
+    return http.create_once(app, f"add_messages_batch:{session_id}", owner, key, body, write)
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

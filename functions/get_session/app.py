@@ -2,16 +2,21 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.http import SessionIdPath, UserIdQuery, caller, entry, make_resolver, session_response
+from session_service import http
 from session_service.models import Session
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.get("/api/v1/sessions/<session_id>")
-def get_session(session_id: SessionIdPath, user_id: UserIdQuery = None) -> Response[Session]:
-    return session_response(repository().get_session(session_id, caller(app, user_id)))
+@app.get(
+    "/api/v1/sessions/<session_id>",
+    summary="Get a session, with its ETag",
+    tags=["sessions"],
+    responses=http.responses_for(*http.SESSION_ERRORS, success=http.SESSION),
+)
+def get_session(session_id: http.SessionIdPath, user_id: http.UserIdQuery = None) -> Response[Session]:
+    return http.session_response(repository().get_session(session_id, http.caller(app, user_id)))
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

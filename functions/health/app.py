@@ -2,16 +2,16 @@
 
 from datetime import UTC, datetime
 
-from session_service.http import entry, make_resolver
+from session_service import http
 from session_service.models import Health
 from session_service.wiring import settings
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.get("/health")
+@app.get("/health", summary="Liveness: the function runs (touches nothing)", tags=["health"])
 def health() -> Health:
     return Health(version=settings().service_version, timestamp=datetime.now(UTC))
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

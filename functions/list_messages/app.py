@@ -4,27 +4,34 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from session_service.http import NextTokenQuery, PageQuery, SessionIdPath, UserIdQuery, caller, entry, make_resolver
+from session_service import http
+from session_service.errors import InvalidCursor
 from session_service.models import MessageList, MessageOrder
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.get("/api/v1/sessions/<session_id>/messages")
+@app.get(
+    "/api/v1/sessions/<session_id>/messages",
+    summary="List a session's messages, oldest or newest first, by page or by next_token",
+    tags=["messages"],
+    responses=http.responses_for(InvalidCursor, *http.SESSION_ERRORS),
+)
 def list_messages(
-    session_id: SessionIdPath,
-    user_id: UserIdQuery = None,
-    order: Annotated[
-        MessageOrder, Query(description="asc: oldest first (default); desc: newest first")
-    ] = MessageOrder.ASC,
-    page: PageQuery = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 100,
-    next_token: NextTokenQuery = None,
+    session_id: http.SessionIdPath,
+    user_id: http.UserIdQuery = None,
+    order: Annotated[MessageOrder, Query(description="asc: oldest first (default); desc: newest first")] = (
+        MessageOrder.ASC
+    ),
+    page: http.PageQuery = 1,
+    page_size: http.PageSizeQuery = 100,
+    next_token: http.NextTokenQuery = None,
 ) -> MessageList:
+    owner = http.caller(app, user_id)
     return repository().list_messages(
-        session_id, caller(app, user_id), order=order, page=page, page_size=page_size, next_token=next_token
+        session_id, owner, order=order, page=page, page_size=page_size, next_token=next_token
     )
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

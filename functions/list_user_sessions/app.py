@@ -4,23 +4,30 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from session_service.http import NextTokenQuery, PageQuery, UserIdPath, caller, entry, make_resolver
+from session_service import http
+from session_service.errors import Forbidden, InvalidCursor, Unauthorized
 from session_service.models import SessionList, SessionStatus
 from session_service.wiring import repository
 
-app = make_resolver()
+app = http.make_resolver()
 
 
-@app.get("/api/v1/users/<user_id>/sessions")
+@app.get(
+    "/api/v1/users/<user_id>/sessions",
+    summary="List a user's sessions, most recent activity first, by page or by next_token",
+    tags=["sessions"],
+    responses=http.responses_for(InvalidCursor, Unauthorized, Forbidden, *http.PARAMETER_ERRORS, *http.STORE_ERRORS),
+)
 def list_user_sessions(
-    user_id: UserIdPath,
+    user_id: http.UserIdPath,
     active_only: Annotated[bool, Query(description="Only active sessions")] = False,
-    page: PageQuery = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    next_token: NextTokenQuery = None,
+    page: http.PageQuery = 1,
+    page_size: http.PageSizeQuery = 50,
+    next_token: http.NextTokenQuery = None,
 ) -> SessionList:
+    owner = http.caller(app, user_id, ("path", "user_id"))
     return repository().list_user_sessions(
-        caller(app, user_id, ("path", "user_id")),
+        owner,
         status=SessionStatus.ACTIVE if active_only else None,
         page=page,
         page_size=page_size,
@@ -28,4 +35,4 @@ def list_user_sessions(
     )
 
 
-lambda_handler = entry(app)
+lambda_handler = http.entry(app)

@@ -1,31 +1,42 @@
-"""HTTP wiring shared by every handler: the resolver factory, typed parameters, and the one error mapping.
+"""HTTP wiring shared by every handler: the resolver factory, typed parameters, and the one error table.
 
-A handler module does ``app = make_resolver()``, declares its one route with the typed parameters below,
-calls one layer function, and exports ``lambda_handler = entry(app)``.
+A handler module does ``app = make_resolver()``, declares its one route with the typed parameters below
+(and ``responses=responses_for(<the errors it can raise>)``), calls one layer function, and exports
+``lambda_handler = entry(app)``.
+
+Every HTTP status the service answers is decided here: :data:`ERROR_ANSWERS` maps each exception type
+to its status, headers and body, and feeds both the one exception handler and each route's documented
+``responses``; success statuses come from :func:`create_once`, :func:`session_response` and
+:func:`health_response`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
+    ValidationException,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from session_service.errors import SessionServiceError
-from session_service.identity import resolve_caller
-from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, Session
-from session_service.observability import logger, metrics
+from session_service import errors
+from session_service.idempotency import MAX_KEY_CHARS, IdempotencyInProgress, IdempotencyKeyReused, run_once
+from session_service.identity import MissingUserId, resolve_caller
+from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, HealthDetailed, Session
+from session_service.observability import logger, metrics, publish_metrics
 from session_service.wiring import settings
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")]
@@ -35,19 +46,20 @@ UserIdQuery = Annotated[
     Query(pattern=USER_ID_PATTERN, max_length=128, description="The caller; optional with the authorizer"),
 ]
 PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from 1")]
+PageSizeQuery = Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200 (SPEC section 3)")]
 NextTokenQuery = Annotated[
     str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")
 ]
-IdempotencyKeyHeader = Annotated[
+IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="idempotency-key",
         min_length=1,
-        max_length=255,
+        max_length=MAX_KEY_CHARS,
         description="Makes a retried create safe: the same key and body return the first response",
     ),
 ]
-IfMatchHeader = Annotated[
+IfMatch = Annotated[
     str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
 ]
 
@@ -94,60 +106,267 @@ class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
         )
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+# -- errors: one table, by exception type -----------------------------------------------------------------
 
 
-def _count_error(name: str) -> None:
-    metrics.add_metric(name=f"Error.{name}", unit=MetricUnit.Count, value=1)
+class ErrorDetail(BaseModel):
+    """Every error that is not about the request's shape: a human-readable `detail`."""
+
+    detail: str = Field(description="What went wrong, in a sentence")
+
+
+def _said(exc: Any) -> str:
+    return str(exc.detail)  # a SessionServiceError's own sentence
+
+
+def _says(text: str) -> Callable[[Any], str]:
+    return lambda _exc: text  # never the exception's text: it may name our internals
+
+
+def _errors(exc: ValidationException) -> list[dict[str, Any]]:
+    return [
+        {"type": e.get("type", "value_error"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "Invalid value")}
+        for e in exc.errors()
+    ]
+
+
+def _missing(exc: MissingUserId) -> list[dict[str, Any]]:
+    return [{"type": "missing", "loc": list(exc.location), "msg": exc.detail}]  # FastAPI's "missing" shape
+
+
+def _key_reused(exc: IdempotencyKeyReused) -> list[dict[str, Any]]:
+    return [{"type": "idempotency_key_reused", "loc": ["header", "idempotency-key"], "msg": exc.detail}]
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How the API answers one exception type (SPEC section 4: every error body is JSON with ``detail``).
+
+    ``detail`` builds the body's ``detail`` from the exception: a sentence, or, when ``listed``, a list of
+    ``{type, loc, msg}`` like a validation error. ``description`` documents the case in OpenAPI.
+    ``retry_after`` (seconds) adds ``Retry-After``. ``metric`` names the ``Error.<metric>`` count (default:
+    the exception's class name); ``counted=False`` counts nothing.
+    """
+
+    status: HTTPStatus
+    description: str
+    detail: Callable[[Any], str | list[dict[str, Any]]] = _said
+    listed: bool = False
+    retry_after: int | None = None
+    metric: str | None = None
+    counted: bool = True
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+
+
+ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
+    errors.InvalidCursor: ErrorAnswer(
+        HTTPStatus.BAD_REQUEST, "Invalid `next_token`: tampered with, or issued for another caller or listing"
+    ),
+    errors.Unauthorized: ErrorAnswer(HTTPStatus.UNAUTHORIZED, "Not authenticated (only with the authorizer on)"),
+    errors.Forbidden: ErrorAnswer(
+        HTTPStatus.FORBIDDEN,
+        "`user_id` differs from the verified caller, or the caller lacks the admin group (authorizer on)",
+    ),
+    errors.SessionNotFound: ErrorAnswer(HTTPStatus.NOT_FOUND, "Session not found: missing, another user's, or expired"),
+    NotFoundError: ErrorAnswer(
+        HTTPStatus.NOT_FOUND, "No route matches the path", detail=_says("Not Found"), counted=False
+    ),
+    errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
+    errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
+    errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),
+    errors.SessionReadOnly: ErrorAnswer(HTTPStatus.CONFLICT, "The session is ended and read-only"),
+    IdempotencyInProgress: ErrorAnswer(
+        HTTPStatus.CONFLICT,
+        "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds",
+        retry_after=1,
+    ),
+    errors.PreconditionFailed: ErrorAnswer(
+        HTTPStatus.PRECONDITION_FAILED, "`If-Match` does not name the session's current ETag"
+    ),
+    errors.PayloadTooLarge: ErrorAnswer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request too large for one transaction"),
+    RequestUnsupportedContentType: ErrorAnswer(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "The body is not `application/json`",
+        detail=_errors,
+        listed=True,
+        metric="UnsupportedMediaType",
+    ),
+    RequestValidationError: ErrorAnswer(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "The request breaks the schema: `detail` lists each problem as `{type, loc, msg}`",
+        detail=_errors,
+        listed=True,
+        metric="Validation",
+    ),
+    MissingUserId: ErrorAnswer(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "No `user_id` and no verified caller", detail=_missing, listed=True
+    ),
+    IdempotencyKeyReused: ErrorAnswer(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "The `Idempotency-Key` was already used with a different body",
+        detail=_key_reused,
+        listed=True,
+    ),
+    errors.ServiceUnavailable: ErrorAnswer(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "DynamoDB is throttling, or a transaction kept conflicting; retry after `Retry-After` seconds",
+        retry_after=1,
+    ),
+    # botocore has already retried by then: a table that is missing or unreachable is rarely back within a second.
+    errors.StoreUnavailable: ErrorAnswer(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "The table is unreachable or missing; retry after `Retry-After` seconds",
+        retry_after=5,
+    ),
+    Exception: ErrorAnswer(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "A bug of ours, logged; never an answer to input",
+        detail=_says("Internal server error"),
+        metric="Unhandled",
+    ),
+}
+"""The answer to every exception a handler lets out, looked up along the exception's MRO; ``Exception``
+catches the rest (a bug: logged with its traceback, answered 500 without its text)."""
+
+
+def answer_for(error: type[BaseException]) -> tuple[type[Exception], ErrorAnswer]:
+    """The table's entry for ``error`` (its own, or its nearest base class's) and the class it is keyed by."""
+    for cls in error.__mro__:
+        if cls in ERROR_ANSWERS:
+            return cls, ERROR_ANSWERS[cls]
+    return Exception, ERROR_ANSWERS[Exception]
+
+
+def error_response(exc: Exception) -> Response[Any]:
+    """The answer to ``exc`` from :data:`ERROR_ANSWERS`, counted as an ``Error.*`` metric and logged when 5xx."""
+    matched, answer = answer_for(type(exc))
+    if answer.counted:
+        metrics.add_metric(name=f"Error.{answer.metric or type(exc).__name__}", unit=MetricUnit.Count, value=1)
+    if matched is Exception:
+        logger.exception("Unhandled error")
+    elif answer.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.warning("Request failed", extra={"error": type(exc).__name__, "status": int(answer.status)})
+    return Response(
+        status_code=answer.status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": answer.detail(exc)},
+        headers=answer.headers or None,
+    )
 
 
 def make_resolver() -> APIGatewayRestResolver:
-    """A REST API resolver with request validation and the service's error mapping.
+    """A REST API resolver with request validation and :func:`error_response` as its one exception handler.
 
-    Mapping, by exception type: :class:`SessionServiceError` subclasses answer their own status with
-    ``{"detail": ...}``; request validation answers 422 with ``detail`` a list of ``{type, loc, msg}``;
-    an unknown route 404; anything unexpected is logged and answers 500 (a bug of ours, never input).
-    A response that breaks its own model is also a 500 (``response_validation_error_http_code``).
+    Powertools looks exception handlers up along the MRO, so the handler registered for ``Exception``
+    also answers unknown routes (``NotFoundError``) and request validation. A response that breaks its
+    own model is a 500 (``response_validation_error_http_code``): our bug, not a client error.
     """
     app = APIGatewayRestResolver(
         enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
     )
     app._request_validation_middleware = _ObjectBodyValidation()  # type: ignore[no-untyped-call]  # stricter bodies
-
-    @app.exception_handler(SessionServiceError)
-    def domain_error(exc: SessionServiceError) -> Response[Any]:
-        _count_error(type(exc).__name__)
-        if exc.status_code >= 500:
-            logger.warning("Request failed", extra={"error": type(exc).__name__, "status": exc.status_code})
-        return _json(exc.status_code, {"detail": exc.detail}, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    def validation_error(exc: RequestValidationError) -> Response[Any]:
-        _count_error("Validation")
-        detail = [
-            {"type": e.get("type", "value_error"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "Invalid value")}
-            for e in exc.errors()
-        ]
-        return _json(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": detail})
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[Any]:
-        _count_error("UnsupportedMediaType")
-        detail = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
-        return _json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"detail": detail})
-
-    @app.exception_handler(NotFoundError)
-    def unknown_route(exc: NotFoundError) -> Response[Any]:
-        return _json(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
-
-    @app.exception_handler(Exception)
-    def unexpected(exc: Exception) -> Response[Any]:
-        _count_error("Unhandled")
-        logger.exception("Unhandled error")
-        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "Internal server error"})
-
+    app.exception_handler(Exception)(error_response)
     return app
+
+
+# -- the documented responses of a route, from the same table ------------------------------------------------
+
+_JSON = content_types.APPLICATION_JSON
+_RETRY_AFTER_DOC: dict[str, OpenAPIResponseHeader] = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+}
+_ETAG_DOC: dict[str, OpenAPIResponseHeader] = {
+    "ETag": {"description": "The session's version, for `If-Match`", "schema": {"type": "string"}}
+}
+
+OK: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": DEFAULT_OPENAPI_RESPONSE_DESCRIPTION}}
+"""A read's success; the body is the route's return model (Powertools fills it in)."""
+SESSION: Mapping[int, OpenAPIResponse] = {
+    HTTPStatus.OK.value: {"description": "The session, with its ETag", "headers": _ETAG_DOC}
+}
+"""A success that returns a session (:func:`session_response`)."""
+CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
+"""A create's success (:func:`create_once`)."""
+SESSION_CREATED: Mapping[int, OpenAPIResponse] = {
+    HTTPStatus.OK.value: {
+        "description": "The caller's session of that `session_id` already existed: unchanged",
+        "headers": _ETAG_DOC,
+    },
+    HTTPStatus.CREATED.value: {"description": "Created", "headers": _ETAG_DOC},
+}
+"""``POST /api/v1/sessions``: created, or seed 004's "ensure it exists" finding the caller's own."""
+HEALTH: Mapping[int, OpenAPIResponse] = {
+    HTTPStatus.OK.value: {"description": "Operational: the table answers"},
+    ERROR_ANSWERS[errors.StoreUnavailable].status.value: {
+        "description": "Degraded: the table does not answer (`status: degraded`)",
+        "headers": _RETRY_AFTER_DOC,
+    },
+}
+"""``GET /health/detailed`` (:func:`health_response`): the same body either way."""
+
+Errors = tuple[type[Exception], ...]
+CALLER_ERRORS: Errors = (MissingUserId, errors.Unauthorized, errors.Forbidden)
+"""What :func:`caller` raises."""
+STORE_ERRORS: Errors = (errors.ServiceUnavailable, errors.StoreUnavailable)
+"""What any repository call can raise."""
+PARAMETER_ERRORS: Errors = (NotFoundError, RequestValidationError)
+"""What a route with path or query parameters can answer: a path no route matches, a value that breaks its type."""
+SESSION_ERRORS: Errors = (errors.SessionNotFound, *PARAMETER_ERRORS, *CALLER_ERRORS, *STORE_ERRORS)
+"""What every route under ``/api/v1/sessions/{session_id}`` can answer."""
+BODY_ERRORS: Errors = (RequestValidationError, RequestUnsupportedContentType)
+"""What a route with a JSON body can answer."""
+CREATE_ERRORS: Errors = (*BODY_ERRORS, IdempotencyKeyReused, IdempotencyInProgress, *STORE_ERRORS)
+"""What :func:`create_once` and a create's body can answer."""
+
+
+def responses_for(*errors: type[Exception], success: Mapping[int, OpenAPIResponse] = OK) -> dict[int, OpenAPIResponse]:
+    """A route's ``responses=``: ``success``, and one response per status the ``errors`` map to in
+    :data:`ERROR_ANSWERS`, described by the cases it covers.
+
+    Each of ``errors`` must have an entry of its own (``KeyError`` otherwise); errors that share a
+    status must share a body shape (``ValueError`` otherwise).
+    """
+    missing = [error.__name__ for error in errors if error not in ERROR_ANSWERS]
+    if missing:
+        raise KeyError(f"not in ERROR_ANSWERS: {missing}")
+    responses = dict(success)
+    cases: dict[int, list[ErrorAnswer]] = {}
+    for error, answer in ERROR_ANSWERS.items():  # in the table's order, whatever the order declared
+        if error in errors:
+            cases.setdefault(answer.status.value, []).append(answer)
+    for status, answers in cases.items():
+        responses[status] = _documented(answers)
+    return dict(sorted(responses.items()))
+
+
+def create_responses(
+    *errors: type[Exception], success: Mapping[int, OpenAPIResponse] = CREATED
+) -> dict[int, OpenAPIResponse]:
+    """A create's ``responses=`` (a route that answers with :func:`create_once`): :func:`responses_for` with
+    :data:`CREATE_ERRORS` added to ``errors``."""
+    return responses_for(*errors, *CREATE_ERRORS, success=success)
+
+
+def _documented(answers: list[ErrorAnswer]) -> OpenAPIResponse:
+    descriptions = [answer.description for answer in answers]
+    shapes = {answer.listed for answer in answers}
+    if len(shapes) > 1:
+        raise ValueError(f"one status, two body shapes: {descriptions}")
+    response: OpenAPIResponse = {
+        "description": descriptions[0] if len(descriptions) == 1 else "\n".join(f"- {d}" for d in descriptions),
+        "content": {
+            _JSON: {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            if shapes == {True}
+            else {"model": ErrorDetail}
+        },
+    }
+    if any(answer.retry_after for answer in answers):
+        response["headers"] = _RETRY_AFTER_DOC
+    return response
 
 
 def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str, ...] = ("query", "user_id")) -> str:
@@ -155,6 +374,9 @@ def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str
     return resolve_caller(
         app.current_event.raw_event, claimed, authorizer_enabled=settings().authorizer_enabled, location=location
     )
+
+
+# -- success responses -----------------------------------------------------------------------------------
 
 
 def etag(session: Session) -> str:
@@ -173,34 +395,49 @@ def parse_if_match(value: str | None) -> int | None:
     return int(text) if text.isdigit() and len(text) < 19 else -1
 
 
-def session_response(session: Session, status: int = HTTPStatus.OK) -> Response[Session]:
-    """A response carrying a session and its ``ETag``."""
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=session, headers={"ETag": etag(session)}
-    )
+def _headers_of(body: BaseModel) -> dict[str, str]:
+    return {"ETag": etag(body)} if isinstance(body, Session) else {}  # a session always travels with its ETag
 
 
-def once(
+def session_response(session: Session) -> Response[Session]:
+    """200 with a session and its ``ETag``."""
+    return Response(status_code=HTTPStatus.OK, content_type=_JSON, body=session, headers=_headers_of(session))
+
+
+def health_response(report: HealthDetailed) -> Response[HealthDetailed]:
+    """200 when the table answered, else the same body with the 503 and ``Retry-After`` of
+    :class:`~session_service.errors.StoreUnavailable`."""
+    if report.database_connected:
+        return Response(status_code=HTTPStatus.OK, content_type=_JSON, body=report)
+    answer = ERROR_ANSWERS[errors.StoreUnavailable]
+    return Response(status_code=answer.status, content_type=_JSON, body=report, headers=answer.headers)
+
+
+def create_once(
     app: APIGatewayRestResolver,
-    *,
     operation: str,
     caller: str,
     key: str | None,
     request: BaseModel,
-    produce: Callable[[], tuple[int, BaseModel, dict[str, str]]],
+    write: Callable[[], BaseModel | tuple[BaseModel, bool]],
 ) -> Response[Any]:
-    """Answer a create at most once per ``Idempotency-Key`` (see :mod:`session_service.idempotency`).
+    """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
-    ``produce`` performs the write and returns ``(status, body, headers)``; a retry with the same key and
-    body replays them without writing. Raises what :func:`~session_service.idempotency.run_once` raises.
+    ``operation`` names the route and its target (``"add_message:<session_id>"``), ``caller`` the user the
+    record belongs to, ``request`` the body a retry must repeat. ``write`` performs the write and returns
+    what it created (201), or ``(model, created)`` when it may find the caller's existing one instead (200
+    when ``created`` is false); a session travels with its ``ETag``. A retry with the same ``key`` and
+    ``request`` replays the first answer without writing.
+    Raises what :func:`~session_service.idempotency.run_once` raises.
     """
-    from session_service.idempotency import run_once
 
     def execute() -> dict[str, Any]:
-        status, body, headers = produce()
-        return {"status": int(status), "body": body.model_dump(mode="json"), "headers": headers}
+        result = write()
+        body, created = result if isinstance(result, tuple) else (result, True)
+        status = HTTPStatus.CREATED if created else HTTPStatus.OK
+        return {"status": status.value, "body": body.model_dump(mode="json"), "headers": _headers_of(body)}
 
-    result = run_once(
+    answer = run_once(
         operation=operation,
         caller=caller,
         key=key,
@@ -209,18 +446,16 @@ def once(
         lambda_context=app.lambda_context,
     )
     return Response(
-        status_code=result["status"],
-        content_type=content_types.APPLICATION_JSON,
-        body=result["body"],
-        headers=result["headers"] or None,
+        status_code=answer["status"], content_type=_JSON, body=answer["body"], headers=answer["headers"] or None
     )
 
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point for ``app``: structured logs with the API Gateway request id as correlation
-    id, and metrics flushed after every invocation."""
+    id, and the metrics the invocation recorded published after it (see
+    :func:`session_service.observability.publish_metrics`)."""
 
-    @metrics.log_metrics
+    @publish_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)

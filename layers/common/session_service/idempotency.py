@@ -5,51 +5,85 @@ Records live in the service's own table (``PK = IDEMPOTENCY#<caller>``, ``SK = <
 scoped to the caller, the operation and its target: two users (or two sessions) never share a record.
 
 * A retry with the same key and the same body returns the first response and writes nothing.
-* The same key with a different body is 422 (:class:`IdempotencyKeyReused`).
-* A retry while the first request is still running is 409 (:class:`IdempotencyInProgress`); if that
-  request died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
+* The same key with a different body is :class:`IdempotencyKeyReused`.
+* A retry while the first request is still running is :class:`IdempotencyInProgress`; if that request
+  died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
 * A request that failed (any error) leaves no record: a retry runs again.
 
-The Powertools modules (and boto3) are imported on the first keyed request only.
+Powertools' persistence layer and its configuration are built once per process (per DynamoDB client),
+not per request: each ``DynamoDBPersistenceLayer`` registers a user-agent hook on the client it is given,
+so one per request would pile hooks onto the shared client. The Powertools modules (and boto3) are
+imported on the first keyed request only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
+from session_service import items
 from session_service.errors import ServiceUnavailable, SessionServiceError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
+
 
 IDEMPOTENCY_TTL_SECONDS = 3600
 """How long a completed response is kept for retries (seconds)."""
 MAX_KEY_CHARS = 255
+"""The longest ``Idempotency-Key`` accepted (characters)."""
 
 
 class IdempotencyKeyReused(SessionServiceError):
-    """422: an ``Idempotency-Key`` already used with a different request body."""
+    """An ``Idempotency-Key`` already used with a different request body."""
 
-    status_code = 422
-
-    def __init__(self) -> None:
-        super().__init__("Idempotency-Key reused with a different request")
-        self.detail = [  # type: ignore[assignment]
-            {
-                "type": "idempotency_key_reused",
-                "loc": ["header", "idempotency-key"],
-                "msg": "Idempotency-Key was already used with a different request body",
-            }
-        ]
+    detail = "Idempotency-Key was already used with a different request body"
 
 
 class IdempotencyInProgress(SessionServiceError):
-    """409: a request with this ``Idempotency-Key`` is still being processed; retry later."""
+    """A request with this ``Idempotency-Key`` is still being processed; retry later."""
 
-    status_code = 409
     detail = "A request with this Idempotency-Key is still in progress"
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "1"}
+
+_caller: ContextVar[str] = ContextVar("idempotency_caller")
+"""The caller :func:`run_once` is serving: the shared persistence layer writes into their partition."""
+
+
+@cache
+def _config() -> IdempotencyConfig:
+    """What Powertools hashes (the key's scope) and compares (the body); one per process."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="[operation, caller, key]",
+        payload_validation_jmespath="payload",
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+
+
+@lru_cache(maxsize=1)
+def _store(client: Any, table_name: str) -> BasePersistenceLayer:
+    """Powertools' DynamoDB persistence layer over ``table_name``, built once per client (tests rebuild the
+    client with :func:`session_service.wiring.reset`, and get a new layer with it)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    class CallerPartitioned(DynamoDBPersistenceLayer):
+        """Records sit in the partition of the caller being served, not in one static partition."""
+
+        def _get_key(self, idempotency_key: str) -> dict[str, Any]:
+            partition = items.idempotency_pk(_caller.get())
+            return {self.key_attr: {"S": partition}, str(self.sort_key_attr): {"S": idempotency_key}}
+
+    return CallerPartitioned(
+        table_name=table_name,
+        key_attr="PK",
+        sort_key_attr="SK",
+        expiry_attr="expires_at",
+        boto3_client=client,
+    )
 
 
 def run_once(
@@ -65,17 +99,15 @@ def run_once(
 
     ``operation`` names the route and its target (for example ``"add_message:<session_id>"``);
     ``payload`` is the request as JSON-able data (compared on retries); ``produce`` performs the write
-    and returns what to replay. Without a ``key`` it simply calls ``produce``.
-    Raises :class:`IdempotencyKeyReused`, :class:`IdempotencyInProgress`, or whatever ``produce`` raises.
+    and returns what to replay; ``lambda_context`` bounds an in-progress record by the invocation's
+    remaining time. Without a ``key`` it simply calls ``produce``.
+    Raises :class:`IdempotencyKeyReused`, :class:`IdempotencyInProgress`, :class:`ServiceUnavailable`
+    (the record could not be read or written), or whatever ``produce`` raises.
     """
     if key is None:
         return produce()
 
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyPersistenceLayerError,
@@ -84,26 +116,18 @@ def run_once(
 
     from session_service.wiring import dynamodb_client, settings
 
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().table_name,
-        key_attr="PK",
-        sort_key_attr="SK",
-        static_pk_value=f"IDEMPOTENCY#{caller}",
-        expiry_attr="expires_at",
-        boto3_client=dynamodb_client(),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[operation, caller, key]",
-        payload_validation_jmespath="payload",
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-    )
-    if lambda_context is not None:
-        config.register_lambda_context(lambda_context)
+    config = _config()
+    # Every invocation registers its own context on the shared config, as Powertools' `idempotent` does:
+    # the in-progress record lapses with this invocation's remaining time (None: with the record's TTL).
+    config.register_lambda_context(lambda_context)
+    store = _store(dynamodb_client(), settings().table_name)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    # Decorated per call (it only wraps), so the records keep this closure's name in their sort key.
+    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
     def execute(request: dict[str, Any]) -> dict[str, Any]:
         return produce()
 
+    scope = _caller.set(caller)
     try:
         result: dict[str, Any] = execute(
             request={"operation": operation, "caller": caller, "key": key, "payload": payload}
@@ -112,6 +136,8 @@ def run_once(
         raise IdempotencyKeyReused() from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise IdempotencyInProgress() from exc
-    except IdempotencyPersistenceLayerError as exc:  # the record could not be read or written
+    except IdempotencyPersistenceLayerError as exc:
         raise ServiceUnavailable() from exc
+    finally:
+        _caller.reset(scope)
     return result

@@ -1,7 +1,7 @@
 """Who is calling (SPEC section 5; OWASP API1:2023, Broken Object Level Authorization).
 
 With API Gateway's Cognito authorizer the caller is the verified JWT ``sub`` from
-``requestContext.authorizer.claims``; a ``user_id`` in the query, path or body that differs is 403.
+``requestContext.authorizer.claims``; a ``user_id`` in the query, path or body that differs is :class:`Forbidden`.
 Without an authorizer (local, dev) the request's ``user_id`` is the caller, as in seed 002.
 """
 
@@ -13,13 +13,14 @@ from session_service.errors import Forbidden, SessionServiceError, Unauthorized
 
 
 class MissingUserId(SessionServiceError):
-    """422: no authorizer identity and no ``user_id`` in the request (FastAPI's "missing" shape)."""
+    """No authorizer identity and no ``user_id`` in the request; ``location`` is where it was expected
+    (for example ``("query", "user_id")``), so the answer can name it like a validation error."""
 
-    status_code = 422
+    detail = "Field required"
 
     def __init__(self, location: tuple[str, ...] = ("query", "user_id")) -> None:
-        super().__init__("Field required")
-        self.detail = [{"type": "missing", "loc": list(location), "msg": "Field required"}]  # type: ignore[assignment]
+        super().__init__()
+        self.location = location
 
 
 def authorizer_claims(event: dict[str, Any]) -> dict[str, Any] | None:
