@@ -300,29 +300,30 @@ def test_bad_message_list_parameters_are_422(api: Api, new_session: NewSession) 
 # -- batch --------------------------------------------------------------------------------------------
 
 
-def test_batch_of_99_keeps_order_and_counts_once(api: Api, ddb: Any, new_session: NewSession) -> None:
+def test_a_full_batch_keeps_order_and_counts_once(api: Api, ddb: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     batch = [
         {"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i:02d}", "tokens_used": i, "cost_usd": 0.1}
-        for i in range(99)
+        for i in range(98)
     ]
     status, body = post_batch(api, sid, batch)
     assert status == 201, body
-    assert body["total"] == 99
+    assert body["total"] == 98
     assert [m["content"] for m in body["messages"]] == [m["content"] for m in batch]
     session = get_session(api, sid)
-    assert session["message_count"] == 99
-    assert session["total_tokens"] == sum(range(99))
-    assert session["total_cost"] == 9.9  # exact: 99 x 0.1
+    assert session["message_count"] == 98
+    assert session["total_tokens"] == sum(range(98))
+    assert session["total_cost"] == 9.8  # exact: 98 x 0.1
     listed = list_messages(api, sid, page_size=200)[1]
     assert [m["content"] for m in listed["messages"]] == [m["content"] for m in batch]
-    assert listed["total"] == 99
+    assert listed["total"] == 98
 
 
-def test_batch_of_100_is_422_and_writes_nothing(api: Api, ddb: Any, new_session: NewSession) -> None:
+@pytest.mark.parametrize("size", [99, 100])
+def test_a_batch_over_98_is_422_and_writes_nothing(api: Api, ddb: Any, new_session: NewSession, size: int) -> None:
     sid = new_session()["session_id"]
     before = table_items(ddb)
-    status, body = post_batch(api, sid, [{"role": "user", "content": "x"}] * 100)
+    status, body = post_batch(api, sid, [{"role": "user", "content": "x"}] * size)
     assert_validation_error(status, body)
     assert table_items(ddb) == before
 

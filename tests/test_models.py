@@ -282,8 +282,8 @@ def test_memory_type_is_required_and_an_enum() -> None:
 # -- batches -----------------------------------------------------------------------------------------
 
 
-def test_batch_takes_1_to_99_messages() -> None:
-    assert len(MessageBatchCreate.model_validate({"messages": [message()] * MAX_BATCH_MESSAGES}).messages) == 99
+def test_batch_takes_1_to_98_messages() -> None:
+    assert len(MessageBatchCreate.model_validate({"messages": [message()] * MAX_BATCH_MESSAGES}).messages) == 98
     assert error_types(MessageBatchCreate, {"messages": [message()] * 100}) == ["too_long"]
     assert error_types(MessageBatchCreate, {"messages": []}) == ["too_short"]
 

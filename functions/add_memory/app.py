@@ -24,7 +24,12 @@ def add_memory(
 ) -> Response[Memory]:
     owner = http.caller(app, user_id)
     return http.create_once(
-        app, f"add_memory:{session_id}", owner, key, body, lambda: repository().add_memory(session_id, owner, body)
+        app,
+        f"add_memory:{session_id}",
+        owner,
+        key,
+        body,
+        lambda guard: repository().add_memory(session_id, owner, body, guard),
     )
 
 

@@ -4,6 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
 from session_service.errors import SessionNotActive
+from session_service.idempotency import WriteGuard
 from session_service.models import Message, MessageCreate
 from session_service.wiring import repository
 
@@ -24,8 +25,8 @@ def add_message(
 ) -> Response[Message]:
     owner = http.caller(app, user_id)
 
-    def write() -> Message:
-        (message,) = repository().append_messages(session_id, owner, [body])
+    def write(guard: WriteGuard | None) -> Message:
+        (message,) = repository().append_messages(session_id, owner, [body], guard)
         return message
 
     return http.create_once(app, f"add_message:{session_id}", owner, key, body, write)

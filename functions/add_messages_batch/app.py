@@ -1,9 +1,10 @@
-"""POST /api/v1/sessions/{session_id}/messages:batch: import up to 99 messages, all or nothing."""
+"""POST /api/v1/sessions/{session_id}/messages:batch: import up to 98 messages, all or nothing."""
 
 from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
 from session_service.errors import PayloadTooLarge, SessionNotActive
+from session_service.idempotency import WriteGuard
 from session_service.models import MessageBatchCreate, MessageBatchResult
 from session_service.wiring import repository
 
@@ -12,7 +13,7 @@ app = http.make_resolver()
 
 @app.post(
     "/api/v1/sessions/<session_id>/messages:batch",
-    summary="Import up to 99 messages into an active session in one transaction: all or none",
+    summary="Import up to 98 messages into an active session in one transaction: all or none",
     tags=["messages"],
     responses=http.create_responses(PayloadTooLarge, SessionNotActive, *http.SESSION_ERRORS),
 )
@@ -24,8 +25,8 @@ def add_messages_batch(
 ) -> Response[MessageBatchResult]:
     owner = http.caller(app, user_id)
 
-    def write() -> MessageBatchResult:
-        messages = repository().append_messages(session_id, owner, body.messages)
+    def write(guard: WriteGuard | None) -> MessageBatchResult:
+        messages = repository().append_messages(session_id, owner, body.messages, guard)
         return MessageBatchResult(messages=messages, total=len(messages))
 
     return http.create_once(app, f"add_messages_batch:{session_id}", owner, key, body, write)

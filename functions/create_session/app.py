@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from session_service import http
 from session_service.errors import SessionIdTaken
+from session_service.idempotency import WriteGuard
 from session_service.models import Session, SessionCreate
 from session_service.observability import metrics
 from session_service.wiring import repository
@@ -21,8 +22,8 @@ app = http.make_resolver()
 def create_session(body: SessionCreate, key: http.IdempotencyKey = None) -> Response[Session]:
     user_id = http.caller(app, body.user_id, ("body", "user_id"))
 
-    def write() -> tuple[Session, bool]:
-        session, created = repository().create_session(user_id, body)
+    def write(guard: WriteGuard | None) -> tuple[Session, bool]:
+        session, created = repository().create_session(user_id, body, guard)
         if created:
             metrics.add_metric(name="SessionsCreated", unit=MetricUnit.Count, value=1)
         return session, created

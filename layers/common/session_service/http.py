@@ -33,7 +33,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from session_service import errors
-from session_service.idempotency import MAX_KEY_CHARS, IdempotencyInProgress, IdempotencyKeyReused, run_once
+from session_service.idempotency import (
+    MAX_KEY_CHARS,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    WriteGuard,
+    guard_for,
+    run_once,
+)
 from session_service.identity import MissingUserId, resolve_caller
 from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, HealthDetailed, Session
 from session_service.observability import logger, metrics, publish_metrics
@@ -419,20 +426,25 @@ def create_once(
     caller: str,
     key: str | None,
     request: BaseModel,
-    write: Callable[[], BaseModel | tuple[BaseModel, bool]],
+    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool]],
 ) -> Response[Any]:
     """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
     ``operation`` names the route and its target (``"add_message:<session_id>"``), ``caller`` the user the
-    record belongs to, ``request`` the body a retry must repeat. ``write`` performs the write and returns
+    record belongs to, ``request`` the body a retry must repeat. ``write`` performs the write, given the
+    :class:`~session_service.idempotency.WriteGuard` that keeps a retry of an applied write from writing
+    again (``None`` without a key), and returns
     what it created (201), or ``(model, created)`` when it may find the caller's existing one instead (200
     when ``created`` is false); a session travels with its ``ETag``. A retry with the same ``key`` and
     ``request`` replays the first answer without writing.
     Raises what :func:`~session_service.idempotency.run_once` raises.
     """
 
+    payload = request.model_dump(mode="json")
+    guard = guard_for(caller, operation, key, payload)
+
     def execute() -> dict[str, Any]:
-        result = write()
+        result = write(guard)
         body, created = result if isinstance(result, tuple) else (result, True)
         status = HTTPStatus.CREATED if created else HTTPStatus.OK
         return {"status": status.value, "body": body.model_dump(mode="json"), "headers": _headers_of(body)}
@@ -441,7 +453,7 @@ def create_once(
         operation=operation,
         caller=caller,
         key=key,
-        payload=request.model_dump(mode="json"),
+        payload=payload,
         produce=execute,
         lambda_context=app.lambda_context,
     )

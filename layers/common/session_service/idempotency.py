@@ -8,7 +8,11 @@ scoped to the caller, the operation and its target: two users (or two sessions) 
 * The same key with a different body is :class:`IdempotencyKeyReused`.
 * A retry while the first request is still running is :class:`IdempotencyInProgress`; if that request
   died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
-* A request that failed (any error) leaves no record: a retry runs again.
+* A request that failed (any error) leaves no record: a retry runs again. That retry cannot write twice:
+  the keyed write itself carries a :class:`WriteGuard`, an item put in the same transaction as what it
+  creates (``attribute_not_exists``), holding the ids and the time it drew. When an earlier attempt was
+  applied and its answer lost (a timeout, a throttled Powertools record update), the retry's transaction
+  fails on the guard and the repository rebuilds the first attempt's answer from it: same ids, same times.
 
 Powertools' persistence layer and its configuration are built once per process (per DynamoDB client),
 not per request: each ``DynamoDBPersistenceLayer`` registers a user-agent hook on the client it is given,
@@ -18,8 +22,11 @@ imported on the first keyed request only.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +53,32 @@ class IdempotencyInProgress(SessionServiceError):
     """A request with this ``Idempotency-Key`` is still being processed; retry later."""
 
     detail = "A request with this Idempotency-Key is still in progress"
+
+
+@dataclass(frozen=True)
+class WriteGuard:
+    """What makes one keyed create unique: ``token`` hashes (caller, operation, key), ``request`` the body.
+
+    The repository puts it in the create's transaction (:func:`session_service.items.guard_item`); a second
+    write with the same ``token`` fails its condition and finds the first one's ids and time in it.
+    """
+
+    caller: str
+    token: str
+    request: str
+
+
+def guard_for(caller: str, operation: str, key: str | None, payload: dict[str, Any]) -> WriteGuard | None:
+    """The :class:`WriteGuard` of a create with ``Idempotency-Key`` ``key`` (``None`` without a key)."""
+    if key is None:
+        return None
+    scope = json.dumps([caller, operation, key], separators=(",", ":"))
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    return WriteGuard(
+        caller,
+        hashlib.sha256(scope.encode("utf-8")).hexdigest(),
+        hashlib.sha256(body.encode("utf-8")).hexdigest(),
+    )
 
 
 _caller: ContextVar[str] = ContextVar("idempotency_caller")

@@ -18,6 +18,7 @@ per-user counts        ``USER#<user_id>``              ``COUNTS``               
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
+keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operation and key>``   -
 =====================  ==============================  ======================================  ==================
 
 Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
@@ -91,6 +92,7 @@ STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
 MARK_PREFIX = "STREAM#SESSION#"
 MARK_SK = "APPLIED"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+GUARD_PREFIX = "WRITE#"
 GSI_ACTIVITY = "GSI1"
 """A user's sessions by recent activity (keys only)."""
 GSI_STATUS = "GSI2"
@@ -103,6 +105,7 @@ SUMMARY_ENTITY = "session_summary"
 MESSAGE_ENTITY = "message"
 MEMORY_ENTITY = "memory"
 MARK_ENTITY = "stream_mark"
+GUARD_ENTITY = "write_guard"
 
 
 # -- times --------------------------------------------------------------------------------------------
@@ -175,6 +178,21 @@ def mark_key(session_id: str) -> dict[str, Any]:
 def idempotency_pk(caller: str) -> str:
     """Partition key of a caller's idempotency records (Powertools' ``static_pk_value``)."""
     return f"{IDEMPOTENCY_PREFIX}{caller}"
+
+
+def guard_item(caller: str, token: str, request: str, ids: list[str], at: datetime, ttl: int) -> dict[str, Any]:
+    """A keyed create's write guard (:class:`~session_service.idempotency.WriteGuard`): in the caller's
+    idempotency partition, the ids and time the create drew; expires with the idempotency records (``ttl``
+    seconds)."""
+    return {
+        "PK": idempotency_pk(caller),
+        "SK": f"{GUARD_PREFIX}{token}",
+        ENTITY: GUARD_ENTITY,
+        "request": request,
+        "ids": ids,
+        "created_at": iso(at),
+        "expires_at": int(at.timestamp()) + ttl,
+    }
 
 
 def message_start(created_at: str) -> str:

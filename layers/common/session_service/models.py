@@ -99,8 +99,9 @@ MAX_CONTEXT_TOKENS = 1_000_000
 DEFAULT_CONTEXT_MESSAGES = 50
 MAX_CONTEXT_MESSAGES = 1_000
 """Context budget defaults and bounds (SPEC section 3)."""
-MAX_BATCH_MESSAGES = 99
-"""TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update."""
+MAX_BATCH_MESSAGES = 98
+"""TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
+``Idempotency-Key``'s write guard."""
 
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128, examples=["test_user_123"])]
 SessionId = Annotated[
@@ -204,7 +205,7 @@ class MessageCreate(_Request):
 
 
 class MessageBatchCreate(_Request):
-    """POST .../messages:batch body: 1 to 99 messages stored all or nothing, in the order given."""
+    """POST .../messages:batch body: 1 to 98 messages stored all or nothing, in the order given."""
 
     messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=MAX_BATCH_MESSAGES)]
 

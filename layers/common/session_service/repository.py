@@ -27,7 +27,8 @@ from session_service.errors import (
     SessionNotFound,
     SessionReadOnly,
 )
-from session_service.items import iso
+from session_service.idempotency import IDEMPOTENCY_TTL_SECONDS, IdempotencyKeyReused, WriteGuard
+from session_service.items import iso, parse_iso
 from session_service.models import (
     ALLOWED_TRANSITIONS,
     Context,
@@ -54,6 +55,15 @@ from session_service.models import (
 def utcnow() -> datetime:
     """The current time, UTC."""
     return datetime.now(UTC)
+
+
+class _GuardHit(Exception):
+    """A keyed create's guard exists: an earlier attempt with the same key was applied; ``ids`` and ``at`` are
+    what it drew."""
+
+    def __init__(self, ids: list[str], at: datetime) -> None:
+        super().__init__("write guard exists")
+        self.ids, self.at = ids, at
 
 
 def predecessor(target: SessionStatus) -> SessionStatus | None:
@@ -122,6 +132,27 @@ class SessionRepository:
             }
         }
 
+    def _transact(self, actions: list[dict[str, Any]], guard: WriteGuard | None, ids: list[str], at: datetime) -> None:
+        """Run a create's transaction; with a ``guard``, its item goes first, conditioned on not existing.
+
+        Raises :class:`_GuardHit` when an earlier attempt with the same key was applied,
+        :class:`IdempotencyKeyReused` when that attempt had another body, and :class:`TransactionCanceled`
+        with the reasons of ``actions`` alone when another condition failed.
+        """
+        if guard is None:
+            dynamo.transact_write(self._client, actions)
+            return
+        item = items.guard_item(guard.caller, guard.token, guard.request, ids, at, IDEMPOTENCY_TTL_SECONDS)
+        try:
+            dynamo.transact_write(self._client, [self._put_new(item), *actions])
+        except TransactionCanceled as canceled:
+            first = canceled.item(0)
+            if canceled.failed(0) and first is not None:
+                if first.get("request") != guard.request:
+                    raise IdempotencyKeyReused() from canceled
+                raise _GuardHit([str(i) for i in first["ids"]], parse_iso(str(first["created_at"]))) from canceled
+            raise TransactionCanceled(canceled.reasons[1:]) from canceled
+
     def _is_live(self, item: dict[str, Any] | None, caller: str) -> bool:
         """True when ``item`` is a session the caller owns that has not expired (TTL runs days late)."""
         return item is not None and item.get("user_id") == caller and int(item.get("expires_at", 0)) > self._epoch()
@@ -167,21 +198,29 @@ class SessionRepository:
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def create_session(self, caller: str, request: SessionCreate) -> tuple[Session, bool]:
+    def create_session(
+        self, caller: str, request: SessionCreate, guard: WriteGuard | None = None
+    ) -> tuple[Session, bool]:
         """Create a session for ``caller``; return ``(session, created)``.
 
         One transaction: the hot item (``attribute_not_exists``), the data item, and the caller's counts.
         A ``session_id`` the caller already owns returns the existing session with ``created=False`` (seed
         004's "ensure the session exists"); an expired one is free again and becomes a new, empty session
-        (SPEC section 3). Raises :class:`SessionIdTaken` when another user owns a live session of that id.
+        (SPEC section 3). With a ``guard`` (an ``Idempotency-Key``), a retry of a create that was applied
+        returns that session as it was created (``created=True``), whatever failed in between.
+        Raises :class:`SessionIdTaken` when another user owns a live session of that id,
+        :class:`IdempotencyKeyReused`.
         """
-        session_id = request.session_id or self._new_id()
-        hot, data = items.new_session_items(
-            session_id, caller, request, self._clock(), request.ttl_seconds or self._ttl_seconds
-        )
+        session_id, now = request.session_id or self._new_id(), self._clock()
+        ttl = request.ttl_seconds or self._ttl_seconds
+        hot, data = items.new_session_items(session_id, caller, request, now, ttl)
         created = {items.count_attribute(None): 1, items.count_attribute(SessionStatus.ACTIVE): 1}
         try:
-            dynamo.transact_write(self._client, [self._put_new(hot), self._put(data), self._count(caller, created)])
+            self._transact(
+                [self._put_new(hot), self._put(data), self._count(caller, created)], guard, [session_id], now
+            )
+        except _GuardHit as hit:
+            hot, data = items.new_session_items(hit.ids[0], caller, request, hit.at, ttl)
         except TransactionCanceled as canceled:
             old = canceled.item(0)
             if old is None:
@@ -190,11 +229,16 @@ class SessionRepository:
                 if old.get("user_id") == caller:
                     return self._read_session(session_id, caller), False
                 raise SessionIdTaken() from canceled
-            self._take_over(old, hot, data, created)
+            self._take_over(old, hot, data, created, guard)
         return items.session_from_items(hot, data, None), True
 
     def _take_over(
-        self, old: dict[str, Any], hot: dict[str, Any], data: dict[str, Any], created: dict[str, int]
+        self,
+        old: dict[str, Any],
+        hot: dict[str, Any],
+        data: dict[str, Any],
+        created: dict[str, int],
+        guard: WriteGuard | None,
     ) -> None:
         """Create ``hot``/``data`` over the expired session ``old`` that TTL has not removed yet.
 
@@ -213,8 +257,9 @@ class SessionRepository:
             counts = [self._count(caller, created), self._count(str(old["user_id"]), gone)]
         condition = "created_at = :incarnation AND expires_at <= :epoch"
         values = {":incarnation": old["created_at"], ":epoch": self._epoch()}
+        actions = [self._put(hot, condition, values), self._put(data), *counts]
         try:
-            dynamo.transact_write(self._client, [self._put(hot, condition, values), self._put(data), *counts])
+            self._transact(actions, guard, [str(hot["session_id"])], items.parse_iso(str(hot["created_at"])))
         except TransactionCanceled as canceled:
             raise SessionIdTaken() from canceled
 
@@ -399,26 +444,26 @@ class SessionRepository:
 
     # -- messages -------------------------------------------------------------------------------------
 
-    def append_messages(self, session_id: str, caller: str, requests: Sequence[MessageCreate]) -> list[Message]:
+    def append_messages(
+        self, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
+    ) -> list[Message]:
         """Store messages and add their counts to the session in one transaction (all or nothing).
 
         The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
         ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
         appends lose nothing (``ADD`` is atomic; conflicting transactions are retried). Nothing else is
         written: no index key moves (the stream function moves them once per batch).
-        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, or :class:`PayloadTooLarge` (before any
-        write) when the messages exceed what one transaction carries (4 MB, an AWS limit).
+        With a ``guard`` (an ``Idempotency-Key``), a retry of an append that was applied returns its messages
+        (same ids and times) and writes nothing.
+        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`IdempotencyKeyReused`, or
+        :class:`PayloadTooLarge` (before any write) when the messages exceed what one transaction carries
+        (4 MB, an AWS limit).
         """
-        now = self._clock()
-        messages: list[Message] = []
-        actions: list[dict[str, Any]] = []
-        payload_bytes = 0
-        for offset, request in enumerate(requests):
-            created = now + timedelta(microseconds=offset)  # keeps a batch in the order it was given
-            item = items.message_item(session_id, caller, self._new_id(), request, created)
-            payload_bytes += dynamo.item_size(item)
-            messages.append(items.message_from_item(item))
-            actions.append(self._put_new(item))
+        now, ids = self._clock(), [self._new_id() for _ in requests]
+        message_items = self._message_items(session_id, caller, requests, ids, now)
+        messages = [items.message_from_item(item) for item in message_items]
+        actions = [self._put_new(item) for item in message_items]
+        payload_bytes = sum(dynamo.item_size(item) for item in message_items)
         increments = {
             "message_count": len(requests),
             "total_tokens": sum(r.tokens_used for r in requests),
@@ -429,8 +474,24 @@ class SessionRepository:
         if payload_bytes > dynamo.MAX_TRANSACTION_BYTES - 1024:
             raise PayloadTooLarge()
         actions.append(self._activity_update(session_id, caller, now, increments))
-        self._transact_activity(actions, caller)
+        try:
+            self._transact_activity(actions, caller, guard, ids, now)
+        except _GuardHit as hit:
+            return [
+                items.message_from_item(item)
+                for item in self._message_items(session_id, caller, requests, hit.ids, hit.at)
+            ]
         return messages
+
+    @staticmethod
+    def _message_items(
+        session_id: str, caller: str, requests: Sequence[MessageCreate], ids: Sequence[str], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The items of a batch of messages: ``now`` plus a microsecond each keeps them in the order given."""
+        return [
+            items.message_item(session_id, caller, message_id, request, now + timedelta(microseconds=offset))
+            for offset, (request, message_id) in enumerate(zip(requests, ids, strict=True))
+        ]
 
     def _activity_update(
         self, session_id: str, caller: str, now: datetime, increments: dict[str, Any]
@@ -458,10 +519,14 @@ class SessionRepository:
             }
         }
 
-    def _transact_activity(self, actions: list[dict[str, Any]], caller: str) -> None:
-        """Run a transaction whose last action is :meth:`_activity_update`; explain a failed condition."""
+    def _transact_activity(
+        self, actions: list[dict[str, Any]], caller: str, guard: WriteGuard | None, ids: list[str], at: datetime
+    ) -> None:
+        """Run a transaction whose last action is :meth:`_activity_update`; explain a failed condition.
+
+        Raises :class:`_GuardHit` (see :meth:`_transact`)."""
         try:
-            dynamo.transact_write(self._client, actions)
+            self._transact(actions, guard, ids, at)
         except TransactionCanceled as canceled:
             if not self._is_live(canceled.item(-1), caller):
                 raise SessionNotFound() from canceled
@@ -565,15 +630,22 @@ class SessionRepository:
 
     # -- memory records -------------------------------------------------------------------------------
 
-    def add_memory(self, session_id: str, caller: str, request: MemoryCreate) -> Memory:
+    def add_memory(
+        self, session_id: str, caller: str, request: MemoryCreate, guard: WriteGuard | None = None
+    ) -> Memory:
         """Store a memory record and count it on the session (``has_memory``) in one transaction.
 
-        Raises :class:`SessionNotFound` or :class:`SessionNotActive`.
+        With a ``guard``, a retry of an add that was applied returns that record and writes nothing.
+        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`IdempotencyKeyReused`.
         """
-        now = self._clock()
-        item = items.memory_item(session_id, caller, self._new_id(), request, now)
+        now, memory_id = self._clock(), self._new_id()
+        item = items.memory_item(session_id, caller, memory_id, request, now)
         counts = {items.memory_count_attribute(None): 1, items.memory_count_attribute(request.memory_type): 1}
-        self._transact_activity([self._put_new(item), self._activity_update(session_id, caller, now, counts)], caller)
+        actions = [self._put_new(item), self._activity_update(session_id, caller, now, counts)]
+        try:
+            self._transact_activity(actions, caller, guard, [memory_id], now)
+        except _GuardHit as hit:
+            item = items.memory_item(session_id, caller, hit.ids[0], request, hit.at)
         return items.memory_from_item(item)
 
     def list_memories(
