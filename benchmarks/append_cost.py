@@ -1,95 +1,109 @@
-"""The cost of an append does not grow with the conversation: 1,000 appends to one session, DynamoDB Local.
+"""What an append costs, beside the minimal design, at message 1 and message 1,000, on DynamoDB Local.
 
 Starts Amazon DynamoDB Local (``devserver.dynamodb_local``: java, no Docker), creates the table from
-template.yaml, and appends ``--messages`` (default 1,000) messages one by one through the repository the
-handlers use, after 100 warm-up appends to another session (JVM JIT, connections). For the first and
-the last 100 it prints DynamoDB round trips (HTTP requests), consumed
-write capacity (WCU, as DynamoDB Local reports it) and time (ms per append). Then it pages through the
-messages (``page_size`` 100, ``next_token``) and prints round trips, read capacity and time per page.
+template.yaml, and appends ``--messages`` (default 1,000) messages of ~1 KB one by one through the repository
+the handlers use, to sessions in four states:
 
-The repository does not ask for consumed capacity, so a botocore ``provide-client-params`` hook adds
-``ReturnConsumedCapacity=TOTAL`` to every call that accepts it, and an ``after-call`` hook reads
-``ConsumedCapacity``. ``before-send`` counts HTTP requests (retries included).
+* ``empty``: a new session;
+* ``30 KiB data``: a session whose ``metadata`` and ``conversation_data`` hold ~30 KiB each;
+* ``empty + summary`` and ``30 KiB data + summary``: the same after the stream function wrote a summary of
+  ~1,000 characters (before the appends).
 
-    python benchmarks/append_cost.py [--messages 1000] [--session-kb 30] [--endpoint http://127.0.0.1:8000]
+Beside them, the **minimal design** on its own table: one item per message plus a counter item, the pair
+written by one TransactWriteItems (Put the message, ADD to the counter), the least any store that keeps
+exact counters atomically can write. For the first and the last 100 appends of each it prints DynamoDB round
+trips, consumed write capacity (WCU as DynamoDB Local reports it), WCU per append and its ratio to the
+minimal design, and milliseconds per append (median, p95), after 100 warm-up appends (JVM JIT, connections).
 
-``--session-kb`` gives the session large ``metadata`` and ``conversation_data``: an append rewrites the
-session item, and its copies in GSI1 and GSI2 (projection ALL, sort key ``last_activity``), so the write
-capacity of an append follows the session item's size.
+    python benchmarks/append_cost.py [--messages 1000] [--endpoint http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from meter import Meter, bench_environment, dynamodb
+
 WINDOW = 100
 """Appends per reported window (the first and the last)."""
+CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18)[:1000]
+"""About 1 KB, a chat turn."""
 
 
-@dataclass
-class Meter:
-    """Round trips (HTTP requests), API calls by operation and consumed capacity units, since ``reset``."""
-
-    requests: int = 0
-    calls: dict[str, int] = field(default_factory=dict)
-    write_units: float = 0.0
-    read_units: float = 0.0
-
-    def reset(self) -> None:
-        """Start counting from zero."""
-        self.requests, self.calls, self.write_units, self.read_units = 0, {}, 0.0, 0.0
-
-    def attach(self, client: Any) -> None:
-        """Register the hooks on a boto3 DynamoDB client."""
-        events = client.meta.events
-        events.register("provide-client-params.dynamodb", self._ask_for_capacity)
-        events.register("before-send.dynamodb", self._count_request)
-        events.register("after-call.dynamodb", self._read_capacity)
-
-    @staticmethod
-    def _ask_for_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if "ReturnConsumedCapacity" in model.input_shape.members:
-            params.setdefault("ReturnConsumedCapacity", "TOTAL")
-
-    def _count_request(self, **_: Any) -> None:
-        self.requests += 1
-
-    def _read_capacity(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls[model.name] = self.calls.get(model.name, 0) + 1
-        consumed = parsed.get("ConsumedCapacity") or []
-        for entry in consumed if isinstance(consumed, list) else [consumed]:
-            write = entry.get("WriteCapacityUnits")
-            read = entry.get("ReadCapacityUnits")
-            if write is None and read is None:  # only the total: attribute it by the kind of call
-                units = float(entry.get("CapacityUnits", 0))
-                if model.name in ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"):
-                    read = units
-                else:
-                    write = units
-            self.write_units += float(write or 0)
-            self.read_units += float(read or 0)
+def minimal_table(client: Any, name: str) -> None:
+    """The minimal design's table: a partition key and a sort key, nothing else."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+    )
 
 
-@contextmanager
-def dynamodb(endpoint: str | None) -> Iterator[str]:
-    """``endpoint``, or a DynamoDB Local started for the run (stopped afterwards)."""
-    if endpoint:
-        yield endpoint
-        return
-    from devserver.dynamodb_local import DynamoDBLocal
+def minimal_append(client: Any, table: str, session_id: str, index: int) -> None:
+    """One message item and an ADD to the session's counter item, in one TransactWriteItems."""
+    message_id = str(uuid.uuid4())
+    now = f"{time.time():.6f}"
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {
+                        "PK": {"S": f"S#{session_id}"},
+                        "SK": {"S": f"M#{now}#{message_id}"},
+                        "role": {"S": "user" if index % 2 == 0 else "assistant"},
+                        "content": {"S": f"{index}: {CONTENT}"},
+                        "tokens_used": {"N": "250"},
+                        "cost_usd": {"N": "0.000125"},
+                        "created_at": {"S": now},
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"PK": {"S": f"S#{session_id}"}, "SK": {"S": "C"}},
+                    "UpdateExpression": (
+                        "SET last_activity = :now ADD message_count :one, total_tokens :t, total_cost :c"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":now": {"S": now},
+                        ":one": {"N": "1"},
+                        ":t": {"N": "250"},
+                        ":c": {"N": "0.000125"},
+                    },
+                }
+            },
+        ]
+    )
 
-    with DynamoDBLocal() as server:
-        yield server.endpoint
+
+def measure(meter: Meter, messages: int, append: Callable[[int], None]) -> list[tuple[str, Meter, list[float]]]:
+    """Run ``messages`` appends; the meter and timings of the first and the last :data:`WINDOW`."""
+    windows: list[tuple[str, Meter, list[float]]] = []
+    timings: list[float] = []
+    for i in range(messages):
+        if i % WINDOW == 0:
+            meter.reset()
+            timings = []
+        start = time.perf_counter()
+        append(i)
+        timings.append((time.perf_counter() - start) * 1000)
+        if i % WINDOW == WINDOW - 1 and (i < WINDOW or i >= messages - WINDOW):
+            windows.append((f"{i + 2 - WINDOW}-{i + 1}", meter.snapshot(), timings))
+    return windows
 
 
 def main() -> int:
@@ -97,105 +111,87 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
-    parser.add_argument(
-        "--session-kb",
-        type=int,
-        default=0,
-        help="KiB of metadata and of conversation_data on the session (each; SPEC allows up to 32)",
-    )
     args = parser.parse_args()
     if args.messages < 2 * WINDOW:
         parser.error(f"--messages must be at least {2 * WINDOW}")
-
     table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": table,
-        "CURSOR_SECRET": "bench-cursor-secret-0123456789",
-        "POWERTOOLS_SERVICE_NAME": "session_service",
-    }.items():
-        os.environ.setdefault(name, value)
-    os.environ["TABLE_NAME"] = table
+    bench_environment(table)
 
     import boto3
 
     from devserver.template import create_table
     from session_service import wiring
     from session_service.models import MessageCreate, MessageRole, SessionCreate
+    from session_service.stream import StreamProcessor
+    from session_service.summarizer import ExtractiveSummarizer
 
     with dynamodb(args.endpoint) as endpoint:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-        create_table(boto3.client("dynamodb"), table)
+        client = boto3.client("dynamodb")
+        create_table(client, table)
+        minimal = f"minimal-{uuid.uuid4().hex[:8]}"
+        minimal_table(client, minimal)
         wiring.reset()
         repo = wiring.repository()
-        meter = Meter()
-        meter.attach(wiring.dynamodb_client())
-
+        meter = Meter().attach(wiring.dynamodb_client())
+        minimal_meter = Meter().attach(client)
         user = "bench_user"
-        # Warm up the JVM (JIT) and the client's connections on another session, so the first window
-        # measures the table, not DynamoDB Local's start-up.
+
+        def ours(session_id: str) -> Callable[[int], None]:
+            def append(i: int) -> None:
+                request = MessageCreate(
+                    role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
+                    content=f"{i}: {CONTENT}",
+                    tokens_used=250,
+                    cost_usd=Decimal("0.000125"),
+                )
+                repo.append_messages(session_id, user, [request])
+
+            return append
+
         warm, _ = repo.create_session(user, SessionCreate(user_id=user, title="warm-up"))
-        for _ in range(WINDOW):
-            repo.append_messages(warm.session_id, user, [MessageCreate(role=MessageRole.USER, content="warm-up")])
-        filler = {f"k{i}": "v" * 1000 for i in range(min(args.session_kb, 31))}  # ~1 KiB per key
-        session, _ = repo.create_session(
-            user, SessionCreate(user_id=user, title="append cost", metadata=filler, conversation_data=filler)
-        )
-        content = "lorem ipsum dolor sit amet " * 8  # about 200 bytes, a typical chat turn
-        windows: list[tuple[str, Meter, list[float]]] = []
-        timings: list[float] = []
-        for i in range(args.messages):
-            if i % WINDOW == 0:
-                meter.reset()
-                timings = []
-            request = MessageCreate(
-                role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
-                content=f"{i}: {content}",
-                tokens_used=50,
-                cost_usd=Decimal("0.000125"),
-            )
-            start = time.perf_counter()
-            repo.append_messages(session.session_id, user, [request])
-            timings.append((time.perf_counter() - start) * 1000)
-            if i % WINDOW == WINDOW - 1 and (i < WINDOW or i >= args.messages - WINDOW):
-                snapshot = Meter(meter.requests, dict(meter.calls), meter.write_units, meter.read_units)
-                windows.append((f"{i + 2 - WINDOW}-{i + 1}", snapshot, timings))
+        measure(meter, WINDOW, ours(warm.session_id))
+        measure(minimal_meter, WINDOW, lambda i: minimal_append(client, minimal, "warm-up", i))
 
-        after = repo.get_session(session.session_id, user)
+        filler = {f"k{i}": "v" * 1000 for i in range(30)}  # ~30 KiB each
+        summarizer = StreamProcessor(client, table, ExtractiveSummarizer())
+        results: list[tuple[str, list[tuple[str, Meter, list[float]]]]] = []
+        results.append(
+            ("minimal design", measure(minimal_meter, args.messages, lambda i: minimal_append(client, minimal, "m", i)))
+        )
+        for name, data, summarized in (
+            ("empty", {}, False),
+            ("30 KiB data", filler, False),
+            ("empty + summary", {}, True),
+            ("30 KiB data + summary", filler, True),
+        ):
+            session, _ = repo.create_session(
+                user, SessionCreate(user_id=user, title=name, metadata=data, conversation_data=data)
+            )
+            if summarized:
+                long_turns = [f"Question {i} about {CONTENT[:150]}" for i in range(8)]
+                repo.append_messages(
+                    session.session_id, user, [MessageCreate(role=MessageRole.USER, content=t) for t in long_turns]
+                )
+                assert summarizer.refresh_summary(session.session_id)
+                summary = repo.get_session(session.session_id, user).session_summary
+                name = f"{name} ({len(summary)} chars)"
+            results.append((name, measure(meter, args.messages, ours(session.session_id))))
+
+        baseline = {label: m.write_units / WINDOW for label, m, _ in results[0][1]}
+        print(f"DynamoDB Local at {endpoint}; {args.messages} appends of one ~1 KB message to each session")
         print(
-            f"DynamoDB at {endpoint}; {args.messages} appends to one session, one message (~220 B) each;"
-            f" session metadata and conversation_data ~{len(filler)} KiB each"
+            f"{'session':<34} {'appends':<9} {'round trips':>11} {'write CU':>9} {'WCU/append':>10}"
+            f" {'x minimal':>9} {'ms median':>9} {'p95':>7}  calls"
         )
-        print(f"session after: message_count={after.message_count} total_tokens={after.total_tokens}"
-              f" total_cost={after.total_cost}")  # fmt: skip
-        print(f"{'appends':<11} {'round trips':>11} {'per append':>10} {'write CU':>9} {'WCU/append':>10}"
-              f" {'ms/append median':>16} {'p95':>7} {'calls':<28}")  # fmt: skip
-        for label, measured, times in windows:
-            p95 = sorted(times)[int(len(times) * 0.95) - 1]
-            calls = ", ".join(f"{op} {n}" for op, n in sorted(measured.calls.items()))
-            print(
-                f"{label:<11} {measured.requests:>11} {measured.requests / WINDOW:>10.2f}"
-                f" {measured.write_units:>9.1f} {measured.write_units / WINDOW:>10.2f}"
-                f" {statistics.median(times):>16.2f} {p95:>7.2f} {calls:<28}"
-            )
-
-        print(f"\nlisting messages, page_size 100, following next_token ({args.messages} messages)")
-        print(f"{'page':>4} {'round trips':>11} {'read CU':>8} {'ms':>8} {'messages':>8}")
-        token, page_number = None, 0
-        while True:
-            page_number += 1
-            meter.reset()
-            start = time.perf_counter()
-            page = repo.list_messages(session.session_id, user, page_size=100, next_token=token)
-            took = (time.perf_counter() - start) * 1000
-            print(
-                f"{page_number:>4} {meter.requests:>11} {meter.read_units:>8.1f} {took:>8.2f} {len(page.messages):>8}"
-            )
-            token = page.next_token
-            if token is None:
-                break
+        for name, windows in results:
+            for label, measured, times in windows:
+                wcu = measured.write_units / WINDOW
+                p95 = sorted(times)[int(len(times) * 0.95) - 1]
+                calls = ", ".join(f"{op} {n}" for op, n in sorted(measured.calls.items()))
+                print(
+                    f"{name:<34} {label:<9} {measured.requests:>11} {measured.write_units:>9.1f} {wcu:>10.2f}"
+                    f" {wcu / baseline[label]:>9.2f} {statistics.median(times):>9.2f} {p95:>7.2f}  {calls}"
+                )
     return 0
 
 
