@@ -1,4 +1,8 @@
-"""Shared fixtures: fake AWS credentials, a moto table created from template.yaml, handler invocation."""
+"""Fixtures every tier shares: fake AWS credentials and settings, a moto table created from template.yaml.
+
+The tiers live in folders (``unit``, ``handlers``, ``stream``, ``server``, ``template``, ``integration``);
+helpers a tier shares are fixtures in its own ``conftest.py``, never imports from another test module.
+"""
 
 from __future__ import annotations
 
@@ -25,15 +29,14 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event
-from devserver.template import ROOT, create_table, routes
+from devserver.template import create_table
 from session_service import wiring
 
 TABLE = os.environ["TABLE_NAME"]
@@ -60,71 +63,3 @@ def ddb(aws: None) -> Any:
 def repo(ddb: Any) -> Any:
     """The repository the handlers use."""
     return wiring.repository()
-
-
-def route_for(method: str, path: str) -> tuple[Any, dict[str, str]]:
-    """The template route that serves ``method path`` and its path parameters."""
-    for route in routes():
-        params = route.match(method, path)
-        if params is not None:
-            return route, params
-    raise LookupError(f"no route for {method} {path}")
-
-
-class Api:
-    """Calls handlers in-process the way API Gateway would, from an HTTP-like description."""
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        body: str | bytes | None = None,
-        query: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        claims: dict[str, Any] | None = None,
-    ) -> tuple[int, Any, dict[str, str]]:
-        import json
-
-        route, params = route_for(method, path)
-        if json_body is not None:
-            body = json.dumps(json_body)
-        multi = {
-            k: [str(v).lower() if isinstance(v, bool) else str(v)] for k, v in (query or {}).items() if v is not None
-        }
-        event = rest_event(
-            method,
-            path,
-            resource=route.path,
-            path_parameters=params,
-            query=multi,
-            headers={"Content-Type": "application/json", **(headers or {})},
-            body=body,
-            claims=claims,
-        )
-        response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
-        response_headers = dict(response.get("headers") or {})
-        response_headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
-        return int(response["statusCode"]), response_json(response), response_headers
-
-
-@pytest.fixture
-def api(ddb: Any) -> Api:
-    """Call the API through the template's routes and each route's own handler."""
-    return Api()
-
-
-@pytest.fixture
-def new_session(api: Api) -> Callable[..., dict[str, Any]]:
-    """Create a session for a user and return its JSON."""
-
-    def make(user_id: str = "test_user_123", **fields: Any) -> dict[str, Any]:
-        status, body, _ = api("POST", "/api/v1/sessions", json_body={"user_id": user_id, **fields})
-        assert status == 201, body
-        return body
-
-    return make
-
-
-EVENTS_DIR = ROOT / "events"

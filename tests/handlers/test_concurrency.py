@@ -22,8 +22,8 @@ import pytest
 from session_service import wiring
 from session_service.errors import SessionNotActive
 from session_service.models import MessageCreate, MessageRole
-from tests.test_sessions_api import USER
 
+USER = "test_user_123"
 NewSession = Callable[..., dict[str, Any]]
 WRITERS = 50
 

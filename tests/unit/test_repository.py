@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,8 +33,8 @@ from session_service.models import (
     SessionUpdate,
 )
 from session_service.repository import SessionRepository, iso, parse_iso
-from tests.conftest import TABLE
 
+TABLE = os.environ["TABLE_NAME"]
 USER = "test_user_123"
 OTHER = "other_user_456"
 T0 = datetime(2025, 10, 3, 9, 53, 9, 821305, tzinfo=UTC)

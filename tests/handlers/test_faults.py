@@ -190,13 +190,6 @@ def test_a_missing_table_is_the_specs_503(aws: None, api_without_table: Any) -> 
     assert api_without_table("GET", "/health/detailed")[0] == 503
 
 
-@pytest.fixture
-def api_without_table() -> Any:
-    from tests.conftest import Api
-
-    return Api()
-
-
 def test_a_single_item_write_racing_a_transaction_is_503(api: Any, ddb: Any, new_session: Any, inject: Any) -> None:
     """UpdateItem on an item a transaction holds fails with TransactionConflictException (not retried by
     botocore): the caller is told to retry, not given a 500."""
