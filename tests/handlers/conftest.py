@@ -70,7 +70,7 @@ class Api:
 
 
 @pytest.fixture
-def api(ddb: Any) -> Api:
+def api(table: str) -> Api:
     """Call the API through the template's routes and each route's own handler."""
     return Api()
 
@@ -82,11 +82,12 @@ def api_without_table() -> Api:
 
 
 @pytest.fixture
-def new_session(api: Api) -> Callable[..., dict[str, Any]]:
-    """Create a session for a user and return its JSON."""
+def new_session(api: Api, user: str) -> Callable[..., dict[str, Any]]:
+    """``new_session(user_id=None, **fields)``: create a session (by default of the test's ``user``) and return
+    its JSON."""
 
-    def make(user_id: str = "test_user_123", **fields: Any) -> dict[str, Any]:
-        status, body, _ = api("POST", SESSIONS, json_body={"user_id": user_id, **fields})
+    def make(user_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        status, body, _ = api("POST", SESSIONS, json_body={"user_id": user_id or user, **fields})
         assert status == 201, body
         return body
 
@@ -95,7 +96,11 @@ def new_session(api: Api) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def table_items(ddb: Any) -> Callable[[], list[dict[str, Any]]]:
-    """Every item of the test's table, sorted (a test-only Scan to prove that nothing was written)."""
+    """Every item of the test's table, sorted (a test-only Scan to prove that nothing was written).
+
+    A test using it gets a table of its own (see ``table`` in ``tests/conftest.py``): the scan sees that
+    test's items only.
+    """
 
     def scan() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -7,6 +7,7 @@ Throttling is injected with a botocore ``before-send`` hook, transaction conflic
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from session_service import wiring
+
+pytestmark = pytest.mark.fresh_table  # items() scans the whole table
 
 USER = "fault_user"
 
@@ -184,7 +187,16 @@ def test_health_detailed_reports_degraded(api_without_table: Any, unreachable: N
     assert api_without_table("GET", "/health")[0] == 200
 
 
-def test_a_missing_table_is_the_specs_503(aws: None, api_without_table: Any) -> None:
+@pytest.fixture
+def missing_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``TABLE_NAME`` names a table the module's mock does not have."""
+    monkeypatch.setenv("TABLE_NAME", f"missing-{uuid.uuid4().hex[:12]}")
+    wiring.reset()
+    yield
+    wiring.reset()
+
+
+def test_a_missing_table_is_the_specs_503(missing_table: None, api_without_table: Any) -> None:
     status, body, _ = api_without_table("GET", f"/api/v1/users/{USER}/sessions")
     assert (status, body) == (503, {"detail": "Session service not initialized"})
     assert api_without_table("GET", "/health/detailed")[0] == 503

@@ -16,6 +16,13 @@ NewSession = Callable[..., dict[str, Any]]
 TYPES = ["preference", "conversation", "entity", "summary", "custom"]
 
 
+@pytest.fixture
+def user() -> str:
+    """The tests here act as one user: each works on a session of its own (a fresh id) and never lists the
+    user's sessions, so they share the module's table without seeing each other's memory records."""
+    return USER
+
+
 def add_memory(api: Any, sid: str, user: str = USER, **fields: Any) -> tuple[int, Any]:
     body = {"memory_type": "preference", "content": "User prefers dark mode UI", **fields}
     status, answer, _ = api("POST", api.session_url(sid, "/memory"), query={"user_id": user}, json_body=body)

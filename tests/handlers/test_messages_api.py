@@ -11,12 +11,20 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.fresh_table  # appends on moto copy the whole table per item: keep it empty
+
 USER = "test_user_123"
 OTHER = "other_user_456"
 NOT_FOUND = {"detail": "Session not found"}
 
 NewSession = Callable[..., dict[str, Any]]
 NOT_ACTIVE = {"detail": "Session is not active"}
+
+
+@pytest.fixture
+def user() -> str:
+    """The tests here act as one user, each on a session (and a table) of its own."""
+    return USER
 
 
 def post_message(api: Any, sid: str, user: str = USER, **fields: Any) -> tuple[int, Any]:

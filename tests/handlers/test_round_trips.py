@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,12 @@ from session_service import wiring
 
 USER = "test_user_123"
 NewSession = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def user() -> str:
+    """The tests here act as one user, each on sessions of its own; they count requests, not sessions."""
+    return USER
 
 
 class CallLog:
@@ -51,7 +58,7 @@ def test_create_is_one_put(api: Any, calls: CallLog) -> None:
 
 
 def test_ensuring_an_existing_session_is_one_put(api: Any, calls: CallLog, new_session: NewSession) -> None:
-    sid = new_session(session_id="7e02708b-ad2d-44d6-a851-d02d97137757")["session_id"]
+    sid = new_session(session_id=str(uuid.uuid4()))["session_id"]
     body = {"user_id": USER, "session_id": sid}
     assert calls.during(expect(api, 200, "POST", "/api/v1/sessions", json_body=body)) == ["PutItem"]
     body = {"user_id": "someone_else", "session_id": sid}

@@ -27,6 +27,8 @@ from session_service.repository import STATS_KEY, SessionRepository, deserialize
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 
+pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
+
 TABLE = os.environ["TABLE_NAME"]
 EVENTS_DIR = ROOT / "events"
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}

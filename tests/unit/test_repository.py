@@ -155,6 +155,7 @@ def test_batch_create_is_all_or_nothing(store: SessionRepository) -> None:
 # -- reads and expiry ----------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # lists the user's sessions
 def test_reads_treat_expiry_as_gone_at_once(store: SessionRepository, clock: Clock) -> None:
     sid = create(store, ttl_seconds=60)
     clock.advance(59)
@@ -274,6 +275,7 @@ def test_cursors_are_scoped(store: SessionRepository) -> None:
 # -- listing and counts ------------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # writes the user's COUNTS item
 def test_listing_total_comes_from_the_counts_item(store: SessionRepository, ddb: Any) -> None:
     for _ in range(3):
         create(store)
@@ -291,6 +293,7 @@ def test_listing_total_comes_from_the_counts_item(store: SessionRepository, ddb:
     assert store.list_user_sessions(USER, active_only=True).total == 2
 
 
+@pytest.mark.fresh_table  # lists the user's sessions
 def test_listing_orders_by_last_activity(store: SessionRepository, clock: Clock) -> None:
     ids = []
     for _ in range(3):
@@ -330,6 +333,7 @@ def test_delete_session_contents_removes_every_item_in_batches(store: SessionRep
 # -- stats and health ----------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # reads and writes STATS
 def test_stats_read_the_stats_item(store: SessionRepository, ddb: Any) -> None:
     assert store.get_stats().total_sessions == 0 and store.get_stats().average_messages_per_session == 0.0
     ddb.put_item(
