@@ -116,11 +116,11 @@ def test_total_cost_is_exact_over_many_appends(api: Any, new_session: NewSession
     assert get_session(api, sid)["total_cost"] == float(sum(costs, Decimal(0)))
 
 
-def test_ten_tenths_are_exactly_one(api: Any, new_session: NewSession) -> None:
+def test_ten_tenths_are_exactly_one(api: Any, new_session: NewSession, repo: Any) -> None:
     sid = new_session()["session_id"]
     for _ in range(10):
         assert post_message(api, sid, cost_usd=0.1)[0] == 201
-    assert sum([0.1] * 10) != 1.0  # what floats would have given
+    assert repo.get_session(sid, USER).total_cost == Decimal(1)  # stored exactly, not as a float sum
     assert get_session(api, sid)["total_cost"] == 1.0
 
 
