@@ -154,7 +154,11 @@ def assert_all_rejected(table_items: Callable[[], list[dict[str, Any]]]) -> Call
 @pytest.fixture
 def advance_clock(monkeypatch: pytest.MonkeyPatch, repo: Any) -> Callable[[float], None]:
     """``advance_clock(seconds)``: move the handlers' repository clock forward (TTL deletion runs days late;
-    reads must not wait for it)."""
+    reads must not wait for it).
+
+    ``SessionRepository`` takes its clock as a constructor argument, but the handlers get theirs from
+    ``wiring.repository()``, which has no way to pass one: so the cached repository's ``_clock`` is patched.
+    """
 
     def advance(seconds: float) -> None:
         later = datetime.now(UTC) + timedelta(seconds=seconds)

@@ -260,14 +260,14 @@ def test_message_cursor_skips_the_session_read_until_expiry(store: SessionReposi
         store.list_messages(sid, USER, page_size=2, next_token=first.next_token)
 
 
-def test_cursors_are_scoped(store: SessionRepository) -> None:
+def test_cursors_are_scoped(store: SessionRepository, ddb: Any) -> None:
     sid = create(store)
     store.append_messages(sid, USER, [message(f"m{i}") for i in range(3)])
     token = store.list_messages(sid, USER, page_size=1).next_token
     assert token
     with pytest.raises(InvalidCursor):
         store.list_messages(sid, USER, page_size=2, next_token=token)
-    other_codec = SessionRepository(store._client, TABLE, ttl_seconds=3600, cursors=CursorCodec("z" * 32))
+    other_codec = SessionRepository(ddb, TABLE, ttl_seconds=3600, cursors=CursorCodec("z" * 32))
     with pytest.raises(InvalidCursor):
         other_codec.list_messages(sid, USER, page_size=1, next_token=token)  # signed with another secret
 
@@ -363,19 +363,19 @@ def test_ping_is_false_when_the_table_is_missing(ddb: Any) -> None:
 # -- faults moto cannot make (Stubber) ---------------------------------------------------------------------
 
 
-def test_throttling_is_service_unavailable(store: SessionRepository) -> None:
-    with Stubber(store._client) as stub:
+def test_throttling_is_service_unavailable(store: SessionRepository, ddb: Any) -> None:
+    with Stubber(ddb) as stub:  # the client the store was built with
         stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException")
         with pytest.raises(ServiceUnavailable) as caught:
             store.get_session(str(uuid.uuid4()), USER)
     assert caught.value.headers == {"Retry-After": "1"}
 
 
-def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any) -> None:
     sid = create(store)
     monkeypatch.setattr("session_service.repository.time.sleep", lambda _: None)
     reasons = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]}
-    with Stubber(store._client) as stub:
+    with Stubber(ddb) as stub:  # the client the store was built with
         stub.add_client_error(
             "transact_write_items", service_error_code="TransactionCanceledException", modeled_fields=reasons
         )
@@ -384,10 +384,12 @@ def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch
         stub.assert_no_pending_responses()
 
 
-def test_endless_conflicts_give_up_with_503(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endless_conflicts_give_up_with_503(
+    store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any
+) -> None:
     sid = create(store)
     monkeypatch.setattr("session_service.repository.time.sleep", lambda _: None)
-    with Stubber(store._client) as stub:
+    with Stubber(ddb) as stub:  # the client the store was built with
         for _ in range(6):
             stub.add_client_error(
                 "transact_write_items",
