@@ -1,8 +1,13 @@
-"""Shared fixtures: fake AWS credentials, a moto table created from template.yaml, handler invocation."""
+"""Fixtures every tier shares: fake AWS credentials and settings, a moto table created from template.yaml.
+
+The tiers live in folders (``unit``, ``handlers``, ``stream``, ``server``, ``template``, ``integration``);
+helpers a tier shares are fixtures in its own ``conftest.py``, never imports from another test module.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 
 # Before anything creates a boto3 client: fake credentials and region, and what moto's Streams need.
 os.environ.update(
@@ -32,118 +37,100 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event
-from devserver.template import ROOT, create_table, routes
+from devserver.template import create_table
 from session_service import wiring
 
 TABLE = os.environ["TABLE_NAME"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
-    """moto for every AWS call of the test; the cached wiring is rebuilt inside it."""
+    """moto for every AWS call of the test module; the cached wiring is rebuilt inside it.
+
+    One mock per module, not per test: starting a mock resets boto3's default session, and the first
+    client after that loads the service models again (about 0.2 s, most of what a test's setup cost).
+    """
     with mock_aws():
         wiring.reset()
         yield
     wiring.reset()
 
 
-@pytest.fixture
-def ddb(aws: None) -> Any:
-    """A DynamoDB client on a table created from template.yaml."""
-    client = boto3.client("dynamodb")
-    create_table(client, TABLE)
-    return client
+@pytest.fixture(scope="module")
+def module_table(aws: None) -> str:
+    """The module's table, created from template.yaml under ``TABLE_NAME`` in the module's mock."""
+    create_table(boto3.client("dynamodb"), TABLE)
+    return TABLE
 
 
 @pytest.fixture
-def repo(ddb: Any) -> Any:
+def table(request: pytest.FixtureRequest, module_table: str) -> Iterator[str]:
+    """The table the test's handlers use (``TABLE_NAME``), with the cached wiring rebuilt for the test.
+
+    Tests of a module share the table, each with ids of its own (the ``user`` fixtures, server-drawn session
+    ids), so none sees another's items. A test marked ``fresh_table`` (it scans the whole table, reads the
+    global ``STATS`` item or the table's stream from its start, or needs fixed ids), and any test that uses
+    the handler tier's ``table_items`` scan, gets it empty: the table is dropped and created again under the
+    same name. That also keeps the shared table small, which matters on moto: its TransactWriteItems
+    deep-copies the whole table for every item of the transaction.
+    """
+    fresh = request.node.get_closest_marker("fresh_table") is not None or "table_items" in request.fixturenames
+    if fresh:
+        client = boto3.client("dynamodb")
+        client.delete_table(TableName=module_table)
+        create_table(client, module_table)
+    wiring.reset()
+    yield module_table
+    wiring.reset()
+
+
+@pytest.fixture
+def ddb(table: str) -> Any:
+    """A DynamoDB client (the table is ``table``, named by ``TABLE_NAME``)."""
+    return boto3.client("dynamodb")
+
+
+@pytest.fixture
+def repo(table: str) -> Any:
     """The repository the handlers use."""
     return wiring.repository()
 
 
-def route_for(method: str, path: str) -> tuple[Any, dict[str, str]]:
-    """The template route that serves ``method path`` and its path parameters."""
-    for route in routes():
-        params = route.match(method, path)
-        if params is not None:
-            return route, params
-    raise LookupError(f"no route for {method} {path}")
-
-
-class Api:
-    """Calls handlers in-process the way API Gateway would, from an HTTP-like description."""
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        body: str | bytes | None = None,
-        query: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        claims: dict[str, Any] | None = None,
-    ) -> tuple[int, Any, dict[str, str]]:
-        import json
-
-        route, params = route_for(method, path)
-        if json_body is not None:
-            body = json.dumps(json_body)
-        multi = {
-            k: [str(v).lower() if isinstance(v, bool) else str(v)] for k, v in (query or {}).items() if v is not None
-        }
-        event = rest_event(
-            method,
-            path,
-            resource=route.path,
-            path_parameters=params,
-            query=multi,
-            headers={"Content-Type": "application/json", **(headers or {})},
-            body=body,
-            claims=claims,
-        )
-        response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
-        response_headers = dict(response.get("headers") or {})
-        response_headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
-        return int(response["statusCode"]), response_json(response), response_headers
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
-def api(ddb: Any) -> Api:
-    """Call the API through the template's routes and each route's own handler."""
-    return Api()
+def user() -> str:
+    """A user id of the test's own (``user_<12 hex digits>``): tests sharing a table never list each other's
+    sessions."""
+    return _unique("user")
 
 
 @pytest.fixture
-def new_session(api: Api) -> Callable[..., dict[str, Any]]:
-    """Create a session for a user and return its JSON."""
-
-    def make(user_id: str = "test_user_123", **fields: Any) -> dict[str, Any]:
-        status, body, _ = api("POST", "/api/v1/sessions", json_body={"user_id": user_id, **fields})
-        assert status == 201, body
-        return body
-
-    return make
+def other_user() -> str:
+    """A second user id of the test's own (``other_<12 hex digits>``)."""
+    return _unique("other")
 
 
-EVENTS_DIR = ROOT / "events"
-
-
-def move_index_keys(client: Any, table: str = TABLE) -> int:
+@pytest.fixture
+def move_index_keys() -> Callable[[Any, str], int]:
     """Do what the stream function does for the listing: move every session's GSI sort keys to its
-    ``last_activity`` (tests without a stream). Returns how many moved."""
+    ``last_activity`` (for tests without a stream). ``(client, table) -> how many moved``."""
     from session_service import dynamo, items
     from session_service.stream import IndexMove, StreamProcessor
     from session_service.summarizer import ExtractiveSummarizer
 
-    processor = StreamProcessor(client, table, ExtractiveSummarizer())
-    moved = 0
-    for raw in client.scan(TableName=table)["Items"]:
-        hot = dynamo.deserialize(raw)
-        if hot.get("SK") == items.SESSION_SK and hot.get(items.ENTITY) == items.SESSION_ENTITY:
-            move = IndexMove(
-                hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot)
-            )
-            moved += processor.move_index(move)
-    return moved
+    def move(client: Any, table: str) -> int:
+        processor = StreamProcessor(client, table, ExtractiveSummarizer())
+        moved = 0
+        for raw in client.scan(TableName=table)["Items"]:
+            hot = dynamo.deserialize(raw)
+            if hot.get("SK") == items.SESSION_SK and hot.get(items.ENTITY) == items.SESSION_ENTITY:
+                move = IndexMove(
+                    hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot)
+                )
+                moved += processor.move_index(move)
+        return moved
+
+    return move

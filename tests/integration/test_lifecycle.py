@@ -30,7 +30,6 @@ from session_service.models import (
     SessionStatus,
     SessionUpdate,
 )
-from tests.conftest import move_index_keys
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -93,7 +92,9 @@ def test_session_lifecycle(local_repo: Any) -> None:
         local_repo.add_memory(second.session_id, user, MemoryCreate(memory_type=MemoryType.CUSTOM, content="x"))
 
 
-def test_user_session_listing_pages_with_next_token(local_repo: Any, local_ddb: Any, local_table: str) -> None:
+def test_user_session_listing_pages_with_next_token(
+    local_repo: Any, local_ddb: Any, local_table: str, move_index_keys: Any
+) -> None:
     user = _user()
     ids = [local_repo.create_session(user, SessionCreate(user_id=user, title=f"s{i}"))[0].session_id for i in range(5)]
     local_repo.end_session(ids[1], user)

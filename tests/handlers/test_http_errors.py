@@ -117,10 +117,8 @@ def test_a_route_may_only_declare_errors_the_table_names() -> None:
     assert set(responses_for(SessionNotFound, ServiceUnavailable)) == {200, 404, 503}
 
 
-def test_a_missing_table_is_503_with_retry_after(aws: None) -> None:
-    from tests.conftest import Api
-
-    api = Api()
+def test_a_missing_table_is_503_with_retry_after(aws: None, api_without_table: Any) -> None:
+    api = api_without_table
     status, body, headers = api("GET", "/api/v1/users/someone/sessions")
     assert (status, body, headers["Retry-After"]) == (503, {"detail": "Session service not initialized"}, "5")
     status, body, headers = api("GET", "/health/detailed")

@@ -306,6 +306,7 @@ def _all_sequences(handler: FakeStreamFunction) -> list[str]:
     return [s for i in range(len(handler.events)) for s in handler.sequences(i)]
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_delivers_records_in_lambda_shape(ddb: Any) -> None:
     handler = FakeStreamFunction()
     poller = _poller(ddb, handler)
@@ -323,6 +324,7 @@ def test_poller_delivers_records_in_lambda_shape(ddb: Any) -> None:
     assert poller.stats.delivered == 3
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_redelivers_from_the_first_reported_failure(ddb: Any) -> None:
     _put(ddb, 3)
     probe = FakeStreamFunction()
@@ -338,6 +340,7 @@ def test_poller_redelivers_from_the_first_reported_failure(ddb: Any) -> None:
     assert poller.stats.dead_lettered == []
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_gives_up_on_a_poison_record_after_bounded_retries(ddb: Any) -> None:
     _put(ddb, 3)
     probe = FakeStreamFunction()
@@ -352,6 +355,7 @@ def test_poller_gives_up_on_a_poison_record_after_bounded_retries(ddb: Any) -> N
     assert poller.stats.dead_lettered == [sequences[1]]
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_retries_a_batch_when_the_function_raises(ddb: Any) -> None:
     _put(ddb, 2)
     handler = FakeStreamFunction(explode=1)
@@ -362,6 +366,7 @@ def test_poller_retries_a_batch_when_the_function_raises(ddb: Any) -> None:
     assert poller.stats.delivered == 2
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_waits_for_a_missing_stream_function(ddb: Any) -> None:
     _put(ddb, 2)
     handler = FakeStreamFunction()
@@ -375,6 +380,7 @@ def test_poller_waits_for_a_missing_stream_function(ddb: Any) -> None:
     assert poller.poll_once() == 2  # the records waited on the stream
 
 
+@pytest.mark.fresh_table  # reads the table's stream from its start
 def test_poller_thread_delivers_within_a_second(ddb: Any) -> None:
     handler = FakeStreamFunction()
     poller = _poller(ddb, handler, poll_interval=0.05)

@@ -14,9 +14,10 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from session_service import wiring
-from tests.test_faults import dynamodb_error
 
 USER = "guard_user"
+
+pytestmark = pytest.mark.fresh_table  # counts the table's items
 
 
 class LostAnswers:
@@ -100,7 +101,9 @@ def test_a_create_and_a_memory_whose_answers_were_lost(api: Any, ddb: Any, lose:
     assert count(ddb, "MEM#") == 1
 
 
-def test_a_throttled_idempotency_record_update_does_not_write_twice(api: Any, ddb: Any, repo: Any) -> None:
+def test_a_throttled_idempotency_record_update_does_not_write_twice(
+    api: Any, ddb: Any, repo: Any, dynamodb_error: Any
+) -> None:
     """The message is stored, then Powertools cannot mark its record complete: 503. The retry finds the
     guard and answers with the stored message."""
     sid = api("POST", "/api/v1/sessions", json_body={"user_id": USER})[1]["session_id"]

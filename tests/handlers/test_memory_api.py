@@ -8,40 +8,40 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
-from tests.test_sessions_api import (
-    NOT_FOUND,
-    OTHER,
-    USER,
-    assert_all_rejected,
-    assert_validation_error,
-    session_url,
-    table_items,
-)
+USER = "test_user_123"
+OTHER = "other_user_456"
+NOT_FOUND = {"detail": "Session not found"}
 
 NewSession = Callable[..., dict[str, Any]]
 TYPES = ["preference", "conversation", "entity", "summary", "custom"]
 
 
-def add_memory(api: Api, sid: str, user: str = USER, **fields: Any) -> tuple[int, Any]:
+@pytest.fixture
+def user() -> str:
+    """The tests here act as one user: each works on a session of its own (a fresh id) and never lists the
+    user's sessions, so they share the module's table without seeing each other's memory records."""
+    return USER
+
+
+def add_memory(api: Any, sid: str, user: str = USER, **fields: Any) -> tuple[int, Any]:
     body = {"memory_type": "preference", "content": "User prefers dark mode UI", **fields}
-    status, answer, _ = api("POST", session_url(sid, "/memory"), query={"user_id": user}, json_body=body)
+    status, answer, _ = api("POST", api.session_url(sid, "/memory"), query={"user_id": user}, json_body=body)
     return status, answer
 
 
-def list_memories(api: Api, sid: str, **query: Any) -> tuple[int, Any]:
-    status, body, _ = api("GET", session_url(sid, "/memory"), query={"user_id": USER, **query})
+def list_memories(api: Any, sid: str, **query: Any) -> tuple[int, Any]:
+    status, body, _ = api("GET", api.session_url(sid, "/memory"), query={"user_id": USER, **query})
     return status, body
 
 
-def summary(api: Api, sid: str) -> dict[str, Any]:
-    status, body, _ = api("GET", session_url(sid, "/summary"), query={"user_id": USER})
+def summary(api: Any, sid: str) -> dict[str, Any]:
+    status, body, _ = api("GET", api.session_url(sid, "/summary"), query={"user_id": USER})
     assert status == 200, body
     return dict(body)
 
 
 @pytest.mark.parametrize("memory_type", TYPES)
-def test_add_returns_201_echoing_the_type_sent(api: Api, new_session: NewSession, memory_type: str) -> None:
+def test_add_returns_201_echoing_the_type_sent(api: Any, new_session: NewSession, memory_type: str) -> None:
     sid = new_session()["session_id"]
     status, body = add_memory(api, sid, memory_type=memory_type, metadata={"category": "settings"})
     assert status == 201, body
@@ -53,7 +53,7 @@ def test_add_returns_201_echoing_the_type_sent(api: Api, new_session: NewSession
     assert body["created_at"].endswith("Z")
 
 
-def test_list_returns_every_record_with_total(api: Api, new_session: NewSession) -> None:
+def test_list_returns_every_record_with_total(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     created = [add_memory(api, sid, memory_type=t, content=f"about {t}")[1] for t in ("entity", "preference", "entity")]
     status, body = list_memories(api, sid)
@@ -64,14 +64,14 @@ def test_list_returns_every_record_with_total(api: Api, new_session: NewSession)
     assert {m["memory_id"]: m for m in body["memories"]} == {m["memory_id"]: m for m in created}
 
 
-def test_empty_list(api: Api, new_session: NewSession) -> None:
+def test_empty_list(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     status, body = list_memories(api, sid)
     assert status == 200
     assert (body["memories"], body["total"]) == ([], 0)
 
 
-def test_memory_type_filter(api: Api, new_session: NewSession) -> None:
+def test_memory_type_filter(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     entities = [add_memory(api, sid, memory_type="entity", content=f"e{i}")[1] for i in range(2)]
     add_memory(api, sid, memory_type="preference")
@@ -83,56 +83,56 @@ def test_memory_type_filter(api: Api, new_session: NewSession) -> None:
     assert list_memories(api, sid, memory_type="summary")[1]["memories"] == []
 
 
-def test_unknown_memory_type_filter_is_422(api: Api, new_session: NewSession) -> None:
+def test_unknown_memory_type_filter_is_422(api: Any, new_session: NewSession, assert_validation_error: Any) -> None:
     sid = new_session()["session_id"]
     assert_validation_error(*list_memories(api, sid, memory_type="note"))
 
 
-def test_has_memory_flips_to_true_in_the_summary(api: Api, new_session: NewSession) -> None:
+def test_has_memory_flips_to_true_in_the_summary(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     assert summary(api, sid)["has_memory"] is False
     assert add_memory(api, sid)[0] == 201
     assert summary(api, sid)["has_memory"] is True
 
 
-def test_adding_memory_is_activity(api: Api, new_session: NewSession) -> None:
+def test_adding_memory_is_activity(api: Any, new_session: NewSession) -> None:
     created = new_session()
     sid = created["session_id"]
     assert add_memory(api, sid)[0] == 201
-    body = api("GET", session_url(sid), query={"user_id": USER})[1]
+    body = api("GET", api.session_url(sid), query={"user_id": USER})[1]
     assert body["last_activity"] > created["last_activity"]
     assert body["message_count"] == 0  # memory is not a message
 
 
 @pytest.mark.parametrize("path", [["ended"], ["completed"], ["completed", "archived"]])
 def test_non_active_session_refuses_memory_and_stores_nothing(
-    api: Api, ddb: Any, new_session: NewSession, path: list[str]
+    api: Any, new_session: NewSession, path: list[str], table_items: Any
 ) -> None:
     sid = new_session()["session_id"]
     for step in path:
-        assert api("PUT", session_url(sid), query={"user_id": USER}, json_body={"status": step})[0] == 200
-    before = table_items(ddb)
+        assert api("PUT", api.session_url(sid), query={"user_id": USER}, json_body={"status": step})[0] == 200
+    before = table_items()
     assert add_memory(api, sid) == (409, {"detail": "Session is not active"})
-    assert table_items(ddb) == before
+    assert table_items() == before
     assert summary(api, sid)["has_memory"] is False
 
 
-def test_records_stay_readable_after_the_session_ends(api: Api, new_session: NewSession) -> None:
+def test_records_stay_readable_after_the_session_ends(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     add_memory(api, sid, content="kept")
-    assert api("DELETE", session_url(sid), query={"user_id": USER})[0] == 200
+    assert api("DELETE", api.session_url(sid), query={"user_id": USER})[0] == 200
     assert [m["content"] for m in list_memories(api, sid)[1]["memories"]] == ["kept"]
 
 
-def test_another_users_session_is_404_for_memory(api: Api, ddb: Any, new_session: NewSession) -> None:
+def test_another_users_session_is_404_for_memory(api: Any, new_session: NewSession, table_items: Any) -> None:
     sid = new_session()["session_id"]
     add_memory(api, sid)
-    before = table_items(ddb)
+    before = table_items()
     assert add_memory(api, sid, user=OTHER) == (404, NOT_FOUND)
     assert list_memories(api, sid, user_id=OTHER) == (404, NOT_FOUND)
     assert add_memory(api, str(uuid.uuid4())) == (404, NOT_FOUND)
     assert list_memories(api, str(uuid.uuid4())) == (404, NOT_FOUND)
-    assert table_items(ddb) == before
+    assert table_items() == before
 
 
 BAD_MEMORIES: list[tuple[str, dict[str, Any]]] = [
@@ -148,20 +148,20 @@ BAD_MEMORIES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def test_bad_memory_is_422_and_writes_nothing(api: Api, ddb: Any, new_session: NewSession) -> None:
+def test_bad_memory_is_422_and_writes_nothing(api: Any, new_session: NewSession, assert_all_rejected: Any) -> None:
     sid = new_session()["session_id"]
-    assert_all_rejected(ddb, BAD_MEMORIES, lambda fields: add_memory(api, sid, **fields))
+    assert_all_rejected(BAD_MEMORIES, lambda fields: add_memory(api, sid, **fields))
     assert summary(api, sid)["has_memory"] is False
 
 
-def test_largest_memory_content_is_accepted(api: Api, new_session: NewSession) -> None:
+def test_largest_memory_content_is_accepted(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     content = "x" * (64 * 1024)
     assert add_memory(api, sid, content=content)[0] == 201
     assert list_memories(api, sid)[1]["memories"][0]["content"] == content
 
 
-def test_memory_paging_with_next_token(api: Api, new_session: NewSession) -> None:
+def test_memory_paging_with_next_token(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     ids = {add_memory(api, sid, memory_type="custom", content=f"c{i}")[1]["memory_id"] for i in range(5)}
     seen: list[str] = []
@@ -183,7 +183,7 @@ def test_memory_paging_with_next_token(api: Api, new_session: NewSession) -> Non
     )
 
 
-def test_total_counts_every_matching_record_not_the_page(api: Api, new_session: NewSession) -> None:
+def test_total_counts_every_matching_record_not_the_page(api: Any, new_session: NewSession) -> None:
     sid = new_session()["session_id"]
     for i in range(3):
         assert add_memory(api, sid, memory_type="entity", content=f"e{i}")[0] == 201

@@ -22,8 +22,10 @@ import pytest
 from session_service import wiring
 from session_service.errors import SessionNotActive
 from session_service.models import MessageCreate, MessageRole
-from tests.test_sessions_api import USER
 
+pytestmark = pytest.mark.fresh_table  # 100 appends: on moto each copies the whole table per item
+
+USER = "test_user_123"
 NewSession = Callable[..., dict[str, Any]]
 WRITERS = 50
 
@@ -54,7 +56,7 @@ def serialized_moto(repo: Any) -> Iterator[None]:
 
 @pytest.mark.usefixtures("serialized_moto")
 def test_50_concurrent_appends_leave_50_messages_and_exact_counters(repo: Any, new_session: NewSession) -> None:
-    sid = new_session()["session_id"]
+    sid = new_session(USER)["session_id"]
     requests = [
         MessageCreate(
             role=MessageRole.USER,
@@ -88,7 +90,7 @@ def test_50_concurrent_appends_leave_50_messages_and_exact_counters(repo: Any, n
 @pytest.mark.usefixtures("serialized_moto")
 def test_appends_racing_an_end_are_counted_exactly(repo: Any, new_session: NewSession) -> None:
     """Every append that succeeded is counted, every refused one stored nothing, whatever the interleaving."""
-    sid = new_session()["session_id"]
+    sid = new_session(USER)["session_id"]
     start = threading.Barrier(21)
     request = MessageCreate(role=MessageRole.USER, content="x", tokens_used=2, cost_usd=Decimal("0.000001"))
 

@@ -6,31 +6,17 @@ Throttling is injected with a botocore ``before-send`` hook, transaction conflic
 
 from __future__ import annotations
 
-import json
+import uuid
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from session_service import wiring
 
+pytestmark = pytest.mark.fresh_table  # items() scans the whole table
+
 USER = "fault_user"
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-def dynamodb_error(code: str, status: int = 400) -> AWSResponse:
-    """An HTTP answer DynamoDB gives for ``code`` (JSON 1.0 protocol)."""
-    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code}).encode()
-    headers = {"x-amzn-RequestId": "fault", "Content-Type": "application/x-amz-json-1.0"}
-    return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", status, headers, _Raw(body))
 
 
 @pytest.fixture
@@ -42,7 +28,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def inject(repo: Any, no_backoff: None) -> Any:
+def inject(repo: Any, no_backoff: None, dynamodb_error: Any) -> Any:
     """Make every DynamoDB call of the handlers' client answer with an error code; records the attempts.
 
     moto answers requests from its own ``before-send`` handler, and botocore runs every ``before-send``
@@ -184,17 +170,19 @@ def test_health_detailed_reports_degraded(api_without_table: Any, unreachable: N
     assert api_without_table("GET", "/health")[0] == 200
 
 
-def test_a_missing_table_is_the_specs_503(aws: None, api_without_table: Any) -> None:
+@pytest.fixture
+def missing_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``TABLE_NAME`` names a table the module's mock does not have."""
+    monkeypatch.setenv("TABLE_NAME", f"missing-{uuid.uuid4().hex[:12]}")
+    wiring.reset()
+    yield
+    wiring.reset()
+
+
+def test_a_missing_table_is_the_specs_503(missing_table: None, api_without_table: Any) -> None:
     status, body, _ = api_without_table("GET", f"/api/v1/users/{USER}/sessions")
     assert (status, body) == (503, {"detail": "Session service not initialized"})
     assert api_without_table("GET", "/health/detailed")[0] == 503
-
-
-@pytest.fixture
-def api_without_table() -> Any:
-    from tests.conftest import Api
-
-    return Api()
 
 
 def test_a_write_meeting_a_conflict_error_is_503(api: Any, ddb: Any, new_session: Any, inject: Any) -> None:

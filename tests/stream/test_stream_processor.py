@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,9 +28,11 @@ from session_service.models import MemoryCreate, MessageCreate, SessionCreate, S
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
-from tests.conftest import EVENTS_DIR, TABLE
 
-STREAM_ARN_FALLBACK = "arn:aws:dynamodb:us-east-1:123456789012:table/session-service-test/stream/local"
+pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
+
+TABLE = os.environ["TABLE_NAME"]
+EVENTS_DIR = ROOT / "events"
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 HANDLER_DIR = ROOT / "functions" / "stream_processor"
 

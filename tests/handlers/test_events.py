@@ -24,6 +24,8 @@ from session_service.models import (
     SessionUpdate,
 )
 
+pytestmark = pytest.mark.fresh_table  # the events name fixed ids: each runs on exactly the fixtures
+
 EVENTS = ROOT / "events"
 NOT_API = {"stream_processor"}  # its events are stream records, tested with the stream function
 

@@ -8,6 +8,8 @@ import pytest
 
 from session_service import wiring
 
+pytestmark = pytest.mark.fresh_table  # count() scans the whole table
+
 USER = "retry_user"
 
 

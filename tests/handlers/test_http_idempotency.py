@@ -47,6 +47,7 @@ def test_a_new_client_gets_a_new_layer(api: Any, ddb: Any, built: list[str]) -> 
     assert len(built) == 2
 
 
+@pytest.mark.fresh_table  # scans the table
 def test_records_sit_in_each_callers_partition(api: Any, ddb: Any) -> None:
     for user in ("alice", "bob", "alice"):
         body = {"user_id": user, "title": user}

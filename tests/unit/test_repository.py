@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,8 +37,8 @@ from session_service.models import (
 from session_service.repository import SessionRepository
 from session_service.stream import IndexMove, StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer
-from tests.conftest import TABLE
 
+TABLE = os.environ["TABLE_NAME"]
 USER = "test_user_123"
 OTHER = "other_user_456"
 T0 = datetime(2025, 10, 3, 9, 53, 9, 821305, tzinfo=UTC)
@@ -117,6 +118,7 @@ def test_messages_and_memory_live_in_the_session_partition(store: SessionReposit
     }
 
 
+@pytest.mark.fresh_table  # lists the user's sessions
 def test_ending_moves_the_session_to_the_ended_status_index(store: SessionRepository, ddb: Any) -> None:
     sid = create(store)
     store.end_session(sid, USER)
@@ -148,6 +150,7 @@ def test_create_uses_the_request_ttl(store: SessionRepository) -> None:
 # -- reads and expiry ----------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # lists the user's sessions
 def test_reads_treat_expiry_as_gone_at_once(store: SessionRepository, clock: Clock) -> None:
     sid = create(store, ttl_seconds=60)
     clock.advance(59)
@@ -255,14 +258,14 @@ def test_message_cursor_skips_the_session_read_until_expiry(store: SessionReposi
         store.list_messages(sid, USER, page_size=2, next_token=first.next_token)
 
 
-def test_cursors_are_scoped(store: SessionRepository) -> None:
+def test_cursors_are_scoped(store: SessionRepository, ddb: Any) -> None:
     sid = create(store)
     store.append_messages(sid, USER, [message(f"m{i}") for i in range(3)])
     token = store.list_messages(sid, USER, page_size=1).next_token
     assert token
     with pytest.raises(InvalidCursor):
         store.list_messages(sid, USER, page_size=2, next_token=token)
-    other_codec = SessionRepository(store._client, TABLE, ttl_seconds=3600, cursors=CursorCodec("z" * 32))
+    other_codec = SessionRepository(ddb, TABLE, ttl_seconds=3600, cursors=CursorCodec("z" * 32))
     with pytest.raises(InvalidCursor):
         other_codec.list_messages(sid, USER, page_size=1, next_token=token)  # signed with another secret
 
@@ -270,6 +273,7 @@ def test_cursors_are_scoped(store: SessionRepository) -> None:
 # -- listing and counts ------------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # reads and writes the user's COUNTS item
 def test_listing_total_comes_from_the_counts_item_that_requests_move(store: SessionRepository, ddb: Any) -> None:
     ids = [create(store) for _ in range(3)]
     store.update_session(ids[0], USER, SessionUpdate(status=SessionStatus.COMPLETED))
@@ -284,6 +288,7 @@ def test_listing_total_comes_from_the_counts_item_that_requests_move(store: Sess
     assert store.list_user_sessions(USER, status=SessionStatus.ACTIVE).total == 5
 
 
+@pytest.mark.fresh_table  # lists the user's sessions
 def test_listing_orders_by_the_activity_the_stream_moved_into_the_index(
     store: SessionRepository, ddb: Any, clock: Clock
 ) -> None:
@@ -336,6 +341,7 @@ def test_delete_keys_removes_every_item_of_a_partition_in_batches(store: Session
 # -- stats and health ----------------------------------------------------------------------------------
 
 
+@pytest.mark.fresh_table  # reads and writes STATS
 def test_stats_read_the_stats_item(store: SessionRepository, ddb: Any) -> None:
     assert store.get_stats().total_sessions == 0 and store.get_stats().average_messages_per_session == 0.0
     ddb.put_item(
@@ -365,18 +371,18 @@ def test_ping_is_false_when_the_table_is_missing(ddb: Any) -> None:
 # -- faults moto cannot make (Stubber) ---------------------------------------------------------------------
 
 
-def test_throttling_is_service_unavailable(store: SessionRepository) -> None:
-    with Stubber(store._client) as stub:
+def test_throttling_is_service_unavailable(store: SessionRepository, ddb: Any) -> None:
+    with Stubber(ddb) as stub:  # the client the store was built with
         stub.add_client_error("query", service_error_code="ProvisionedThroughputExceededException")
         with pytest.raises(ServiceUnavailable):
             store.get_session(str(uuid.uuid4()), USER)
 
 
-def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any) -> None:
     sid = create(store)
     monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
     reasons = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]}
-    with Stubber(store._client) as stub:
+    with Stubber(ddb) as stub:  # the client the store was built with
         stub.add_client_error(
             "transact_write_items", service_error_code="TransactionCanceledException", modeled_fields=reasons
         )
@@ -385,10 +391,12 @@ def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch
         stub.assert_no_pending_responses()
 
 
-def test_endless_conflicts_give_up_with_503(store: SessionRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endless_conflicts_give_up_with_503(
+    store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any
+) -> None:
     sid = create(store)
     monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
-    with Stubber(store._client) as stub:
+    with Stubber(ddb) as stub:  # the client the store was built with
         for _ in range(6):
             stub.add_client_error(
                 "transact_write_items",

@@ -12,6 +12,8 @@ import pytest
 
 from session_service import wiring
 
+pytestmark = pytest.mark.fresh_table  # snapshot() scans the whole table; the stats test reads STATS
+
 OWNER, INTRUDER = "user_a", "user_b"
 
 MESSAGE = {"role": "user", "content": "let me in"}

@@ -4,7 +4,7 @@
 Bounded for CI: ``FUZZ_EXAMPLES`` examples per operation (default 15, about a minute), deterministic
 generation. A longer, randomised run (``FUZZ_TIMEOUT`` seconds, default 6 per example and at least 600)::
 
-    FUZZ_EXAMPLES=1000 FUZZ_SEED=$RANDOM PYTHONPATH=layers/common:. .venv/bin/python -m pytest tests/test_fuzz.py
+    FUZZ_EXAMPLES=1000 FUZZ_SEED=$RANDOM PYTHONPATH=layers/common:. .venv/bin/python -m pytest tests/server/test_fuzz.py
 """
 
 from __future__ import annotations
