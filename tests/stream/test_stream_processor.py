@@ -362,9 +362,20 @@ def test_own_writes_coming_back_through_the_stream_write_nothing(
     repo: SessionRepository, ddb: Any, reader: StreamReader, processor: StreamProcessor, summarizer: CountingSummarizer
 ) -> None:
     activity(repo)
+    for raw in ddb.scan(TableName=TABLE)["Items"]:  # indexes a minute behind: the function moves them
+        if raw["SK"]["S"] == "SESSION":
+            ddb.update_item(
+                TableName=TABLE,
+                Key={"PK": raw["PK"], "SK": raw["SK"]},
+                UpdateExpression="SET GSI1SK = :old, GSI2SK = :status_old",
+                ExpressionAttributeValues={
+                    ":old": {"S": "2000-01-01T00:00:00.000000Z"},
+                    ":status_old": {"S": f"{raw['status']['S']}#2000-01-01T00:00:00.000000Z"},
+                },
+            )
     processor.handle({"Records": reader.drain()})
     calls, before = summarizer.calls, stats(ddb)
-    echo = reader.drain()  # STATS, COUNTS and marks, and the summaries' session MODIFYs
+    echo = reader.drain()  # STATS, marks, summaries and the index moves' session MODIFYs
     assert echo and any(r["dynamodb"]["Keys"]["SK"]["S"] == "SESSION" for r in echo)
     records = [_record(copy.deepcopy(r)) for r in echo]
     outcome = processor.apply([stream_module.parse_record(r) for r in records])

@@ -297,15 +297,20 @@ def test_listing_orders_by_the_activity_the_stream_moved_into_the_index(
         ids.append(create(store))
         clock.advance(1)
     store.append_messages(ids[0], USER, [message()])
-    # An append writes no index: the order is the creation order until the stream moves the keys.
-    assert [s.session_id for s in store.list_user_sessions(USER).sessions] == [ids[2], ids[1], ids[0]]
+    # A page orders its rows by their exact last_activity ...
+    assert [s.session_id for s in store.list_user_sessions(USER).sessions] == [ids[0], ids[2], ids[1]]
+    # ... while the index, which an append does not move, still orders by the activity its keys show.
+    assert [s.session_id for s in store.list_user_sessions(USER, page_size=1).sessions] == [ids[2]]
     hot = dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[0]}", "SESSION") or {})
+    assert not items.index_lags(hot)  # one second past: the stream function leaves it (a minute's grain)
     move = IndexMove(ids[0], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot))
     processor = StreamProcessor(ddb, TABLE, ExtractiveSummarizer())
     assert processor.move_index(move) is True
     assert processor.move_index(move) is True  # idempotent
-    assert [s.session_id for s in store.list_user_sessions(USER).sessions] == [ids[0], ids[2], ids[1]]
-    clock.advance(1)
+    assert [s.session_id for s in store.list_user_sessions(USER, page_size=1).sessions] == [ids[0]]
+    clock.advance(items.INDEX_GRAIN_SECONDS)
+    store.append_messages(ids[1], USER, [message()])
+    assert items.index_lags(dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[1]}", "SESSION") or {}))
     store.append_messages(ids[0], USER, [message()])
     assert processor.move_index(move) is False  # stale: a newer record of that session moves it
 

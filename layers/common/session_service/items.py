@@ -24,9 +24,11 @@ keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operatio
 Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
 <last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
 the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). Appends do not move
-them: the stream function moves both sort keys to the session's ``last_activity`` once per batch
-(:func:`index_keys`), so an append writes no index and a listing's order follows activity within about a
-second. A listing reads its rows (hot items) and the user's counts with one BatchGetItem.
+them: the stream function moves both sort keys to the session's ``last_activity`` (:func:`index_keys`) once
+it is :data:`INDEX_GRAIN_SECONDS` past them, so an append writes no index and a busy session moves its keys
+once a minute, not once per append. A listing reads its rows (hot items) and the user's counts with one
+BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
+across pages.
 
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
 again, and the new session ignores (and the stream function deletes) every item older than itself.
@@ -97,6 +99,10 @@ GSI_ACTIVITY = "GSI1"
 """A user's sessions by recent activity (keys only)."""
 GSI_STATUS = "GSI2"
 """A user's sessions of one status by recent activity (keys only)."""
+INDEX_GRAIN_SECONDS = 60
+"""The stream function moves a session's GSI sort keys once its activity is this far past them: the indexes
+order sessions by activity to the minute, and a listing page orders its rows by their exact
+``last_activity`` (read with the rows)."""
 ENTITY = "entity"
 """Attribute naming an item's kind (the values below); the stream function reads it from images."""
 SESSION_ENTITY = "session"
@@ -214,6 +220,19 @@ def index_keys(item: dict[str, Any]) -> dict[str, str]:
     """The GSI sort keys a hot item should have: its ``last_activity``, and ``<status>#<last_activity>``."""
     activity = str(item["last_activity"])
     return {f"{GSI_ACTIVITY}SK": activity, f"{GSI_STATUS}SK": f"{item['status']}#{activity}"}
+
+
+def index_lags(item: dict[str, Any]) -> bool:
+    """True when a hot item's GSI sort keys should move: its status is not the one GSI2 shows, or its
+    ``last_activity`` is :data:`INDEX_GRAIN_SECONDS` or more past the activity the keys show."""
+    shown = str(item.get(f"{GSI_ACTIVITY}SK", ""))
+    if not str(item.get(f"{GSI_STATUS}SK", "")).startswith(f"{item['status']}#") or not shown:
+        return True
+    try:
+        lag = parse_iso(str(item["last_activity"])) - parse_iso(shown)
+    except ValueError:
+        return True
+    return lag.total_seconds() >= INDEX_GRAIN_SECONDS
 
 
 def status_index_prefix(status: SessionStatus) -> str:

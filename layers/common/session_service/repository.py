@@ -395,7 +395,8 @@ class SessionRepository:
         """A page of the user's live sessions (of one ``status``, or all), most recent activity first.
 
         One Query on GSI1 (all) or GSI2 (``begins_with(GSI2SK, "<status>#")``), keys only, then one
-        BatchGetItem of the rows' hot items and the user's counts: ``total`` is exact at read time. A row
+        BatchGetItem of the rows' hot items and the user's counts: ``total`` is exact at read time. The rows
+        of a page are ordered by their exact ``last_activity`` (the index, by activity to the minute). A row
         whose session expired (TTL runs days late) or changed status since the index was read is left out, so
         a page may be shorter than ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a
         foreign or altered cursor.
@@ -432,6 +433,8 @@ class SessionRepository:
             if self._is_live(hot, user_id) and (status is None or (hot is not None and hot["status"] == status.value)):
                 assert hot is not None
                 rows.append(items.list_item_from_item(hot))
+        # The index orders by activity to the minute (items.INDEX_GRAIN_SECONDS); the rows know it exactly.
+        rows.sort(key=lambda row: row.last_activity, reverse=True)
         return SessionList(
             sessions=rows,
             total=max(int(counts.get(items.count_attribute(status), 0)), 0),

@@ -228,10 +228,11 @@ def is_ttl_removal(record: DynamoDBRecord) -> bool:
 
 
 def _index_move(image: dict[str, Any]) -> IndexMove | None:
-    """The index move a session image asks for, or ``None`` when its GSI keys are current."""
-    wanted = items.index_keys(image)
-    if all(image.get(name) == value for name, value in wanted.items()):
+    """The index move a session image asks for, or ``None`` while its GSI keys are current enough
+    (:func:`~session_service.items.index_lags`)."""
+    if not items.index_lags(image):
         return None
+    wanted = items.index_keys(image)
     return IndexMove(
         _text(image, "session_id"),
         _text(image, "created_at"),
