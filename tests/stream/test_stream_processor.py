@@ -38,30 +38,41 @@ HANDLER_DIR = ROOT / "functions" / "stream_processor"
 
 
 class StreamReader:
-    """Reads new records of the moto table's stream, shaped as Lambda delivers them."""
+    """Reads new records of the moto table's stream, shaped as Lambda delivers them.
+
+    moto may give the stream a new shard when it restores a table after a cancelled transaction (a mark
+    condition that failed), so each drain follows every shard the stream lists, new ones from their start.
+    """
 
     def __init__(self, ddb: Any) -> None:
-        self.arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        self.ddb = ddb
         self.client = boto3.client("dynamodbstreams")
-        shard = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        self.iterator = self.client.get_shard_iterator(
-            StreamArn=self.arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        self.iterators: dict[tuple[str, str], str | None] = {}
 
     def drain(self) -> list[dict[str, Any]]:
         """Every record written since the last drain, oldest first."""
         records: list[dict[str, Any]] = []
-        while True:
-            response = self.client.get_records(ShardIterator=self.iterator, Limit=1000)
-            self.iterator = response["NextShardIterator"]
-            if not response["Records"]:
-                return records
-            for record in response["Records"]:
-                record = dict(record, eventSourceARN=self.arn)
-                created = record["dynamodb"].get("ApproximateCreationDateTime")
-                if isinstance(created, datetime):
-                    record["dynamodb"] = dict(record["dynamodb"], ApproximateCreationDateTime=int(created.timestamp()))
-                records.append(record)
+        arn = self.ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        for shard in self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            position = (arn, shard["ShardId"])
+            if position not in self.iterators:
+                self.iterators[position] = self.client.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            while self.iterators[position]:
+                response = self.client.get_records(ShardIterator=self.iterators[position], Limit=1000)
+                self.iterators[position] = response.get("NextShardIterator")
+                if not response["Records"]:
+                    break
+                for record in response["Records"]:
+                    record = dict(record, eventSourceARN=arn)
+                    created = record["dynamodb"].get("ApproximateCreationDateTime")
+                    if isinstance(created, datetime):
+                        record["dynamodb"] = dict(
+                            record["dynamodb"], ApproximateCreationDateTime=int(created.timestamp())
+                        )
+                    records.append(record)
+        return records
 
 
 class CountingSummarizer:
@@ -430,7 +441,7 @@ def test_sample_events_insert_modify_and_ttl_remove(ddb: Any, handler: Any) -> N
 
     session_a = ttl[0]["dynamodb"]["Keys"]["PK"]
     assert ttl[0]["userIdentity"] == TTL_IDENTITY
-    assert partition_count(ddb, session_a) == 3
+    assert partition_count(ddb, session_a) == 4  # its message, memory record and the summary the stream wrote
     handler(ttl)
     assert partition_count(ddb, session_a) == 0
     assert "Item" in ddb.get_item(TableName=TABLE, Key={"PK": other["PK"], "SK": other["SK"]})
@@ -486,7 +497,7 @@ def test_a_remove_by_a_user_leaves_the_contents(
     handler(reader.drain())
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
     pk = {"S": f"SESSION#{session.session_id}"}
-    assert partition_count(ddb, pk) == 2  # the message and the data item
+    assert partition_count(ddb, pk) == 3  # the message, the data item and the summary
 
 
 # -- summaries -------------------------------------------------------------------------------------------

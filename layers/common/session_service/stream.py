@@ -30,14 +30,19 @@ on-failure queue). This module turns a batch into its derived writes:
   also deletes the session's messages and memory records (Query + ``BatchWriteItem``), before its mark
   moves, so a crash in between repeats the deletion. Only items created before the session's final
   ``expires_at`` are deleted: a new session that reuses the id after the removal keeps its own.
-* **Summaries**: after message INSERTs, each touched session's ``session_summary`` is regenerated once per
-  batch from its last :data:`SUMMARY_HISTORY` messages (one Query that also returns the session item). The
-  write is ``SET session_summary, summary_through`` conditioned on ``summary_through`` being older than the
-  newest message summarized, so an older summary never replaces a newer one; it leaves ``version`` and the
-  activity times alone, so the MODIFY it causes changes no count and asks for no summary.
+* **Index keys**: a session's GSI sort keys (its activity, for the listings) move here, not in the append:
+  when a session record shows its ``last_activity`` a minute or more past its keys
+  (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them with one
+  UpdateItem conditioned on the item still being as that record left it, so a key never moves back in time.
+* **Summaries**: when a session's ``message_count`` reaches a :func:`summary_point` (every message while a
+  conversation is short, then every tenth of it, at most every :data:`SUMMARY_EVERY`), its summary is
+  regenerated once per batch from its last :data:`SUMMARY_HISTORY` messages (one Query) into the session's
+  summary item (one conditional PutItem), which never replaces a summary of newer messages. The session item
+  is not written, so a summary costs appends nothing. Index moves and summaries of a batch run concurrently.
 
-Writes of this module's own items (STATS, COUNTS, marks) come back through the stream and are ignored; a
-batch with nothing to count writes nothing, so they cannot loop.
+Writes of this module's own items (STATS, COUNTS, marks, summaries) come back through the stream and are
+ignored from their keys alone; an index move comes back as a session MODIFY that changes no count and whose
+keys are current, so nothing loops.
 """
 
 from __future__ import annotations
@@ -136,12 +141,13 @@ class IndexMove:
 class Change:
     """What one stream record means here.
 
-    ``kind`` is ``session`` (counts), ``message`` (a new message: refresh the summary) or ``other``
-    (ignored). For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
+    ``kind`` is ``session`` (a session's hot item: counts, index keys, summaries) or ``other`` (ignored).
+    For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
     second after which its mark may expire, ``delta`` its share of the statistics, ``user_delta`` what its
     owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
     the ISO time before which the partition's items belong to a session that is gone (a TTL removal, or an
-    expired id created again), and ``index`` the GSI keys to move.
+    expired id created again), ``index`` the GSI keys to move, ``summary_due`` whether its messages reached a
+    :func:`summary_point` (``image`` is then the session as the record left it).
     """
 
     sequence: int
@@ -154,6 +160,8 @@ class Change:
     keep_until: int = 0
     expired_before: str | None = None
     index: IndexMove | None = None
+    summary_due: bool = False
+    image: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def counts(self) -> bool:
         """True when applying this change writes something (statistics, counts or a clean-up)."""
@@ -259,12 +267,7 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     partition_key, sort_key = keys.get("PK", {}).get("S"), keys.get("SK", {}).get("S")
     if not isinstance(partition_key, str) or not isinstance(sort_key, str):
         raise MalformedRecord("Keys without PK and SK")
-    if items.is_message_key(sort_key):
-        session_id = items.session_id_of(partition_key)
-        if event is not DynamoDBRecordEventName.INSERT or session_id is None:
-            return Change(sequence, "other")
-        return Change(sequence, "message", session_id=session_id)
-    if sort_key != items.SESSION_SK:
+    if sort_key != items.SESSION_SK or items.session_id_of(partition_key) is None:
         return Change(sequence, "other")
     new, old = stream.new_image, stream.old_image
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
@@ -303,13 +306,23 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         keep_until=keep_until,
         expired_before=expired_before,
         index=None if removed else _index_move(image),
+        summary_due=not removed and summary_due(old, new),
+        image=None if removed else new,
     )
 
 
-def summary_due_after(covered: int) -> int:
-    """New messages after which a summary that covers ``covered`` messages is regenerated: 1 while the
-    conversation is short, a tenth of it once long, at most :data:`SUMMARY_EVERY`."""
-    return max(1, min(SUMMARY_EVERY, covered // 10))
+def summary_point(count: int) -> bool:
+    """True when a session's summary is regenerated as its ``message_count`` reaches ``count``: at every
+    message while the conversation is short (under 20), then every tenth of it, at most every
+    :data:`SUMMARY_EVERY` messages: where the summary already covers most of the conversation, it waits."""
+    return count > 0 and count % max(1, min(SUMMARY_EVERY, count // 10)) == 0
+
+
+def summary_due(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """True when a session's ``message_count`` passed a :func:`summary_point` from image ``old`` to ``new``."""
+    before = int(_number(old, "message_count")) if old and old.get("created_at") == new.get("created_at") else 0
+    after = int(_number(new, "message_count"))
+    return any(summary_point(count) for count in range(before + 1, after + 1))
 
 
 def applicable_prefix(changes: Iterable[Change], failed_sequences: Iterable[int]) -> list[Change]:
@@ -408,10 +421,10 @@ class StreamProcessor:
         """Apply ``changes`` (in sequence order, all readable) exactly once; see the module docstring."""
         outcome = Outcome()
         counted = [c for c in changes if c.counts()]
+        pending: list[Change] = []
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            marks = self._read_marks({c.session_id for c in counted})
-            pending: list[Change] = []
-            latest = dict(marks)
+            stored = self._read_marks({c.session_id for c in counted})
+            pending, latest = [], dict(stored)
             for change in counted:
                 if change.mark > latest.get(change.session_id, ""):
                     pending.append(change)
@@ -420,7 +433,7 @@ class StreamProcessor:
                 if change.expired_before is not None:
                     outcome.deleted_items += self._delete_gone_contents(change.session_id, change.expired_before)
             try:
-                outcome.transactions += self._commit_runs(pending, marks)
+                outcome.transactions += self._commit_runs(pending, stored)
             except _MarksMoved:
                 continue
             outcome.applied = len(pending)
@@ -431,8 +444,8 @@ class StreamProcessor:
         else:
             raise StreamApplyError("applied marks kept moving")
         moves = {c.session_id: c.index for c in changes if c.kind == "session"}
-        summarized = list(dict.fromkeys(c.session_id for c in changes if c.kind == "message"))
-        outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], summarized)
+        due = {c.session_id: c.image for c in pending if c.summary_due and c.image is not None}
+        outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], due)
         return outcome
 
     # -- counts ---------------------------------------------------------------------------------------
@@ -448,8 +461,9 @@ class StreamProcessor:
         )
         return {str(mark["session_id"]): str(mark.get("applied", "")) for mark in found}
 
-    def _commit_runs(self, pending: Sequence[Change], marks: dict[str, str]) -> int:
-        """Write ``pending`` in runs that each fit one transaction; ``marks`` follows what is committed."""
+    def _commit_runs(self, pending: Sequence[Change], stored: dict[str, str]) -> int:
+        """Write ``pending`` in runs that each fit one transaction; ``stored`` (the marks read) follows what is
+        committed."""
         transactions = 0
         run: list[Change] = []
         users: set[str] = set()
@@ -457,18 +471,22 @@ class StreamProcessor:
         for change in pending:
             grown_users, grown_sessions = users | {change.user_id}, sessions | {change.session_id}
             if run and 1 + len(grown_users) + len(grown_sessions) > self._max_items:
-                self._commit(run, marks)
+                self._commit(run, stored)
                 transactions += 1
                 run, grown_users, grown_sessions = [], {change.user_id}, {change.session_id}
             run.append(change)
             users, sessions = grown_users, grown_sessions
         if run:
-            self._commit(run, marks)
+            self._commit(run, stored)
             transactions += 1
         return transactions
 
-    def _commit(self, run: Sequence[Change], marks: dict[str, str]) -> None:
-        """One TransactWriteItems: ADD to STATS and to each user's COUNTS, move each session's mark."""
+    def _commit(self, run: Sequence[Change], stored: dict[str, str]) -> None:
+        """One TransactWriteItems: ADD to STATS and to users' COUNTS, move each session's mark.
+
+        Each mark's condition is that it is still the mark read before (``stored``): when another delivery moved
+        it first, the transaction is cancelled and :class:`_MarksMoved` asks for a fresh read and a retry.
+        """
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
         final: dict[str, Change] = {}
@@ -480,6 +498,7 @@ class StreamProcessor:
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
         if not total.is_zero():
+            values = {":s": total.sessions, ":a": total.active, ":m": total.messages, ":t": total.tokens}
             actions.append(
                 {
                     "Update": {
@@ -489,15 +508,7 @@ class StreamProcessor:
                             "ADD total_sessions :s, active_sessions :a, total_messages :m, total_tokens :t,"
                             " total_cost :c"
                         ),
-                        "ExpressionAttributeValues": serialize(
-                            {
-                                ":s": total.sessions,
-                                ":a": total.active,
-                                ":m": total.messages,
-                                ":t": total.tokens,
-                                ":c": total.cost,
-                            }
-                        ),
+                        "ExpressionAttributeValues": serialize({**values, ":c": total.cost}),
                     }
                 }
             )
@@ -518,17 +529,16 @@ class StreamProcessor:
                 }
             )
         for session_id, change in final.items():
-            previous = marks.get(session_id)
-            values: dict[str, Any] = {
+            mark_values: dict[str, Any] = {
                 ":mark": change.mark,
                 ":entity": items.MARK_ENTITY,
                 ":sid": session_id,
                 ":until": change.keep_until,
             }
             condition = "attribute_not_exists(PK)"
-            if previous is not None:
+            if session_id in stored:
                 condition += " OR applied = :previous"
-                values[":previous"] = previous
+                mark_values[":previous"] = stored[session_id]
             actions.append(
                 {
                     "Update": {
@@ -537,7 +547,7 @@ class StreamProcessor:
                         "UpdateExpression": f"SET applied = :mark, {items.ENTITY} = :entity, session_id = :sid,"
                         " expires_at = :until",
                         "ConditionExpression": condition,
-                        "ExpressionAttributeValues": serialize(values),
+                        "ExpressionAttributeValues": serialize(mark_values),
                     }
                 }
             )
@@ -546,7 +556,7 @@ class StreamProcessor:
         except TransactionCanceled as canceled:
             raise _MarksMoved() from canceled
         for session_id, change in final.items():
-            marks[session_id] = change.mark
+            stored[session_id] = change.mark
 
     # -- a removed session's content ----------------------------------------------------------------
 
@@ -567,16 +577,15 @@ class StreamProcessor:
 
     # -- index keys and summaries ---------------------------------------------------------------------
 
-    def _maintain(self, moves: Sequence[IndexMove], summarized: Sequence[str]) -> tuple[int, int]:
-        """Move lagging index keys and refresh the summaries of sessions with new messages, concurrently
-        (independent single-item writes). Returns ``(index moves made, summaries written)``; raises what
-        a write raises after its own retries (Lambda then retries the batch)."""
-        if not moves and not summarized:
+    def _maintain(self, moves: Sequence[IndexMove], due: dict[str, dict[str, Any]]) -> tuple[int, int]:
+        """Move lagging index keys and refresh the summaries that are due (session id -> its newest image),
+        concurrently (independent single-item writes). Returns ``(index moves made, summaries written)``;
+        raises what a write raises after its own retries (Lambda then retries the batch)."""
+        if not moves and not due:
             return 0, 0
-        due = self._summaries_due(summarized)
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             moved = pool.map(self.move_index, moves)
-            written = pool.map(lambda args: self.refresh_summary(*args), due)
+            written = pool.map(lambda args: self.refresh_summary(*args), due.items())
             return sum(map(int, moved)), sum(map(int, written))
 
     def move_index(self, move: IndexMove) -> bool:
@@ -611,27 +620,6 @@ class StreamProcessor:
                     raise
                 self._sleep(min(1.0, 0.02 * 2**attempt))
         return False  # pragma: no cover - the loop returns or raises
-
-    def _summaries_due(self, session_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
-        """The sessions whose summary is due, with their hot items (one BatchGetItem of hot items and
-        summaries, 50 sessions a call).
-
-        A summary is due when the session's messages outgrew what it covers by :func:`summary_due_after`
-        messages: every new message while a conversation is short, every tenth of it (at most
-        :data:`SUMMARY_EVERY` messages) once it is long, where the summary already covers most of it.
-        """
-        keys = [k for session_id in session_ids for k in (items.session_key(session_id), items.summary_key(session_id))]
-        found = {(i["PK"], i["SK"]): i for i in dynamo.batch_get(self._client, self._table, keys, sleep=self._sleep)}
-        due = []
-        for session_id in session_ids:
-            pk = items.session_pk(session_id)
-            hot, summary = found.get((pk, items.SESSION_SK)), found.get((pk, items.SUMMARY_SK))
-            if hot is None:
-                continue
-            covered = int(summary["summary_messages"]) if summary and items.summary_text(hot, summary) else 0
-            if int(hot.get("message_count", 0)) - covered >= summary_due_after(covered):
-                due.append((session_id, hot))
-        return due
 
     def refresh_summary(self, session_id: str, hot: dict[str, Any] | None = None) -> bool:
         """Regenerate a session's summary from its last messages; True when a new summary was stored.
