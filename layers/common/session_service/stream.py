@@ -34,8 +34,8 @@ on-failure queue). This module turns a batch into its derived writes:
   when a session record shows its ``last_activity`` a minute or more past its keys
   (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them with one
   UpdateItem conditioned on the item still being as that record left it, so a key never moves back in time.
-* **Summaries**: when a session's ``message_count`` reaches a :func:`summary_point` (every message while a
-  conversation is short, then every tenth of it, at most every :data:`SUMMARY_EVERY`), its summary is
+* **Summaries**: when a session's ``message_count`` reaches a :func:`summary_point` (its first messages,
+  then every tenth, at most every :data:`SUMMARY_EVERY` once the conversation is long), its summary is
   regenerated once per batch from its last :data:`SUMMARY_HISTORY` messages (one Query) into the session's
   summary item (one conditional PutItem), which never replaces a summary of newer messages. The session item
   is not written, so a summary costs appends nothing. Index moves and summaries of a batch run concurrently.
@@ -312,10 +312,12 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
 
 
 def summary_point(count: int) -> bool:
-    """True when a session's summary is regenerated as its ``message_count`` reaches ``count``: at every
-    message while the conversation is short (under 20), then every tenth of it, at most every
-    :data:`SUMMARY_EVERY` messages: where the summary already covers most of the conversation, it waits."""
-    return count > 0 and count % max(1, min(SUMMARY_EVERY, count // 10)) == 0
+    """True when a session's summary is regenerated as its ``message_count`` reaches ``count``: at the first
+    messages (1, 2, 3, 5), then every tenth message, and once the summary covers a long conversation, every
+    tenth of it, at most every :data:`SUMMARY_EVERY` messages."""
+    if count in (1, 2, 3, 5):
+        return True
+    return count >= 10 and count % min(SUMMARY_EVERY, max(10, count // 10)) == 0
 
 
 def summary_due(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
