@@ -6,13 +6,19 @@ calls one layer function, and exports ``lambda_handler = entry(app)``.
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -24,7 +30,7 @@ from pydantic import BaseModel
 
 from session_service.errors import SessionServiceError
 from session_service.identity import resolve_caller
-from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, Session
+from session_service.models import EXACT_NUMBERS, SESSION_ID_PATTERN, USER_ID_PATTERN, Session, load_json
 from session_service.observability import logger, metrics
 from session_service.wiring import settings
 
@@ -52,46 +58,85 @@ IfMatchHeader = Annotated[
 ]
 
 
-class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, refusing a JSON body that is not an object, and multipart bodies.
+JSON_MEDIA_TYPE = "application/json"
 
-    Powertools would validate the first element of a JSON array against the body model (it unwraps
-    lists for non-list fields), so ``[{...}, {...}]`` would create one thing and ignore the rest; and a
-    body that is not UTF-8 would escape as a ``UnicodeDecodeError``. Both are 422 here.
+
+class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, stricter where the API needs it (SPEC section 4).
+
+    * The body is JSON (``application/json``, any case, any parameters; else 415), read by
+      :func:`~session_service.models.load_json`: a duplicate key, ``NaN``, an integer beyond 4,300 digits or
+      nesting deeper than the interpreter's stack is 422, never a 500 (Powertools catches only
+      ``JSONDecodeError``), and decimals stay exact.
+    * The body is a JSON object: Powertools would validate the first element of a JSON array against the
+      body model (it unwraps lists for non-list fields), so ``[{...}, {...}]`` would create one thing and
+      ignore the rest.
     """
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = app.current_event.headers.get("content-type") or ""
+        media_type = content_type.split(";", 1)[0].strip().lower()  # RFC 9110 8.3.1: case-insensitive
+        if media_type not in ("", JSON_MEDIA_TYPE):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[
+                    {
+                        "type": "unsupported_content_type",
+                        "loc": ("header", "content-type"),
+                        "msg": f"Unsupported content type: {content_type[:100]}; send {JSON_MEDIA_TYPE}",
+                    }
+                ],
+            )
+        return self._parse_json_data(app)
 
     def _parse_json_data(self, app: Any) -> dict[str, Any]:
         try:
-            body = super()._parse_json_data(app)
+            text = app.current_event.decoded_body
+            body = load_json(text) if text else None
         except UnicodeDecodeError as exc:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not UTF-8 JSON", "input": {}}]
-            ) from exc
+            raise _body_error("json_invalid", "Body is not UTF-8 JSON") from exc
+        except RecursionError as exc:
+            raise _body_error("json_invalid", "JSON nested too deeply") from exc
+        except ValueError as exc:  # JSONDecodeError, a duplicate key, NaN, an integer over 4,300 digits
+            raise _body_error("json_invalid", f"Invalid JSON: {str(exc)[:200]}") from exc
         if not isinstance(body, dict):
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "model_attributes_type",
-                        "loc": ("body",),
-                        "msg": "Input should be a JSON object",
-                        "input": {},
-                    }
-                ]
-            )
+            raise _body_error("model_attributes_type", "Input should be a JSON object")
         return body
 
-    def _parse_multipart_data(self, app: Any, content_type: str) -> dict[str, Any]:
-        # The API takes JSON only; Powertools' multipart parser would raise a bare ValueError without a boundary.
-        raise RequestUnsupportedContentType(
-            "Unsupported content type",
-            errors=[
-                {
-                    "type": "unsupported_content_type",
-                    "loc": ("body",),
-                    "msg": f"Unsupported content type: {content_type}",
-                }
-            ],
-        )
+
+def _body_error(kind: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message, "input": {}}])
+
+
+class _ExactNumbersResponse(OpenAPIResponseValidationMiddleware):
+    """Powertools' response validation, writing money with all of its digits as a JSON number.
+
+    A double holds 15-17 significant digits; a cost has up to 12 decimals below 10^6 and a total more
+    (SPEC section 3). :data:`~session_service.models.Money` serialises a value that a double cannot hold
+    as ``{<nonce>: "<digits>"}`` when the serialization context carries this response's random nonce; the
+    JSON text is then written here with each such marker replaced by the bare digits. The nonce is fresh
+    per response, so no client text can forge a marker.
+    """
+
+    def _serialize_response_with_validation(self, *, field: Any, response_content: Any, **options: Any) -> Any:
+        nonce = secrets.token_hex(16)
+        marking: Any = _ContextField(field, {EXACT_NUMBERS: nonce})
+        body = super()._serialize_response_with_validation(field=marking, response_content=response_content, **options)
+        text = json.dumps(body, separators=(",", ":"))
+        return re.sub(r'\{"' + nonce + r'":"(-?[0-9.]+)"\}', r"\1", text) if nonce in text else text
+
+
+class _ContextField:
+    """A Powertools ``ModelField`` (3.37) whose ``serialize`` passes a pydantic serialization context."""
+
+    def __init__(self, field: Any, context: dict[str, Any]) -> None:
+        self._field, self._context = field, context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._field, name)
+
+    def serialize(self, value: Any, *, mode: str = "json", **options: Any) -> Any:
+        return self._field._type_adapter.dump_python(value, mode=mode, context=self._context, **options)
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
@@ -113,7 +158,10 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
     )
-    app._request_validation_middleware = _ObjectBodyValidation()  # type: ignore[no-untyped-call]  # stricter bodies
+    app._request_validation_middleware = _StrictRequestValidation()  # type: ignore[no-untyped-call]
+    app._response_validation_middleware = _ExactNumbersResponse(
+        has_response_validation_error=app._has_response_validation_error
+    )
 
     @app.exception_handler(SessionServiceError)
     def domain_error(exc: SessionServiceError) -> Response[Any]:
