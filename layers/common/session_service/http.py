@@ -28,13 +28,29 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
-from session_service.errors import SessionServiceError
+from session_service.errors import SessionNotFound, SessionServiceError
 from session_service.identity import resolve_caller
 from session_service.models import EXACT_NUMBERS, SESSION_ID_PATTERN, USER_ID_PATTERN, Session, load_json
 from session_service.observability import logger, metrics
 from session_service.wiring import settings
 
-SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")]
+
+class IdPath(Path):  # type: ignore[misc]  # Powertools' Param classes are untyped
+    """A path parameter naming a resource: a value that is not a valid id answers as a missing resource.
+
+    SPEC section 4: a path ``session_id`` or ``message_id`` that is not a valid id answers 404 like a
+    missing one (so the id's format tells a caller nothing more than a lookup would). ``not_found``
+    builds the domain error to raise; the request validation below raises it before anything else runs.
+    """
+
+    def __init__(self, *, not_found: Callable[[], Exception], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.not_found = not_found
+
+
+SessionIdPath = Annotated[
+    str, IdPath(not_found=SessionNotFound, pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")
+]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
 UserIdQuery = Annotated[
     str | None,
@@ -64,6 +80,8 @@ JSON_MEDIA_TYPE = "application/json"
 class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, stricter where the API needs it (SPEC section 4).
 
+    * A query parameter the route does not declare is 422 (:func:`_refuse_unknown_query_parameters`).
+    * An :class:`IdPath` parameter that is not a valid id answers as a missing resource (404).
     * The body is JSON (``application/json``, any case, any parameters; else 415), read by
       :func:`~session_service.models.load_json`: a duplicate key, ``NaN``, an integer beyond 4,300 digits or
       nesting deeper than the interpreter's stack is 422, never a 500 (Powertools catches only
@@ -72,6 +90,12 @@ class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
       body model (it unwraps lists for non-list fields), so ``[{...}, {...}]`` would create one thing and
       ignore the rest.
     """
+
+    def handler(self, app: Any, next_middleware: Any) -> Any:
+        route = app.context["_route"]
+        _refuse_unknown_query_parameters(route, app.current_event.resolved_query_string_parameters or {})
+        _raise_not_found_for_invalid_ids(route, app.context.get("_route_args") or {})
+        return super().handler(app, next_middleware)
 
     def _get_body(self, app: Any) -> dict[str, Any]:
         content_type = app.current_event.headers.get("content-type") or ""
@@ -106,6 +130,39 @@ class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
 
 def _body_error(kind: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message, "input": {}}])
+
+
+def _refuse_unknown_query_parameters(route: Any, received: dict[str, Any]) -> None:
+    """Raise a 422 ``RequestValidationError`` naming each query parameter ``route`` does not declare.
+
+    The declared names come from the route's own signature (a pydantic model parameter declares its
+    fields), so a parameter added to a handler is accepted without touching this function.
+    """
+    declared: set[str] = set()
+    for field in route.dependant.query_params:
+        annotation = field.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            declared.update(info.alias or name for name, info in annotation.model_fields.items())
+        else:
+            declared.add(field.alias)
+    unknown = sorted(set(received) - declared)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter", "input": {}}
+                for name in unknown
+            ]
+        )
+
+
+def _raise_not_found_for_invalid_ids(route: Any, path_values: dict[str, Any]) -> None:
+    """Raise the ``not_found`` error of the first :class:`IdPath` parameter whose value is not a valid id."""
+    for field in route.dependant.path_params:
+        info = field.field_info
+        if isinstance(info, IdPath):
+            _, errors = field.validate(path_values.get(field.alias), loc=("path", field.alias))
+            if errors:
+                raise info.not_found()
 
 
 class _ExactNumbersResponse(OpenAPIResponseValidationMiddleware):
@@ -213,12 +270,15 @@ def etag(session: Session) -> str:
 def parse_if_match(value: str | None) -> int | None:
     """The version an ``If-Match`` header names; ``None`` when absent or ``*``.
 
-    A value that is not one of our ETags can never match: it yields ``-1`` so the write answers 412.
+    ``If-Match`` uses the strong comparison (RFC 9110 13.1.1): a weak tag (``W/"3"``) never matches, nor
+    does anything that is not one of our quoted ETags (an unquoted number, a list); those yield ``-1``, a
+    version no session has, so the write answers 412.
     """
     if value is None or value.strip() == "*":
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    return int(text) if text.isdigit() and len(text) < 19 else -1
+    text = value.strip()
+    inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+    return int(inner) if inner.isascii() and inner.isdigit() and len(inner) < 19 else -1
 
 
 def session_response(session: Session, status: int = HTTPStatus.OK) -> Response[Session]:
