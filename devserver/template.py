@@ -137,6 +137,16 @@ def routes() -> tuple[Route, ...]:
     return tuple(sorted(found, key=lambda r: (-r.literal_segments, -len(r.path))))
 
 
+def route_for(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The template route that serves ``method path`` and its path parameters (API Gateway's precedence:
+    the routes are in that order). Raises ``LookupError`` when no route serves it."""
+    for route in routes():
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    raise LookupError(f"no route for {method} {path}")
+
+
 def stream_function_dir() -> Path:
     """Code directory of the function the table's stream triggers."""
     for resource in load_template()["Resources"].values():

@@ -14,7 +14,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event
-from devserver.template import routes
+from devserver.template import route_for
 from session_service import wiring
 
 SESSIONS = "/api/v1/sessions"
@@ -39,15 +39,6 @@ def _dynamodb_error(code: str, status: int = 400) -> AWSResponse:
 def dynamodb_error() -> Callable[..., AWSResponse]:
     """``(code, status=400) -> the HTTP answer DynamoDB gives for that error code``, for ``before-send`` hooks."""
     return _dynamodb_error
-
-
-def route_for(method: str, path: str) -> tuple[Any, dict[str, str]]:
-    """The template route that serves ``method path`` and its path parameters."""
-    for route in routes():
-        params = route.match(method, path)
-        if params is not None:
-            return route, params
-    raise LookupError(f"no route for {method} {path}")
 
 
 class Api:

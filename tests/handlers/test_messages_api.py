@@ -174,7 +174,7 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("tokens string", {"tokens_used": "5"}),
     ("cost negative", {"cost_usd": -0.01}),
     ("cost too large", {"cost_usd": 10**6 + 1}),
-    ("cost 7 decimals", {"cost_usd": 0.0000001}),
+    ("cost 13 decimals", {"cost_usd": 1e-13}),
     ("cost bool", {"cost_usd": True}),
     ("metadata 51 keys", {"metadata": {f"k{i}": i for i in range(51)}}),
     ("metadata too large", {"metadata": {"a": "x" * (32 * 1024)}}),

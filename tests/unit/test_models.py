@@ -29,7 +29,7 @@ KIB = 1024
 
 
 def parse(model: type[BaseModel], body: str) -> BaseModel:
-    """Validate a JSON body the way the handlers see it (Python's json, which also reads NaN)."""
+    """Validate a body read by Python's json (which also reads NaN): the model's own checks, without load_json's."""
     return model.model_validate(json.loads(body))
 
 
@@ -236,13 +236,15 @@ def test_tokens_reject_json_floats_and_bools(body: str) -> None:
         (0.000001, Decimal("0.000001")),
         (10**6, Decimal(10**6)),
         (999999.999999, Decimal("999999.999999")),
+        (0.000000000001, Decimal("0.000000000001")),
+        (0.123456789012, Decimal("0.123456789012")),
     ],
 )
-def test_cost_accepts_0_to_a_million_with_6_decimals(cost: float, expected: Decimal) -> None:
+def test_cost_accepts_0_to_a_million_with_12_decimals(cost: float, expected: Decimal) -> None:
     assert MessageCreate.model_validate(message(cost_usd=cost)).cost_usd == expected
 
 
-@pytest.mark.parametrize("cost", [-0.000001, 1000000.000001, 0.0000001, 0.1234567, 1e300, True])
+@pytest.mark.parametrize("cost", [-0.000001, 1000000.000001, 1e-13, 0.1234567890123, 1e300, True])
 def test_cost_rejects_out_of_range_too_precise_and_bools(cost: Any) -> None:
     assert error_types(MessageCreate, message(cost_usd=cost))
 

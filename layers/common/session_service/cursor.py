@@ -13,6 +13,8 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from session_service.errors import InvalidCursor
@@ -30,10 +32,19 @@ def _b64decode(text: str) -> bytes:
 
 
 class CursorCodec:
-    """Signs and verifies cursors with a secret key (``CURSOR_SECRET``)."""
+    """Signs and verifies cursors with a secret key.
 
-    def __init__(self, secret: str) -> None:
-        self._key = secret.encode("utf-8")
+    ``secret`` is the key, or a function returning it (:func:`session_service.wiring.cursor_key`, which
+    reads Secrets Manager): it is called on the first cursor, and again after a call that raised.
+    """
+
+    def __init__(self, secret: str | Callable[[], str]) -> None:
+        self._secret = secret
+
+    @cached_property
+    def _key(self) -> bytes:
+        secret = self._secret if isinstance(self._secret, str) else self._secret()
+        return secret.encode("utf-8")
 
     def _tag(self, scope: str, payload: bytes) -> bytes:
         return hmac.new(self._key, scope.encode("utf-8") + b"\x00" + payload, hashlib.sha256).digest()[:_TAG_BYTES]

@@ -12,6 +12,9 @@ to its status, headers and body, and feeds both the one exception handler and ea
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -19,7 +22,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -33,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from session_service import errors
+from session_service.errors import SessionNotFound
 from session_service.idempotency import (
     MAX_KEY_CHARS,
     IdempotencyInProgress,
@@ -42,11 +49,34 @@ from session_service.idempotency import (
     run_once,
 )
 from session_service.identity import MissingUserId, resolve_caller
-from session_service.models import SESSION_ID_PATTERN, USER_ID_PATTERN, HealthDetailed, Session
+from session_service.models import (
+    EXACT_NUMBERS,
+    SESSION_ID_PATTERN,
+    USER_ID_PATTERN,
+    HealthDetailed,
+    Session,
+    load_json,
+)
 from session_service.observability import logger, metrics, publish_metrics
 from session_service.wiring import settings
 
-SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")]
+
+class IdPath(Path):  # type: ignore[misc]  # Powertools' Param classes are untyped
+    """A path parameter naming a resource: a value that is not a valid id answers as a missing resource.
+
+    SPEC section 4: a path ``session_id`` or ``message_id`` that is not a valid id answers 404 like a
+    missing one (so the id's format tells a caller nothing more than a lookup would). ``not_found``
+    builds the domain error to raise; the request validation below raises it before anything else runs.
+    """
+
+    def __init__(self, *, not_found: Callable[[], Exception], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.not_found = not_found
+
+
+SessionIdPath = Annotated[
+    str, IdPath(not_found=SessionNotFound, pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")
+]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
 UserIdQuery = Annotated[
     str | None,
@@ -71,46 +101,126 @@ IfMatch = Annotated[
 ]
 
 
-class _ObjectBodyValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, refusing a JSON body that is not an object, and multipart bodies.
+JSON_MEDIA_TYPE = "application/json"
 
-    Powertools would validate the first element of a JSON array against the body model (it unwraps
-    lists for non-list fields), so ``[{...}, {...}]`` would create one thing and ignore the rest; and a
-    body that is not UTF-8 would escape as a ``UnicodeDecodeError``. Both are 422 here.
+
+class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, stricter where the API needs it (SPEC section 4).
+
+    * A query parameter the route does not declare is 422 (:func:`_refuse_unknown_query_parameters`).
+    * An :class:`IdPath` parameter that is not a valid id answers as a missing resource (404).
+    * The body is JSON (``application/json``, any case, any parameters; else 415), read by
+      :func:`~session_service.models.load_json`: a duplicate key, ``NaN``, an integer beyond 4,300 digits or
+      nesting deeper than the interpreter's stack is 422, never a 500 (Powertools catches only
+      ``JSONDecodeError``), and decimals stay exact.
+    * The body is a JSON object: Powertools would validate the first element of a JSON array against the
+      body model (it unwraps lists for non-list fields), so ``[{...}, {...}]`` would create one thing and
+      ignore the rest.
     """
+
+    def handler(self, app: Any, next_middleware: Any) -> Any:
+        route = app.context["_route"]
+        _refuse_unknown_query_parameters(route, app.current_event.resolved_query_string_parameters or {})
+        _raise_not_found_for_invalid_ids(route, app.context.get("_route_args") or {})
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = app.current_event.headers.get("content-type") or ""
+        media_type = content_type.split(";", 1)[0].strip().lower()  # RFC 9110 8.3.1: case-insensitive
+        if media_type not in ("", JSON_MEDIA_TYPE):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[
+                    {
+                        "type": "unsupported_content_type",
+                        "loc": ("header", "content-type"),
+                        "msg": f"Unsupported content type: {content_type[:100]}; send {JSON_MEDIA_TYPE}",
+                    }
+                ],
+            )
+        return self._parse_json_data(app)
 
     def _parse_json_data(self, app: Any) -> dict[str, Any]:
         try:
-            body = super()._parse_json_data(app)
+            text = app.current_event.decoded_body
+            body = load_json(text) if text else None
         except UnicodeDecodeError as exc:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "Body is not UTF-8 JSON", "input": {}}]
-            ) from exc
+            raise _body_error("json_invalid", "Body is not UTF-8 JSON") from exc
+        except RecursionError as exc:
+            raise _body_error("json_invalid", "JSON nested too deeply") from exc
+        except ValueError as exc:  # JSONDecodeError, a duplicate key, NaN, an integer over 4,300 digits
+            raise _body_error("json_invalid", f"Invalid JSON: {str(exc)[:200]}") from exc
         if not isinstance(body, dict):
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "model_attributes_type",
-                        "loc": ("body",),
-                        "msg": "Input should be a JSON object",
-                        "input": {},
-                    }
-                ]
-            )
+            raise _body_error("model_attributes_type", "Input should be a JSON object")
         return body
 
-    def _parse_multipart_data(self, app: Any, content_type: str) -> dict[str, Any]:
-        # The API takes JSON only; Powertools' multipart parser would raise a bare ValueError without a boundary.
-        raise RequestUnsupportedContentType(
-            "Unsupported content type",
-            errors=[
-                {
-                    "type": "unsupported_content_type",
-                    "loc": ("body",),
-                    "msg": f"Unsupported content type: {content_type}",
-                }
-            ],
+
+def _body_error(kind: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message, "input": {}}])
+
+
+def _refuse_unknown_query_parameters(route: Any, received: dict[str, Any]) -> None:
+    """Raise a 422 ``RequestValidationError`` naming each query parameter ``route`` does not declare.
+
+    The declared names come from the route's own signature (a pydantic model parameter declares its
+    fields), so a parameter added to a handler is accepted without touching this function.
+    """
+    declared: set[str] = set()
+    for field in route.dependant.query_params:
+        annotation = field.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            declared.update(info.alias or name for name, info in annotation.model_fields.items())
+        else:
+            declared.add(field.alias)
+    unknown = sorted(set(received) - declared)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter", "input": {}}
+                for name in unknown
+            ]
         )
+
+
+def _raise_not_found_for_invalid_ids(route: Any, path_values: dict[str, Any]) -> None:
+    """Raise the ``not_found`` error of the first :class:`IdPath` parameter whose value is not a valid id."""
+    for field in route.dependant.path_params:
+        info = field.field_info
+        if isinstance(info, IdPath):
+            _, errors = field.validate(path_values.get(field.alias), loc=("path", field.alias))
+            if errors:
+                raise info.not_found()
+
+
+class _ExactNumbersResponse(OpenAPIResponseValidationMiddleware):
+    """Powertools' response validation, writing money with all of its digits as a JSON number.
+
+    A double holds 15-17 significant digits; a cost has up to 12 decimals below 10^6 and a total more
+    (SPEC section 3). :data:`~session_service.models.Money` serialises a value that a double cannot hold
+    as ``{<nonce>: "<digits>"}`` when the serialization context carries this response's random nonce; the
+    JSON text is then written here with each such marker replaced by the bare digits. The nonce is fresh
+    per response, so no client text can forge a marker.
+    """
+
+    def _serialize_response_with_validation(self, *, field: Any, response_content: Any, **options: Any) -> Any:
+        nonce = secrets.token_hex(16)
+        marking: Any = _ContextField(field, {EXACT_NUMBERS: nonce})
+        body = super()._serialize_response_with_validation(field=marking, response_content=response_content, **options)
+        text = json.dumps(body, separators=(",", ":"))
+        return re.sub(r'\{"' + nonce + r'":"(-?[0-9.]+)"\}', r"\1", text) if nonce in text else text
+
+
+class _ContextField:
+    """A Powertools ``ModelField`` (3.37) whose ``serialize`` passes a pydantic serialization context."""
+
+    def __init__(self, field: Any, context: dict[str, Any]) -> None:
+        self._field, self._context = field, context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._field, name)
+
+    def serialize(self, value: Any, *, mode: str = "json", **options: Any) -> Any:
+        return self._field._type_adapter.dump_python(value, mode=mode, context=self._context, **options)
 
 
 # -- errors: one table, by exception type -----------------------------------------------------------------
@@ -275,7 +385,10 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
     )
-    app._request_validation_middleware = _ObjectBodyValidation()  # type: ignore[no-untyped-call]  # stricter bodies
+    app._request_validation_middleware = _StrictRequestValidation()  # type: ignore[no-untyped-call]
+    app._response_validation_middleware = _ExactNumbersResponse(
+        has_response_validation_error=app._has_response_validation_error
+    )
     app.exception_handler(Exception)(error_response)
     return app
 
@@ -394,12 +507,15 @@ def etag(session: Session) -> str:
 def parse_if_match(value: str | None) -> int | None:
     """The version an ``If-Match`` header names; ``None`` when absent or ``*``.
 
-    A value that is not one of our ETags can never match: it yields ``-1`` so the write answers 412.
+    ``If-Match`` uses the strong comparison (RFC 9110 13.1.1): a weak tag (``W/"3"``) never matches, nor
+    does anything that is not one of our quoted ETags (an unquoted number, a list); those yield ``-1``, a
+    version no session has, so the write answers 412.
     """
     if value is None or value.strip() == "*":
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    return int(text) if text.isdigit() and len(text) < 19 else -1
+    text = value.strip()
+    inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+    return int(inner) if inner.isascii() and inner.isdigit() and len(inner) < 19 else -1
 
 
 def _headers_of(body: BaseModel) -> dict[str, str]:

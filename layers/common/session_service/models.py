@@ -1,20 +1,31 @@
 """Pydantic models: the domain enums, request bodies (``extra="forbid"``) and response shapes.
 
 Models never see DynamoDB keys; :mod:`session_service.repository` maps items to these models.
-Limits come from SPEC section 4; money is an exact :class:`~decimal.Decimal` inside and a JSON number on
-the wire (exact for totals below 10^9 USD with 6 decimal places, which a double represents with its
-shortest round-trip repr).
+Limits come from SPEC section 4. Money is an exact :class:`~decimal.Decimal` inside and a JSON number on
+the wire, written with every digit it has (see :data:`Money`); request bodies are read by
+:func:`load_json`, which keeps the exact decimal text of every number.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializationInfo,
+    WithJsonSchema,
+)
 
 # ---------------------------------------------------------------------------------------------------
 # Enums and the status state machine (seed 002, "状态流转")
@@ -92,6 +103,8 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_MEMORY_BYTES = 64 * 1024
 MAX_JSON_OBJECT_BYTES = 32 * 1024
 MAX_JSON_OBJECT_KEYS = 50
+MAX_JSON_DEPTH = 32
+"""Levels of nesting of a JSON field; the field's own object is level 1 (SPEC section 4)."""
 MAX_TOKENS = 10**9
 MAX_COST_USD = Decimal(10**6)
 DEFAULT_CONTEXT_TOKENS = 4_000
@@ -99,6 +112,8 @@ MAX_CONTEXT_TOKENS = 1_000_000
 DEFAULT_CONTEXT_MESSAGES = 50
 MAX_CONTEXT_MESSAGES = 1_000
 """Context budget defaults and bounds (SPEC section 3)."""
+MAX_COST_DECIMALS = 12
+"""Per-token prices of current models have 8 or more decimals (SPEC section 3)."""
 MAX_BATCH_MESSAGES = 98
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
 ``Idempotency-Key``'s write guard."""
@@ -124,16 +139,38 @@ def _utf8_limit(limit: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _plain_json(value: Any, level: int) -> Any:
+    """``value`` as plain JSON data: numbers read as ``Decimal`` become floats; ``level`` is its depth.
+
+    Objects and arrays both count as a level. Raises ``ValueError`` past :data:`MAX_JSON_DEPTH`, for a
+    number a double cannot hold (NaN, infinities, beyond 1.8e308) and for values JSON cannot carry.
+    The recursion stops at the limit, so a deeper input costs nothing more.
+    """
+    if isinstance(value, dict | list) and level > MAX_JSON_DEPTH:
+        raise ValueError(f"must be at most {MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError("object keys must be strings")
+        return {key: _plain_json(item, level + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item, level + 1) for item in value]
+    if isinstance(value, Decimal | float):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError("numbers must be finite and within a double's range")
+        return number
+    if value is None or isinstance(value, str | int):
+        return value
+    raise ValueError("must be plain JSON")
+
+
 def _check_json_object(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > MAX_JSON_OBJECT_KEYS:
         raise ValueError(f"must have at most {MAX_JSON_OBJECT_KEYS} top-level keys")
-    try:
-        encoded = dump_json(value)
-    except (TypeError, ValueError) as exc:  # NaN/Infinity, or values JSON cannot carry
-        raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
-    if len(encoded.encode("utf-8")) > MAX_JSON_OBJECT_BYTES:
+    plain = _plain_json(value, 1)
+    if len(dump_json(plain).encode("utf-8")) > MAX_JSON_OBJECT_BYTES:
         raise ValueError(f"must be at most {MAX_JSON_OBJECT_BYTES} bytes as JSON")
-    return value
+    return plain  # type: ignore[no-any-return]
 
 
 def dump_json(value: Any) -> str:
@@ -141,17 +178,95 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _decimal_to_number(value: Decimal) -> float:
-    return float(value)
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        duplicate = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ValueError(f"duplicate object key {duplicate[:64]!r}")
+    return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(text: str) -> Any:
+    """Parse a request body strictly: numbers with a fraction or exponent become exact ``Decimal``.
+
+    ``Decimal`` keeps the digits as written, so ``1.0000000000000001`` stays what it is (and fails the
+    12-decimal limit of a cost) instead of becoming the float ``1.0``; :data:`JsonObject` fields turn
+    their numbers back into floats. Raises ``ValueError`` (``json.JSONDecodeError`` among them) for text
+    that is not JSON, ``NaN``/``Infinity``, an object with a duplicate key, or an integer of more than
+    4,300 digits (Python's limit); ``RecursionError`` for nesting beyond the interpreter's stack.
+    """
+    return json.loads(
+        text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_without_duplicates
+    )
+
+
+def _json_number(value: Any) -> Any:
+    # A cost is a JSON number, as tokens_used is: "1" and true are not (pydantic's lax Decimal takes both).
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _canonical_money(value: Decimal) -> Decimal:
+    # -0.0 is stored and echoed as 0; 1E+3 (the JSON 1e3) is written out as 1000. Runs after the range
+    # check, so the exponent is small.
+    if value.is_zero():
+        return Decimal(0)
+    exponent = value.as_tuple().exponent
+    return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else value
+
+
+EXACT_NUMBERS = "exact_numbers"
+"""Serialization context key: when set (by the HTTP response path), :data:`Money` that a double cannot
+hold is written as ``{<the key's value>: "<digits>"}``, a marker the response serializer replaces with
+the bare digits (the response validation of :func:`session_service.http.make_resolver`)."""
+
+
+def _money_to_json(value: Decimal, info: SerializationInfo) -> float | str | dict[str, str]:
+    if value.is_zero():
+        return 0.0  # the seed's "total_cost": 0.0, never -0.0
+    number = float(value)
+    if Decimal(repr(number)) == value:
+        return number  # a double's shortest repr is these exact digits
+    digits = format(value, "f")  # not normalize(): it rounds to 28 digits, a DynamoDB total may have 38
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    marker = (info.context or {}).get(EXACT_NUMBERS)
+    # Outside an HTTP response (an idempotent result kept for replay, model_dump_json) the digits stay
+    # exact as a string, which validates back to the same Decimal.
+    return {marker: digits} if marker else digits
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_check_json_object)]
-Money = Annotated[Decimal, PlainSerializer(_decimal_to_number, return_type=float, when_used="json")]
-"""USD, exact inside, a JSON number on the wire."""
+"""A JSON object field (``metadata``, ``conversation_data``): at most 50 top-level keys, 32 levels of
+nesting and 32 KiB as JSON (SPEC section 4); its numbers are floats."""
+Money = Annotated[
+    Decimal,
+    PlainSerializer(_money_to_json, when_used="json"),
+    WithJsonSchema({"type": "number", "description": "USD"}, mode="serialization"),
+]
+"""USD, exact inside, a JSON number on the wire with all of its digits (SPEC section 3)."""
 MoneyInput = Annotated[
     Decimal,
-    Field(ge=0, le=MAX_COST_USD, decimal_places=6, allow_inf_nan=False, description="USD, at most 6 decimals"),
+    Field(ge=0, le=MAX_COST_USD, decimal_places=MAX_COST_DECIMALS, allow_inf_nan=False),
+    BeforeValidator(_json_number),
+    AfterValidator(_canonical_money),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": int(MAX_COST_USD),
+            "description": f"USD, 0 to 10^6, at most {MAX_COST_DECIMALS} decimal places",
+        },
+        mode="validation",
+    ),
 ]
+NO_COST: Any = Field(default=Decimal(0), json_schema_extra={"default": 0.0})
+"""A zero USD default, shown as the wire writes it (pydantic's schema would write the Decimal as "0")."""
 Tokens = Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS, description="Tokens used (integer)")]
 Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 MessageContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MESSAGE_BYTES)]
@@ -201,7 +316,7 @@ class MessageCreate(_Request):
     message_type: MessageType = MessageType.CHAT
     metadata: JsonObject = Field(default_factory=dict)
     tokens_used: Tokens = 0
-    cost_usd: MoneyInput = Decimal(0)
+    cost_usd: MoneyInput = NO_COST
 
 
 class MessageBatchCreate(_Request):
@@ -234,7 +349,7 @@ class Session(_Response):
     is_active: bool
     message_count: int = 0
     total_tokens: int = 0
-    total_cost: Money = Decimal(0)
+    total_cost: Money = NO_COST
     session_summary: str = ""
     created_at: datetime
     updated_at: datetime
@@ -378,7 +493,7 @@ class Stats(_Response):
     active_sessions: int = 0
     total_messages: int = 0
     total_tokens: int = 0
-    total_cost: Money = Decimal(0)
+    total_cost: Money = NO_COST
     average_messages_per_session: float = 0.0
 
 

@@ -1,7 +1,8 @@
-"""Lazy, cached wiring: settings, the DynamoDB client and the repository are built on first use.
+"""Lazy, cached wiring: settings, the DynamoDB client, the cursor key and the repository are built on first use.
 
 Nothing here runs at import time, so a handler that does not touch DynamoDB (``GET /health``) never
-imports boto3. Tests call :func:`reset` to rebuild everything for a new environment.
+imports boto3, and one that never pages never reads the cursor key. Tests call :func:`reset` to rebuild
+everything for a new environment.
 """
 
 from __future__ import annotations
@@ -40,6 +41,34 @@ def dynamodb_client() -> Any:
 
 
 @cache
+def cursor_key() -> str:
+    """The key that signs paging cursors: ``CURSOR_SECRET`` when set (``make serve``, tests), else the
+    ``SecretString`` of the secret ``CURSOR_SECRET_ARN`` names, read with Powertools Parameters once per
+    process (a cold start; cached here, so ``force_fetch`` skips Powertools' own 5 s cache).
+
+    Called on the first cursor a request encodes or decodes, so only listing functions need
+    ``secretsmanager:GetSecretValue`` and pay the call. Raises :class:`~session_service.errors.ServiceUnavailable`
+    (503) when Secrets Manager cannot be read (nothing is cached then: the next request tries again),
+    ``ValueError`` when the secret is shorter than 16 characters (a deployment error).
+    """
+    config = settings()
+    if config.cursor_secret is not None:
+        return config.cursor_secret
+    from aws_lambda_powertools.utilities.parameters import get_secret
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from session_service.errors import ServiceUnavailable
+
+    try:
+        key = get_secret(str(config.cursor_secret_arn), force_fetch=True)
+    except GetParameterError as exc:
+        raise ServiceUnavailable() from exc
+    if not isinstance(key, str) or len(key) < 16:
+        raise ValueError("the cursor secret must be a SecretString of at least 16 characters")
+    return key
+
+
+@cache
 def repository() -> SessionRepository:
     """The :class:`~session_service.repository.SessionRepository` over the configured table."""
     from session_service.cursor import CursorCodec
@@ -50,11 +79,11 @@ def repository() -> SessionRepository:
         dynamodb_client(),
         config.table_name,
         ttl_seconds=config.session_ttl_seconds,
-        cursors=CursorCodec(config.cursor_secret),
+        cursors=CursorCodec(cursor_key),
     )
 
 
 def reset() -> None:
     """Forget every cached object (tests, or the local server after changing the environment)."""
-    for cached in (settings, dynamodb_client, repository):
+    for cached in (settings, dynamodb_client, cursor_key, repository):
         cached.cache_clear()
