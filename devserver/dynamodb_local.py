@@ -204,12 +204,37 @@ def _lock(data_dir: Path) -> IO[bytes]:
     return handle
 
 
+DB_FILE = "shared-local-instance.db"
+"""The SQLite file DynamoDB Local keeps with ``-sharedDb`` in its ``-dbPath``."""
+
+
+def use_write_ahead_log(data_dir: Path) -> None:
+    """Put ``data_dir``'s database in SQLite's write-ahead-log mode (creating the file when missing) while no
+    DynamoDB Local has it open.
+
+    DynamoDB Local leaves SQLite in its default rollback-journal mode: four ``fsync`` calls per write
+    (counted with strace), which made a persistent put about 4x slower than an in-memory one. The journal
+    mode is stored in the file, so DynamoDB Local then commits with one ``fsync`` each, as durably
+    (https://sqlite.org/wal.html). Without Python's ``sqlite3`` nothing changes.
+    """
+    try:
+        import sqlite3
+    except ImportError:
+        return
+    connection = sqlite3.connect(data_dir / DB_FILE)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
+
+
 class DynamoDBLocal:
     """A running DynamoDB Local on 127.0.0.1 (telemetry off); a context manager.
 
     ``port`` 0 picks a free port; ``startup_timeout`` is in seconds. Without ``data_dir`` it runs in
     memory; with it, ``-sharedDb -dbPath data_dir`` keeps one database file there across restarts (any
-    credentials and region see the same tables), locked against a second user. ``endpoint`` is the URL to
+    credentials and region see the same tables; SQLite in write-ahead-log mode), locked against a second
+    user. ``endpoint`` is the URL to
     put in ``AWS_ENDPOINT_URL_DYNAMODB``.
     """
 
@@ -253,6 +278,7 @@ class DynamoDBLocal:
         storage = ["-inMemory"]
         if self.data_dir is not None:
             self._lock = _lock(self.data_dir)
+            use_write_ahead_log(self.data_dir)
             storage = ["-sharedDb", "-dbPath", str(self.data_dir.resolve())]
         command = [
             java,

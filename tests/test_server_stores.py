@@ -8,6 +8,8 @@ the machine is idle, far later on a loaded one, and no assertion here depends on
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -140,7 +142,10 @@ def test_dynamodb_local_store_keeps_data_across_a_restart(tmp_path: Path) -> Non
         wait_for(lambda: stats(http)["total_messages"] == len(contents), "statistics of the first run")
         check_stats_follow_a_refused_append(http)
         counted = stats(http)
-    assert (data / "shared-local-instance.db").exists()
+    database = data / "shared-local-instance.db"
+    assert database.exists()
+    with contextlib.closing(sqlite3.connect(database)) as sqlite:
+        assert sqlite.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # one fsync per write, not four
 
     # When: the server starts again on the same folder
     with (
