@@ -36,7 +36,7 @@ def server() -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def http(server: RunningServer) -> Iterator[httpx.Client]:
     """An HTTP client on the server's base URL."""
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
 
 
@@ -241,7 +241,7 @@ def test_serves_from_dynamodb_local_when_pointed_at_it() -> None:
     table = f"session-service-dev-{uuid.uuid4().hex[:8]}"
     with (
         serve_in_subprocess(endpoint_url=dynamodb.endpoint, env={"TABLE_NAME": table}) as server,
-        httpx.Client(base_url=server.url, timeout=10) as http,
+        httpx.Client(base_url=server.url, timeout=60) as http,
     ):
         assert http.get("/health/detailed").json()["database_connected"] is True
         created = http.post("/api/v1/sessions", json={"user_id": USER})
