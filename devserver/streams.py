@@ -8,10 +8,10 @@ done; the batch is redelivered from that record, up to ``max_retries`` times, af
 is logged as sent to the on-failure destination and delivery carries on after it (what bisecting a
 batch on error converges to). A handler that raises fails the whole batch, as a function error does.
 
-The stream is described again about every second, so new shards are picked up (children of a closed
-shard after it is drained, as Lambda does). With a ``positions`` file the poller remembers, per shard,
-the last record delivered, and a restarted server carries on from there instead of replaying the stream
-(Lambda's event source mapping keeps its position the same way).
+The stream is described again every ``discovery_interval`` and as soon as a shard is drained, so new
+shards are picked up (children of a closed shard after it, as Lambda does). With a ``positions`` file
+the poller remembers, per shard, the last record delivered, and a restarted server carries on from there
+instead of replaying the stream (Lambda's event source mapping keeps its position the same way).
 
 moto needs one more thing (``fresh_iterators``): when a ``TransactWriteItems`` is cancelled, moto 5
 restores a deep copy of the whole table, stream shard included, under the same shard id. An iterator
@@ -463,4 +463,7 @@ def stream_poller_for_table(
         invoke_lock=invoke_lock,
         positions=StreamPositions(positions_file, arn) if positions_file is not None else None,
         fresh_iterators=endpoint_url is None,
+        poll_interval=0.25,  # Lambda's event source mapping polls a shard four times a second
+        # Describing the stream costs moto nothing; elsewhere a closed shard triggers it at once anyway.
+        discovery_interval=1.0 if endpoint_url is None else 10.0,
     )
