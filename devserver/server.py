@@ -541,7 +541,9 @@ class DevServer:
         client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
         created = ensure_table(client, table)
         if not created and (differences := table_differences(client, table)):
-            log.warning("table %s differs from template.yaml in its %s: `make wipe` recreates it", table, differences)
+            log.warning(
+                "table %s differs from template.yaml in its %s: `make wipe` recreates it", table, "; ".join(differences)
+            )
         api, stream_invoker = self._instances(store)
         if self.streams:
             self._start_streams(client, table, region, endpoint, stream_invoker)

@@ -105,6 +105,23 @@ def test_memory_store_stats_follow_writes_after_a_refused_append() -> None:
         check_stats_follow_a_refused_append(http)
 
 
+def test_where_dynamodb_local_cannot_start_the_server_falls_back_to_moto_loudly(tmp_path: Path) -> None:
+    """No jar installed and no npm to install it (PATH holds neither npm nor java)."""
+    (tmp_path / "bin").mkdir()
+    env = {"DYNAMODB_LOCAL_DIR": str(tmp_path / "not-installed"), "PATH": str(tmp_path / "bin")}
+    with (
+        serve_in_subprocess(store="dynamodb-local", data_dir=tmp_path / "data", env=env) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        assert "DynamoDB Local cannot start here: npm is not on PATH" in server.log
+        assert "FALLING BACK to the in-memory moto store: the data is LOST when the server stops" in server.log
+        assert "DynamoDB: embedded moto (in memory: lost when the server stops)" in server.log
+        user = f"fallback_{uuid.uuid4().hex[:8]}"
+        sid = new_session(http, user)
+        assert http.get(f"/api/v1/sessions/{sid}", params={"user_id": user}).status_code == 200
+    assert not (tmp_path / "not-installed").exists()  # nothing was installed
+
+
 def _dynamodb_local_or_skip() -> None:
     try:
         find_java()
