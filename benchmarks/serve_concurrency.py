@@ -3,18 +3,19 @@
 Starts ``python -m devserver`` twice on its default store (Amazon DynamoDB Local, data on disk in a
 temporary folder, as ``make serve`` keeps it in ``.dynamodb-data/``): once with ``--workers 4`` (make
 serve's default) and once with ``--workers 1`` (one invocation at a time, what the server did before it
-had instances). Against each, ``--clients`` threads (default 16), each a user of its own on one kept-alive
-HTTP connection, loop for ``--seconds`` (default 10): create a session, append two messages, read the
-session, list its messages, read its summary, list the user's sessions, ``GET /health``. Every answer is
-checked: an unexpected status is an error, and an answer naming another user, session or message text is
-foreign data (both must be 0). Printed side by side: requests, throughput, latency p50/p95, errors,
-foreign data, and the speed-up. Then 50 ``GET /health`` on one reused connection, p50 and p95 (ms).
+had instances). Against each, ``--clients`` threads (default 16), each a user of its own on one
+kept-alive HTTP connection, loop for ``--seconds`` (default 10, after 3 s of the same load untimed):
+create a session, append two messages, read the session, list its messages, read its summary, list the
+user's sessions, ``GET /health``. Every answer is checked: an unexpected status is an error, and an
+answer naming another user, session or message text is foreign data (both must be 0). Printed side by
+side: requests, throughput, latency p50/p95, errors, foreign data, and the speed-up. Then 50
+``GET /health`` on one reused connection, p50 and p95 (ms).
 
     PYTHONPATH=layers/common:. .venv/bin/python benchmarks/serve_concurrency.py [--clients 16] [--seconds 10]
 
-``--memory`` adds the moto store (``--store memory``, one in-process instance) as a third column.
-It exits 1 when there are errors or foreign data; ``--check`` also when the speed-up is under 1.5 or the keep-alive
-p50 is 10 ms or more. Figures depend on the machine and its load (the clients share its CPUs).
+``--memory`` adds the moto store (``--store memory``, one in-process instance) as a third column. It
+exits 1 when there are errors or foreign data; ``--check`` also when the speed-up is under 1.5 or the
+keep-alive p50 is 10 ms or more. Figures depend on the machine and its load (the clients share its CPUs).
 """
 
 from __future__ import annotations
@@ -174,9 +175,14 @@ def load(url: str, clients: int, seconds: float) -> Tally:
     return total
 
 
+WARM_UP_SECONDS = 3.0
+"""Untimed load before the clock: the server starts its instances (cold starts) and DynamoDB Local's JVM
+compiles its hot paths, for both servers alike."""
+
+
 def warm_up(url: str, clients: int) -> None:
-    """One round per client, untimed: the server starts its instances (cold starts) before the clock."""
-    load(url, clients, 0.5)
+    """``WARM_UP_SECONDS`` of the same load, untimed."""
+    load(url, clients, WARM_UP_SECONDS)
 
 
 def keep_alive(url: str, requests: int = 50) -> list[float]:

@@ -211,6 +211,12 @@ def _lock(data_dir: Path) -> IO[bytes]:
     return handle
 
 
+JVM_OPTIONS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+"""The client compiler only, one GC thread: on a 2-core machine the JVM's optimising compiler and parallel
+GC cost more CPU than they save. Measured on puts, gets and queries of the template's table (JVM CPU per
+request after 4,500 requests): 1.95 ms with these options against 4.01 ms without, 16 s against 26 s of
+CPU for the first 4,500, and start-up 3.3 s against 7.4 s on the loaded build machine."""
+
 DB_FILE = "shared-local-instance.db"
 """The SQLite file DynamoDB Local keeps with ``-sharedDb`` in its ``-dbPath``."""
 
@@ -293,6 +299,7 @@ class DynamoDBLocal:
             java,
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-Xms64m",
+            *JVM_OPTIONS,
             "-jar",
             str(jar),
             *storage,
