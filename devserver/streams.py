@@ -54,6 +54,11 @@ class _Shard:
     """Where reading began when nothing was delivered yet (``TRIM_HORIZON`` or ``LATEST``)."""
 
 
+class PollerStopped(Exception):
+    """The poller was asked to stop while a batch kept failing: it leaves the batch on the stream (not
+    dead-lettered, its position not saved), so a restarted server delivers it again."""
+
+
 FINISHED = "FINISHED"
 """A shard's position once it is closed and drained."""
 
@@ -226,6 +231,8 @@ class StreamPoller:
         while not self._stop.is_set():
             try:
                 delivered = self.poll_once()
+            except PollerStopped:
+                return
             except Exception:
                 log.exception("stream poll failed; retrying")
                 delivered = 0
@@ -234,6 +241,8 @@ class StreamPoller:
 
     def poll_once(self) -> int:
         """Read every open shard once and deliver what it holds. Returns the number of records read.
+
+        Raises :class:`PollerStopped` when a batch fails after :meth:`stop` was called.
 
         Does nothing (returns 0) while the handler is unavailable, leaving the records on the stream.
         """
@@ -348,6 +357,9 @@ class StreamPoller:
                 self.stats.delivered += len(records)
                 return
             self.stats.delivered += failed
+            if self._stop.is_set():
+                # Stopping (the stream function's instance may be gone already): not the records' fault.
+                raise PollerStopped(f"{len(records) - failed} records left on the stream")
             attempts += 1
             poison = records[failed]
             sequence = poison["dynamodb"]["SequenceNumber"]

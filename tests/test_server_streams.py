@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devserver.streams import FINISHED, StreamPoller, StreamPositions
+from devserver.streams import FINISHED, PollerStopped, StreamPoller, StreamPositions
 from session_service.errors import SessionNotActive
 from session_service.models import MessageCreate, MessageRole, SessionCreate
 
@@ -130,3 +130,33 @@ def test_stream_positions_file(tmp_path: Path) -> None:
     assert StreamPositions(path, "arn:b").shards == {"shard-9": "7"}
     path.write_text("not json")
     assert StreamPositions(path, "arn:a").shards == {}
+
+
+def test_a_stopping_poller_leaves_a_failing_batch_on_the_stream(ddb: Any, repo: Any, tmp_path: Path) -> None:
+    """While the server stops, the stream function's instance may already be gone: the batch it fails is
+    neither dead-lettered nor marked delivered, so the next start delivers it."""
+    positions_file = tmp_path / "stream-positions.json"
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    repo.create_session(USER, SessionCreate(user_id=USER))
+
+    def gone(event: dict[str, Any], context: Any) -> None:
+        raise RuntimeError("instance stopped")
+
+    poller = StreamPoller(
+        boto3.client("dynamodbstreams"),
+        arn,
+        lambda: gone,
+        region="us-east-1",
+        positions=StreamPositions(positions_file, arn),
+        fresh_iterators=True,
+        max_retries=2,
+        retry_delay=0,
+    )
+    poller.stop()
+    with pytest.raises(PollerStopped):
+        poller.poll_once()
+    assert poller.stats.dead_lettered == []
+    assert not positions_file.exists()
+    later = Collector()
+    _poller(ddb, later, fresh_iterators=True, positions=StreamPositions(positions_file, arn)).poll_once()
+    assert [r["eventName"] for r in later.records] == ["INSERT"]
