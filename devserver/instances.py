@@ -189,7 +189,7 @@ class InstancePool:
         self._closed = False
         self._start_error: str | None = None
         self.peak_busy = 0
-        """The most invocations that ran at once (for tests and the shutdown log line)."""
+        """The most invocations that ran at once (for tests)."""
 
     @property
     def started(self) -> int:
