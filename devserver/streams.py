@@ -7,12 +7,26 @@ in the Lambda event shape (``{"Records": [...]}`` with ``eventSource``, ``eventS
 done; the batch is redelivered from that record, up to ``max_retries`` times, after which that one record
 is logged as sent to the on-failure destination and delivery carries on after it (what bisecting a
 batch on error converges to). A handler that raises fails the whole batch, as a function error does.
+
+The stream is described again every ``discovery_interval`` and as soon as a shard is drained, so new
+shards are picked up (children of a closed shard after it, as Lambda does). With a ``positions`` file
+the poller remembers, per shard, the last record delivered, and a restarted server carries on from there
+instead of replaying the stream (Lambda's event source mapping keeps its position the same way).
+
+moto needs one more thing (``fresh_iterators``): when a ``TransactWriteItems`` is cancelled, moto 5
+restores a deep copy of the whole table, stream shard included, under the same shard id. An iterator
+taken before still points at the old shard object, which never receives another record (statistics and
+summaries froze after the first refused append) and may hold records of the cancelled transaction. So on
+moto every read starts from a new iterator after the last delivered sequence number, which always points
+at the table's current shard.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devserver.instances import Invoker
 from devserver.lambda_runtime import LambdaContext, load_handler_module
 
 log = logging.getLogger("devserver.streams")
@@ -35,6 +50,43 @@ class _Shard:
     shard_id: str
     iterator: str | None
     last_sequence: str | None = None
+    start: str = "TRIM_HORIZON"
+    """Where reading began when nothing was delivered yet (``TRIM_HORIZON`` or ``LATEST``)."""
+
+
+class PollerStopped(Exception):
+    """The poller was asked to stop while a batch kept failing: it leaves the batch on the stream (not
+    dead-lettered, its position not saved), so a restarted server delivers it again."""
+
+
+FINISHED = "FINISHED"
+"""A shard's position once it is closed and drained."""
+
+
+class StreamPositions:
+    """The last delivered sequence number per shard of a stream, kept in a JSON file across restarts.
+
+    File shape: ``{"<stream arn>": {"<shard id>": "<sequence number>" | "FINISHED"}}``. Each save
+    replaces the file atomically. A missing or unreadable file means "no positions".
+    """
+
+    def __init__(self, path: Path, stream_arn: str) -> None:
+        self.path = path
+        self.stream_arn = stream_arn
+        try:
+            every = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            every = {}
+        self._all: dict[str, dict[str, str]] = every if isinstance(every, dict) else {}
+        self.shards: dict[str, str] = dict(self._all.get(stream_arn) or {})
+
+    def save(self, shard_id: str, position: str) -> None:
+        """Record ``position`` (a sequence number or :data:`FINISHED`) for ``shard_id`` and write the file."""
+        self.shards[shard_id] = position
+        self._all[self.stream_arn] = self.shards
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self._all, indent=1), encoding="utf-8")
+        os.replace(temporary, self.path)
 
 
 @dataclass
@@ -118,8 +170,10 @@ class StreamPoller:
 
     ``handler_factory`` returns the handler or ``None`` while it is unavailable (the module does not
     exist yet); records are then left on the stream. ``invoke_lock`` serialises stream reads and
-    invocations with the API handlers (they share the layer's process-wide logger state, and moto is not
-    thread-safe). Times are seconds.
+    invocations with the API handlers when they share this process (moto is not thread-safe).
+    ``positions`` keeps the position across restarts; ``fresh_iterators`` takes a new iterator for every
+    read (moto, see the module docstring); the stream is described again every ``discovery_interval``.
+    Times are seconds.
     """
 
     def __init__(
@@ -135,6 +189,9 @@ class StreamPoller:
         poll_interval: float = 0.2,
         retry_delay: float = 0.05,
         invoke_lock: threading.Lock | None = None,
+        positions: StreamPositions | None = None,
+        fresh_iterators: bool = False,
+        discovery_interval: float = 1.0,
     ) -> None:
         self._client = streams_client
         self.stream_arn = stream_arn
@@ -146,6 +203,9 @@ class StreamPoller:
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
         self._lock = invoke_lock or threading.Lock()
+        self._positions = positions
+        self._fresh_iterators = fresh_iterators
+        self._discovery_interval = discovery_interval
         self._shards: dict[str, _Shard] = {}
         self._finished: set[str] = set()
         self._first_discovery = True
@@ -171,6 +231,8 @@ class StreamPoller:
         while not self._stop.is_set():
             try:
                 delivered = self.poll_once()
+            except PollerStopped:
+                return
             except Exception:
                 log.exception("stream poll failed; retrying")
                 delivered = 0
@@ -180,13 +242,15 @@ class StreamPoller:
     def poll_once(self) -> int:
         """Read every open shard once and deliver what it holds. Returns the number of records read.
 
+        Raises :class:`PollerStopped` when a batch fails after :meth:`stop` was called.
+
         Does nothing (returns 0) while the handler is unavailable, leaving the records on the stream.
         """
         handler = self._handler_factory()
         if handler is None:
             return 0
         now = time.monotonic()
-        if self._first_discovery or now - self._last_discovery > 5 or not self._shards:
+        if self._first_discovery or now - self._last_discovery > self._discovery_interval or not self._shards:
             self._discover()
             self._last_discovery = now
         read = 0
@@ -210,30 +274,42 @@ class StreamPoller:
             kwargs["ExclusiveStartShardId"] = last
         position = self._starting_position if self._first_discovery else "TRIM_HORIZON"
         self._first_discovery = False
+        saved = self._positions.shards if self._positions is not None else {}
         for shard in shards:
             shard_id = shard["ShardId"]
             if shard_id in self._shards or shard_id in self._finished:
+                continue
+            if saved.get(shard_id) == FINISHED:
+                self._finished.add(shard_id)
                 continue
             # A closed parent is read before its children: ordering per key follows the shard lineage.
             parent = shard.get("ParentShardId")
             if parent and parent in self._shards:
                 continue
-            with self._lock:
-                iterator = self._client.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=position
-                )["ShardIterator"]
-            self._shards[shard_id] = _Shard(shard_id, iterator)
+            entry = _Shard(shard_id, None, last_sequence=saved.get(shard_id), start=position)
+            try:
+                entry.iterator = self._iterator_after(entry, entry.last_sequence)
+            except self._client.exceptions.TrimmedDataAccessException:
+                # The saved position is older than the stream's 24 h retention: read what is left.
+                entry.last_sequence = None
+                entry.start = "TRIM_HORIZON"
+                entry.iterator = self._iterator_after(entry, None)
+            self._shards[shard_id] = entry
 
-    def _iterator_after(self, shard: _Shard, sequence: str | None, *, at: bool) -> str | None:
-        if sequence is None:
-            kind, extra = "TRIM_HORIZON", {}
-        else:
-            kind = "AT_SEQUENCE_NUMBER" if at else "AFTER_SEQUENCE_NUMBER"
-            extra = {"SequenceNumber": sequence}
+    def _iterator_after(self, shard: _Shard, sequence: str | None) -> str | None:
+        """An iterator just after ``sequence`` (at the shard's start position when ``None``)."""
         with self._lock:
-            response = self._client.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard.shard_id, ShardIteratorType=kind, **extra
-            )
+            return self._new_iterator(shard, sequence)
+
+    def _new_iterator(self, shard: _Shard, sequence: str | None) -> str | None:
+        # The caller holds the lock.
+        if sequence is None:
+            kind, extra = shard.start, {}
+        else:
+            kind, extra = "AFTER_SEQUENCE_NUMBER", {"SequenceNumber": sequence}
+        response = self._client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, ShardIteratorType=kind, **extra
+        )
         iterator: str | None = response.get("ShardIterator")
         return iterator
 
@@ -243,17 +319,23 @@ class StreamPoller:
             self._shards.pop(shard.shard_id, None)
             self._finished.add(shard.shard_id)
             self._last_discovery = 0.0
+            if self._positions is not None:
+                self._positions.save(shard.shard_id, FINISHED)
             return 0
         try:
             with self._lock:
+                if self._fresh_iterators:
+                    shard.iterator = self._new_iterator(shard, shard.last_sequence)
                 response = self._client.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
         except self._client.exceptions.ExpiredIteratorException:
-            shard.iterator = self._iterator_after(shard, shard.last_sequence, at=False)
+            shard.iterator = self._iterator_after(shard, shard.last_sequence)
             return 0
         records = response.get("Records") or []
         if records:
             self._deliver(records, handler)
             shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
+            if self._positions is not None:
+                self._positions.save(shard.shard_id, shard.last_sequence)
         shard.iterator = response.get("NextShardIterator")
         return len(records)
 
@@ -275,6 +357,9 @@ class StreamPoller:
                 self.stats.delivered += len(records)
                 return
             self.stats.delivered += failed
+            if self._stop.is_set():
+                # Stopping (the stream function's instance may be gone already): not the records' fault.
+                raise PollerStopped(f"{len(records) - failed} records left on the stream")
             attempts += 1
             poison = records[failed]
             sequence = poison["dynamodb"]["SequenceNumber"]
@@ -293,11 +378,28 @@ class StreamPoller:
             self._stop.wait(self._retry_delay * attempts)
 
 
-class _HandlerLoader:
-    """Loads the stream function's handler once it exists; logs once while it does not."""
+class _InstanceHandler:
+    """The stream function run by an :class:`~devserver.instances.Invoker` (its own instance); an
+    invocation error fails the batch, as a function error does in Lambda."""
 
-    def __init__(self, code_dir: Path) -> None:
+    def __init__(self, invoker: Invoker, code_dir: Path, function: str) -> None:
+        self._invoker = invoker
         self._code_dir = code_dir
+        self._function = function
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        result, _instance = self._invoker.invoke(self._code_dir, self._function, event)
+        return result
+
+
+class _HandlerLoader:
+    """Loads the stream function's handler once it exists (in this process, or as a handle on its own
+    instance when ``invoker`` is given); logs once while it does not."""
+
+    def __init__(self, code_dir: Path, invoker: Invoker | None = None, function: str = "stream_processor") -> None:
+        self._code_dir = code_dir
+        self._invoker = invoker
+        self._function = function
         self._handler: StreamHandler | None = None
         self._warned = False
 
@@ -309,6 +411,9 @@ class _HandlerLoader:
                 log.warning("no stream function at %s yet: stream records wait until it exists", self._code_dir)
                 self._warned = True
             return None
+        if self._invoker is not None:
+            self._handler = _InstanceHandler(self._invoker, self._code_dir, self._function)
+            return self._handler
         try:
             handler: StreamHandler = load_handler_module(self._code_dir).lambda_handler
         except Exception:
@@ -337,11 +442,17 @@ def stream_poller_for_table(
     endpoint_url: str | None = None,
     event_source: dict[str, Any] | None = None,
     invoke_lock: threading.Lock | None = None,
+    invoker: Invoker | None = None,
+    function: str = "stream_processor",
+    positions_file: Path | None = None,
 ) -> StreamPoller:
     """A poller for ``table_name``'s stream feeding the handler in ``code_dir/app.py``.
 
     ``event_source`` is the template's ``DynamoDB`` event ``Properties`` (starting position, batch size,
-    retries). Raises ``LookupError`` when the table has no stream.
+    retries). The handler runs in this process (under ``invoke_lock``) or, with ``invoker``, in its own
+    instance as ``function``. ``positions_file`` keeps the stream position across restarts. The embedded
+    moto store (``endpoint_url`` None) reads with fresh iterators (module docstring). Raises
+    ``LookupError`` when the table has no stream.
     """
     import boto3
 
@@ -356,10 +467,15 @@ def stream_poller_for_table(
     return StreamPoller(
         client,
         arn,
-        _HandlerLoader(code_dir),
+        _HandlerLoader(code_dir, invoker, function),
         region=region,
         starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
         batch_size=min(int(props.get("BatchSize", 100)), 1000),
         max_retries=_bounded_retries(props.get("MaximumRetryAttempts", 5)),
         invoke_lock=invoke_lock,
+        positions=StreamPositions(positions_file, arn) if positions_file is not None else None,
+        fresh_iterators=endpoint_url is None,
+        poll_interval=0.25,  # Lambda's event source mapping polls a shard four times a second
+        # Describing the stream costs moto nothing; elsewhere a closed shard triggers it at once anyway.
+        discovery_interval=1.0 if endpoint_url is None else 10.0,
     )

