@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from session_service import items
 from session_service.errors import ServiceUnavailable, SessionServiceError
+from session_service.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
@@ -119,6 +120,14 @@ def _store(client: Any, table_name: str) -> BasePersistenceLayer:
     )
 
 
+def _clear(store: BasePersistenceLayer, request: dict[str, Any], exc: Exception) -> None:
+    """Best effort: delete ``request``'s Powertools record after a failed record write (never raises)."""
+    try:
+        store.delete_record(data=request, exception=exc)
+    except Exception:  # the store is failing already: the record then lapses with the invocation's time
+        logger.warning("Idempotency record left in progress", extra={"error": type(exc).__name__})
+
+
 def run_once(
     *,
     operation: str,
@@ -161,15 +170,18 @@ def run_once(
         return produce()
 
     scope = _caller.set(caller)
+    request = {"operation": operation, "caller": caller, "key": key, "payload": payload}
     try:
-        result: dict[str, Any] = execute(
-            request={"operation": operation, "caller": caller, "key": key, "payload": payload}
-        )
+        result: dict[str, Any] = execute(request=request)
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused() from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise IdempotencyInProgress() from exc
     except IdempotencyPersistenceLayerError as exc:
+        # The record could not be written (the in-progress put's answer lost, the completion update
+        # throttled): left INPROGRESS it would answer every retry 409 until the invocation's time ran out,
+        # though nothing runs. Clear it; the write guard keeps the retry from writing a second time.
+        _clear(store, request, exc)
         raise ServiceUnavailable() from exc
     finally:
         _caller.reset(scope)

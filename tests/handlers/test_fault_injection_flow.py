@@ -43,7 +43,8 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 
 from session_service import items, wiring
 from session_service.idempotency import IdempotencyInProgress
-from tests.test_faults import dynamodb_error
+
+pytestmark = pytest.mark.fresh_table  # scans the table; creates it afresh between rounds
 
 SEED = 20_250_909
 """The fault plan's seed: the same seed injects the same faults into the same calls."""
@@ -115,6 +116,7 @@ class FaultInjector:
     rng: random.Random
     rate: float
     stubber: Any
+    dynamodb_error: Any
     enabled: bool = True
     injected: Counter[tuple[str, str]] = field(default_factory=Counter)
     attempts: Counter[str] = field(default_factory=Counter)
@@ -144,9 +146,9 @@ class FaultInjector:
             return self.stubber(request=request, **kwargs)
         self.injected[kind, target] += 1
         if kind == "throttled":
-            return dynamodb_error("ProvisionedThroughputExceededException")
+            return self.dynamodb_error("ProvisionedThroughputExceededException")
         if kind == "server_error":
-            return dynamodb_error("InternalServerError", 500)
+            return self.dynamodb_error("InternalServerError", 500)
         if kind == "connection_refused":
             raise EndpointConnectionError(endpoint_url=ENDPOINT)
         if kind == "connection_closed":
@@ -164,13 +166,15 @@ class FaultInjector:
 
 
 @pytest.fixture
-def faults(repo: Any, powertools_clock: PowertoolsClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultInjector]:
+def faults(
+    repo: Any, powertools_clock: PowertoolsClock, monkeypatch: pytest.MonkeyPatch, dynamodb_error: Any
+) -> Iterator[FaultInjector]:
     """A :class:`FaultInjector` on the handlers' client, in place of moto's own ``before-send`` handler."""
     import botocore.endpoint
     from moto.core.models import botocore_stubber
 
     monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda _seconds: None)  # botocore's backoff
-    injector = FaultInjector(random.Random(SEED), FAULT_RATE, botocore_stubber)
+    injector = FaultInjector(random.Random(SEED), FAULT_RATE, botocore_stubber, dynamodb_error)
     events = wiring.dynamodb_client().meta.events
     events.unregister("before-send", botocore_stubber)
     events.register("before-send.dynamodb", injector.before_send)
@@ -368,15 +372,6 @@ class StaleInProgressLock(AssertionError):
     """The retry met the in-progress lock of an attempt that had already failed (409 "still in progress")."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StaleInProgressLock,
-    reason=(
-        "BUG (SPEC section 4: a retry after a throttled call returns the first write's result): a Powertools"
-        " record left INPROGRESS by a failed record write answers the caller's retries 409 'still in progress'"
-        " for the Lambda's remaining time, though no request is running"
-    ),
-)
 @pytest.mark.parametrize(
     ("target", "kinds"),
     [
