@@ -16,23 +16,12 @@ from typing import Any
 import pytest
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
+from devserver.template import route_for
 from session_service.models import EXACT_NUMBERS, MAX_BATCH_MESSAGES, Session, Stats
-from tests.conftest import TABLE, route_for
 
 USER = "edge_money_user"
 NewSession = Callable[..., dict[str, Any]]
-
-
-def table_items(ddb: Any) -> list[dict[str, Any]]:
-    """Every item of the table, sorted (a test-only Scan to prove that nothing was written)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+TableItems = Callable[[], list[dict[str, Any]]]
 
 
 def send(method: str, path: str, text: str | None = None, query: dict[str, str] | None = None) -> tuple[int, str]:
@@ -137,31 +126,33 @@ def test_a_replayed_create_answers_the_same_exact_digits(api: Any) -> None:
     "cost",
     ["1.0000000000000001", "0.0000000000001", "1e-13", "1000000.000000000001", "-0.000000000001", "1E+7", '"1"'],
 )
-def test_costs_beyond_12_decimals_or_the_range_are_422_and_store_nothing(api: Any, ddb: Any, cost: str) -> None:
+def test_costs_beyond_12_decimals_or_the_range_are_422_and_store_nothing(
+    api: Any, table_items: TableItems, cost: str
+) -> None:
     sid = new_session_id(api)
-    before = table_items(ddb)
+    before = table_items()
     status, text = append(sid, cost)
     assert status == 422, text
     assert exact(text)["detail"][0]["loc"] == ["body", "cost_usd"]
-    assert table_items(ddb) == before
+    assert table_items() == before
 
 
 @pytest.mark.parametrize("zero", ["-0.0", "-0", "0E-20", "-0e5", "0.000000000000"])
-def test_negative_zero_is_stored_and_echoed_as_zero(api: Any, ddb: Any, zero: str) -> None:
+def test_negative_zero_is_stored_and_echoed_as_zero(api: Any, table_items: TableItems, zero: str) -> None:
     sid = new_session_id(api)
     status, text = append(sid, zero)
     assert status == 201, text
     assert '"cost_usd":0.0,' in text
-    items = [i for i in table_items(ddb) if "cost_usd" in i]
+    items = [i for i in table_items() if "cost_usd" in i]
     assert [i["cost_usd"] for i in items] == [{"N": "0"}]
     assert read_totals(sid) == [Decimal(0)] * 3
     assert '"total_cost":0.0' in send("GET", f"/api/v1/sessions/{sid}", query={"user_id": USER})[1]
 
 
-def test_1e3_is_stored_as_1000(api: Any, ddb: Any) -> None:
+def test_1e3_is_stored_as_1000(api: Any, table_items: TableItems) -> None:
     sid = new_session_id(api)
     assert append(sid, "1e3")[0] == 201
-    assert [i["cost_usd"] for i in table_items(ddb) if "cost_usd" in i] == [{"N": "1000"}]
+    assert [i["cost_usd"] for i in table_items() if "cost_usd" in i] == [{"N": "1000"}]
     assert read_totals(sid) == [Decimal(1000)] * 3
 
 
@@ -226,11 +217,12 @@ def test_money_serialises_exactly_for_the_http_response_and_as_a_replayable_stri
     assert Stats(total_cost=value).model_dump(mode="json", context={EXACT_NUMBERS: "m"})["total_cost"] == marked
 
 
-def test_stats_total_is_exact_on_the_wire(api: Any, ddb: Any) -> None:
+@pytest.mark.fresh_table  # writes the global STATS item
+def test_stats_total_is_exact_on_the_wire(api: Any, ddb: Any, table: str) -> None:
     # Given statistics whose total has 26 digits (the stream function adds every session's costs)
     total = "12345678901234.123456789012"
     item = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}, "total_sessions": {"N": "2"}, "total_cost": {"N": total}}
-    ddb.put_item(TableName=TABLE, Item=item)
+    ddb.put_item(TableName=table, Item=item)
     # Then GET /api/v1/sessions/stats writes every digit, as a number
     status, text = send("GET", "/api/v1/sessions/stats")
     assert status == 200, text

@@ -16,26 +16,15 @@ from typing import Any
 import pytest
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
+from devserver.template import route_for
 from session_service.models import MAX_JSON_DEPTH, MAX_JSON_OBJECT_BYTES, MAX_JSON_OBJECT_KEYS, load_json
-from tests.conftest import TABLE, Api, route_for
 
 USER = "edge_json_user"
 NewSession = Callable[..., dict[str, Any]]
+TableItems = Callable[[], list[dict[str, Any]]]
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-
-
-def table_items(ddb: Any) -> list[dict[str, Any]]:
-    """Every item of the table, sorted (a test-only Scan to prove that nothing was written)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def send(
@@ -150,26 +139,26 @@ def field_request(sid: str, method: str, suffix: str) -> tuple[str, dict[str, st
 @pytest.mark.parametrize("field", ["metadata", "conversation_data"])
 @pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 255, 256, 300])
 def test_put_of_a_too_deep_field_is_422_stores_nothing_and_reads_still_work(
-    api: Api, ddb: Any, new_session: NewSession, field: str, levels: int
+    api: Any, table_items: TableItems, new_session: NewSession, field: str, levels: int
 ) -> None:
     # Given a session whose reads work
     sid = new_session(USER)["session_id"]
-    before = table_items(ddb)
+    before = table_items()
     # When its owner PUTs a field nested past the limit (300 levels answered 500 after storing it)
     status, body, _ = send("PUT", sessions_url(sid), f'{{"{field}":{nested_text(levels)}}}', query={"user_id": USER})
     # Then the PUT is a 422 naming the field, nothing changed, and GET and the listing still answer 200
     assert status == 422, body
     assert [e["loc"] for e in body["detail"]] == [["body", field]]
     assert "32 levels" in body["detail"][0]["msg"]
-    assert table_items(ddb) == before
+    assert table_items() == before
     assert api("GET", sessions_url(sid), query={"user_id": USER})[0] == 200
     assert api("GET", f"/api/v1/users/{USER}/sessions")[0] == 200
 
 
 @pytest.mark.parametrize(("name", "method", "suffix", "wrap", "loc"), FIELDS, ids=[f[0] for f in FIELDS])
 def test_every_json_field_takes_32_levels_and_refuses_33_naming_the_field(
-    api: Api,
-    ddb: Any,
+    api: Any,
+    table_items: TableItems,
     new_session: NewSession,
     name: str,
     method: str,
@@ -179,27 +168,27 @@ def test_every_json_field_takes_32_levels_and_refuses_33_naming_the_field(
 ) -> None:
     sid = new_session(USER)["session_id"]
     path, query = field_request(sid, method, suffix)
-    before = table_items(ddb)
+    before = table_items()
     status, body, _ = send(method, path, wrap(nested_text(MAX_JSON_DEPTH + 1)), query=query)
     assert status == 422, body
     assert [e["loc"] for e in body["detail"]] == [loc]
-    assert table_items(ddb) == before
+    assert table_items() == before
     status, body, _ = send(method, path, wrap(nested_text(MAX_JSON_DEPTH)), query=query)
     assert status in (200, 201), body
 
 
 @pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 256, 999])
 def test_deep_metadata_of_a_create_message_or_memory_is_422_never_500(
-    api: Api, ddb: Any, new_session: NewSession, levels: int
+    api: Any, table_items: TableItems, new_session: NewSession, levels: int
 ) -> None:
     """256-999 levels answered 500 (the create path dumps the request: pydantic stops at 255)."""
     sid = new_session(USER)["session_id"]
-    before = table_items(ddb)
+    before = table_items()
     for name, method, suffix, wrap, _ in FIELDS:
         path, query = field_request(sid, method, suffix)
         status, body, _ = send(method, path, wrap(nested_text(levels)), query=query)
         assert status == 422, (name, body)
-        assert table_items(ddb) == before, name
+        assert table_items() == before, name
 
 
 def test_arrays_count_as_levels_too() -> None:
@@ -245,26 +234,26 @@ WRITES: list[tuple[str, str, str]] = [
 
 @pytest.mark.parametrize(("case", "make"), HOSTILE_BODIES, ids=[c for c, _ in HOSTILE_BODIES])
 def test_hostile_bodies_are_422_and_store_nothing(
-    api: Api, ddb: Any, new_session: NewSession, case: str, make: Callable[[str], str]
+    api: Any, table_items: TableItems, new_session: NewSession, case: str, make: Callable[[str], str]
 ) -> None:
     sid = new_session(USER)["session_id"]
-    before = table_items(ddb)
+    before = table_items()
     for method, suffix, prefix in WRITES:
         path, query = field_request(sid, method, suffix)
         status, body, _ = send(method, path, make(prefix), query=query)
         assert status == 422, (case, method, suffix, body)
         assert isinstance(body["detail"], list) and {"type", "loc", "msg"} <= set(body["detail"][0])
-        assert table_items(ddb) == before, (case, method, suffix)
+        assert table_items() == before, (case, method, suffix)
 
 
-def test_tokens_and_costs_of_5000_digits_are_422(api: Api, ddb: Any, new_session: NewSession) -> None:
+def test_tokens_and_costs_of_5000_digits_are_422(api: Any, table_items: TableItems, new_session: NewSession) -> None:
     sid = new_session(USER)["session_id"]
-    before = table_items(ddb)
+    before = table_items()
     for field, digits in [("tokens_used", "9" * 5000), ("cost_usd", "9" * 5000), ("cost_usd", "0." + "1" * 5000)]:
         text = f'{{"role":"user","content":"x","{field}":{digits}}}'
         status, body, _ = send("POST", sessions_url(sid, "/messages"), text, query={"user_id": USER})
         assert status == 422, (field, body)
-        assert table_items(ddb) == before
+        assert table_items() == before
 
 
 def test_a_duplicate_key_is_refused_at_any_depth() -> None:
@@ -280,7 +269,7 @@ def test_numbers_are_read_exactly() -> None:
     assert parsed == {"c": Decimal("1.0000000000000001"), "i": 12345678901234567890, "e": Decimal("1e-12")}
 
 
-def test_metadata_numbers_are_plain_json_numbers_again(api: Api, new_session: NewSession) -> None:
+def test_metadata_numbers_are_plain_json_numbers_again(api: Any, new_session: NewSession) -> None:
     text = f'{{"user_id":"{USER}","metadata":{{"f":1.5,"e":1e3,"i":12345678901234567890,"l":[0.1]}}}}'
     status, body, _ = send("POST", "/api/v1/sessions", text)
     assert status == 201, body
@@ -292,7 +281,8 @@ def test_metadata_numbers_are_plain_json_numbers_again(api: Api, new_session: Ne
 # -- what a write accepts, every read returns -------------------------------------------------------------
 
 
-def test_the_worst_accepted_values_are_written_and_read_back(api: Api, ddb: Any) -> None:
+@pytest.mark.fresh_table  # lists the fixed USER's sessions: exactly the one it creates
+def test_the_worst_accepted_values_are_written_and_read_back(api: Any, ddb: Any) -> None:
     # Given the largest accepted JSON values (50 keys, 32 levels, 32 KiB), created with an Idempotency-Key
     # (which stores the answer for replay)
     metadata, conversation = worst_object("m"), worst_object("c")
@@ -325,17 +315,17 @@ def test_the_worst_accepted_values_are_written_and_read_back(api: Api, ddb: Any)
     assert api("GET", sessions_url(sid, "/summary"), query=q)[0] == 200
 
 
-def test_one_byte_or_one_key_more_than_the_worst_is_422(api: Api, ddb: Any) -> None:
+def test_one_byte_or_one_key_more_than_the_worst_is_422(api: Any, table_items: TableItems) -> None:
     bigger = worst_object("m")
     bigger["pad"] += "x"
     more_keys = worst_object("m")
     more_keys.pop("pad")
     more_keys.update({"x1": 1, "x2": 2})
-    before = table_items(ddb)
+    before = table_items()
     for value in (bigger, more_keys):
         status, body, _ = api("POST", "/api/v1/sessions", json_body={"user_id": USER, "metadata": value})
         assert status == 422 and body["detail"][0]["loc"] == ["body", "metadata"], body
-    assert table_items(ddb) == before
+    assert table_items() == before
 
 
 # -- Content-Type: media types are case-insensitive (RFC 9110 8.3.1); anything but JSON is 415 --------------
@@ -352,7 +342,7 @@ def test_one_byte_or_one_key_more_than_the_worst_is_422(api: Api, ddb: Any) -> N
         " application/json ",
     ],
 )
-def test_json_media_types_are_case_insensitive(api: Api, content_type: str) -> None:
+def test_json_media_types_are_case_insensitive(api: Any, content_type: str) -> None:
     status, body, _ = api(
         "POST", "/api/v1/sessions", json_body={"user_id": USER}, headers={"Content-Type": content_type}
     )
@@ -370,15 +360,17 @@ def test_json_media_types_are_case_insensitive(api: Api, content_type: str) -> N
         ("application/json-patch+json", '{"user_id": "u"}'),
     ],
 )
-def test_other_media_types_are_415_and_store_nothing(api: Api, ddb: Any, content_type: str, body: str) -> None:
-    before = table_items(ddb)
+def test_other_media_types_are_415_and_store_nothing(
+    api: Any, table_items: TableItems, content_type: str, body: str
+) -> None:
+    before = table_items()
     status, answer, _ = api("POST", "/api/v1/sessions", body=body, headers={"Content-Type": content_type})
     assert status == 415, answer
     assert answer["detail"][0]["loc"] == ["header", "content-type"]
-    assert table_items(ddb) == before
+    assert table_items() == before
 
 
-def test_a_body_without_content_type_is_read_as_json(api: Api) -> None:
+def test_a_body_without_content_type_is_read_as_json(api: Any) -> None:
     route, _ = route_for("POST", "/api/v1/sessions")
     event = rest_event("POST", "/api/v1/sessions", resource=route.path, body=json.dumps({"user_id": USER}))
     response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())

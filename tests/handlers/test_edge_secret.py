@@ -16,7 +16,6 @@ from devserver.template import load_template, routes
 from session_service import wiring
 from session_service.cursor import CursorCodec
 from session_service.settings import Settings
-from tests.conftest import Api
 
 USER = "edge_secret_user"
 KEY = "a-cursor-key-from-secrets-manager-0123456789"
@@ -25,13 +24,16 @@ LISTINGS = {"ListUserSessionsFunction", "ListMessagesFunction", "ListMemoriesFun
 
 @pytest.fixture
 def secret_arn(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Secrets Manager secret (moto) named by ``CURSOR_SECRET_ARN``, with ``CURSOR_SECRET`` unset."""
-    arn = boto3.client("secretsmanager").create_secret(Name="cursor-key", SecretString=KEY)["ARN"]
+    """A Secrets Manager secret (moto) named by ``CURSOR_SECRET_ARN``, with ``CURSOR_SECRET`` unset; deleted
+    afterwards (the module's tests share one moto mock)."""
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(Name="cursor-key", SecretString=KEY)["ARN"]
     monkeypatch.delenv("CURSOR_SECRET")
     monkeypatch.setenv("CURSOR_SECRET_ARN", arn)
     wiring.reset()
     yield arn
     wiring.reset()
+    secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
 
 
 @pytest.fixture
@@ -50,13 +52,13 @@ def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def list_sessions(api: Api, **query: Any) -> tuple[int, Any]:
+def list_sessions(api: Any, **query: Any) -> tuple[int, Any]:
     status, body, _ = api("GET", f"/api/v1/users/{USER}/sessions", query=query)
     return status, body
 
 
 def test_the_key_is_read_from_secrets_manager_once_per_process(
-    api: Api, new_session: Any, secret_arn: str, secret_reads: list[str], monkeypatch: pytest.MonkeyPatch
+    api: Any, new_session: Any, secret_arn: str, secret_reads: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given three sessions and a key that only Secrets Manager holds
     for _ in range(3):
@@ -97,7 +99,7 @@ def test_the_codec_reads_a_lazy_key_on_the_first_cursor_and_after_a_failure() ->
 
 
 def test_handlers_that_do_not_page_never_read_the_key(
-    api: Api, new_session: Any, secret_arn: str, secret_reads: list[str]
+    api: Any, new_session: Any, secret_arn: str, secret_reads: list[str]
 ) -> None:
     sid = new_session(USER)["session_id"]
     q = {"user_id": USER}
@@ -110,7 +112,7 @@ def test_handlers_that_do_not_page_never_read_the_key(
 
 
 def test_an_unreadable_secret_is_503_and_is_retried(
-    api: Api, new_session: Any, monkeypatch: pytest.MonkeyPatch, secret_reads: list[str]
+    api: Any, new_session: Any, monkeypatch: pytest.MonkeyPatch, secret_reads: list[str]
 ) -> None:
     new_session(USER)
     new_session(USER)  # two sessions: a page of one needs a cursor for the next

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
@@ -20,10 +21,10 @@ from devserver.template import Route, routes
 from session_service.errors import SessionNotFound
 from session_service.http import IdPath, make_resolver, parse_if_match
 from session_service.models import ITEM_ID_PATTERN
-from tests.conftest import TABLE, Api
 
 USER = "edge_params_user"
 NOT_FOUND = {"detail": "Session not found"}
+TableItems = Callable[[], list[dict[str, Any]]]
 
 # A body each write route accepts (so that only the parameter under test can fail).
 GOOD_BODIES: dict[tuple[str, str], Any] = {
@@ -33,18 +34,6 @@ GOOD_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/sessions/{session_id}/messages:batch"): {"messages": [{"role": "user", "content": "x"}]},
     ("POST", "/api/v1/sessions/{session_id}/memory"): {"memory_type": "custom", "content": "x"},
 }
-
-
-def table_items(ddb: Any) -> list[dict[str, Any]]:
-    """Every item of the table, sorted (a test-only Scan to prove that nothing was written)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def declared_query_names(route: Route) -> set[str]:
@@ -95,10 +84,10 @@ def valid_query(route: Route) -> dict[str, str]:
 
 @pytest.mark.parametrize("route", routes(), ids=lambda r: f"{r.method} {r.path}")
 def test_an_unknown_query_parameter_is_422_on_every_route_and_stores_nothing(
-    api: Api, ddb: Any, new_session: Any, route: Route
+    api: Any, table_items: TableItems, new_session: Any, route: Route
 ) -> None:
     sid = new_session(USER)["session_id"]
-    before = table_items(ddb)
+    before = table_items()
     declared = declared_query_names(route)
     # The parameters clients were found sending (?order=desc, ?last=5, ?status=), where the route has none
     # of that name, and one no route will ever have.
@@ -108,10 +97,11 @@ def test_an_unknown_query_parameter_is_422_on_every_route_and_stores_nothing(
         status, body = call(route, path_values_for(route, sid), query={**valid_query(route), name: value})
         assert status == 422, (name, body)
         assert body["detail"] == [{"type": "extra_forbidden", "loc": ["query", name], "msg": "Unknown query parameter"}]
-        assert table_items(ddb) == before, name
+        assert table_items() == before, name
 
 
-def test_declared_parameters_are_still_accepted(api: Api, new_session: Any) -> None:
+@pytest.mark.fresh_table  # lists the fixed USER's sessions: exactly the one it creates
+def test_declared_parameters_are_still_accepted(api: Any, new_session: Any) -> None:
     sid = new_session(USER)["session_id"]
     (route,) = [r for r in routes() if r.method == "GET" and r.path == "/api/v1/users/{user_id}/sessions"]
     query = {"active_only": "true", "page": "1", "page_size": "5"}
@@ -120,7 +110,7 @@ def test_declared_parameters_are_still_accepted(api: Api, new_session: Any) -> N
     assert status == 200 and [s["session_id"] for s in body["sessions"]] == [sid]
 
 
-def test_every_unknown_parameter_is_named(api: Api, new_session: Any) -> None:
+def test_every_unknown_parameter_is_named(api: Any, new_session: Any) -> None:
     sid = new_session(USER)["session_id"]
     (route,) = [r for r in routes() if r.method == "GET" and r.path == "/api/v1/sessions/{session_id}"]
     status, body = call(route, {"session_id": sid}, query={"user_id": USER, "b": "1", "a": "2"})
@@ -137,15 +127,15 @@ BAD_IDS = ["abc", "x" * 300, "7e02708b-ad2d-44d6-a851-d02d9713775", "not a uuid"
     "route", [r for r in routes() if "{session_id}" in r.path], ids=lambda r: f"{r.method} {r.path}"
 )
 def test_a_session_id_that_is_not_an_id_is_404_like_a_missing_one(
-    api: Api, ddb: Any, new_session: Any, route: Route
+    api: Any, table_items: TableItems, new_session: Any, route: Route
 ) -> None:
     new_session(USER)
-    before = table_items(ddb)
+    before = table_items()
     missing = call(route, {"session_id": str(uuid.uuid4())}, query=valid_query(route))
     assert missing == (404, NOT_FOUND)
     for bad in BAD_IDS:
         assert call(route, {"session_id": bad}, query=valid_query(route)) == missing, bad
-        assert table_items(ddb) == before, bad
+        assert table_items() == before, bad
 
 
 class MessageNotFound(SessionNotFound):
@@ -205,14 +195,14 @@ def test_if_match_compares_strongly(header: str | None, version: int | None) -> 
     assert parse_if_match(header) == version
 
 
-def test_a_weak_etag_never_matches_a_write(api: Api, ddb: Any, new_session: Any) -> None:
+def test_a_weak_etag_never_matches_a_write(api: Any, table_items: TableItems, new_session: Any) -> None:
     sid = new_session(USER)["session_id"]
     path, q = f"/api/v1/sessions/{sid}", {"user_id": USER}
     status, _, headers = api("GET", path, query=q)
     etag = headers["ETag"]
     assert status == 200 and etag == '"1"'
-    before = table_items(ddb)
+    before = table_items()
     assert api("PUT", path, query=q, json_body={"title": "x"}, headers={"If-Match": f"W/{etag}"})[0] == 412
     assert api("DELETE", path, query=q, headers={"If-Match": f"W/{etag}"})[0] == 412
-    assert table_items(ddb) == before
+    assert table_items() == before
     assert api("PUT", path, query=q, json_body={"title": "x"}, headers={"If-Match": etag})[0] == 200
