@@ -374,20 +374,14 @@ def message_item(
     }
 
 
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    """A message or memory item's values as its model reads them (``metadata`` is stored as JSON text)."""
+    return {**item, "metadata": json.loads(item.get("metadata", "{}"))}
+
+
 def message_from_item(item: dict[str, Any]) -> Message:
     """Map a message item (plain values) to the :class:`Message` model."""
-    return Message(
-        message_id=item["message_id"],
-        session_id=item["session_id"],
-        user_id=item["user_id"],
-        role=item["role"],
-        content=item["content"],
-        message_type=item["message_type"],
-        metadata=json.loads(item.get("metadata", "{}")),
-        tokens_used=int(item["tokens_used"]),
-        cost_usd=Decimal(item["cost_usd"]),
-        created_at=parse_iso(item["created_at"]),
-    )
+    return Message.model_validate(_record(item))
 
 
 def memory_item(session_id: str, caller: str, memory_id: str, request: MemoryCreate, now: datetime) -> dict[str, Any]:
@@ -408,12 +402,4 @@ def memory_item(session_id: str, caller: str, memory_id: str, request: MemoryCre
 
 def memory_from_item(item: dict[str, Any]) -> Memory:
     """Map a memory record item (plain values) to the :class:`Memory` model."""
-    return Memory(
-        memory_id=item["memory_id"],
-        session_id=item["session_id"],
-        user_id=item["user_id"],
-        memory_type=MemoryType(item["memory_type"]),
-        content=item["content"],
-        metadata=json.loads(item.get("metadata", "{}")),
-        created_at=parse_iso(item["created_at"]),
-    )
+    return Memory.model_validate(_record(item))
