@@ -216,6 +216,21 @@ def transact_write(
     raise ServiceUnavailable()
 
 
+def add_action(table: str, key: dict[str, Any], deltas: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Update that ADDs each of ``deltas`` (attribute name -> number) to the item at ``key``
+    (creating it, or an attribute, from zero)."""
+    names = {f"#a{i}": name for i, name in enumerate(deltas)}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(deltas))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize({f":a{i}": value for i, value in enumerate(deltas.values())}),
+        }
+    }
+
+
 @dataclass
 class Page:
     """The raw items (DynamoDB JSON) of one listing page, and the key to continue after (``None`` at the end)."""

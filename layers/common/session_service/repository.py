@@ -121,16 +121,7 @@ class SessionRepository:
 
     def _count(self, user_id: str, deltas: dict[str, int]) -> dict[str, Any]:
         """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names)."""
-        names = {f"#c{i}": name for i, name in enumerate(deltas)}
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": items.user_counts_key(user_id),
-                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": serialize({f":c{i}": v for i, v in enumerate(deltas.values())}),
-            }
-        }
+        return dynamo.add_action(self._table, items.user_counts_key(user_id), deltas)
 
     def _transact(self, actions: list[dict[str, Any]], guard: WriteGuard | None, ids: list[str], at: datetime) -> None:
         """Run a create's transaction; with a ``guard``, its item goes first, conditioned on not existing.

@@ -518,18 +518,7 @@ class StreamProcessor:
             deltas = {name: value for name, value in deltas.items() if value}
             if not deltas:
                 continue
-            names = {f"#c{i}": name for i, name in enumerate(deltas)}
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": items.user_counts_key(user_id),
-                        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": serialize({f":c{i}": v for i, v in enumerate(deltas.values())}),
-                    }
-                }
-            )
+            actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), deltas))
         for session_id, change in final.items():
             mark_values: dict[str, Any] = {
                 ":mark": change.mark,
