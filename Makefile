@@ -122,6 +122,8 @@ build: $(SAM_VENV)/.installed
 bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/append_cost.py
+	$(PY) benchmarks/context_cost.py
+	$(PY) benchmarks/stream_throughput.py
 	$(PY) benchmarks/serve_concurrency.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
