@@ -27,7 +27,15 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/sessions/{sid}/messages", None),
     ("POST", "/api/v1/sessions/{sid}/memory", {"memory_type": "preference", "content": "B's now"}),
     ("GET", "/api/v1/sessions/{sid}/memory", None),
+    ("GET", "/api/v1/sessions/{sid}/context", None),
 ]
+
+
+def test_the_matrix_covers_every_route_of_a_session() -> None:
+    from devserver.template import routes
+
+    with_session = {(r.method, r.path.replace("{session_id}", "{sid}")) for r in routes() if "{session_id}" in r.path}
+    assert with_session == {(method, path) for method, path, _ in SESSION_ROUTES}
 
 
 def snapshot(ddb: Any) -> list[dict[str, Any]]:
