@@ -220,7 +220,10 @@ class SessionRepository:
                 if old.get("user_id") == caller:
                     return self._read_session(session_id, caller), False
                 raise SessionIdTaken() from canceled
-            self._take_over(old, hot, data, created, guard)
+            try:
+                self._take_over(old, hot, data, created, guard)
+            except _GuardHit as hit:  # a retry with the same key took the id over first
+                hot, data = items.new_session_items(hit.ids[0], caller, request, hit.at, ttl)
         return items.session_from_items(hot, data, None), True
 
     def _take_over(
