@@ -409,6 +409,21 @@ def test_a_session_is_live_until_its_ttl(api: Any, new_session: NewSession, adva
     assert api("GET", api.session_url(sid), query={"user_id": user})[0] == 200
 
 
+def test_a_message_cursor_of_an_expired_session_is_400_for_its_successor(
+    api: Any, advance_clock: Any, user: str
+) -> None:
+    sid = str(uuid.uuid4())
+    assert api("POST", SESSIONS, json_body={"user_id": user, "session_id": sid, "ttl_seconds": 60})[0] == 201
+    batch = {"messages": [{"role": "user", "content": f"old {i}"} for i in range(3)]}
+    assert api("POST", api.session_url(sid, "/messages:batch"), query={"user_id": user}, json_body=batch)[0] == 201
+    _, page, _ = api("GET", api.session_url(sid, "/messages"), query={"user_id": user, "page_size": 1})
+    advance_clock(61)
+    assert api("POST", SESSIONS, json_body={"user_id": user, "session_id": sid})[0] == 201
+    query = {"user_id": user, "page_size": 1, "next_token": page["next_token"]}
+    status, body, _ = api("GET", api.session_url(sid, "/messages"), query=query)
+    assert (status, body) == (400, {"detail": "Invalid next_token"})
+
+
 @pytest.mark.parametrize("same_owner", [True, False])
 def test_an_expired_id_is_free_again_and_shows_nothing_of_the_old_session(
     api: Any, advance_clock: Any, user: str, other_user: str, same_owner: bool

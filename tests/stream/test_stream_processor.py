@@ -555,6 +555,32 @@ def test_an_older_summary_never_overwrites_a_newer_one(
     assert _summary_item(ddb, session.session_id)["session_summary"] == "newer"
 
 
+def test_a_summary_that_failed_after_the_commit_is_written_by_the_retry(
+    repo: SessionRepository, ddb: Any, reader: StreamReader
+) -> None:
+    class FailsOnce(CountingSummarizer):
+        def summarize(self, messages: Sequence[MessageLike]) -> str:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("the model is down")
+            return self.inner.summarize(messages)
+
+    summarizer = FailsOnce()
+    processor = StreamProcessor(ddb, TABLE, summarizer, sleep=lambda _: None)
+    session, _ = repo.create_session("alice", SessionCreate(user_id="alice"))
+    repo.append_messages(session.session_id, "alice", [msg("Retried batches still owe their summary.")])
+    batch = reader.drain()
+    with pytest.raises(RuntimeError):
+        processor.handle({"Records": batch})  # the statistics were committed, then the summary failed
+    before = stats(ddb)
+    processor.handle({"Records": batch})  # Lambda retries the batch
+    assert stats(ddb) == before  # counted once
+    assert "Retried batches" in _summary_item(ddb, session.session_id)["session_summary"]
+    calls = summarizer.calls
+    processor.handle({"Records": batch})  # covered now: not summarized again
+    assert summarizer.calls == calls
+
+
 def test_summary_of_a_removed_session_is_skipped(ddb: Any, processor: StreamProcessor) -> None:
     assert processor.refresh_summary("00000000-0000-4000-8000-000000000000") is False
 

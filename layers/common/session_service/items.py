@@ -223,10 +223,11 @@ def index_keys(item: dict[str, Any]) -> dict[str, str]:
 
 
 def index_lags(item: dict[str, Any]) -> bool:
-    """True when a hot item's GSI sort keys should move: its status is not the one GSI2 shows, or its
-    ``last_activity`` is :data:`INDEX_GRAIN_SECONDS` or more past the activity the keys show."""
+    """True when a hot item's GSI sort keys should move: GSI2's key is not ``<status>#<GSI1's key>`` (a status
+    change sets it to the time of the change), or its ``last_activity`` is :data:`INDEX_GRAIN_SECONDS` or more
+    past the activity the keys show."""
     shown = str(item.get(f"{GSI_ACTIVITY}SK", ""))
-    if not str(item.get(f"{GSI_STATUS}SK", "")).startswith(f"{item['status']}#") or not shown:
+    if not shown or item.get(f"{GSI_STATUS}SK") != f"{item['status']}#{shown}":  # a status change set GSI2SK
         return True
     try:
         lag = parse_iso(str(item["last_activity"])) - parse_iso(shown)

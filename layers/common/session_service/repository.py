@@ -18,6 +18,7 @@ from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.dynamo import TransactionCanceled, deserialize, serialize
 from session_service.errors import (
+    InvalidCursor,
     InvalidStatusTransition,
     PayloadTooLarge,
     PreconditionFailed,
@@ -216,7 +217,8 @@ class SessionRepository:
             old = canceled.item(0)
             if old is None:
                 raise ServiceUnavailable() from canceled
-            if int(old.get("expires_at", 0)) > self._epoch():
+            # The same instant as the new session's created_at: everything of the old session is older.
+            if int(old.get("expires_at", 0)) > int(now.timestamp()):
                 if old.get("user_id") == caller:
                     return self._read_session(session_id, caller), False
                 raise SessionIdTaken() from canceled
@@ -249,11 +251,14 @@ class SessionRepository:
             counts = [self._count(caller, merged)]
         else:
             counts = [self._count(caller, created), self._count(str(old["user_id"]), gone)]
-        condition = "created_at = :incarnation AND expires_at <= :epoch"
-        values = {":incarnation": old["created_at"], ":epoch": self._epoch()}
+        # Expired by the new session's created_at, not by a later clock: an append to the old session is
+        # refused from its expires_at on, so every old item is older than the new incarnation.
+        condition = "created_at = :incarnation AND expires_at <= :created"
+        created_at = items.parse_iso(str(hot["created_at"]))
+        values = {":incarnation": old["created_at"], ":created": int(created_at.timestamp())}
         actions = [self._put(hot, condition, values), self._put(data), *counts]
         try:
-            self._transact(actions, guard, [str(hot["session_id"])], items.parse_iso(str(hot["created_at"])))
+            self._transact(actions, guard, [str(hot["session_id"])], created_at)
         except TransactionCanceled as canceled:
             raise SessionIdTaken() from canceled
 
@@ -574,6 +579,8 @@ class SessionRepository:
             total, expires_at, incarnation = int(position["t"]), int(position["e"]), str(position["c"])
         if expires_at <= self._epoch():
             hot = self._hot(session_id, caller)
+            if next_token and hot["created_at"] != incarnation:
+                raise InvalidCursor()  # issued for an earlier session of this id, which expired
             total, expires_at, incarnation = int(hot["message_count"]), int(hot["expires_at"]), hot["created_at"]
         query = self._messages_query(session_id, incarnation, order)
         result = dynamo.query_page(self._client, query, skip=skip, take=page_size, start_key=start_key)

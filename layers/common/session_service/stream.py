@@ -446,7 +446,12 @@ class StreamProcessor:
         else:
             raise StreamApplyError("applied marks kept moving")
         moves = {c.session_id: c.index for c in changes if c.kind == "session"}
-        due = {c.session_id: c.image for c in pending if c.summary_due and c.image is not None}
+        # A change applied before (a retried batch whose summaries failed after the commit) may still owe its
+        # summary: it is refreshed unless the stored summary already covers it.
+        applied_now = {id(c) for c in pending}
+        due = {
+            c.session_id: (c.image, id(c) not in applied_now) for c in counted if c.summary_due and c.image is not None
+        }
         outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], due)
         return outcome
 
@@ -568,15 +573,18 @@ class StreamProcessor:
 
     # -- index keys and summaries ---------------------------------------------------------------------
 
-    def _maintain(self, moves: Sequence[IndexMove], due: dict[str, dict[str, Any]]) -> tuple[int, int]:
-        """Move lagging index keys and refresh the summaries that are due (session id -> its newest image),
+    def _maintain(self, moves: Sequence[IndexMove], due: dict[str, tuple[dict[str, Any], bool]]) -> tuple[int, int]:
+        """Move lagging index keys and refresh the summaries that are due (session id -> its newest image, and
+        whether to check first that the stored summary does not already cover it),
         concurrently (independent single-item writes). Returns ``(index moves made, summaries written)``;
         raises what a write raises after its own retries (Lambda then retries the batch)."""
         if not moves and not due:
             return 0, 0
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             moved = pool.map(self.move_index, moves)
-            written = pool.map(lambda args: self.refresh_summary(*args), due.items())
+            written = pool.map(
+                lambda entry: self.refresh_summary(entry[0], entry[1][0], unless_covered=entry[1][1]), due.items()
+            )
             return sum(map(int, moved)), sum(map(int, written))
 
     def move_index(self, move: IndexMove) -> bool:
@@ -612,10 +620,14 @@ class StreamProcessor:
                 self._sleep(min(1.0, 0.02 * 2**attempt))
         return False  # pragma: no cover - the loop returns or raises
 
-    def refresh_summary(self, session_id: str, hot: dict[str, Any] | None = None) -> bool:
+    def refresh_summary(
+        self, session_id: str, hot: dict[str, Any] | None = None, *, unless_covered: bool = False
+    ) -> bool:
         """Regenerate a session's summary from its last messages; True when a new summary was stored.
 
-        ``hot`` is the session's hot item as last read (read here when not given). One Query (the newest
+        ``hot`` is the session's hot item as last read (read here when not given). With ``unless_covered``,
+        nothing is done when the stored summary of this incarnation covers ``hot``'s ``message_count``
+        already (one GetItem first). One Query (the newest
         :data:`SUMMARY_HISTORY` messages of the incarnation) and one conditional PutItem of the summary item,
         which never replaces a summary of newer messages. Nothing is written when the session is gone or has
         no messages.
@@ -628,6 +640,15 @@ class StreamProcessor:
                 return False
             hot = deserialize(response["Item"])
         incarnation = str(hot["created_at"])
+        if unless_covered:
+            stored = dynamo.call(
+                self._client, "get_item", TableName=self._table, Key=items.summary_key(session_id), ConsistentRead=True
+            ).get("Item")
+            summary = deserialize(stored) if stored else {}
+            if summary.get("created_at") == incarnation and int(summary.get("summary_messages", 0)) >= int(
+                hot.get("message_count", 0)
+            ):
+                return False
         response = dynamo.call(
             self._client,
             "query",
@@ -658,8 +679,11 @@ class StreamProcessor:
                 "put_item",
                 TableName=self._table,
                 Item=serialize(item),
+                # A newer incarnation's summary is never replaced by an older one's, nor a summary of newer
+                # messages by one of older (incarnation times sort as text).
                 ConditionExpression=(
-                    "attribute_not_exists(PK) OR created_at <> :incarnation OR summary_through < :through"
+                    "attribute_not_exists(PK) OR created_at < :incarnation"
+                    " OR (created_at = :incarnation AND summary_through < :through)"
                 ),
                 ExpressionAttributeValues=serialize({":incarnation": incarnation, ":through": newest}),
             )
