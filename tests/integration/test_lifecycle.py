@@ -103,7 +103,7 @@ def test_user_session_listing_pages_with_next_token(
     assert local_repo.list_user_sessions(user, status=SessionStatus.ACTIVE).total == 4
     assert local_repo.list_user_sessions(user, status=SessionStatus.ENDED).total == 1
     local_repo.append_messages(ids[0], user, [MessageCreate(role=MessageRole.USER, content="bump")])
-    assert move_index_keys(local_ddb, local_table) >= 1  # what the stream function does once per batch
+    assert move_index_keys(local_ddb, local_table, ids) == 5  # what the stream function does once per batch
     expected = [ids[0], ids[4], ids[3], ids[2], ids[1]]  # most recent activity first
 
     seen, token, pages = [], None, 0
