@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -140,6 +141,29 @@ def test_create_with_a_taken_id(store: SessionRepository) -> None:
     assert (created, session.title) == (False, "first")
     with pytest.raises(SessionIdTaken):
         store.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=sid))
+
+
+def test_an_expired_id_that_ttl_removes_during_the_takeover_is_created_all_the_same(
+    store: SessionRepository, ddb: Any, clock: Clock
+) -> None:
+    sid = create(store, session_id=str(uuid.uuid4()), ttl_seconds=60)
+    clock.advance(61)
+    other = boto3.client("dynamodb")  # the TTL service, deleting the expired item between the two attempts
+    transactions: list[str] = []
+
+    def ttl_strikes(**_: Any) -> None:
+        transactions.append("TransactWriteItems")
+        if len(transactions) == 2:  # the takeover
+            other.delete_item(TableName=TABLE, Key={"PK": {"S": f"SESSION#{sid}"}, "SK": {"S": "SESSION"}})
+
+    ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", ttl_strikes)
+    try:
+        session, created = store.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=sid, title="new"))
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", ttl_strikes)
+    assert (created, session.user_id, session.title) == (True, OTHER, "new")
+    assert len(transactions) == 3  # refused (expired item), takeover refused (gone), created
+    assert store.get_session(sid, OTHER).message_count == 0
 
 
 def test_create_uses_the_request_ttl(store: SessionRepository) -> None:

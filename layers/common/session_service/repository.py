@@ -191,7 +191,7 @@ class SessionRepository:
     # -- sessions -------------------------------------------------------------------------------------
 
     def create_session(
-        self, caller: str, request: SessionCreate, guard: WriteGuard | None = None
+        self, caller: str, request: SessionCreate, guard: WriteGuard | None = None, *, retry: bool = True
     ) -> tuple[Session, bool]:
         """Create a session for ``caller``; return ``(session, created)``.
 
@@ -200,6 +200,7 @@ class SessionRepository:
         004's "ensure the session exists"); an expired one is free again and becomes a new, empty session
         (SPEC section 3). With a ``guard`` (an ``Idempotency-Key``), a retry of a create that was applied
         returns that session as it was created (``created=True``), whatever failed in between.
+        ``retry`` allows one more attempt when an expired session changes while it is taken over.
         Raises :class:`SessionIdTaken` when another user owns a live session of that id,
         :class:`IdempotencyKeyReused`.
         """
@@ -226,6 +227,12 @@ class SessionRepository:
                 self._take_over(old, hot, data, created, guard)
             except _GuardHit as hit:  # a retry with the same key took the id over first
                 hot, data = items.new_session_items(hit.ids[0], caller, request, hit.at, ttl)
+            except TransactionCanceled as lost:
+                # The expired session changed under us: TTL removed it, or another create took it over.
+                # Once more from the start answers as for that state (201, 200 for the caller's, or 409).
+                if not retry:
+                    raise SessionIdTaken() from lost
+                return self.create_session(caller, request, guard, retry=False)
         return items.session_from_items(hot, data, None), True
 
     def _take_over(
@@ -240,7 +247,7 @@ class SessionRepository:
 
         Conditioned on ``old`` still being that expired incarnation; the old owner's counts lose it in the same
         transaction (the stream function deletes its messages and memory records). Raises
-        :class:`SessionIdTaken` when another create took the id first.
+        :class:`TransactionCanceled` when the old session changed first (removed by TTL, or taken over).
         """
         caller = str(hot["user_id"])
         gone = {items.count_attribute(None): -1, items.count_attribute(SessionStatus(old["status"])): -1}
@@ -257,10 +264,7 @@ class SessionRepository:
         created_at = items.parse_iso(str(hot["created_at"]))
         values = {":incarnation": old["created_at"], ":created": int(created_at.timestamp())}
         actions = [self._put(hot, condition, values), self._put(data), *counts]
-        try:
-            self._transact(actions, guard, [str(hot["session_id"])], created_at)
-        except TransactionCanceled as canceled:
-            raise SessionIdTaken() from canceled
+        self._transact(actions, guard, [str(hot["session_id"])], created_at)
 
     def get_session(self, session_id: str, caller: str) -> Session:
         """Return the caller's live session (one Query). Raises :class:`SessionNotFound` (missing, foreign,
