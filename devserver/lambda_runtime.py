@@ -109,3 +109,32 @@ def response_json(response: dict[str, Any]) -> Any:
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8")
     return json.loads(body)
+
+
+def invoke_route(
+    method: str,
+    path: str,
+    *,
+    query: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | str | None = None,
+    claims: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``method path`` through the ``lambda_handler`` that ``template.yaml`` routes it to, with the event API
+    Gateway would send (:func:`rest_event`; JSON ``Content-Type`` unless ``headers`` say otherwise), and return
+    the Lambda proxy response. Raises ``LookupError`` when no route serves it."""
+    from devserver.template import route_for
+
+    route, params = route_for(method, path)
+    event = rest_event(
+        method,
+        path,
+        resource=route.path,
+        path_parameters=params,
+        query=query,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        body=body,
+        claims=claims,
+    )
+    response: dict[str, Any] = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
+    return response

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json, rest_event
-from devserver.template import route_for
+from devserver.lambda_runtime import invoke_route, response_json
 from session_service import wiring
 
 SESSIONS = "/api/v1/sessions"
@@ -55,23 +54,12 @@ class Api:
         headers: dict[str, str] | None = None,
         claims: dict[str, Any] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
-        route, params = route_for(method, path)
         if json_body is not None:
             body = json.dumps(json_body)
         multi = {
             k: [str(v).lower() if isinstance(v, bool) else str(v)] for k, v in (query or {}).items() if v is not None
         }
-        event = rest_event(
-            method,
-            path,
-            resource=route.path,
-            path_parameters=params,
-            query=multi,
-            headers={"Content-Type": "application/json", **(headers or {})},
-            body=body,
-            claims=claims,
-        )
-        response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
+        response = invoke_route(method, path, query=multi, headers=headers, body=body, claims=claims)
         response_headers = dict(response.get("headers") or {})
         response_headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
         return int(response["statusCode"]), response_json(response), response_headers

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
+from devserver.lambda_runtime import LambdaContext, invoke_route, load_handler_module, rest_event
 from devserver.template import route_for
 from session_service.models import MAX_JSON_DEPTH, MAX_JSON_OBJECT_BYTES, MAX_JSON_OBJECT_KEYS, load_json
 
@@ -31,17 +31,7 @@ def send(
     method: str, path: str, text: str | None, *, query: dict[str, str] | None = None
 ) -> tuple[int, Any, dict[str, str]]:
     """Send ``text`` as the raw body (no client-side JSON encoding) through the route's own handler."""
-    route, params = route_for(method, path)
-    event = rest_event(
-        method,
-        path,
-        resource=route.path,
-        path_parameters=params,
-        query={k: [v] for k, v in (query or {}).items()},
-        headers={"Content-Type": "application/json"},
-        body=text,
-    )
-    response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
+    response = invoke_route(method, path, query={k: [v] for k, v in (query or {}).items()}, body=text)
     return int(response["statusCode"]), json.loads(response["body"]), dict(response.get("headers") or {})
 
 

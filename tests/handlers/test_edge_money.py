@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
+from devserver.lambda_runtime import LambdaContext, invoke_route, load_handler_module, rest_event
 from devserver.template import route_for
 from session_service.models import EXACT_NUMBERS, MAX_BATCH_MESSAGES, Session, Stats
 
@@ -26,17 +26,7 @@ TableItems = Callable[[], list[dict[str, Any]]]
 
 def send(method: str, path: str, text: str | None = None, query: dict[str, str] | None = None) -> tuple[int, str]:
     """The raw status and body text of a request (the body is sent as written, read back unparsed)."""
-    route, params = route_for(method, path)
-    event = rest_event(
-        method,
-        path,
-        resource=route.path,
-        path_parameters=params,
-        query={k: [v] for k, v in (query or {}).items()},
-        headers={"Content-Type": "application/json"},
-        body=text,
-    )
-    response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
+    response = invoke_route(method, path, query={k: [v] for k, v in (query or {}).items()}, body=text)
     return int(response["statusCode"]), str(response["body"])
 
 

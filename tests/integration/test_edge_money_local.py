@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
-from devserver.template import route_for
+from devserver.lambda_runtime import invoke_route
 from session_service.models import MAX_BATCH_MESSAGES
 
 pytestmark = pytest.mark.dynamodb_local
@@ -25,17 +24,7 @@ USER = "edge_money_user"
 
 def send(method: str, path: str, text: str | None = None, query: dict[str, str] | None = None) -> tuple[int, str]:
     """The raw status and body text of a request (the body is sent as written, read back unparsed)."""
-    route, params = route_for(method, path)
-    event = rest_event(
-        method,
-        path,
-        resource=route.path,
-        path_parameters=params,
-        query={k: [v] for k, v in (query or {}).items()},
-        headers={"Content-Type": "application/json"},
-        body=text,
-    )
-    response = load_handler_module(route.code_dir).lambda_handler(event, LambdaContext())
+    response = invoke_route(method, path, query={k: [v] for k, v in (query or {}).items()}, body=text)
     return int(response["statusCode"]), str(response["body"])
 
 

@@ -211,11 +211,6 @@ def memory_prefix(memory_type: MemoryType | None) -> str:
     return f"{MEMORY_PREFIX}{memory_type.value}#" if memory_type else MEMORY_PREFIX
 
 
-def is_message_key(sort_key: str) -> bool:
-    """True for a message's sort key."""
-    return sort_key.startswith(MESSAGE_PREFIX)
-
-
 def index_keys(item: dict[str, Any]) -> dict[str, str]:
     """The GSI sort keys a hot item should have: its ``last_activity``, and ``<status>#<last_activity>``."""
     activity = str(item["last_activity"])

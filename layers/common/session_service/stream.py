@@ -121,10 +121,6 @@ class Delta:
         """True when applying this delta would change nothing."""
         return not (self.sessions or self.active or self.messages or self.tokens or self.cost)
 
-    def counts_zero(self) -> bool:
-        """True when a user's counts (sessions, active sessions) would not change."""
-        return not (self.sessions or self.active)
-
 
 @dataclass(frozen=True)
 class IndexMove:
