@@ -170,10 +170,11 @@ def table_differences(client: Any, table_name: str) -> list[str]:
     differences = []
     if actual.get("KeySchema") != wanted["KeySchema"]:
         differences.append("key schema")
-    want = {i["IndexName"]: i["KeySchema"] for i in wanted.get("GlobalSecondaryIndexes") or []}
-    have = {i["IndexName"]: i["KeySchema"] for i in actual.get("GlobalSecondaryIndexes") or []}
-    if want != have:
-        differences.append(f"global secondary indexes (template: {sorted(want)}, table: {sorted(have)})")
+    for indexes, name in (("GlobalSecondaryIndexes", "global"), ("LocalSecondaryIndexes", "local")):
+        want = {i["IndexName"]: i["KeySchema"] for i in wanted.get(indexes) or []}
+        have = {i["IndexName"]: i["KeySchema"] for i in actual.get(indexes) or []}
+        if want != have:
+            differences.append(f"{name} secondary indexes (template: {sorted(want)}, table: {sorted(have)})")
     return differences
 
 
@@ -529,6 +530,9 @@ class DevServer:
         if store == "memory":
             from moto import mock_aws
 
+            from devserver import moto_compat
+
+            moto_compat.apply()
             self._mock = mock_aws()
             self._mock.start()
         import boto3

@@ -57,8 +57,9 @@ def table_definition(table_name: str, logical_id: str = "SessionTable") -> dict[
         "KeySchema": props["KeySchema"],
         "BillingMode": props["BillingMode"],
     }
-    if props.get("GlobalSecondaryIndexes"):
-        definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(indexes):
+            definition[indexes] = props[indexes]
     if props.get("StreamSpecification"):
         definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     ttl = props.get("TimeToLiveSpecification")

@@ -37,6 +37,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from devserver import moto_compat
 from devserver.template import create_table
 from session_service import wiring
 
@@ -50,6 +51,7 @@ def aws() -> Iterator[None]:
     One mock per module, not per test: starting a mock resets boto3's default session, and the first
     client after that loads the service models again (about 0.2 s, most of what a test's setup cost).
     """
+    moto_compat.apply()
     with mock_aws():
         wiring.reset()
         yield

@@ -21,10 +21,12 @@ STATUSES = {
     "Unauthorized": 401,
     "Forbidden": 403,
     "SessionNotFound": 404,
+    "MessageNotFound": 404,
     "SessionIdTaken": 409,
     "InvalidStatusTransition": 409,
     "SessionNotActive": 409,
     "SessionReadOnly": 409,
+    "MessageConflict": 409,
     "IdempotencyInProgress": 409,
     "PreconditionFailed": 412,
     "PayloadTooLarge": 413,
@@ -33,7 +35,7 @@ STATUSES = {
     "ServiceUnavailable": 503,
     "StoreUnavailable": 503,
 }
-"""The statuses the API has always answered (SPEC section 4)."""
+"""The statuses the API answers (SPEC sections 4 and 8)."""
 
 
 def domain_exceptions() -> list[type[errors.SessionServiceError]]:

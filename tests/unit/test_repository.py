@@ -272,7 +272,7 @@ def test_append_to_non_active_sessions(store: SessionRepository) -> None:
     assert store.list_messages(sid, USER).messages == []
 
 
-def test_message_cursor_skips_the_session_read_until_expiry(store: SessionRepository, clock: Clock) -> None:
+def test_message_cursor_does_not_outlive_the_session(store: SessionRepository, clock: Clock) -> None:
     sid = create(store, ttl_seconds=60)
     store.append_messages(sid, USER, [message(f"m{i}") for i in range(4)])
     first = store.list_messages(sid, USER, page_size=2)

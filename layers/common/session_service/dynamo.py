@@ -269,6 +269,17 @@ def query_page(client: Any, query: dict[str, Any], *, skip: int, take: int, star
     return Page(kept, last_evaluated)
 
 
+def query_all(client: Any, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item ``query`` matches, as plain values (one Query per 1 MB page)."""
+    kwargs, found = dict(query), list[dict[str, Any]]()
+    while True:
+        response = call(client, "query", **kwargs)
+        found.extend(deserialize(raw) for raw in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def query_keys(client: Any, table: str, partition_key: str, *also: str) -> Iterator[dict[str, Any]]:
     """Yield the primary keys (DynamoDB JSON) of every item under ``PK = partition_key``, with the attributes
     named in ``also`` (one consistent Query per 1 MB page)."""

@@ -44,6 +44,20 @@ class SessionNotActive(SessionServiceError):
     detail = "Session is not active"
 
 
+class MessageNotFound(SessionServiceError):
+    """No message with that id in the caller's live session (missing, deleted, or another user's)."""
+
+    detail = "Message not found"
+
+
+class MessageConflict(SessionServiceError):
+    """A message change that contradicts the stored message (SPEC section 8): a ``message_id`` reused with
+    another body, a chunk out of order or with other content, a streamed reply finalized differently, or a
+    change of a reply still ``in_progress``."""
+
+    detail = "The message is in another state"
+
+
 class SessionReadOnly(SessionServiceError):
     """An ``ended`` session is read-only."""
 

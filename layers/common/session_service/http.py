@@ -39,7 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from session_service import errors
-from session_service.errors import SessionNotFound
+from session_service.errors import MessageNotFound, SessionNotFound
 from session_service.idempotency import (
     MAX_KEY_CHARS,
     IdempotencyInProgress,
@@ -51,6 +51,7 @@ from session_service.idempotency import (
 from session_service.identity import MissingUserId, resolve_caller
 from session_service.models import (
     EXACT_NUMBERS,
+    ITEM_ID_PATTERN,
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
     HealthDetailed,
@@ -76,6 +77,9 @@ class IdPath(Path):  # type: ignore[misc]  # Powertools' Param classes are untyp
 
 SessionIdPath = Annotated[
     str, IdPath(not_found=SessionNotFound, pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")
+]
+MessageIdPath = Annotated[
+    str, IdPath(not_found=MessageNotFound, pattern=ITEM_ID_PATTERN, max_length=36, description="Message id (a UUID)")
 ]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
 UserIdQuery = Annotated[
@@ -295,6 +299,12 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),
+    errors.MessageNotFound: ErrorAnswer(
+        HTTPStatus.NOT_FOUND, "Message not found: missing, deleted, or in another user's or an expired session"
+    ),
+    errors.MessageConflict: ErrorAnswer(
+        HTTPStatus.CONFLICT, "The message is in another state: another body for its id, a chunk out of order, ..."
+    ),
     errors.SessionReadOnly: ErrorAnswer(HTTPStatus.CONFLICT, "The session is ended and read-only"),
     IdempotencyInProgress: ErrorAnswer(
         HTTPStatus.CONFLICT,

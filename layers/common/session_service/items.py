@@ -12,7 +12,9 @@ entity                 PK                              SK                       
 session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
-message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       -
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1
+streamed reply chunk   ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>#<index>``  -
+client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 service statistics     ``STATS``                       ``GLOBAL``                              -
@@ -30,6 +32,19 @@ once a minute, not once per append. A listing reads its rows (hot items) and the
 BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
 across pages.
 
+A message is found by its id with one consistent Query of LSI1 (``LSI1SK = <message_id>``, keys only;
+DynamoDB fetches the item's other attributes from the table in the same request). A streamed reply's
+chunks sort right after their message (``<message sort key>#<index>``), so a key range holds a message with
+its chunks; finalizing the reply writes their text into the message. A ``message_id`` the client chose is
+reserved by a ``MID#`` item written in the append's transaction (the id is unique in the session, and an
+append repeated with it writes nothing).
+
+Deleting messages *cuts* key ranges: the transaction that adjusts the counters records the range in the hot
+item's ``cuts`` map, readers skip the range from that moment (a filter on their Query), and the stream
+function deletes its items in the background and removes the cut. ``cut_through`` (the highest cut bound
+ever) keeps an append from landing inside a cut; ``cut_count`` changes with every truncation, so a change of
+one message conditioned on it cannot apply to a message a truncation already removed.
+
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
 again, and the new session ignores (and the stream function deletes) every item older than itself.
 
@@ -45,16 +60,21 @@ summary                                BatchGetItem hot + summary
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
                                        [Update data], [ADD user counts]; then get
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
-append messages                        TransactWriteItems: Put messages + Update hot (ADD counters)
-list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``;
-                                       next pages: Query
+append messages                        TransactWriteItems: Put messages [+ Put MID#] + Update hot (ADD)
+list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
+                                       (filter: messages outside cuts) [+ Query chunks of a reply]
 context                                BatchGetItem hot + summary + Query messages newest first
+one message by id                      GetItem hot + Query LSI1 ``LSI1SK = <message_id>``
+change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
+delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
+chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
 add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
 statistics                             GetItem ``STATS``
 stream: counts, marks                  BatchGetItem marks + TransactWriteItems (ADD STATS, COUNTS; SET marks)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary                        BatchGetItem summaries + Query newest messages + PutItem summary
 stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
+stream: a cut                          Query the range (keys) + BatchWriteItem deletes + UpdateItem hot
 =====================================  ==============================================================
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
@@ -70,11 +90,13 @@ from decimal import Decimal
 from typing import Any
 
 from session_service.models import (
+    MAX_CHUNK_INDEX,
     Memory,
     MemoryCreate,
     MemoryType,
     Message,
     MessageCreate,
+    MessageStatus,
     Session,
     SessionCreate,
     SessionListItem,
@@ -88,6 +110,13 @@ SUMMARY_SK = "SESSION#SUMMARY"
 MESSAGE_PREFIX = "MSG#"
 MESSAGE_END = "MSG#~"
 """Above every message sort key ("~" sorts after the digits of a time)."""
+MESSAGE_ID_PREFIX = "MID#"
+LSI_MESSAGE_ID = "LSI1"
+"""A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id)."""
+CHUNK_DIGITS = 6
+"""A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
+MAX_PENDING_CUTS = 20
+"""Cut ranges a session may hold at once while the stream function deletes them (each is a filter term)."""
 MEMORY_PREFIX = "MEM#"
 COUNTS_SK = "COUNTS"
 STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
@@ -110,6 +139,8 @@ DATA_ENTITY = "session_data"
 SUMMARY_ENTITY = "session_summary"
 MESSAGE_ENTITY = "message"
 MEMORY_ENTITY = "memory"
+CHUNK_ENTITY = "message_chunk"
+MESSAGE_ID_ENTITY = "message_id"
 MARK_ENTITY = "stream_mark"
 GUARD_ENTITY = "write_guard"
 
@@ -263,6 +294,8 @@ def new_session_items(
         "ttl_seconds": ttl,
         "expires_at": int(now.timestamp()) + ttl,
         "version": 1,
+        "cuts": {},
+        "cut_count": 0,
         f"{GSI_ACTIVITY}PK": user_pk(caller),
         f"{GSI_STATUS}PK": user_pk(caller),
     }
@@ -349,13 +382,46 @@ def memory_count_attribute(memory_type: MemoryType | None) -> str:
     return f"memory_count_{memory_type.value}" if memory_type else "memory_count"
 
 
+def message_sk(created_at: str, message_id: str) -> str:
+    """A message's sort key: its creation time, then its id (messages sort by time)."""
+    return f"{MESSAGE_PREFIX}{created_at}#{message_id}"
+
+
+def chunk_sk(message_sort_key: str, index: int) -> str:
+    """Sort key of chunk ``index`` of the streamed reply whose sort key is ``message_sort_key``."""
+    return f"{message_sort_key}#{index:0{CHUNK_DIGITS}d}"
+
+
+def chunk_range(message_sort_key: str) -> tuple[str, str]:
+    """The inclusive sort-key range of a message's chunks."""
+    return f"{message_sort_key}#", f"{message_sort_key}#~"
+
+
+def message_range(message_sort_key: str) -> tuple[str, str]:
+    """The inclusive sort-key range of a message and its chunks."""
+    return message_sort_key, f"{message_sort_key}#~"
+
+
+def after_message(message_sort_key: str) -> str:
+    """The lowest sort key above a message and its chunks (where the messages after it begin)."""
+    return f"{message_sort_key}#~~"
+
+
+def message_id_key(session_id: str, message_id: str) -> dict[str, Any]:
+    """Primary key of the item reserving a client-chosen ``message_id`` in a session."""
+    return key(session_pk(session_id), f"{MESSAGE_ID_PREFIX}{message_id}")
+
+
 def message_item(
-    session_id: str, caller: str, message_id: str, request: MessageCreate, created: datetime
+    session_id: str, caller: str, message_id: str, request: MessageCreate, created: datetime, request_hash: str | None
 ) -> dict[str, Any]:
-    """A message's item (plain values)."""
-    return {
+    """A message's item (plain values). ``request_hash`` (the body's hash, when the client chose the id) is
+    what a repeated append is compared with; ``version`` counts the item's changes, ``chunks`` a streamed
+    reply's chunks so far and ``content_bytes`` its content's UTF-8 size."""
+    item = {
         "PK": session_pk(session_id),
-        "SK": f"{MESSAGE_PREFIX}{iso(created)}#{message_id}",
+        "SK": message_sk(iso(created), message_id),
+        f"{LSI_MESSAGE_ID}SK": message_id,
         ENTITY: MESSAGE_ENTITY,
         "message_id": message_id,
         "session_id": session_id,
@@ -367,7 +433,80 @@ def message_item(
         "tokens_used": request.tokens_used,
         "cost_usd": request.cost_usd,
         "created_at": iso(created),
+        "status": request.status.value,
+        "version": 1,
+        "chunks": 0,
+        "content_bytes": len(request.content.encode("utf-8")),
     }
+    item.update({name: value for name, value in (("provider", request.provider), ("model", request.model)) if value})
+    if request_hash is not None:
+        item["request"] = request_hash
+    return item
+
+
+def message_id_item(session_id: str, message_id: str, message_sort_key: str, created: str) -> dict[str, Any]:
+    """The item reserving a client-chosen ``message_id``: it names the message's sort key."""
+    return {
+        **message_id_key(session_id, message_id),
+        ENTITY: MESSAGE_ID_ENTITY,
+        "message_sk": message_sort_key,
+        "created_at": created,
+    }
+
+
+def chunk_item(message: dict[str, Any], index: int, content: str) -> dict[str, Any]:
+    """Chunk ``index`` of the streamed reply ``message`` (its item, plain values)."""
+    if not 0 <= index <= MAX_CHUNK_INDEX:
+        raise ValueError(f"chunk index out of range: {index}")
+    return {
+        "PK": message["PK"],
+        "SK": chunk_sk(str(message["SK"]), index),
+        ENTITY: CHUNK_ENTITY,
+        "message_id": message["message_id"],
+        "index": index,
+        "content": content,
+        "created_at": message["created_at"],
+    }
+
+
+def is_streaming(message: dict[str, Any]) -> bool:
+    """True for a streamed reply that is still ``in_progress`` (its content so far includes its chunks)."""
+    return message.get("status") == MessageStatus.IN_PROGRESS.value
+
+
+def visible(sort_key: str, hot: dict[str, Any]) -> bool:
+    """False when ``sort_key`` lies in one of the session's cuts (deleted, waiting for the stream)."""
+    return not any(str(c["from"]) <= sort_key <= str(c["to"]) for c in (hot.get("cuts") or {}).values())
+
+
+def messages_query(table: str, hot: dict[str, Any], *, newest_first: bool, first: str | None = None) -> dict[str, Any]:
+    """The Query (DynamoDB JSON) of the visible messages of the session ``hot`` (its hot item, plain values)
+    describes, oldest or newest first, from sort key ``first`` on: its incarnation's messages (an expired
+    earlier session that reused the id has older ones), outside its cuts, without streamed replies' chunks
+    (a filter: they are read, and dropped, only while a cut waits for the stream or a reply streams)."""
+    values: dict[str, Any] = {
+        ":pk": session_pk(str(hot["session_id"])),
+        ":first": max(first or "", message_start(str(hot["created_at"]))),
+        ":last": MESSAGE_END,
+        ":message": MESSAGE_ENTITY,
+    }
+    terms = ["#entity = :message"]
+    for number, cut in enumerate((hot.get("cuts") or {}).values()):
+        terms.append(f"NOT (SK BETWEEN :cut{number}from AND :cut{number}to)")
+        values[f":cut{number}from"], values[f":cut{number}to"] = str(cut["from"]), str(cut["to"])
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+        "FilterExpression": " AND ".join(terms),
+        "ExpressionAttributeNames": {"#entity": ENTITY},
+        "ExpressionAttributeValues": {name: _attribute(value) for name, value in values.items()},
+        "ScanIndexForward": not newest_first,
+        "ConsistentRead": True,
+    }
+
+
+def _attribute(text: str) -> dict[str, str]:
+    return {"S": text}
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:

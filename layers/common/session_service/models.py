@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,8 +25,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     SerializationInfo,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 # ---------------------------------------------------------------------------------------------------
 # Enums and the status state machine (seed 002, "状态流转")
@@ -78,6 +83,15 @@ class MessageType(StrEnum):
     NOTIFICATION = "notification"
 
 
+class MessageStatus(StrEnum):
+    """Where a message stands (SPEC section 8): ``completed`` (the default), or a streamed reply
+    ``in_progress`` (grown by chunks) until it is finalized as ``completed`` or ``incomplete``."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+
+
 class MemoryType(StrEnum):
     """Kinds of memory record (seed 002, "内存类型")."""
 
@@ -114,6 +128,10 @@ MAX_CONTEXT_MESSAGES = 1_000
 """Context budget defaults and bounds (SPEC section 3)."""
 MAX_COST_DECIMALS = 12
 """Per-token prices of current models have 8 or more decimals (SPEC section 3)."""
+MAX_MODEL_FIELD_CHARS = 128
+"""Length limit of a message's ``provider`` and ``model`` (SPEC section 8)."""
+MAX_CHUNK_INDEX = 100_000
+"""Highest chunk ``index`` of a streamed reply (its content stays within :data:`MAX_MESSAGE_BYTES`)."""
 MAX_BATCH_MESSAGES = 98
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
 ``Idempotency-Key``'s write guard."""
@@ -270,6 +288,26 @@ NO_COST: Any = Field(default=Decimal(0), json_schema_extra={"default": 0.0})
 Tokens = Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS, description="Tokens used (integer)")]
 Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 MessageContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MESSAGE_BYTES)]
+ChunkContent = Annotated[str, _utf8_limit(MAX_MESSAGE_BYTES)]
+ModelField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_MODEL_FIELD_CHARS,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="At most 128 characters, no control characters",
+        examples=["bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"],
+    ),
+]
+MessageId = Annotated[
+    str,
+    Field(
+        pattern=ITEM_ID_PATTERN,
+        description="A UUID the client chooses (stored in its canonical lowercase form)",
+        examples=["0b5e7c4e-3f7a-4f0e-9a53-2d7a7d2b6a10"],
+    ),
+    AfterValidator(lambda value: str(uuid.UUID(value))),
+]
 MemoryContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MEMORY_BYTES)]
 TtlSeconds = Annotated[int, Field(strict=True, ge=60, le=365 * 24 * 3600, description="Idle lifetime, seconds")]
 
@@ -309,14 +347,68 @@ class SessionUpdate(_Request):
 
 
 class MessageCreate(_Request):
-    """POST .../messages body (seed 002)."""
+    """POST .../messages body (seed 002, and SPEC section 8's fields).
 
+    ``message_id`` (optional, a UUID) makes the append idempotent by itself: the same id and body again
+    answer the stored message, another body 409. A streamed reply starts ``in_progress``: its content may be
+    empty and its ``tokens_used``/``cost_usd`` come with its finalization (so they must be 0 here).
+    """
+
+    status: MessageStatus = MessageStatus.COMPLETED
     role: MessageRole
-    content: MessageContent
+    content: ChunkContent = Field(description="Required (non-empty) unless status is in_progress")
     message_type: MessageType = MessageType.CHAT
     metadata: JsonObject = Field(default_factory=dict)
     tokens_used: Tokens = 0
     cost_usd: MoneyInput = NO_COST
+    message_id: MessageId | None = None
+    provider: ModelField | None = None
+    model: ModelField | None = None
+
+    # ``status`` is declared first, so these validators see it (pydantic validates fields in order).
+    @field_validator("content")
+    @classmethod
+    def _content_unless_streaming(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("status") is not MessageStatus.IN_PROGRESS:
+            raise PydanticCustomError("string_too_short", "content must not be empty (unless status is in_progress)")
+        return value
+
+    @field_validator("tokens_used", "cost_usd")
+    @classmethod
+    def _counted_at_finalization(cls, value: Any, info: ValidationInfo) -> Any:
+        if value and info.data.get("status") is MessageStatus.IN_PROGRESS:
+            raise ValueError("an in_progress message gets tokens_used and cost_usd when it is finalized")
+        return value
+
+
+class MessageUpdate(_Request):
+    """PATCH .../messages/{message_id} body: only the fields sent change (at least one).
+
+    ``status`` finalizes a streamed reply (``completed`` or ``incomplete``, with its ``tokens_used`` and
+    ``cost_usd``); on a finalized message the same status again, with the values stored, is a no-op.
+    """
+
+    content: MessageContent | None = None
+    metadata: JsonObject | None = None
+    tokens_used: Tokens | None = None
+    cost_usd: MoneyInput | None = None
+    provider: ModelField | None = None
+    model: ModelField | None = None
+    status: Literal[MessageStatus.COMPLETED, MessageStatus.INCOMPLETE] | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MessageUpdate:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("send at least one field to change (null means unchanged)")
+        return self
+
+
+class ChunkCreate(_Request):
+    """POST .../messages/{message_id}/chunks body: the next piece of a streamed reply; ``index`` counts
+    from 0 without gaps."""
+
+    index: Annotated[int, Field(strict=True, ge=0, le=MAX_CHUNK_INDEX)]
+    content: ChunkContent
 
 
 class MessageBatchCreate(_Request):
@@ -429,6 +521,15 @@ class Message(_Response):
     tokens_used: int
     cost_usd: Money
     created_at: datetime
+    status: MessageStatus = MessageStatus.COMPLETED
+    provider: str | None = None
+    model: str | None = None
+
+
+class DeleteResult(_Response):
+    """A deletion's answer: how many messages it deleted."""
+
+    deleted: int
 
 
 class MessageOrder(StrEnum):

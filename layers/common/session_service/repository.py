@@ -8,18 +8,23 @@ failure, without a second read.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from session_service import dynamo, items
 from session_service.cursor import CursorCodec
-from session_service.dynamo import TransactionCanceled, deserialize, serialize
+from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.errors import (
     InvalidCursor,
     InvalidStatusTransition,
+    MessageConflict,
+    MessageNotFound,
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
@@ -32,6 +37,8 @@ from session_service.idempotency import IDEMPOTENCY_TTL_SECONDS, IdempotencyKeyR
 from session_service.items import iso, parse_iso
 from session_service.models import (
     ALLOWED_TRANSITIONS,
+    MAX_MESSAGE_BYTES,
+    ChunkCreate,
     Context,
     Memory,
     MemoryCreate,
@@ -41,6 +48,7 @@ from session_service.models import (
     MessageCreate,
     MessageList,
     MessageOrder,
+    MessageUpdate,
     Session,
     SessionCreate,
     SessionList,
@@ -65,6 +73,34 @@ class _GuardHit(Exception):
     def __init__(self, ids: list[str], at: datetime) -> None:
         super().__init__("write guard exists")
         self.ids, self.at = ids, at
+
+
+class Appended(list[Message]):
+    """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
+    append with the client's ``message_id``s: 200 instead of 201)."""
+
+    def __init__(self, messages: Iterable[Message], *, created: bool) -> None:
+        super().__init__(messages)
+        self.created = created
+
+
+@dataclass
+class _Plan:
+    """One change of a message: ``message`` is the item as it will be stored, ``actions`` the transaction's
+    actions on message items (none: nothing to write), ``increments`` what the session's counters move by,
+    ``hot_sets`` what else the session's update sets, ``cut`` a key range to cut (a reply's chunks)."""
+
+    message: dict[str, Any]
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    increments: dict[str, Any] = field(default_factory=dict)
+    hot_sets: dict[str, Any] = field(default_factory=dict)
+    cut: tuple[str, str] | None = None
+
+
+def _request_hash(request: MessageCreate) -> str:
+    """SHA-256 of an append's body as validated (canonical JSON): what a repeated append is compared with."""
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def predecessor(target: SessionStatus) -> SessionStatus | None:
@@ -452,7 +488,7 @@ class SessionRepository:
 
     def append_messages(
         self, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
-    ) -> list[Message]:
+    ) -> Appended:
         """Store messages and add their counts to the session in one transaction (all or nothing).
 
         The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
@@ -460,67 +496,137 @@ class SessionRepository:
         appends lose nothing (``ADD`` is atomic; conflicting transactions are retried). Nothing else is
         written: no index key moves (the stream function moves them once per batch).
         With a ``guard`` (an ``Idempotency-Key``), a retry of an append that was applied returns its messages
-        (same ids and times) and writes nothing.
-        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`IdempotencyKeyReused`, or
-        :class:`PayloadTooLarge` (before any write) when the messages exceed what one transaction carries
-        (4 MB, an AWS limit).
+        (same ids and times) and writes nothing. A ``message_id`` the client chose is reserved in the same
+        transaction: when every message of a repeated request names its id and its stored body is the same,
+        the stored messages are returned with ``created`` false and nothing is written (SPEC section 8).
+        Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`IdempotencyKeyReused`,
+        :class:`MessageConflict` (an id in use with another body), or :class:`PayloadTooLarge` (before any
+        write) when the messages exceed what one transaction carries (4 MB, an AWS limit).
         """
-        now, ids = self._clock(), [self._new_id() for _ in requests]
-        message_items = self._message_items(session_id, caller, requests, ids, now)
-        messages = [items.message_from_item(item) for item in message_items]
-        actions = [self._put_new(item) for item in message_items]
-        payload_bytes = sum(dynamo.item_size(item) for item in message_items)
+        now = self._clock()
+        ids = [request.message_id or self._new_id() for request in requests]
+        hashes = [_request_hash(r) if r.message_id else None for r in requests]
         increments = {
             "message_count": len(requests),
             "total_tokens": sum(r.tokens_used for r in requests),
             "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
         }
-        # DynamoDB refuses a larger transaction with a ValidationException (a 500); 1 KiB is left for the
-        # session's update.
-        if payload_bytes > dynamo.MAX_TRANSACTION_BYTES - 1024:
-            raise PayloadTooLarge()
-        actions.append(self._activity_update(session_id, caller, now, increments))
-        try:
-            self._transact_activity(actions, caller, guard, ids, now)
-        except _GuardHit as hit:
-            return [
-                items.message_from_item(item)
-                for item in self._message_items(session_id, caller, requests, hit.ids, hit.at)
+        for _ in range(2):
+            message_items = self._message_items(session_id, caller, requests, ids, now, hashes)
+            payload_bytes = sum(dynamo.item_size(item) for item in message_items)
+            # DynamoDB refuses a larger transaction with a ValidationException (a 500); 1 KiB is left for the
+            # session's update.
+            if payload_bytes > dynamo.MAX_TRANSACTION_BYTES - 1024:
+                raise PayloadTooLarge()
+            reservations = [
+                self._put_new(items.message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]))
+                for item, digest in zip(message_items, hashes, strict=True)
+                if digest is not None
             ]
-        return messages
+            actions = [self._put_new(item) for item in message_items] + reservations
+            # A message lands above every cut (a truncation that read the tail before this append committed).
+            actions.append(
+                self._session_update(
+                    session_id,
+                    caller,
+                    now,
+                    increments,
+                    condition="(attribute_not_exists(cut_through) OR cut_through < :first)",
+                    values={":first": message_items[0]["SK"]},
+                )
+            )
+            try:
+                self._transact(actions, guard, ids, now)
+            except _GuardHit as hit:
+                stored = self._message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
+                return Appended(map(items.message_from_item, stored), created=True)
+            except TransactionCanceled as canceled:
+                hot = canceled.item(-1)
+                reserved = range(len(message_items), len(message_items) + len(reservations))
+                if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
+                    return self._appended_before(session_id, caller, requests, ids, hashes)
+                if not self._is_live(hot, caller):
+                    raise SessionNotFound() from canceled
+                if hot is None or hot.get("status") != SessionStatus.ACTIVE:
+                    raise SessionNotActive() from canceled
+                if canceled.failed(-1):  # a cut reaches past ``now``: append just above it
+                    now = max(now, parse_iso(str(hot["cut_through"]).split("#")[1])) + timedelta(microseconds=1)
+                    continue
+                raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
+            return Appended(map(items.message_from_item, message_items), created=True)
+        raise ServiceUnavailable()
+
+    def _appended_before(
+        self,
+        session_id: str,
+        caller: str,
+        requests: Sequence[MessageCreate],
+        ids: Sequence[str],
+        hashes: Sequence[str | None],
+    ) -> Appended:
+        """The answer to an append whose client-chosen ids are taken: the stored messages (``created``
+        false) when every message names its id and was stored with the same body. Raises
+        :class:`MessageConflict` otherwise, :class:`SessionNotFound` when the session is gone."""
+        hot = self._hot(session_id, caller)
+        stored = []
+        for message_id, digest in zip(ids, hashes, strict=True):
+            item = self._find_message(session_id, message_id) if digest is not None else None
+            if item is None or item.get("request") != digest or not self._shows(hot, item):
+                raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
+            stored.append(self._with_content(item))
+        return Appended(map(items.message_from_item, stored), created=False)
 
     @staticmethod
     def _message_items(
-        session_id: str, caller: str, requests: Sequence[MessageCreate], ids: Sequence[str], now: datetime
+        session_id: str,
+        caller: str,
+        requests: Sequence[MessageCreate],
+        ids: Sequence[str],
+        now: datetime,
+        hashes: Sequence[str | None],
     ) -> list[dict[str, Any]]:
         """The items of a batch of messages: ``now`` plus a microsecond each keeps them in the order given."""
         return [
-            items.message_item(session_id, caller, message_id, request, now + timedelta(microseconds=offset))
-            for offset, (request, message_id) in enumerate(zip(requests, ids, strict=True))
+            items.message_item(session_id, caller, message_id, request, now + timedelta(microseconds=offset), digest)
+            for offset, (request, message_id, digest) in enumerate(zip(requests, ids, hashes, strict=True))
         ]
 
-    def _activity_update(
-        self, session_id: str, caller: str, now: datetime, increments: dict[str, Any]
+    def _session_update(
+        self,
+        session_id: str,
+        caller: str,
+        now: datetime,
+        increments: dict[str, Any],
+        *,
+        sets: dict[str, Any] | None = None,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names_also: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The Update of a transaction that records activity on an active, live, owned session."""
-        adds = ", ".join(f"{name} :{name}" for name in increments)
-        values = {f":{name}": value for name, value in increments.items()}
-        values.update(
+        """The Update of a transaction that records activity on an active, live, owned session: ``ADD`` the
+        ``increments`` (attribute -> number), ``SET`` the ``sets`` (a path such as ``cuts.#cut`` -> value), and
+        require ``condition`` too (its ``values`` named ``:<name>``, attribute names in ``names_also``)."""
+        names = {"#status": "status"}
+        assignments = ["last_activity = :now", "updated_at = :now", "expires_at = ttl_seconds + :epoch"]
+        expression_values: dict[str, Any] = {f":{name}": value for name, value in increments.items()}
+        for number, (path, value) in enumerate((sets or {}).items()):
+            assignments.append(f"{path} = :set{number}")
+            expression_values[f":set{number}"] = value
+        names.update(names_also or {})
+        expression_values.update(values or {})
+        expression_values.update(
             {":now": iso(now), ":epoch": int(now.timestamp()), ":caller": caller, ":active": "active", ":one": 1}
         )
+        adds = "".join(f", {name} :{name}" for name in increments)
+        live = "attribute_exists(PK) AND user_id = :caller AND #status = :active AND expires_at > :epoch"
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": items.session_key(session_id),
-                "UpdateExpression": (
-                    "SET last_activity = :now, updated_at = :now, expires_at = ttl_seconds + :epoch"
-                    f" ADD version :one, {adds}"
-                ),
-                "ConditionExpression": (
-                    "attribute_exists(PK) AND user_id = :caller AND #status = :active AND expires_at > :epoch"
-                ),
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": serialize(values),
+                "UpdateExpression": f"SET {', '.join(assignments)} ADD version :one{adds}",
+                "ConditionExpression": f"{live} AND {condition}" if condition else live,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": serialize(expression_values),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -528,9 +634,9 @@ class SessionRepository:
     def _transact_activity(
         self, actions: list[dict[str, Any]], caller: str, guard: WriteGuard | None, ids: list[str], at: datetime
     ) -> None:
-        """Run a transaction whose last action is :meth:`_activity_update`; explain a failed condition.
+        """Run a transaction whose last action is :meth:`_session_update`; explain a failed condition.
 
-        Raises :class:`_GuardHit` (see :meth:`_transact`)."""
+        Raises :class:`_GuardHit` (see :meth:`_transact`), :class:`SessionNotFound`, :class:`SessionNotActive`."""
         try:
             self._transact(actions, guard, ids, at)
         except TransactionCanceled as canceled:
@@ -540,22 +646,339 @@ class SessionRepository:
                 raise SessionNotActive() from canceled
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
 
-    def _messages_query(self, session_id: str, incarnation: str, order: MessageOrder) -> dict[str, Any]:
-        """The Query of an incarnation's messages in ``order`` (messages of an expired earlier session that
-        reused the id are older than ``incarnation`` and never read)."""
+    def _add_cut(self, hot: dict[str, Any], first: str, last: str) -> tuple[dict[str, Any], str, dict[str, str]]:
+        """The ``sets``, condition and names that record a cut of ``[first, last]`` in the hot item (see
+        :mod:`session_service.items`). Raises :class:`ServiceUnavailable` while the session already holds
+        :data:`~session_service.items.MAX_PENDING_CUTS` cuts (the stream function is deleting them)."""
+        if len(hot.get("cuts") or {}) >= items.MAX_PENDING_CUTS:
+            raise ServiceUnavailable("Deletions of this session are still being applied, retry later")
+        sets = {"cuts.#cut": {"from": first, "to": last}, "cut_through": max(str(hot.get("cut_through", "")), last)}
+        return sets, "size(cuts) < :max_cuts", {"#cut": uuid.uuid4().hex[:12]}
+
+    def _find_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
+        """A message item by id, in one consistent Query of LSI1 (DynamoDB fetches the attributes the index
+        does not hold from the table in the same request); ``None`` when there is none."""
+        try:
+            message_id = str(uuid.UUID(message_id))
+        except ValueError:
+            return None
+        response = dynamo.call(
+            self._client,
+            "query",
+            TableName=self._table,
+            IndexName=items.LSI_MESSAGE_ID,
+            KeyConditionExpression=f"PK = :pk AND {items.LSI_MESSAGE_ID}SK = :id",
+            ExpressionAttributeValues=serialize({":pk": items.session_pk(session_id), ":id": message_id}),
+            Select="ALL_ATTRIBUTES",
+            ConsistentRead=True,
+        )
+        found = [deserialize(raw) for raw in response.get("Items", [])]
+        return found[0] if found else None
+
+    @staticmethod
+    def _shows(hot: dict[str, Any], message: dict[str, Any]) -> bool:
+        """True when ``message`` belongs to the session ``hot`` describes (its incarnation) and no cut hides
+        it."""
+        return str(message["created_at"]) >= str(hot["created_at"]) and items.visible(str(message["SK"]), hot)
+
+    def _message(self, session_id: str, caller: str, message_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The caller's live session's hot item and one of its messages. Raises :class:`SessionNotFound`,
+        :class:`MessageNotFound`."""
+        hot = self._hot(session_id, caller)
+        item = self._find_message(session_id, message_id)
+        if item is None or not self._shows(hot, item):
+            raise MessageNotFound()
+        return hot, item
+
+    def _with_content(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` with its content so far: a reply still streaming adds its chunks (one Query of its
+        chunk range); any other message is returned as it is."""
+        if not items.is_streaming(message) or not int(message.get("chunks", 0)):
+            return message
+        first, last = items.chunk_range(str(message["SK"]))
+        chunks = dynamo.query_all(
+            self._client,
+            {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                "ExpressionAttributeValues": serialize({":pk": message["PK"], ":first": first, ":last": last}),
+                "ProjectionExpression": "content",
+                "ConsistentRead": True,
+            },
+        )
+        return {**message, "content": str(message["content"]) + "".join(str(c["content"]) for c in chunks)}
+
+    def get_message(self, session_id: str, caller: str, message_id: str) -> Message:
+        """One message of the caller's live session, with its content so far when it is a streamed reply.
+
+        GetItem hot + one Query of LSI1. Raises :class:`SessionNotFound`, :class:`MessageNotFound`.
+        """
+        _, item = self._message(session_id, caller, message_id)
+        return items.message_from_item(self._with_content(item))
+
+    def _change_message(
+        self, session_id: str, caller: str, message_id: str, plan: Callable[[dict[str, Any], dict[str, Any]], _Plan]
+    ) -> _Plan:
+        """Apply one change of a message with the session's counters in one transaction, retried from a fresh
+        read when the message or the session's cuts changed meanwhile.
+
+        ``plan(hot, message)`` decides the change from what is stored. The message's action is conditioned
+        on its ``version``; the session's update on ``cut_count`` (no truncation since the read), so the
+        counters move exactly once for exactly the messages that exist. Raises :class:`SessionNotFound`,
+        :class:`MessageNotFound`, :class:`SessionNotActive`, what ``plan`` raises, and
+        :class:`ServiceUnavailable` when the message keeps changing.
+        """
+        for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+            hot, item = self._message(session_id, caller, message_id)
+            if hot["status"] != SessionStatus.ACTIVE:
+                raise SessionNotActive()
+            change = plan(hot, item)
+            if not change.actions:
+                return change
+            sets, condition, names = dict(change.hot_sets), "cut_count = :cut_count", dict[str, str]()
+            values: dict[str, Any] = {":cut_count": int(hot.get("cut_count", 0))}
+            if change.cut is not None:
+                cut_sets, cut_condition, names = self._add_cut(hot, *change.cut)
+                sets.update(cut_sets)
+                condition = f"{condition} AND {cut_condition}"
+                values[":max_cuts"] = items.MAX_PENDING_CUTS
+            update = self._session_update(
+                session_id,
+                caller,
+                self._clock(),
+                change.increments,
+                sets=sets,
+                condition=condition,
+                values=values,
+                names_also=names,
+            )
+            try:
+                dynamo.transact_write(self._client, [*change.actions, update])
+            except TransactionCanceled as canceled:
+                if canceled.failed(-1) and not self._is_live(canceled.item(-1), caller):
+                    raise SessionNotFound() from canceled
+                continue  # the message, the session's cuts or its status changed: decide again
+            return change
+        raise ServiceUnavailable()
+
+    def _message_action(self, item: dict[str, Any], action: str, **kwargs: Any) -> dict[str, Any]:
+        """A transaction's ``Update`` or ``Delete`` of a message item, conditioned on its ``version``."""
+        values = serialize({":version": int(item["version"]), **kwargs.pop("values", {})})
         return {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
-            "ExpressionAttributeValues": serialize(
-                {
-                    ":pk": items.session_pk(session_id),
-                    ":first": items.message_start(incarnation),
-                    ":last": items.MESSAGE_END,
-                }
-            ),
-            "ScanIndexForward": order is MessageOrder.ASC,
-            "ConsistentRead": True,
+            action: {
+                "TableName": self._table,
+                "Key": items.key(str(item["PK"]), str(item["SK"])),
+                "ConditionExpression": "version = :version",
+                "ExpressionAttributeValues": values,
+                **kwargs,
+            }
         }
+
+    def update_message(self, session_id: str, caller: str, message_id: str, request: MessageUpdate) -> Message:
+        """Change a message (SPEC section 8): its ``metadata``, ``provider``, ``model``, or its ``content``,
+        ``tokens_used`` and ``cost_usd`` (the session's counters move by the difference in the same
+        transaction); or finalize a streamed reply with ``status`` (its chunks become its content, its tokens
+        and cost count from now on). A change that changes nothing writes nothing.
+
+        Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
+        :class:`MessageConflict` (a reply in progress changed without finalizing it, or a finalized one
+        finalized differently), :class:`ServiceUnavailable`.
+        """
+
+        def plan(hot: dict[str, Any], item: dict[str, Any]) -> _Plan:
+            given = {name: getattr(request, name) for name in type(request).model_fields}
+            given = {name: value for name, value in given.items() if value is not None}
+            if "metadata" in given:
+                given["metadata"] = dump_json(given["metadata"])
+            if "status" in given:
+                given["status"] = given["status"].value
+            streaming = items.is_streaming(item)
+            cut = None
+            if streaming and "status" in given:
+                item = self._with_content(item)
+                given = {"content": item["content"], "tokens_used": 0, "cost_usd": Decimal(0), **given}
+                if int(item.get("chunks", 0)):
+                    cut = items.chunk_range(str(item["SK"]))
+            elif streaming and given.keys() & {"content", "tokens_used", "cost_usd"}:
+                raise MessageConflict("The reply is in progress: finalize it with status completed or incomplete")
+            changed = {name: value for name, value in given.items() if item.get(name) != value}
+            if "status" in given and not streaming and changed:
+                raise MessageConflict(f"The reply was finalized as {item['status']} with other values")
+            if not changed:
+                return _Plan(item)
+            if "content" in changed:
+                changed["content_bytes"] = len(str(changed["content"]).encode("utf-8"))
+            names = {f"#f{number}": name for number, name in enumerate(changed)}
+            values = {f":f{number}": value for number, value in enumerate(changed.values())}
+            assignments = ", ".join(f"#f{number} = :f{number}" for number in range(len(changed)))
+            action = self._message_action(
+                item,
+                "Update",
+                UpdateExpression=f"SET {assignments} ADD version :one",
+                ExpressionAttributeNames=names,
+                values={**values, ":one": 1},
+            )
+            increments = {
+                "total_tokens": int(changed.get("tokens_used", item["tokens_used"])) - int(item["tokens_used"]),
+                "total_cost": Decimal(changed.get("cost_usd", item["cost_usd"])) - Decimal(item["cost_usd"]),
+            }
+            stored = {**item, **changed, "version": int(item["version"]) + 1}
+            return _Plan(stored, [action], {k: v for k, v in increments.items() if v}, cut=cut)
+
+        return items.message_from_item(self._change_message(session_id, caller, message_id, plan).message)
+
+    def delete_message(self, session_id: str, caller: str, message_id: str) -> int:
+        """Delete one message and take it off the session's counters in one transaction (its reserved id and,
+        for a streamed reply, its chunks go with it: the chunks by a cut). Returns 1.
+
+        Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
+        :class:`ServiceUnavailable`.
+        """
+
+        def plan(hot: dict[str, Any], item: dict[str, Any]) -> _Plan:
+            actions = [self._message_action(item, "Delete")]
+            if item.get("request") is not None:
+                actions.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": items.message_id_key(session_id, str(item["message_id"])),
+                        }
+                    }
+                )
+            increments = {
+                "message_count": -1,
+                "total_tokens": -int(item["tokens_used"]),
+                "total_cost": -Decimal(item["cost_usd"]),
+            }
+            cut = items.chunk_range(str(item["SK"])) if int(item.get("chunks", 0)) else None
+            return _Plan(item, actions, increments, cut=cut)
+
+        self._change_message(session_id, caller, message_id, plan)
+        return 1
+
+    def truncate_after(self, session_id: str, caller: str, message_id: str) -> int:
+        """Delete every message after ``message_id`` (to regenerate a reply); return how many.
+
+        Reads the tail's sort keys, tokens and costs (Queries of the visible messages after it), then one
+        conditional UpdateItem of the session: the counters drop by the tail's sums and the tail's key range
+        becomes a cut, hidden from every reader at once; the stream function deletes its items in the
+        background (so the answer does not wait for thousands of deletes). Conditioned on the session's
+        ``version``: a change in between (an append, an edit) makes it read the tail again.
+        Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
+        :class:`ServiceUnavailable`.
+        """
+        for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+            hot, item = self._message(session_id, caller, message_id)
+            if hot["status"] != SessionStatus.ACTIVE:
+                raise SessionNotActive()
+            after = items.after_message(str(item["SK"]))
+            query = items.messages_query(self._table, hot, newest_first=False, first=after)
+            query["ProjectionExpression"] = "SK, tokens_used, cost_usd"
+            tail = dynamo.query_all(self._client, query)
+            if not tail:
+                return 0
+            sets, condition, names = self._add_cut(hot, after, items.message_range(str(tail[-1]["SK"]))[1])
+            increments = {
+                "message_count": -len(tail),
+                "total_tokens": -sum(int(row["tokens_used"]) for row in tail),
+                "total_cost": -sum((Decimal(row["cost_usd"]) for row in tail), Decimal(0)),
+                "cut_count": 1,
+            }
+            update = self._session_update(
+                session_id,
+                caller,
+                self._clock(),
+                increments,
+                sets=sets,
+                condition=f"version = :version AND {condition}",
+                values={":version": int(hot["version"]), ":max_cuts": items.MAX_PENDING_CUTS},
+                names_also=names,
+            )["Update"]
+            try:
+                dynamo.conditional(self._client, "update_item", **update)
+            except ConditionFailed as failed:
+                if not self._is_live(failed.item, caller):
+                    raise SessionNotFound() from failed
+                continue  # the session changed since the tail was read
+            return len(tail)
+        raise ServiceUnavailable()
+
+    def add_chunk(self, session_id: str, caller: str, message_id: str, request: ChunkCreate) -> Message:
+        """Append chunk ``request.index`` to a streamed reply; return the reply with its content so far.
+
+        One transaction: Put the chunk (its own item, so a chunk costs what it weighs), count it on the
+        message (``chunks = index``: consecutive indexes only), and record activity on the session. A
+        repeated index with the same content writes nothing. Raises :class:`SessionNotFound`,
+        :class:`MessageNotFound`, :class:`SessionNotActive`, :class:`MessageConflict` (a gap, another content
+        for an index, or a reply already finalized), :class:`PayloadTooLarge` (past 256 KiB of content).
+        """
+        for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+            item = self._find_message(session_id, message_id)
+            if item is None or item.get("user_id") != caller:
+                raise MessageNotFound()
+            if not items.is_streaming(item):
+                raise MessageConflict(f"The reply is finalized ({item['status']}): it takes no more chunks")
+            count = int(item.get("chunks", 0))
+            if request.index < count:
+                stored = self._stored_chunk(item, request.index)
+                if stored is None or stored.get("content") != request.content:
+                    raise MessageConflict(f"Chunk {request.index} was stored with other content")
+                return items.message_from_item(self._with_content(item))
+            if request.index > count:
+                raise MessageConflict(f"Chunk {request.index} does not follow: the next index is {count}")
+            size = len(request.content.encode("utf-8"))
+            if int(item.get("content_bytes", 0)) + size > MAX_MESSAGE_BYTES:
+                raise PayloadTooLarge(f"The reply would exceed {MAX_MESSAGE_BYTES} bytes of content")
+            chunk = items.chunk_item(item, request.index, request.content)
+            count_it = self._message_action(
+                item,
+                "Update",
+                UpdateExpression="ADD chunks :one, content_bytes :size, version :one",
+                values={":one": 1, ":size": size},
+            )
+            # The message is above every cut (not deleted) and of this incarnation.
+            activity = self._session_update(
+                session_id,
+                caller,
+                self._clock(),
+                {},
+                condition="created_at <= :born AND (attribute_not_exists(cut_through) OR cut_through < :sk)",
+                values={":born": item["created_at"], ":sk": item["SK"]},
+            )
+            try:
+                dynamo.transact_write(self._client, [self._put_new(chunk), count_it, activity])
+            except TransactionCanceled as canceled:
+                if canceled.failed(-1):
+                    self._explain_chunk_refusal(session_id, caller, message_id, canceled.item(-1))
+                continue  # another chunk or a change of the message came first: decide again
+            grown = {**item, "chunks": count + 1, "version": int(item["version"]) + 1}
+            return items.message_from_item(self._with_content(grown))
+        raise ServiceUnavailable()
+
+    def _explain_chunk_refusal(
+        self, session_id: str, caller: str, message_id: str, hot: dict[str, Any] | None
+    ) -> None:
+        """Raise why the session refused a chunk: gone, not active, or the message deleted by a cut."""
+        if not self._is_live(hot, caller) or hot is None:
+            raise SessionNotFound()
+        if hot.get("status") != SessionStatus.ACTIVE:
+            raise SessionNotActive()
+        item = self._find_message(session_id, message_id)
+        if item is None or not self._shows(hot, item):
+            raise MessageNotFound()
+        raise ServiceUnavailable()  # a cut of other messages lies above this reply: not expected from our API
+
+    def _stored_chunk(self, message: dict[str, Any], index: int) -> dict[str, Any] | None:
+        """Chunk ``index`` of a streamed reply as stored (consistent GetItem), or ``None``."""
+        response = dynamo.call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=items.key(str(message["PK"]), items.chunk_sk(str(message["SK"]), index)),
+            ConsistentRead=True,
+        )
+        return deserialize(response["Item"]) if response.get("Item") else None
 
     def list_messages(
         self,
@@ -569,32 +992,27 @@ class SessionRepository:
     ) -> MessageList:
         """A page of the session's messages, oldest first (``asc``) or newest first (``desc``).
 
-        The first page reads the hot item (owner, expiry, ``total``) and Queries the messages: two round
-        trips. A ``next_token`` carries that check, signed, so later pages are one Query, in the same order,
-        until the session could have expired. Raises :class:`SessionNotFound`,
+        Each page reads the hot item (owner, expiry, cuts, ``total``) and Queries the visible messages: two
+        round trips (a third per streamed reply in progress on the page, for its chunks). A ``next_token``
+        continues in the same order at the same cost. Raises :class:`SessionNotFound`,
         :class:`~session_service.errors.InvalidCursor`.
         """
         scope = f"messages|{session_id}|{caller}|{order.value}|{page_size}"
-        start_key, skip = None, (page - 1) * page_size
-        total, expires_at, incarnation = 0, 0, ""
+        start_key, skip, incarnation = None, (page - 1) * page_size, None
         if next_token:
             position = self._cursors.decode(scope, next_token)
-            start_key, skip, page = position["k"], 0, int(position["p"])
-            total, expires_at, incarnation = int(position["t"]), int(position["e"]), str(position["c"])
-        if expires_at <= self._epoch():
-            hot = self._hot(session_id, caller)
-            if next_token and hot["created_at"] != incarnation:
-                raise InvalidCursor()  # issued for an earlier session of this id, which expired
-            total, expires_at, incarnation = int(hot["message_count"]), int(hot["expires_at"]), hot["created_at"]
-        query = self._messages_query(session_id, incarnation, order)
+            start_key, skip, page, incarnation = position["k"], 0, int(position["p"]), position["c"]
+        hot = self._hot(session_id, caller)
+        if incarnation is not None and hot["created_at"] != incarnation:
+            raise InvalidCursor()  # issued for an earlier session of this id, which expired
+        query = items.messages_query(self._table, hot, newest_first=order is MessageOrder.DESC)
         result = dynamo.query_page(self._client, query, skip=skip, take=page_size, start_key=start_key)
         cursor = None
         if result.last_evaluated:
-            position = {"k": result.last_evaluated, "p": page + 1, "t": total, "e": expires_at, "c": incarnation}
-            cursor = self._cursors.encode(scope, position)
+            cursor = self._cursors.encode(scope, {"k": result.last_evaluated, "p": page + 1, "c": hot["created_at"]})
         return MessageList(
-            messages=[items.message_from_item(deserialize(raw)) for raw in result.items],
-            total=total,
+            messages=[items.message_from_item(self._with_content(deserialize(raw))) for raw in result.items],
+            total=int(hot["message_count"]),
             page=page,
             page_size=page_size,
             next_token=cursor,
@@ -602,14 +1020,14 @@ class SessionRepository:
 
     def get_context(self, session_id: str, caller: str, *, max_tokens: int, max_messages: int) -> Context:
         """The summary and the newest messages whose ``tokens_used`` fit ``max_tokens`` and whose number fits
-        ``max_messages``, oldest first (SPEC section 3).
+        ``max_messages``, oldest first (SPEC section 3); a reply still streaming shows its content so far.
 
         One BatchGetItem (hot item and summary), then Queries newest first that read what is returned plus one
         message (to tell ``truncated``): the first asks for at most 21 items, later ones twice as many, so the
         cost grows with what is returned, never with the conversation. Raises :class:`SessionNotFound`.
         """
         hot, summary = self._hot_and_summary(session_id, caller)
-        query = self._messages_query(session_id, hot["created_at"], MessageOrder.DESC)
+        query = items.messages_query(self._table, hot, newest_first=True)
         taken: list[Message] = []
         tokens, truncated, start_key, limit = 0, False, None, min(max_messages + 1, 21)
         while True:
@@ -618,12 +1036,12 @@ class SessionRepository:
                 kwargs["ExclusiveStartKey"] = start_key
             response = dynamo.call(self._client, "query", **kwargs)
             for raw in response.get("Items", []):
-                message = items.message_from_item(deserialize(raw))
-                if len(taken) == max_messages or tokens + message.tokens_used > max_tokens:
+                item = deserialize(raw)
+                if len(taken) == max_messages or tokens + int(item["tokens_used"]) > max_tokens:
                     truncated = True
                     break
-                taken.append(message)
-                tokens += message.tokens_used
+                taken.append(items.message_from_item(self._with_content(item)))
+                tokens += taken[-1].tokens_used
             start_key = response.get("LastEvaluatedKey")
             if truncated or not start_key:
                 break
@@ -649,7 +1067,7 @@ class SessionRepository:
         now, memory_id = self._clock(), self._new_id()
         item = items.memory_item(session_id, caller, memory_id, request, now)
         counts = {items.memory_count_attribute(None): 1, items.memory_count_attribute(request.memory_type): 1}
-        actions = [self._put_new(item), self._activity_update(session_id, caller, now, counts)]
+        actions = [self._put_new(item), self._session_update(session_id, caller, now, counts)]
         try:
             self._transact_activity(actions, caller, guard, [memory_id], now)
         except _GuardHit as hit:

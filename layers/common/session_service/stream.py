@@ -645,22 +645,8 @@ class StreamProcessor:
                 hot.get("message_count", 0)
             ):
                 return False
-        response = dynamo.call(
-            self._client,
-            "query",
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
-            ExpressionAttributeValues=serialize(
-                {
-                    ":pk": items.session_pk(session_id),
-                    ":first": items.message_start(incarnation),
-                    ":last": items.MESSAGE_END,
-                }
-            ),
-            ScanIndexForward=False,
-            Limit=self._history,
-            ConsistentRead=True,
-        )
+        query = items.messages_query(self._table, hot, newest_first=True)
+        response = dynamo.call(self._client, "query", **query, Limit=self._history)
         messages = [deserialize(item) for item in response.get("Items", [])]
         if not messages:
             return False
