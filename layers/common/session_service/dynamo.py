@@ -280,6 +280,19 @@ def query_all(client: Any, query: dict[str, Any]) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def query_keys_where(client: Any, query: dict[str, Any], *, limit: int) -> Iterator[dict[str, Any]]:
+    """Yield the items ``query`` matches (DynamoDB JSON), at most ``limit``, reading pages of at most 1,000."""
+    kwargs, left = dict(query), limit
+    while left > 0:
+        response = call(client, "query", **kwargs, Limit=min(left, 1000))
+        found = response.get("Items", [])
+        yield from found
+        left -= len(found)
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def query_keys(client: Any, table: str, partition_key: str, *also: str) -> Iterator[dict[str, Any]]:
     """Yield the primary keys (DynamoDB JSON) of every item under ``PK = partition_key``, with the attributes
     named in ``also`` (one consistent Query per 1 MB page)."""

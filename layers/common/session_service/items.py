@@ -408,7 +408,7 @@ def after_message(message_sort_key: str) -> str:
 
 
 def message_id_key(session_id: str, message_id: str) -> dict[str, Any]:
-    """Primary key of the item reserving a client-chosen ``message_id`` in a session."""
+    """Primary key (DynamoDB JSON) of the item reserving a client-chosen ``message_id`` in a session."""
     return key(session_pk(session_id), f"{MESSAGE_ID_PREFIX}{message_id}")
 
 
@@ -440,14 +440,15 @@ def message_item(
     }
     item.update({name: value for name, value in (("provider", request.provider), ("model", request.model)) if value})
     if request_hash is not None:
-        item["request"] = request_hash
+        item["body_hash"] = request_hash
     return item
 
 
 def message_id_item(session_id: str, message_id: str, message_sort_key: str, created: str) -> dict[str, Any]:
     """The item reserving a client-chosen ``message_id``: it names the message's sort key."""
     return {
-        **message_id_key(session_id, message_id),
+        "PK": session_pk(session_id),
+        "SK": f"{MESSAGE_ID_PREFIX}{message_id}",
         ENTITY: MESSAGE_ID_ENTITY,
         "message_sk": message_sort_key,
         "created_at": created,

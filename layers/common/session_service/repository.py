@@ -571,7 +571,7 @@ class SessionRepository:
         stored = []
         for message_id, digest in zip(ids, hashes, strict=True):
             item = self._find_message(session_id, message_id) if digest is not None else None
-            if item is None or item.get("request") != digest or not self._shows(hot, item):
+            if item is None or item.get("body_hash") != digest or not self._shows(hot, item):
                 raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
             stored.append(self._with_content(item))
         return Appended(map(items.message_from_item, stored), created=False)
@@ -794,9 +794,8 @@ class SessionRepository:
                 given["status"] = given["status"].value
             streaming = items.is_streaming(item)
             cut = None
-            if streaming and "status" in given:
-                item = self._with_content(item)
-                given = {"content": item["content"], "tokens_used": 0, "cost_usd": Decimal(0), **given}
+            if streaming and "status" in given:  # the chunks so far become the content
+                given = {"content": self._with_content(item)["content"], "tokens_used": 0, "cost_usd": 0, **given}
                 if int(item.get("chunks", 0)):
                     cut = items.chunk_range(str(item["SK"]))
             elif streaming and given.keys() & {"content", "tokens_used", "cost_usd"}:
@@ -837,7 +836,7 @@ class SessionRepository:
 
         def plan(hot: dict[str, Any], item: dict[str, Any]) -> _Plan:
             actions = [self._message_action(item, "Delete")]
-            if item.get("request") is not None:
+            if item.get("body_hash") is not None:
                 actions.append(
                     {
                         "Delete": {
@@ -895,6 +894,7 @@ class SessionRepository:
                 values={":version": int(hot["version"]), ":max_cuts": items.MAX_PENDING_CUTS},
                 names_also=names,
             )["Update"]
+            del update["ReturnValuesOnConditionCheckFailure"]  # conditional() asks for the old item itself
             try:
                 dynamo.conditional(self._client, "update_item", **update)
             except ConditionFailed as failed:

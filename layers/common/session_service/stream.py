@@ -76,6 +76,8 @@ SUMMARY_HISTORY = 50
 """Messages read (newest first) to regenerate a summary."""
 SUMMARY_EVERY = 20
 """At most this many messages of a long conversation wait for their summary."""
+MAX_CUT_ITEMS = 5_000
+"""Items of one cut deleted per batch; the rest follow through the stream record of the cut's progress."""
 MAINTENANCE_WORKERS = 8
 """Concurrent index moves and summary refreshes of one batch (independent single-item writes)."""
 MAX_COMMIT_ATTEMPTS = 6
@@ -449,6 +451,10 @@ class StreamProcessor:
             c.session_id: (c.image, id(c) not in applied_now) for c in counted if c.summary_due and c.image is not None
         }
         outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], due)
+        newest = {c.session_id: c.image for c in changes if c.kind == "session"}
+        for session_id, image in newest.items():
+            if image and image.get("cuts"):
+                outcome.deleted_items += self.clear_cuts(session_id, image)
         return outcome
 
     # -- counts ---------------------------------------------------------------------------------------
@@ -566,6 +572,67 @@ class StreamProcessor:
             if raw.get("created_at", {}).get("S", created_before) < created_before
         ]
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+
+    # -- cuts: messages deleted by a request ------------------------------------------------------------
+
+    def clear_cuts(self, session_id: str, hot: dict[str, Any]) -> int:
+        """Delete the items in each cut of the session's hot item ``hot`` (deleted messages, their chunks and
+        reserved ids) and remove the cut; return the number of items deleted.
+
+        Readers skip a cut from the moment it is written, so this only frees the table. At most
+        :data:`MAX_CUT_ITEMS` items per cut and batch: a larger cut's lower bound moves past what was deleted,
+        and that write's stream record brings the rest. Idempotent (a cut already removed deletes nothing).
+        """
+        deleted = 0
+        for cut_id, cut in (hot.get("cuts") or {}).items():
+            first, last = str(cut["from"]), str(cut["to"])
+            keys: list[dict[str, Any]] = []
+            done, reached = True, first
+            query = {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                "ExpressionAttributeValues": serialize(
+                    {":pk": items.session_pk(session_id), ":first": first, ":last": last}
+                ),
+                "ProjectionExpression": "PK, SK, message_id, body_hash",
+                "ConsistentRead": True,
+            }
+            for raw in dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1):
+                found = deserialize(raw)
+                if len(keys) >= MAX_CUT_ITEMS:
+                    done = False
+                    break
+                reached = str(found["SK"])
+                keys.append(items.key(str(found["PK"]), reached))
+                if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with its message
+                    keys.append(items.message_id_key(session_id, str(found["message_id"])))
+            deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+            names = {"#cut": cut_id}
+            try:
+                if done:
+                    dynamo.conditional(
+                        self._client,
+                        "update_item",
+                        TableName=self._table,
+                        Key=items.session_key(session_id),
+                        UpdateExpression="REMOVE cuts.#cut",
+                        ConditionExpression="attribute_exists(cuts.#cut)",
+                        ExpressionAttributeNames=names,
+                    )
+                else:
+                    dynamo.conditional(
+                        self._client,
+                        "update_item",
+                        TableName=self._table,
+                        Key=items.session_key(session_id),
+                        UpdateExpression="SET cuts.#cut.#from = :next",
+                        ConditionExpression="cuts.#cut.#from = :first",
+                        ExpressionAttributeNames={**names, "#from": "from"},
+                        ExpressionAttributeValues=serialize({":next": reached, ":first": first}),
+                    )
+            except ConditionFailed:
+                pass  # removed or moved on by another delivery of a record
+        return deleted
 
     # -- index keys and summaries ---------------------------------------------------------------------
 
