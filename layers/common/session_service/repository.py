@@ -850,7 +850,8 @@ class SessionRepository:
                 "total_tokens": -int(item["tokens_used"]),
                 "total_cost": -Decimal(item["cost_usd"]),
             }
-            cut = items.chunk_range(str(item["SK"])) if int(item.get("chunks", 0)) else None
+            streamed = items.is_streaming(item) and int(item.get("chunks", 0))  # a finalized reply's chunks are cut
+            cut = items.chunk_range(str(item["SK"])) if streamed else None
             return _Plan(item, actions, increments, cut=cut)
 
         self._change_message(session_id, caller, message_id, plan)
