@@ -14,21 +14,26 @@ app = http.make_resolver()
 
 @app.get(
     "/api/v1/users/<user_id>/sessions",
-    summary="List a user's sessions, most recent activity first, by page or by next_token",
+    summary="List a user's sessions (all, or of one status), most recent activity first, by page or next_token",
     tags=["sessions"],
     responses=http.responses_for(InvalidCursor, Unauthorized, Forbidden, *http.PARAMETER_ERRORS, *http.STORE_ERRORS),
 )
 def list_user_sessions(
     user_id: http.UserIdPath,
-    active_only: Annotated[bool, Query(description="Only active sessions")] = False,
+    active_only: Annotated[bool, Query(description="Only active sessions (the same as status=active)")] = False,
+    status: Annotated[
+        SessionStatus | None, Query(description="Only the sessions in this status (served by the GSI2 index)")
+    ] = None,
     page: http.PageQuery = 1,
     page_size: http.PageSizeQuery = 50,
     next_token: http.NextTokenQuery = None,
 ) -> SessionList:
     owner = http.caller(app, user_id, ("path", "user_id"))
+    if active_only and status not in (None, SessionStatus.ACTIVE):
+        raise http.invalid_query("status", "active_only=true asks for active sessions only")
     return repository().list_user_sessions(
         owner,
-        status=SessionStatus.ACTIVE if active_only else None,
+        status=SessionStatus.ACTIVE if active_only else status,
         page=page,
         page_size=page_size,
         next_token=next_token,

@@ -705,3 +705,22 @@ def test_seed_002_flow(api: Any, user: str) -> None:
     assert api("DELETE", api.session_url(sid), query=q)[:2] == (200, {"message": "Session ended successfully"})
     assert api("GET", f"/api/v1/users/{user}/sessions", query={"active_only": True})[1]["sessions"] == []
     assert api("GET", api.session_url(sid), query=q)[1]["status"] == "ended"
+
+
+def test_status_lists_the_sessions_of_any_status_from_the_index(
+    api: Any, new_session: NewSession, user: str
+) -> None:
+    ids = make_sessions(new_session, 4)
+    assert api("DELETE", api.session_url(ids[1]), query={"user_id": user})[0] == 200
+    assert put_status(api, ids[2], user, "completed")[0] == 200
+    assert put_status(api, ids[3], user, "completed")[0] == 200
+    for status, expected in (("ended", [ids[1]]), ("completed", [ids[3], ids[2]]), ("active", [ids[0]])):
+        answer, body = list_sessions(api, user, status=status)
+        assert answer == 200 and [s["session_id"] for s in body["sessions"]] == expected, status
+        assert body["total"] == len(expected)
+    assert list_sessions(api, user, status="archived")[1]["sessions"] == []
+    answer, body = list_sessions(api, user, status="paused")
+    assert answer == 422 and body["detail"][0]["loc"] == ["query", "status"]
+    answer, body = list_sessions(api, user, status="ended", active_only=True)
+    assert answer == 422 and body["detail"][0]["loc"] == ["query", "status"]
+    assert list_sessions(api, user, status="active", active_only=True)[0] == 200

@@ -159,6 +159,11 @@ class _StrictRequestValidation(OpenAPIRequestValidationMiddleware):
         return body
 
 
+def invalid_query(name: str, message: str) -> RequestValidationError:
+    """The 422 of a query parameter that contradicts another: ``detail`` names it (``["query", name]``)."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": {}}])
+
+
 def _body_error(kind: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message, "input": {}}])
 
