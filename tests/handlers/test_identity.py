@@ -37,13 +37,6 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/sessions/{sid}/messages/{mid}/chunks", {"index": 0, "content": "B's words"}),
 ]
 NOT_FOUND = {"detail": "Session not found"}
-CHUNK_NOT_FOUND = {"detail": "Message not found"}
-"""A chunk finds its reply first (one Query, no read of the session): another user's reply is a missing message."""
-
-
-def not_found(path: str) -> dict[str, str]:
-    """What another user (or a missing session) gets on ``path``: 404, naming nothing that exists."""
-    return CHUNK_NOT_FOUND if path.endswith("/chunks") else NOT_FOUND
 
 
 def send(
@@ -105,7 +98,7 @@ def test_without_authorizer_another_user_sees_nothing_and_changes_nothing(
 ) -> None:
     before = snapshot(ddb)
     status, answer, _ = send(api, method, path, owned, body, INTRUDER)
-    assert (status, answer) == (404, not_found(path))
+    assert (status, answer) == (404, NOT_FOUND)
     assert snapshot(ddb) == before
 
 
@@ -118,7 +111,7 @@ def test_with_authorizer_the_verified_caller_cannot_pose_as_the_owner(
     status, answer, _ = send(api, method, path, owned, body, OWNER, claims=claims)
     assert status == 403 and "detail" in answer
     status, answer, _ = send(api, method, path, owned, body, claims=claims)
-    assert (status, answer) == (404, not_found(path))
+    assert (status, answer) == (404, NOT_FOUND)
     assert snapshot(ddb) == before
 
 

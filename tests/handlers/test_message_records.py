@@ -342,7 +342,8 @@ def test_a_streamed_reply_over_http(messages: Messages, new_session: NewSession,
     assert status == 409 and answer["detail"], answer
     status, answer = messages.chunk(sid, mid, 5, "gap")
     assert status == 409 and "next index is 3" in answer["detail"], answer
-    assert Messages(api, other_user).chunk(sid, mid, 3, "x") == (404, MESSAGE_NOT_FOUND)
+    assert Messages(api, other_user).chunk(sid, mid, 3, "x") == (404, SESSION_NOT_FOUND)
+    assert messages.chunk(str(uuid.uuid4()), mid, 3, "x") == (404, SESSION_NOT_FOUND)
     assert messages.chunk(sid, str(uuid.uuid4()), 0, "x") == (404, MESSAGE_NOT_FOUND)
     assert messages.chunk(sid, question["message_id"], 0, "x")[0] == 409  # a completed message takes no chunks
 
