@@ -34,7 +34,8 @@ DESCRIPTION = (
 )
 TAGS: dict[str, str] = {
     "sessions": "Create, read, change and end chat sessions; list a user's sessions",
-    "messages": "A session's conversation: append messages (one or a batch) and list them",
+    "messages": "A session's conversation: append messages (one or a batch), list them, read, change and delete "
+    "one, delete those after one, and stream a reply in chunks",
     "memory": "Memory records kept with a session (preferences, entities, summaries...)",
     "statistics": "Service-wide counts of sessions, messages, tokens and cost",
     "health": "Liveness and readiness checks",

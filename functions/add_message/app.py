@@ -1,21 +1,30 @@
 """POST /api/v1/sessions/{session_id}/messages: append one message and count it, atomically."""
 
+from collections.abc import Mapping
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
-from session_service.errors import SessionNotActive
+from session_service.errors import MessageConflict, SessionNotActive
 from session_service.idempotency import WriteGuard
 from session_service.models import Message, MessageCreate
 from session_service.wiring import repository
 
 app = http.make_resolver()
 
+APPENDED: Mapping[int, OpenAPIResponse] = {
+    200: {"description": "The message's client-chosen `message_id` was stored with this body before: unchanged"},
+    201: {"description": "Created"},
+}
+"""Created, or (SPEC section 8) the same `message_id` and body again finding the stored message."""
+
 
 @app.post(
     "/api/v1/sessions/<session_id>/messages",
     summary="Append a message to an active session, counting its tokens and cost",
     tags=["messages"],
-    responses=http.create_responses(SessionNotActive, *http.SESSION_ERRORS),
+    responses=http.create_responses(MessageConflict, SessionNotActive, *http.SESSION_ERRORS, success=APPENDED),
 )
 def add_message(
     session_id: http.SessionIdPath,
@@ -25,9 +34,10 @@ def add_message(
 ) -> Response[Message]:
     owner = http.caller(app, user_id)
 
-    def write(guard: WriteGuard | None) -> Message:
-        (message,) = repository().append_messages(session_id, owner, [body], guard)
-        return message
+    def write(guard: WriteGuard | None) -> tuple[Message, bool]:
+        appended = repository().append_messages(session_id, owner, [body], guard)
+        (message,) = appended
+        return message, appended.created
 
     return http.create_once(app, f"add_message:{session_id}", owner, key, body, write)
 

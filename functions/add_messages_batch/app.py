@@ -1,21 +1,32 @@
 """POST /api/v1/sessions/{session_id}/messages:batch: import up to 98 messages, all or nothing."""
 
+from collections.abc import Mapping
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
-from session_service.errors import PayloadTooLarge, SessionNotActive
+from session_service.errors import MessageConflict, PayloadTooLarge, SessionNotActive
 from session_service.idempotency import WriteGuard
 from session_service.models import MessageBatchCreate, MessageBatchResult
 from session_service.wiring import repository
 
 app = http.make_resolver()
 
+APPENDED: Mapping[int, OpenAPIResponse] = {
+    200: {"description": "Every message named its `message_id` and was stored with this body before: unchanged"},
+    201: {"description": "Created"},
+}
+"""Created, or (SPEC section 8) the same batch of client-chosen `message_id`s and bodies finding the stored ones."""
+
 
 @app.post(
     "/api/v1/sessions/<session_id>/messages:batch",
     summary="Import up to 98 messages into an active session in one transaction: all or none",
     tags=["messages"],
-    responses=http.create_responses(PayloadTooLarge, SessionNotActive, *http.SESSION_ERRORS),
+    responses=http.create_responses(
+        MessageConflict, PayloadTooLarge, SessionNotActive, *http.SESSION_ERRORS, success=APPENDED
+    ),
 )
 def add_messages_batch(
     session_id: http.SessionIdPath,
@@ -25,9 +36,9 @@ def add_messages_batch(
 ) -> Response[MessageBatchResult]:
     owner = http.caller(app, user_id)
 
-    def write(guard: WriteGuard | None) -> MessageBatchResult:
-        messages = repository().append_messages(session_id, owner, body.messages, guard)
-        return MessageBatchResult(messages=messages, total=len(messages))
+    def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool]:
+        appended = repository().append_messages(session_id, owner, body.messages, guard)
+        return MessageBatchResult(messages=appended, total=len(appended)), appended.created
 
     return http.create_once(app, f"add_messages_batch:{session_id}", owner, key, body, write)
 

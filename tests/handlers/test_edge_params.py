@@ -33,6 +33,8 @@ GOOD_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/sessions/{session_id}/messages"): {"role": "user", "content": "x"},
     ("POST", "/api/v1/sessions/{session_id}/messages:batch"): {"messages": [{"role": "user", "content": "x"}]},
     ("POST", "/api/v1/sessions/{session_id}/memory"): {"memory_type": "custom", "content": "x"},
+    ("PATCH", "/api/v1/sessions/{session_id}/messages/{message_id}"): {"metadata": {"a": 1}},
+    ("POST", "/api/v1/sessions/{session_id}/messages/{message_id}/chunks"): {"index": 0, "content": "x"},
 }
 
 
@@ -70,13 +72,16 @@ def call(
     return int(response["statusCode"]), json.loads(response["body"])
 
 
-def path_values_for(route: Route, sid: str) -> dict[str, str]:
-    values = {"session_id": sid, "user_id": USER}
+def path_values_for(route: Route, sid: str, mid: str | None = None) -> dict[str, str]:
+    values = {"session_id": sid, "user_id": USER, "message_id": mid or str(uuid.uuid4())}
     return {name: value for name, value in values.items() if "{" + name + "}" in route.path}
 
 
 def valid_query(route: Route) -> dict[str, str]:
-    return {"user_id": USER} if "user_id" in declared_query_names(route) else {}
+    """The route's required query parameters, valid: ``user_id``, and ``after`` (a message id) where declared."""
+    declared = declared_query_names(route)
+    query = {"user_id": USER} if "user_id" in declared else {}
+    return {**query, "after": str(uuid.uuid4())} if "after" in declared else query
 
 
 # -- unknown query parameters ---------------------------------------------------------------------------
@@ -131,10 +136,25 @@ def test_a_session_id_that_is_not_an_id_is_404_like_a_missing_one(
 ) -> None:
     new_session(USER)
     before = table_items()
-    missing = call(route, {"session_id": str(uuid.uuid4())}, query=valid_query(route))
+    missing = call(route, path_values_for(route, str(uuid.uuid4())), query=valid_query(route))
     assert missing == (404, NOT_FOUND)
     for bad in BAD_IDS:
-        assert call(route, {"session_id": bad}, query=valid_query(route)) == missing, bad
+        assert call(route, path_values_for(route, bad), query=valid_query(route)) == missing, bad
+        assert table_items() == before, bad
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in routes() if "{message_id}" in r.path], ids=lambda r: f"{r.method} {r.path}"
+)
+def test_a_message_id_that_is_not_an_id_is_404_like_a_missing_one(
+    api: Any, table_items: TableItems, new_session: Any, route: Route
+) -> None:
+    sid = new_session(USER)["session_id"]
+    before = table_items()
+    missing = call(route, path_values_for(route, sid, str(uuid.uuid4())), query=valid_query(route))
+    assert missing == (404, {"detail": "Message not found"})
+    for bad in BAD_IDS:
+        assert call(route, path_values_for(route, sid, bad), query=valid_query(route)) == missing, bad
         assert table_items() == before, bad
 
 

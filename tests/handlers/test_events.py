@@ -15,10 +15,12 @@ import pytest
 from devserver.lambda_runtime import LambdaContext, load_handler_module, response_json
 from devserver.template import ROOT, routes
 from session_service.models import (
+    ChunkCreate,
     MemoryCreate,
     MemoryType,
     MessageCreate,
     MessageRole,
+    MessageStatus,
     SessionCreate,
     SessionStatus,
     SessionUpdate,
@@ -35,6 +37,9 @@ SESSION = "7e02708b-ad2d-44d6-a851-d02d97137757"  # seed 002's session, active, 
 ENDED = "a3f1c2d4-5b6e-4f70-8a91-b2c3d4e5f601"
 COMPLETED = "b4e2d3c5-6c7f-4a81-9b02-c3d4e5f6a712"
 OTHERS_SESSION = "e1d2c3b4-a596-4786-9f01-23456789abcd"
+MESSAGE = "5f0c8b9e-2a41-4c7d-9e3b-1d2f3a4b5c6d"  # SESSION's message, its id chosen by the client
+REPLY = "8a7b6c5d-4e3f-4a1b-8c2d-3e4f5a6b7c8d"  # SESSION's streamed reply in progress, one chunk so far
+DONE = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"  # COMPLETED's message
 
 
 def event_files() -> list[Path]:
@@ -62,17 +67,25 @@ def seed(repo: Any) -> None:
         USER,
         [
             MessageCreate(
+                message_id=MESSAGE,
                 role=MessageRole.USER,
                 content="Hello, this is a test message",
                 tokens_used=5,
                 cost_usd=Decimal("0.0001"),
                 metadata={"model": "gpt-4"},
-            )
+                provider="openai",
+                model="gpt-4",
+            ),
+            MessageCreate(message_id=REPLY, role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS),
         ],
     )
+    repo.add_chunk(SESSION, USER, REPLY, ChunkCreate(index=0, content="Once "))
     repo.add_memory(SESSION, USER, MemoryCreate(memory_type=MemoryType.PREFERENCE, content="User prefers dark mode UI"))
     for session_id, status in ((ENDED, SessionStatus.ENDED), (COMPLETED, SessionStatus.COMPLETED)):
         repo.create_session(USER, SessionCreate(user_id=USER, session_id=session_id))
+        if session_id == COMPLETED:
+            message = MessageCreate(message_id=DONE, role=MessageRole.USER, content="Done")
+            repo.append_messages(session_id, USER, [message])
         repo.update_session(session_id, USER, SessionUpdate(status=status))
     repo.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=OTHERS_SESSION))
 

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.fresh_table  # snapshot() scans the whole table; the st
 OWNER, INTRUDER = "user_a", "user_b"
 
 MESSAGE = {"role": "user", "content": "let me in"}
+MID = "4d3c2b1a-0f9e-4d8c-8b7a-6a5b4c3d2e1f"
+"""A's streamed reply in progress (its id chosen by A), followed by A's message: every message route names it."""
 SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/sessions/{sid}", None),
     ("PUT", "/api/v1/sessions/{sid}", {"title": "taken over", "status": "completed"}),
@@ -28,14 +30,36 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/sessions/{sid}/memory", {"memory_type": "preference", "content": "B's now"}),
     ("GET", "/api/v1/sessions/{sid}/memory", None),
     ("GET", "/api/v1/sessions/{sid}/context", None),
+    ("GET", "/api/v1/sessions/{sid}/messages/{mid}", None),
+    ("PATCH", "/api/v1/sessions/{sid}/messages/{mid}", {"metadata": {"owner": "B"}}),
+    ("DELETE", "/api/v1/sessions/{sid}/messages/{mid}", None),
+    ("DELETE", "/api/v1/sessions/{sid}/messages?after={mid}", None),
+    ("POST", "/api/v1/sessions/{sid}/messages/{mid}/chunks", {"index": 0, "content": "B's words"}),
 ]
+NOT_FOUND = {"detail": "Session not found"}
+
+
+def send(
+    api: Any, method: str, path: str, sid: str, body: Any, user_id: str | None = None, **kwargs: Any
+) -> tuple[int, Any, dict[str, str]]:
+    """Call a route of :data:`SESSION_ROUTES` on session ``sid``; its own query parameters ride in ``path``."""
+    route, _, own_query = path.format(sid=sid, mid=MID).partition("?")
+    query = dict(pair.split("=", 1) for pair in own_query.split("&") if pair)
+    if user_id is not None:
+        query["user_id"] = user_id
+    return api(method, route, query=query, json_body=body, **kwargs)
 
 
 def test_the_matrix_covers_every_route_of_a_session() -> None:
     from devserver.template import routes
 
-    with_session = {(r.method, r.path.replace("{session_id}", "{sid}")) for r in routes() if "{session_id}" in r.path}
-    assert with_session == {(method, path) for method, path, _ in SESSION_ROUTES}
+    with_session = {
+        (r.method, r.path.replace("{session_id}", "{sid}").replace("{message_id}", "{mid}"))
+        for r in routes()
+        if "{session_id}" in r.path
+    }
+    assert with_session == {(method, path.partition("?")[0]) for method, path, _ in SESSION_ROUTES}
+    assert len(SESSION_ROUTES) == len({(method, path) for method, path, _ in SESSION_ROUTES})
 
 
 def snapshot(ddb: Any) -> list[dict[str, Any]]:
@@ -46,10 +70,13 @@ def snapshot(ddb: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def owned(api: Any) -> str:
-    """A session of user A with a message and a memory record; returns its id."""
+    """A session of user A with a streamed reply in progress (:data:`MID`), a message and a memory record;
+    returns its id."""
     status, session, _ = api("POST", "/api/v1/sessions", json_body={"user_id": OWNER, "title": "A's"})
     assert status == 201
     sid = session["session_id"]
+    reply = {"role": "assistant", "content": "", "status": "in_progress", "message_id": MID}
+    assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=reply)[0] == 201
     assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=MESSAGE)[0] == 201
     body = {"memory_type": "entity", "content": "A's secret"}
     assert api("POST", f"/api/v1/sessions/{sid}/memory", query={"user_id": OWNER}, json_body=body)[0] == 201
@@ -70,8 +97,8 @@ def test_without_authorizer_another_user_sees_nothing_and_changes_nothing(
     api: Any, ddb: Any, owned: str, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     before = snapshot(ddb)
-    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": INTRUDER}, json_body=body)
-    assert (status, answer) == (404, {"detail": "Session not found"})
+    status, answer, _ = send(api, method, path, owned, body, INTRUDER)
+    assert (status, answer) == (404, NOT_FOUND)
     assert snapshot(ddb) == before
 
 
@@ -81,10 +108,10 @@ def test_with_authorizer_the_verified_caller_cannot_pose_as_the_owner(
 ) -> None:
     before = snapshot(ddb)
     claims = {"sub": INTRUDER}
-    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": OWNER}, json_body=body, claims=claims)
+    status, answer, _ = send(api, method, path, owned, body, OWNER, claims=claims)
     assert status == 403 and "detail" in answer
-    status, answer, _ = api(method, path.format(sid=owned), json_body=body, claims=claims)
-    assert (status, answer) == (404, {"detail": "Session not found"})
+    status, answer, _ = send(api, method, path, owned, body, claims=claims)
+    assert (status, answer) == (404, NOT_FOUND)
     assert snapshot(ddb) == before
 
 
@@ -92,7 +119,7 @@ def test_with_authorizer_the_verified_caller_cannot_pose_as_the_owner(
 def test_with_authorizer_the_owner_needs_no_user_id(
     api: Any, owned: str, authorizer_on: None, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    status, answer, _ = api(method, path.format(sid=owned), json_body=body, claims={"sub": OWNER})
+    status, answer, _ = send(api, method, path, owned, body, claims={"sub": OWNER})
     assert status in (200, 201), answer
 
 
@@ -101,7 +128,7 @@ def test_with_authorizer_a_request_without_identity_is_401(
     api: Any, ddb: Any, owned: str, authorizer_on: None, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     before = snapshot(ddb)
-    status, answer, _ = api(method, path.format(sid=owned), query={"user_id": OWNER}, json_body=body)
+    status, answer, _ = send(api, method, path, owned, body, OWNER)
     assert (status, answer) == (401, {"detail": "Not authenticated"})
     assert snapshot(ddb) == before
 

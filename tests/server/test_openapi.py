@@ -36,12 +36,57 @@ def test_info(document: dict[str, Any]) -> None:
     assert document["info"]["version"] == __version__
 
 
+CHUNKS = "/api/v1/sessions/{session_id}/messages/{message_id}/chunks"
+"""The one POST that creates nothing addressable: a chunk grows its reply, answered 200 (SPEC section 8)."""
+
+
 def test_creates_answer_201_and_create_session_also_200(document: dict[str, Any]) -> None:
     for path, ops in document["paths"].items():
-        if "post" in ops:
+        if "post" in ops and path != CHUNKS:
             assert "201" in ops["post"]["responses"], path
+    assert set(document["paths"][CHUNKS]["post"]["responses"]) & {"200", "201"} == {"200"}
     create = document["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert create["200"]["content"] == create["201"]["content"]
+    for append in ("/api/v1/sessions/{session_id}/messages", "/api/v1/sessions/{session_id}/messages:batch"):
+        responses = document["paths"][append]["post"]["responses"]  # 200: the client's message_ids found
+        assert responses["200"]["content"] == responses["201"]["content"], append
+        assert "409" in responses, append
+
+
+def test_messages_as_records_are_documented(document: dict[str, Any]) -> None:
+    """SPEC section 8: the routes of one message, truncation, chunks; the model fields and status."""
+    one = document["paths"]["/api/v1/sessions/{session_id}/messages/{message_id}"]
+    assert set(one) == {"get", "patch", "delete"}
+    for method, operation in one.items():
+        assert "404" in operation["responses"], method
+        assert "409" in operation["responses"] or method == "get", method
+        (message_id,) = [p for p in operation["parameters"] if p["name"] == "message_id"]
+        assert message_id["in"] == "path" and message_id["required"], method
+    assert one["patch"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/MessageUpdate"
+    }
+    truncate = document["paths"]["/api/v1/sessions/{session_id}/messages"]["delete"]
+    (after,) = [p for p in truncate["parameters"] if p["name"] == "after"]
+    assert after["in"] == "query" and after["required"] and after["schema"]["pattern"]
+    assert {"200", "404", "409", "422"} <= set(truncate["responses"])
+    for deletion in (truncate, one["delete"]):
+        schema = deletion["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/DeleteResult"}
+    chunk = document["paths"][CHUNKS]["post"]
+    assert {"200", "404", "409", "413", "422"} <= set(chunk["responses"])
+    schemas = document["components"]["schemas"]
+    assert set(schemas["ChunkCreate"]["properties"]) == {"index", "content"}
+    assert schemas["DeleteResult"]["required"] == ["deleted"]
+    for model in ("MessageCreate", "MessageUpdate"):  # what a request may send: validated, at most 128 chars
+        properties = schemas[model]["properties"]
+        for field in ("provider", "model"):
+            (text,) = [option for option in properties[field]["anyOf"] if option != {"type": "null"}]
+            assert text["maxLength"] == 128, (model, field)
+    assert {"status", "provider", "model"} <= set(schemas["MessageCreate"]["properties"])
+    assert {"status", "provider", "model"} <= set(schemas["Message"]["properties"])
+    assert "message_id" in schemas["MessageCreate"]["properties"]
+    statuses = json.dumps(schemas)
+    assert all(status in statuses for status in ('"in_progress"', '"completed"', '"incomplete"'))
 
 
 def test_errors_have_a_detail_body_and_no_500(document: dict[str, Any]) -> None:

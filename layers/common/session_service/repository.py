@@ -922,6 +922,7 @@ class SessionRepository:
         for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
             item = self._find_message(session_id, message_id)
             if item is None or item.get("user_id") != caller:
+                self._hot(session_id, caller)  # a session missing or another user's answers as on every route
                 raise MessageNotFound()
             if not items.is_streaming(item):
                 raise MessageConflict(f"The reply is finalized ({item['status']}): it takes no more chunks")
