@@ -267,3 +267,33 @@ def test_only_an_active_sessions_messages_change(store: SessionRepository, user:
         with pytest.raises(SessionNotActive):
             change()
     assert store.get_message(sid, user, stored.message_id).content == "x"
+
+
+def test_a_chunk_for_an_expired_session_answers_as_missing(store: SessionRepository, clock: Clock, user: str) -> None:
+    sid = new_session(store, user)
+    (reply,) = store.append_messages(
+        sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
+    )
+    store.add_chunk(sid, user, reply.message_id, ChunkCreate(index=0, content="a"))
+    store.update_message(sid, user, reply.message_id, MessageUpdate(status=MessageStatus.COMPLETED))
+    clock.now += timedelta(hours=2)  # past the session's ttl_seconds (3600)
+    for chunk in (ChunkCreate(index=0, content="a"), ChunkCreate(index=1, content="b")):
+        with pytest.raises(SessionNotFound):
+            store.add_chunk(sid, user, reply.message_id, chunk)
+
+
+def test_a_batch_naming_one_id_twice_is_refused_before_any_write() -> None:
+    from pydantic import ValidationError
+
+    from session_service.models import MessageBatchCreate
+
+    chosen = str(uuid.uuid4())
+    with pytest.raises(ValidationError, match="same message_id"):
+        MessageBatchCreate.model_validate(
+            {
+                "messages": [
+                    {"role": "user", "content": "a", "message_id": chosen},
+                    {"role": "user", "content": "b", "message_id": chosen.upper()},
+                ]
+            }
+        )

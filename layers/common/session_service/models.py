@@ -416,6 +416,14 @@ class MessageBatchCreate(_Request):
 
     messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=MAX_BATCH_MESSAGES)]
 
+    @field_validator("messages")
+    @classmethod
+    def _ids_are_distinct(cls, messages: list[MessageCreate]) -> list[MessageCreate]:
+        chosen = [m.message_id for m in messages if m.message_id is not None]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("two messages of the batch have the same message_id")
+        return messages
+
 
 class MemoryCreate(_Request):
     """POST .../memory body (seed 002)."""

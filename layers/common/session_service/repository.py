@@ -924,9 +924,16 @@ class SessionRepository:
             if item is None or item.get("user_id") != caller:
                 self._hot(session_id, caller)  # a session missing or another user's answers as on every route
                 raise MessageNotFound()
+            count = int(item.get("chunks", 0))
+            size = len(request.content.encode("utf-8"))
+            too_big = int(item.get("content_bytes", 0)) + size > MAX_MESSAGE_BYTES
+            if not items.is_streaming(item) or request.index != count or too_big:
+                # Answered without writing: first, as every read does, the session must be live and show it.
+                hot = self._hot(session_id, caller)
+                if not self._shows(hot, item):
+                    raise MessageNotFound()
             if not items.is_streaming(item):
                 raise MessageConflict(f"The reply is finalized ({item['status']}): it takes no more chunks")
-            count = int(item.get("chunks", 0))
             if request.index < count:
                 stored = self._stored_chunk(item, request.index)
                 if stored is None or stored.get("content") != request.content:
@@ -934,7 +941,6 @@ class SessionRepository:
                 return items.message_from_item(self._with_content(item))
             if request.index > count:
                 raise MessageConflict(f"Chunk {request.index} does not follow: the next index is {count}")
-            size = len(request.content.encode("utf-8"))
             if int(item.get("content_bytes", 0)) + size > MAX_MESSAGE_BYTES:
                 raise PayloadTooLarge(f"The reply would exceed {MAX_MESSAGE_BYTES} bytes of content")
             chunk = items.chunk_item(item, request.index, request.content)
