@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import lambda_record
 from devserver.template import create_table
 from session_service import dynamo, items
@@ -268,7 +269,9 @@ class Sequence:
             return self.start_reply()
         target = self.rng.choice(open_replies)
         text = f" chunk{target.chunks}"
-        grown = self.repo.add_chunk(self.sid, self.user, target.message_id, ChunkCreate(index=target.chunks, content=text))
+        grown = self.repo.add_chunk(
+            self.sid, self.user, target.message_id, ChunkCreate(index=target.chunks, content=text)
+        )
         target.content += text
         target.chunks += 1
         assert grown.content == target.content
@@ -420,11 +423,32 @@ def test_concurrent_edits_and_deletes_keep_the_counters_exact(local_repo: Sessio
     print(f"succeeded: {len(succeeded)}; MessageNotFound: {failed}")
 
 
+def test_a_reply_takes_chunks_after_a_cut_of_later_messages(local_repo: SessionRepository) -> None:
+    """A cut above a streaming reply (a later reply finalized, a truncation after a later message) does not
+    stop the reply: its chunks are refused only once a cut covers it."""
+    user = _user()
+    sid = local_repo.create_session(user, SessionCreate(user_id=user))[0].session_id
+    streaming = MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)
+    asked = [MessageCreate(role=MessageRole.USER, content=f"q{i}") for i in range(3)]
+    head, first, second, *later = local_repo.append_messages(sid, user, [asked[0], streaming, streaming, *asked[1:]])
+    local_repo.add_chunk(sid, user, second.message_id, ChunkCreate(index=0, content="b"))
+    final = MessageUpdate(status=MessageStatus.COMPLETED, tokens_used=3, cost_usd=Decimal("0.003"))
+    local_repo.update_message(sid, user, second.message_id, final)  # its chunk becomes a cut above `first`
+    assert local_repo.add_chunk(sid, user, first.message_id, ChunkCreate(index=0, content="a")).content == "a"
+    assert local_repo.truncate_after(sid, user, later[0].message_id) == 1  # a cut further up
+    assert local_repo.add_chunk(sid, user, first.message_id, ChunkCreate(index=1, content="b")).content == "ab"
+    _assert_sums(local_repo, sid, user)
+    assert local_repo.truncate_after(sid, user, head.message_id) == 3  # first, second, later[0]
+    with pytest.raises(MessageNotFound):  # now a cut covers the reply
+        local_repo.add_chunk(sid, user, first.message_id, ChunkCreate(index=2, content="c"))
+    assert [m.message_id for m in _assert_sums(local_repo, sid, user)] == [head.message_id]
+
+
 # -- c. truncation and the stream ---------------------------------------------------------------------
 
 
 @pytest.fixture
-def own_table(dynamodb_local: Any, local_table: str) -> Iterator[tuple[SessionRepository, Any, str]]:
+def own_table(dynamodb_local: DynamoDBLocal, local_table: str) -> Iterator[tuple[SessionRepository, Any, str]]:
     """A table of this test's own (its ``STATS`` item and its stream hold nothing of other tests), with a
     repository on it; dropped afterwards."""
     client = boto3.client("dynamodb")
@@ -440,9 +464,9 @@ def own_table(dynamodb_local: Any, local_table: str) -> Iterator[tuple[SessionRe
 class StreamReader:
     """The table's stream from its start, in Lambda's record shape; remembers its position per shard."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, endpoint: str) -> None:
         self.arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        self.streams = boto3.client("dynamodbstreams")
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)  # DynamoDB Local serves both
         self.iterators: dict[str, str | None] = {}
 
     def drain(self) -> list[dict[str, Any]]:
@@ -477,7 +501,9 @@ def apply_stream(processor: StreamProcessor, reader: StreamReader) -> int:
     raise AssertionError("the stream was not quiet after 10 rounds")
 
 
-def test_the_stream_deletes_what_a_truncation_cut(own_table: tuple[SessionRepository, Any, str]) -> None:
+def test_the_stream_deletes_what_a_truncation_cut(
+    dynamodb_local: DynamoDBLocal, own_table: tuple[SessionRepository, Any, str]
+) -> None:
     repo, client, table = own_table
     user = _user()
     sids = [repo.create_session(user, SessionCreate(user_id=user, title=f"s{n}"))[0].session_id for n in range(2)]
@@ -500,7 +526,10 @@ def test_the_stream_deletes_what_a_truncation_cut(own_table: tuple[SessionReposi
     for index in range(3):
         repo.add_chunk(sid, user, done.message_id, ChunkCreate(index=index, content=f"d{index} "))
     repo.update_message(
-        sid, user, done.message_id, MessageUpdate(status=MessageStatus.COMPLETED, tokens_used=7, cost_usd=Decimal("0.7"))
+        sid,
+        user,
+        done.message_id,
+        MessageUpdate(status=MessageStatus.COMPLETED, tokens_used=7, cost_usd=Decimal("0.7")),
     )
     stored += repo.append_messages(sid, user, requests[12:20])
     # ... and one still streaming in the tail the truncation removes, with a client-chosen id.
@@ -508,7 +537,11 @@ def test_the_stream_deletes_what_a_truncation_cut(own_table: tuple[SessionReposi
     repo.append_messages(
         sid,
         user,
-        [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS, message_id=streaming_id)],
+        [
+            MessageCreate(
+                role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS, message_id=streaming_id
+            )
+        ],
     )
     for index in range(4):
         repo.add_chunk(sid, user, streaming_id, ChunkCreate(index=index, content=f"s{index} "))
@@ -521,7 +554,7 @@ def test_the_stream_deletes_what_a_truncation_cut(own_table: tuple[SessionReposi
     assert _hot(client, table, sid)["cuts"]  # the finalization's chunks and the truncation's tail wait
 
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
-    apply_stream(processor, StreamReader(client, table))
+    apply_stream(processor, StreamReader(client, table, dynamodb_local.endpoint))
 
     hot = _hot(client, table, sid)
     assert hot["cuts"] == {}
