@@ -405,18 +405,26 @@ def main() -> int:
         after = items.after_message(items.message_sk(items.iso(kept.created_at), kept.message_id))
 
         def left() -> int:
-            response = client.query(
-                TableName=cut_table,
-                KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
-                ExpressionAttributeValues={
+            """Items of the partition after the kept message (a consistent COUNT Query, every page)."""
+            query: dict[str, Any] = {
+                "TableName": cut_table,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                "ExpressionAttributeValues": {
                     ":pk": {"S": items.session_pk(cut_sid)},
                     ":first": {"S": after},
                     ":last": {"S": items.MESSAGE_END},
                 },
-                Select="COUNT",
-                ConsistentRead=True,
-            )
-            return int(response["Count"]) + (1 if response.get("LastEvaluatedKey") else 0)
+                "Select": "COUNT",
+                "ConsistentRead": True,
+            }
+            count = 0
+            for _ in range(100):
+                response = client.query(**query)
+                count += int(response["Count"])
+                if not response.get("LastEvaluatedKey"):
+                    break
+                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return count
 
         assert left() == args.truncate
         cut_meter.reset()
