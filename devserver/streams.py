@@ -102,7 +102,12 @@ class DeliveryStats:
 
 
 def _jsonable_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    """One DynamoDB attribute value as Lambda sends it: binaries base64-encoded, nested values recursed."""
+    """One DynamoDB attribute value as Lambda sends it: binaries base64-encoded, nested values recursed.
+
+    DynamoDB Local's Streams send an empty map as ``{}`` (AWS sends ``{"M": {}}``, as its tables do): it is
+    given its type back, or no reader of the record could tell what it is."""
+    if not value:
+        return {"M": {}}
     (kind, inner), *_ = value.items()
     if kind == "B":
         return {"B": base64.b64encode(inner).decode("ascii")}

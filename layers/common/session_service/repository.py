@@ -919,6 +919,7 @@ class SessionRepository:
         :class:`MessageNotFound`, :class:`SessionNotActive`, :class:`MessageConflict` (a gap, another content
         for an index, or a reply already finalized), :class:`PayloadTooLarge` (past 256 KiB of content).
         """
+        cut_count: int | None = None
         for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
             item = self._find_message(session_id, message_id)
             if item is None or item.get("user_id") != caller:
@@ -950,29 +951,29 @@ class SessionRepository:
                 UpdateExpression="ADD chunks :one, content_bytes :size, version :one",
                 values={":one": 1, ":size": size},
             )
-            # The message is above every cut (not deleted) and of this incarnation.
-            activity = self._session_update(
-                session_id,
-                caller,
-                self._clock(),
-                {},
-                condition="created_at <= :born AND (attribute_not_exists(cut_through) OR cut_through < :sk)",
-                values={":born": item["created_at"], ":sk": item["SK"]},
-            )
+            # The message is of this incarnation and not deleted: above every cut, or (once a cut lies above
+            # it) outside the cuts of the session as read, with no truncation since.
+            condition = "created_at <= :born AND (attribute_not_exists(cut_through) OR cut_through < :sk)"
+            values: dict[str, Any] = {":born": item["created_at"], ":sk": item["SK"]}
+            if cut_count is not None:
+                condition = "created_at <= :born AND cut_count = :cut_count"
+                values = {":born": item["created_at"], ":cut_count": cut_count}
+            activity = self._session_update(session_id, caller, self._clock(), {}, condition=condition, values=values)
             try:
                 dynamo.transact_write(self._client, [self._put_new(chunk), count_it, activity])
             except TransactionCanceled as canceled:
                 if canceled.failed(-1):
-                    self._explain_chunk_refusal(session_id, caller, message_id, canceled.item(-1))
+                    cut_count = self._explain_chunk_refusal(session_id, caller, message_id, canceled.item(-1))
                 continue  # another chunk or a change of the message came first: decide again
             grown = {**item, "chunks": count + 1, "version": int(item["version"]) + 1}
             return items.message_from_item(self._with_content(grown))
         raise ServiceUnavailable()
 
-    def _explain_chunk_refusal(
-        self, session_id: str, caller: str, message_id: str, hot: dict[str, Any] | None
-    ) -> None:
-        """Raise why the session refused a chunk: gone, not active, or the message deleted by a cut."""
+    def _explain_chunk_refusal(self, session_id: str, caller: str, message_id: str, hot: dict[str, Any] | None) -> int:
+        """Raise why the session refused a chunk: gone, not active, or the message deleted by a cut. When none
+        of these holds, a cut of other messages lies above the reply (a later message deleted, a later reply
+        finalized, a truncation after a later message): return the session's ``cut_count``, on which the next
+        attempt is conditioned instead."""
         if not self._is_live(hot, caller) or hot is None:
             raise SessionNotFound()
         if hot.get("status") != SessionStatus.ACTIVE:
@@ -980,7 +981,7 @@ class SessionRepository:
         item = self._find_message(session_id, message_id)
         if item is None or not self._shows(hot, item):
             raise MessageNotFound()
-        raise ServiceUnavailable()  # a cut of other messages lies above this reply: not expected from our API
+        return int(hot.get("cut_count", 0))
 
     def _stored_chunk(self, message: dict[str, Any], index: int) -> dict[str, Any] | None:
         """Chunk ``index`` of a streamed reply as stored (consistent GetItem), or ``None``."""
