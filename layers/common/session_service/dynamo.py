@@ -239,8 +239,17 @@ class Page:
     last_evaluated: dict[str, Any] | None
 
 
-def query_page(client: Any, query: dict[str, Any], *, skip: int, take: int, start_key: dict[str, Any] | None) -> Page:
-    """Collect ``take`` items of ``query`` after skipping ``skip``, starting after ``start_key``.
+def query_page(
+    client: Any,
+    query: dict[str, Any],
+    *,
+    skip: int,
+    take: int,
+    start_key: dict[str, Any] | None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> Page:
+    """Collect ``take`` items of ``query`` after skipping ``skip``, starting after ``start_key``; with
+    ``keep``, only the items (DynamoDB JSON) it keeps count (a filter a Query cannot express).
 
     Asks for one item more than it needs, so the last page usually knows it is the last; at most
     :data:`MAX_QUERY_ROUND_TRIPS` Queries. Skipping serves seed 002's ``page`` parameter; a cursor continues
@@ -257,6 +266,8 @@ def query_page(client: Any, query: dict[str, Any], *, skip: int, take: int, star
             kwargs["ExclusiveStartKey"] = last_evaluated
         response = call(client, "query", **kwargs)
         for raw in response.get("Items", []):
+            if keep is not None and not keep(raw):
+                continue
             if skipped < skip:
                 skipped += 1
             elif len(kept) < take:

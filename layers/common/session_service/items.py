@@ -40,7 +40,7 @@ reserved by a ``MID#`` item written in the append's transaction (the id is uniqu
 append repeated with it writes nothing).
 
 Deleting messages *cuts* key ranges: the transaction that adjusts the counters records the range in the hot
-item's ``cuts`` map, readers skip the range from that moment (a filter on their Query), and the stream
+item's ``cuts`` map, readers drop the range's items from that moment (:func:`visible`), and the stream
 function deletes its items in the background and removes the cut. ``cut_through`` (the highest cut bound
 ever) keeps an append from landing inside a cut; ``cut_count`` changes with every truncation, so a change of
 one message conditioned on it cannot apply to a message a truncation already removed.
@@ -111,9 +111,6 @@ MESSAGE_PREFIX = "MSG#"
 MESSAGE_END = "MSG#~"
 """Above every message sort key ("~" sorts after the digits of a time)."""
 MESSAGE_ID_PREFIX = "MID#"
-SORT_KEY_COPY = "sort_key"
-"""A message item's copy of its ``SK``: a Query's filter may not name a key attribute (DynamoDB's rule), and
-the filter that hides cut messages compares sort keys."""
 LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id)."""
 CHUNK_DIGITS = 6
@@ -420,8 +417,7 @@ def message_item(
 ) -> dict[str, Any]:
     """A message's item (plain values). ``request_hash`` (the body's hash, when the client chose the id) is
     what a repeated append is compared with; ``version`` counts the item's changes, ``chunks`` a streamed
-    reply's chunks so far, ``content_bytes`` its content's UTF-8 size and ``sort_key`` a copy of its ``SK``
-    (:data:`SORT_KEY_COPY`)."""
+    reply's chunks so far and ``content_bytes`` its content's UTF-8 size."""
     item = {
         "PK": session_pk(session_id),
         "SK": message_sk(iso(created), message_id),
@@ -442,7 +438,6 @@ def message_item(
         "chunks": 0,
         "content_bytes": len(request.content.encode("utf-8")),
     }
-    item[SORT_KEY_COPY] = item["SK"]
     item.update({name: value for name, value in (("provider", request.provider), ("model", request.model)) if value})
     if request_hash is not None:
         item["body_hash"] = request_hash
@@ -481,30 +476,28 @@ def is_streaming(message: dict[str, Any]) -> bool:
 
 
 def visible(sort_key: str, hot: dict[str, Any]) -> bool:
-    """False when ``sort_key`` lies in one of the session's cuts (deleted, waiting for the stream)."""
+    """False when ``sort_key`` lies in one of the cuts of the session's hot item ``hot`` (deleted, waiting
+    for the stream)."""
     return not any(str(c["from"]) <= sort_key <= str(c["to"]) for c in (hot.get("cuts") or {}).values())
 
 
 def messages_query(table: str, hot: dict[str, Any], *, newest_first: bool, first: str | None = None) -> dict[str, Any]:
-    """The Query (DynamoDB JSON) of the visible messages of the session ``hot`` (its hot item, plain values)
+    """The Query (DynamoDB JSON) of the messages of the session ``hot`` (its hot item, plain values)
     describes, oldest or newest first, from sort key ``first`` on: its incarnation's messages (an expired
-    earlier session that reused the id has older ones), outside its cuts, without streamed replies' chunks
-    (a filter: they are read, and dropped, only while a cut waits for the stream or a reply streams)."""
+    earlier session that reused the id has older ones), without streamed replies' chunks (a filter: they are
+    read, and dropped, only while a reply streams or its cut waits for the stream). Messages in a cut are
+    not filtered here (a Query's filter may not name the sort key, DynamoDB's rule): readers drop them with
+    :func:`visible`."""
     values: dict[str, Any] = {
         ":pk": session_pk(str(hot["session_id"])),
         ":first": max(first or "", message_start(str(hot["created_at"]))),
         ":last": MESSAGE_END,
         ":message": MESSAGE_ENTITY,
     }
-    terms = ["#entity = :message"]
-    for number, cut in enumerate((hot.get("cuts") or {}).values()):
-        # A Query's filter may not name a key attribute (DynamoDB refuses it; moto does not): the copy.
-        terms.append(f"NOT ({SORT_KEY_COPY} BETWEEN :cut{number}from AND :cut{number}to)")
-        values[f":cut{number}from"], values[f":cut{number}to"] = str(cut["from"]), str(cut["to"])
     return {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
-        "FilterExpression": " AND ".join(terms),
+        "FilterExpression": "#entity = :message",
         "ExpressionAttributeNames": {"#entity": ENTITY},
         "ExpressionAttributeValues": {name: _attribute(value) for name, value in values.items()},
         "ScanIndexForward": not newest_first,

@@ -880,7 +880,7 @@ class SessionRepository:
             after = items.after_message(str(item["SK"]))
             query = items.messages_query(self._table, hot, newest_first=False, first=after)
             query["ProjectionExpression"] = "SK, tokens_used, cost_usd"
-            tail = dynamo.query_all(self._client, query)
+            tail = [row for row in dynamo.query_all(self._client, query) if items.visible(str(row["SK"]), hot)]
             if not tail:
                 return 0
             sets, condition, names = self._add_cut(hot, after, items.message_range(str(tail[-1]["SK"]))[1])
@@ -1020,7 +1020,14 @@ class SessionRepository:
         if incarnation is not None and hot["created_at"] != incarnation:
             raise InvalidCursor()  # issued for an earlier session of this id, which expired
         query = items.messages_query(self._table, hot, newest_first=order is MessageOrder.DESC)
-        result = dynamo.query_page(self._client, query, skip=skip, take=page_size, start_key=start_key)
+        result = dynamo.query_page(
+            self._client,
+            query,
+            skip=skip,
+            take=page_size,
+            start_key=start_key,
+            keep=lambda raw: items.visible(raw["SK"]["S"], hot),
+        )
         cursor = None
         if result.last_evaluated:
             cursor = self._cursors.encode(scope, {"k": result.last_evaluated, "p": page + 1, "c": hot["created_at"]})
@@ -1051,6 +1058,8 @@ class SessionRepository:
             response = dynamo.call(self._client, "query", **kwargs)
             for raw in response.get("Items", []):
                 item = deserialize(raw)
+                if not items.visible(str(item["SK"]), hot):
+                    continue
                 if len(taken) == max_messages or tokens + int(item["tokens_used"]) > max_tokens:
                     truncated = True
                     break

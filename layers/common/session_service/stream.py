@@ -714,7 +714,7 @@ class StreamProcessor:
                 return False
         query = items.messages_query(self._table, hot, newest_first=True)
         response = dynamo.call(self._client, "query", **query, Limit=self._history)
-        messages = [deserialize(item) for item in response.get("Items", [])]
+        messages = [m for m in map(deserialize, response.get("Items", [])) if items.visible(str(m["SK"]), hot)]
         if not messages:
             return False
         newest = str(messages[0]["SK"])
