@@ -297,3 +297,26 @@ def test_a_batch_naming_one_id_twice_is_refused_before_any_write() -> None:
                 ]
             }
         )
+
+
+def test_an_id_the_server_drew_cannot_be_chosen_again(store: SessionRepository, user: str) -> None:
+    sid = new_session(store, user)
+    (drawn,) = store.append_messages(sid, user, [say("first")])
+    with pytest.raises(MessageConflict):
+        store.append_messages(sid, user, [say("first", message_id=drawn.message_id)])
+    assert [m.message_id for m in store.list_messages(sid, user).messages] == [drawn.message_id]
+
+
+def test_a_streaming_reply_costs_readers_nothing_per_chunk(store: SessionRepository, ddb: Any, user: str) -> None:
+    """Chunks live outside the messages' key range: a context read of the newest message reads one item."""
+    sid = new_session(store, user)
+    (reply,) = store.append_messages(
+        sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
+    )
+    for index in range(30):
+        store.add_chunk(sid, user, reply.message_id, ChunkCreate(index=index, content="x"))
+    queries: list[dict[str, Any]] = []
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params))
+    context = store.get_context(sid, user, max_tokens=100, max_messages=1)
+    assert context.messages[0].content == "x" * 30
+    assert len(queries) == 2  # the newest message, then its chunks (one Query each)

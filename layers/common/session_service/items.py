@@ -13,7 +13,7 @@ session (hot)          ``SESSION#<session_id>``        ``SESSION``              
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
 message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1
-streamed reply chunk   ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>#<index>``  -
+streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
@@ -34,13 +34,15 @@ across pages.
 
 A message is found by its id with one consistent Query of LSI1 (``LSI1SK = <message_id>``, keys only;
 DynamoDB fetches the item's other attributes from the table in the same request). A streamed reply's
-chunks sort right after their message (``<message sort key>#<index>``), so a key range holds a message with
-its chunks; finalizing the reply writes their text into the message. A ``message_id`` the client chose is
-reserved by a ``MID#`` item written in the append's transaction (the id is unique in the session, and an
-append repeated with it writes nothing).
+chunks are items of their own (``CHK#<created_at>#<message_id>#<index>``: they sort like their messages,
+outside the range message Queries read); finalizing the reply writes their text into the message. A
+``message_id`` the client chose is reserved by a ``MID#`` item written in the append's transaction, and
+checked first against the session's messages (LSI1): the id is unique in the session, and an append
+repeated with it writes nothing.
 
 Deleting messages *cuts* key ranges: the transaction that adjusts the counters records the range in the hot
-item's ``cuts`` map, readers drop the range's items from that moment (:func:`visible`), and the stream
+item's ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`),
+readers drop the messages in it from that moment (:func:`visible`), and the stream
 function deletes its items in the background and removes the cut. ``cut_through`` (the highest cut bound
 ever) keeps an append from landing inside a cut; ``cut_count`` changes with every truncation, so a change of
 one message conditioned on it cannot apply to a message a truncation already removed.
@@ -111,6 +113,7 @@ MESSAGE_PREFIX = "MSG#"
 MESSAGE_END = "MSG#~"
 """Above every message sort key ("~" sorts after the digits of a time)."""
 MESSAGE_ID_PREFIX = "MID#"
+CHUNK_PREFIX = "CHK#"
 LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id)."""
 CHUNK_DIGITS = 6
@@ -388,18 +391,36 @@ def message_sk(created_at: str, message_id: str) -> str:
 
 
 def chunk_sk(message_sort_key: str, index: int) -> str:
-    """Sort key of chunk ``index`` of the streamed reply whose sort key is ``message_sort_key``."""
-    return f"{message_sort_key}#{index:0{CHUNK_DIGITS}d}"
+    """Sort key of chunk ``index`` of the streamed reply whose sort key is ``message_sort_key``: the message's
+    key with ``CHK#`` for ``MSG#``, so chunks sort like their messages but outside the messages' range."""
+    return f"{_chunk_space(message_sort_key)}#{index:0{CHUNK_DIGITS}d}"
 
 
 def chunk_range(message_sort_key: str) -> tuple[str, str]:
     """The inclusive sort-key range of a message's chunks."""
-    return f"{message_sort_key}#", f"{message_sort_key}#~"
+    return f"{_chunk_space(message_sort_key)}#", f"{_chunk_space(message_sort_key)}#~"
+
+
+def _chunk_space(message_key_bound: str) -> str:
+    """A bound of message sort keys mapped to the chunks of those messages."""
+    return f"{CHUNK_PREFIX}{message_key_bound.removeprefix(MESSAGE_PREFIX)}"
 
 
 def message_range(message_sort_key: str) -> tuple[str, str]:
-    """The inclusive sort-key range of a message and its chunks."""
+    """The inclusive range of message sort keys of a message, as a cut: it covers the message's chunks too
+    (:func:`cut_ranges`)."""
     return message_sort_key, f"{message_sort_key}#~"
+
+
+def chunks_cut(message_sort_key: str) -> tuple[str, str]:
+    """A cut of a message's chunks alone (no message sort key lies in it)."""
+    return f"{message_sort_key}#", f"{message_sort_key}#~"
+
+
+def cut_ranges(first: str, last: str) -> list[tuple[str, str]]:
+    """The sort-key ranges of a cut ``[first, last]`` of message sort keys: the messages in it, and the
+    chunks of those messages."""
+    return [(first, last), (_chunk_space(first), _chunk_space(last))]
 
 
 def after_message(message_sort_key: str) -> str:
@@ -484,21 +505,16 @@ def visible(sort_key: str, hot: dict[str, Any]) -> bool:
 def messages_query(table: str, hot: dict[str, Any], *, newest_first: bool, first: str | None = None) -> dict[str, Any]:
     """The Query (DynamoDB JSON) of the messages of the session ``hot`` (its hot item, plain values)
     describes, oldest or newest first, from sort key ``first`` on: its incarnation's messages (an expired
-    earlier session that reused the id has older ones), without streamed replies' chunks (a filter: they are
-    read, and dropped, only while a reply streams or its cut waits for the stream). Messages in a cut are
-    not filtered here (a Query's filter may not name the sort key, DynamoDB's rule): readers drop them with
-    :func:`visible`."""
+    earlier session that reused the id has older ones). Messages in a cut are not filtered here (a Query's
+    filter may not name the sort key, DynamoDB's rule): readers drop them with :func:`visible`."""
     values: dict[str, Any] = {
         ":pk": session_pk(str(hot["session_id"])),
         ":first": max(first or "", message_start(str(hot["created_at"]))),
         ":last": MESSAGE_END,
-        ":message": MESSAGE_ENTITY,
     }
     return {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
-        "FilterExpression": "#entity = :message",
-        "ExpressionAttributeNames": {"#entity": ENTITY},
         "ExpressionAttributeValues": {name: _attribute(value) for name, value in values.items()},
         "ScanIndexForward": not newest_first,
         "ConsistentRead": True,

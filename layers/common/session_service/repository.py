@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from session_service import dynamo, items
@@ -515,6 +516,10 @@ class SessionRepository:
             "total_tokens": sum(r.tokens_used for r in requests),
             "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
         }
+        chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
+        if chosen and any(found is not None for found in _READS.map(partial(self._find_message, session_id), chosen)):
+            # An id in use: a repeated append, or an id the server drew for another message of the session.
+            return self._appended_before(session_id, caller, requests, ids, hashes)
         for _ in range(2):
             message_items = self._message_items(session_id, caller, requests, ids, now, hashes)
             payload_bytes = sum(dynamo.item_size(item) for item in message_items)
@@ -802,7 +807,7 @@ class SessionRepository:
             if streaming and "status" in given:  # the chunks so far become the content
                 given = {"content": self._with_content(item)["content"], "tokens_used": 0, "cost_usd": 0, **given}
                 if int(item.get("chunks", 0)):
-                    cut = items.chunk_range(str(item["SK"]))
+                    cut = items.chunks_cut(str(item["SK"]))
             elif streaming and given.keys() & {"content", "tokens_used", "cost_usd"}:
                 raise MessageConflict("The reply is in progress: finalize it with status completed or incomplete")
             changed = {name: value for name, value in given.items() if item.get(name) != value}
@@ -856,7 +861,7 @@ class SessionRepository:
                 "total_cost": -Decimal(item["cost_usd"]),
             }
             streamed = items.is_streaming(item) and int(item.get("chunks", 0))  # a finalized reply's chunks are cut
-            cut = items.chunk_range(str(item["SK"])) if streamed else None
+            cut = items.chunks_cut(str(item["SK"])) if streamed else None
             return _Plan(item, actions, increments, cut=cut)
 
         self._change_message(session_id, caller, message_id, plan)
@@ -1051,7 +1056,7 @@ class SessionRepository:
         query = items.messages_query(self._table, hot, newest_first=True)
         taken: list[Message] = []
         tokens, truncated, start_key, limit = 0, False, None, min(max_messages + 1, 21)
-        while True:
+        for _ in range(dynamo.MAX_QUERY_ROUND_TRIPS):
             kwargs = dict(query, Limit=limit)
             if start_key:
                 kwargs["ExclusiveStartKey"] = start_key

@@ -588,24 +588,30 @@ class StreamProcessor:
             first, last = str(cut["from"]), str(cut["to"])
             keys: list[dict[str, Any]] = []
             done, reached = True, first
-            query = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
-                "ExpressionAttributeValues": serialize(
-                    {":pk": items.session_pk(session_id), ":first": first, ":last": last}
-                ),
-                "ProjectionExpression": "PK, SK, message_id, body_hash",
-                "ConsistentRead": True,
-            }
-            for raw in dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1):
-                found = deserialize(raw)
-                if len(keys) >= MAX_CUT_ITEMS:
-                    done = False
+            (messages, chunks) = items.cut_ranges(first, last)
+            # The chunks first: a message is deleted once nothing of it is left behind.
+            for low, high in (chunks, messages):
+                query = {
+                    "TableName": self._table,
+                    "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                    "ExpressionAttributeValues": serialize(
+                        {":pk": items.session_pk(session_id), ":first": low, ":last": high}
+                    ),
+                    "ProjectionExpression": "PK, SK, message_id, body_hash",
+                    "ConsistentRead": True,
+                }
+                for raw in dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1):
+                    found = deserialize(raw)
+                    if len(keys) >= MAX_CUT_ITEMS:
+                        done = False
+                        break
+                    keys.append(items.key(str(found["PK"]), str(found["SK"])))
+                    if (low, high) == messages:
+                        reached = str(found["SK"])
+                    if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with it
+                        keys.append(items.message_id_key(session_id, str(found["message_id"])))
+                if not done:
                     break
-                reached = str(found["SK"])
-                keys.append(items.key(str(found["PK"]), reached))
-                if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with its message
-                    keys.append(items.message_id_key(session_id, str(found["message_id"])))
             deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
             names = {"#cut": cut_id}
             try:
