@@ -524,21 +524,20 @@ class StreamProcessor:
                 grown_users, grown_sessions = {change.user_id}, {change.session_id}
             runs[-1].append(change)
             users, sessions = grown_users, grown_sessions
-        room = self._max_items - (1 + len(users) + len(sessions)) if runs else 0
+        # The summaries fill the last run's room, then transactions of their own.
         waiting = list(summaries)
-        batches = [waiting[:room]] if runs else []
-        batches += [
-            waiting[i : i + self._max_items]
-            for i in range(len(batches[0]) if batches else 0, len(waiting), self._max_items)
-        ]
+        room = self._max_items - (1 + len(users) + len(sessions)) if runs else 0
+        plan: list[tuple[list[Change], list[str]]] = [(run, []) for run in runs]
+        if plan:
+            plan[-1] = (runs[-1], waiting[:room])
+        plan += [([], waiting[i : i + self._max_items]) for i in range(room, len(waiting), self._max_items)]
         transactions = 0
-        for index in range(max(len(runs), len(batches))):
-            run = runs[index] if index < len(runs) else []
-            own = {session_id: summaries[session_id] for session_id in (batches[index] if index < len(batches) else [])}
+        for run, ids in plan:
+            own = {session_id: summaries[session_id] for session_id in ids}
             transactions += self._commit(run, stored, own)
-            for session_id in own:
-                summaries.pop(session_id, None)
-                outcome.summaries += 1
+            outcome.summaries += len(own)  # what is left of them: the ones whose condition held
+            for session_id in ids:
+                del summaries[session_id]
         return transactions
 
     def _commit(self, run: Sequence[Change], stored: dict[str, str], summaries: dict[str, dict[str, Any]]) -> int:
