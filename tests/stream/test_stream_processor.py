@@ -315,6 +315,41 @@ def test_a_batch_touching_more_users_than_a_transaction_holds(
     assert stats(ddb)["total_sessions"] == 12
 
 
+class SizeRecorder:
+    """A DynamoDB client that records the number of actions of each TransactWriteItems."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.sizes: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.sizes.append(len(kwargs["TransactItems"]))
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_summaries_share_the_counts_transactions_within_their_size(
+    repo: SessionRepository, ddb: Any, reader: StreamReader
+) -> None:
+    for i in range(12):
+        user = f"user{i}"
+        session, _ = repo.create_session(user, SessionCreate(user_id=user))
+        repo.append_messages(session.session_id, user, [msg(f"Topic {i}: kayaking in Norway.", 2, "0.01")])
+    recorder = SizeRecorder(ddb)
+    outcome = StreamProcessor(recorder, TABLE, ExtractiveSummarizer(), max_transact_items=7).apply(
+        stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in reader.drain()], [])
+    )
+    assert outcome.summaries == 12 and outcome.applied == 24
+    assert recorder.sizes and max(recorder.sizes) <= 7 and outcome.transactions == len(recorder.sizes)
+    # Four runs of three sessions (STATS and three marks each), then the twelve summaries in the room left.
+    assert sum(recorder.sizes) == 4 * (1 + 3) + 12
+    assert stats(ddb)["total_sessions"] == 12 and same(stats(ddb), truth(ddb))
+    ids = [repo.list_user_sessions(f"user{i}").sessions[0].session_id for i in range(12)]
+    assert all("Norway" in _summary_item(ddb, session_id)["session_summary"] for session_id in ids)
+
+
 def _record(raw: dict[str, Any]) -> Any:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 

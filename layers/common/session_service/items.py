@@ -64,19 +64,21 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 append messages                        TransactWriteItems: Put messages [+ Put MID#] + Update hot (ADD)
 list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
-                                       (filter: messages outside cuts) [+ Query chunks of a reply]
+                                       (messages in cuts dropped) [+ Query a streaming reply's chunks]
 context                                BatchGetItem hot + summary + Query messages newest first
-one message by id                      GetItem hot + Query LSI1 ``LSI1SK = <message_id>``
+one message by id                      GetItem hot and Query LSI1 ``LSI1SK = <message_id>`` (concurrent)
 change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
 add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
 statistics                             GetItem ``STATS``
-stream: counts, marks                  BatchGetItem marks + TransactWriteItems (ADD STATS, COUNTS; SET marks)
+stream: counts, marks, summaries       BatchGetItem marks and summaries + TransactWriteItems (ADD STATS,
+                                       COUNTS; SET marks; Put summaries)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
-stream: summary                        BatchGetItem summaries + Query newest messages + PutItem summary
+stream: summary                        Query newest messages (while the marks are read) + a Put above
 stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
-stream: a cut                          Query the range (keys) + BatchWriteItem deletes + UpdateItem hot
+stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
+                                       deletes + UpdateItem hot (REMOVE the cut)
 =====================================  ==============================================================
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch

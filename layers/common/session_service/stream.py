@@ -36,9 +36,14 @@ on-failure queue). This module turns a batch into its derived writes:
   UpdateItem conditioned on the item still being as that record left it, so a key never moves back in time.
 * **Summaries**: when a session's ``message_count`` reaches a :func:`summary_point` (its first messages,
   then every tenth, at most every :data:`SUMMARY_EVERY` once the conversation is long), its summary is
-  regenerated once per batch from its last :data:`SUMMARY_HISTORY` messages (one Query) into the session's
-  summary item (one conditional PutItem), which never replaces a summary of newer messages. The session item
-  is not written, so a summary costs appends nothing. Index moves and summaries of a batch run concurrently.
+  regenerated once per batch from its last :data:`SUMMARY_HISTORY` messages (one Query, made concurrently
+  with the read of the marks, which also reads the stored summaries) into the session's summary item, put
+  in the same transaction as the counts on the condition that it never replaces a summary of newer messages
+  (one that failed only leaves that summary out). A summary that would cover no newer message than the stored
+  one is not made. The session item is not written, so a summary costs appends nothing. When a summary
+  cannot be made (the summarizer or DynamoDB failed), the counts are committed first and the batch then
+  fails, so Lambda's retry makes the summary. Index moves of a batch run concurrently, after the commit.
+  The concurrent calls share one thread pool for the process.
 
 Writes of this module's own items (STATS, COUNTS, marks, summaries) come back through the stream and are
 ignored from their keys alone; an index move comes back as a session MODIFY that changes no count and whose
@@ -49,10 +54,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -332,6 +338,12 @@ def applicable_prefix(changes: Iterable[Change], failed_sequences: Iterable[int]
     return [c for c in ordered if first_failure is None or c.sequence < first_failure]
 
 
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads kept for the process (a warm Lambda container reuses it between batches)."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stream")
+
+
 class _MarksMoved(Exception):
     """A mark's condition failed: another delivery applied records first; re-read and recompute."""
 
@@ -421,19 +433,41 @@ class StreamProcessor:
         """Apply ``changes`` (in sequence order, all readable) exactly once; see the module docstring."""
         outcome = Outcome()
         counted = [c for c in changes if c.counts()]
+        pool = _pool(self._workers)
+        # The newest messages of the sessions due for a summary are read while the marks are.
+        histories = {
+            c.session_id: pool.submit(self._newest_messages, c.image)
+            for c in counted
+            if c.summary_due and c.image is not None
+        }
         pending: list[Change] = []
+        summaries: dict[str, dict[str, Any]] | None = None
+        failure: Exception | None = None
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            stored = self._read_marks({c.session_id for c in counted})
+            # The first read also takes the stored summaries of the sessions due for one (same BatchGetItem).
+            stored, summarized = self._read_marks(
+                {c.session_id for c in counted}, set(histories) if summaries is None else set()
+            )
             pending, latest = [], dict(stored)
             for change in counted:
                 if change.mark > latest.get(change.session_id, ""):
                     pending.append(change)
                     latest[change.session_id] = change.mark
+            if summaries is None:
+                # A change applied before (a retried batch whose summaries failed after the commit) may still owe
+                # its summary: it is made unless the stored summary already covers it.
+                applied_now = {id(c) for c in pending}
+                due = {
+                    c.session_id: (c.image, id(c) not in applied_now)
+                    for c in counted
+                    if c.summary_due and c.image is not None
+                }
+                summaries, failure = self._make_summaries(due, histories, summarized)
             for change in pending:
                 if change.expired_before is not None:
                     outcome.deleted_items += self._delete_gone_contents(change.session_id, change.expired_before)
             try:
-                outcome.transactions += self._commit_runs(pending, stored)
+                outcome.transactions += self._commit_runs(pending, stored, summaries, outcome)
             except _MarksMoved:
                 continue
             outcome.applied = len(pending)
@@ -444,57 +478,82 @@ class StreamProcessor:
         else:
             raise StreamApplyError("applied marks kept moving")
         moves = {c.session_id: c.index for c in changes if c.kind == "session"}
-        # A change applied before (a retried batch whose summaries failed after the commit) may still owe its
-        # summary: it is refreshed unless the stored summary already covers it.
-        applied_now = {id(c) for c in pending}
-        due = {
-            c.session_id: (c.image, id(c) not in applied_now) for c in counted if c.summary_due and c.image is not None
-        }
-        outcome.index_moves, outcome.summaries = self._maintain([m for m in moves.values() if m], due)
+        outcome.index_moves = self._maintain([m for m in moves.values() if m])
         newest = {c.session_id: c.image for c in changes if c.kind == "session"}
         for session_id, image in newest.items():
             if image and image.get("cuts"):
                 outcome.deleted_items += self.clear_cuts(session_id, image)
+        if failure is not None:  # the counts are in; Lambda retries the batch for the summary
+            raise failure
         return outcome
 
     # -- counts ---------------------------------------------------------------------------------------
 
-    def _read_marks(self, session_ids: set[str]) -> dict[str, str]:
-        """The stored applied marks of ``session_ids`` (consistent BatchGetItem)."""
+    def _read_marks(
+        self, session_ids: Iterable[str], summary_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        """The stored applied marks of ``session_ids`` and the stored summaries (``created_at``,
+        ``summary_through``, ``summary_messages``) of ``summary_ids``, by session id (one consistent
+        BatchGetItem per 100 keys)."""
+        keys = [items.mark_key(i) for i in sorted(session_ids)] + [items.summary_key(i) for i in sorted(summary_ids)]
+        if not keys:
+            return {}, {}
         found = dynamo.batch_get(
             self._client,
             self._table,
-            [items.mark_key(i) for i in sorted(session_ids)],
-            projection="session_id, applied",
+            keys,
+            projection="SK, session_id, applied, created_at, summary_through, summary_messages",
             sleep=self._sleep,
         )
-        return {str(mark["session_id"]): str(mark.get("applied", "")) for mark in found}
+        marks = {str(item["session_id"]): str(item.get("applied", "")) for item in found if item["SK"] == items.MARK_SK}
+        summaries = {str(item["session_id"]): item for item in found if item["SK"] == items.SUMMARY_SK}
+        return marks, summaries
 
-    def _commit_runs(self, pending: Sequence[Change], stored: dict[str, str]) -> int:
-        """Write ``pending`` in runs that each fit one transaction; ``stored`` (the marks read) follows what is
-        committed."""
-        transactions = 0
-        run: list[Change] = []
+    def _commit_runs(
+        self,
+        pending: Sequence[Change],
+        stored: dict[str, str],
+        summaries: dict[str, dict[str, Any]],
+        outcome: Outcome,
+    ) -> int:
+        """Write ``pending`` and the new ``summaries`` (session id -> summary item) in runs that each fit one
+        transaction: the changes' runs in order, the summaries in the room left after them. ``stored`` (the marks
+        read) follows what is committed, ``summaries`` loses what is written (counted in ``outcome``). Returns
+        the number of transactions made."""
+        runs: list[list[Change]] = []
         users: set[str] = set()
         sessions: set[str] = set()
         for change in pending:
             grown_users, grown_sessions = users | {change.user_id}, sessions | {change.session_id}
-            if run and 1 + len(grown_users) + len(grown_sessions) > self._max_items:
-                self._commit(run, stored)
-                transactions += 1
-                run, grown_users, grown_sessions = [], {change.user_id}, {change.session_id}
-            run.append(change)
+            if not runs or 1 + len(grown_users) + len(grown_sessions) > self._max_items:
+                runs.append([])
+                grown_users, grown_sessions = {change.user_id}, {change.session_id}
+            runs[-1].append(change)
             users, sessions = grown_users, grown_sessions
-        if run:
-            self._commit(run, stored)
-            transactions += 1
+        # The summaries fill the last run's room, then transactions of their own.
+        waiting = list(summaries)
+        room = self._max_items - (1 + len(users) + len(sessions)) if runs else 0
+        plan: list[tuple[list[Change], list[str]]] = [(run, []) for run in runs]
+        if plan:
+            plan[-1] = (runs[-1], waiting[:room])
+        plan += [([], waiting[i : i + self._max_items]) for i in range(room, len(waiting), self._max_items)]
+        transactions = 0
+        for run, ids in plan:
+            own = {session_id: summaries[session_id] for session_id in ids}
+            transactions += self._commit(run, stored, own)
+            outcome.summaries += len(own)  # what is left of them: the ones whose condition held
+            for session_id in ids:
+                del summaries[session_id]
         return transactions
 
-    def _commit(self, run: Sequence[Change], stored: dict[str, str]) -> None:
-        """One TransactWriteItems: ADD to STATS and to users' COUNTS, move each session's mark.
+    def _commit(self, run: Sequence[Change], stored: dict[str, str], summaries: dict[str, dict[str, Any]]) -> int:
+        """One TransactWriteItems: ADD to STATS and to users' COUNTS, move each session's mark, put the new
+        ``summaries`` (each conditioned never to replace a newer summary). Returns the transactions made.
 
         Each mark's condition is that it is still the mark read before (``stored``): when another delivery moved
-        it first, the transaction is cancelled and :class:`_MarksMoved` asks for a fresh read and a retry.
+        it first, the transaction is cancelled and :class:`_MarksMoved` asks for a fresh read and a retry. A
+        summary whose condition failed (a newer one is stored) is left out of ``summaries`` and the rest is
+        written again. A single summary without counts is one conditional PutItem.
         """
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
@@ -549,12 +608,36 @@ class StreamProcessor:
                     }
                 }
             )
-        try:
-            dynamo.transact_write(self._client, actions, sleep=self._sleep)
-        except TransactionCanceled as canceled:
-            raise _MarksMoved() from canceled
+        transactions = 0
+        while actions or summaries:
+            if not actions and len(summaries) == 1:
+                session_id, item = next(iter(summaries.items()))
+                try:
+                    dynamo.conditional(self._client, "put_item", **_summary_put(self._table, item))
+                except ConditionFailed:
+                    del summaries[session_id]
+                break
+            order = list(summaries)
+            try:
+                dynamo.transact_write(
+                    self._client,
+                    actions + [{"Put": _summary_put(self._table, summaries[i])} for i in order],
+                    sleep=self._sleep,
+                )
+            except TransactionCanceled as canceled:
+                if any(canceled.failed(index) for index in range(len(actions))):
+                    raise _MarksMoved() from canceled
+                stale = [i for index, i in enumerate(order) if canceled.failed(len(actions) + index)]
+                if not stale:  # pragma: no cover - DynamoDB names the failed actions
+                    raise StreamApplyError("transaction cancelled without a failed condition") from canceled
+                for session_id in stale:
+                    del summaries[session_id]
+                continue
+            transactions += 1
+            break
         for session_id, change in final.items():
             stored[session_id] = change.mark
+        return transactions
 
     # -- a removed session's content ----------------------------------------------------------------
 
@@ -642,19 +725,45 @@ class StreamProcessor:
 
     # -- index keys and summaries ---------------------------------------------------------------------
 
-    def _maintain(self, moves: Sequence[IndexMove], due: dict[str, tuple[dict[str, Any], bool]]) -> tuple[int, int]:
-        """Move lagging index keys and refresh the summaries that are due (session id -> its newest image, and
-        whether to check first that the stored summary does not already cover it),
-        concurrently (independent single-item writes). Returns ``(index moves made, summaries written)``;
+    def _maintain(self, moves: Sequence[IndexMove]) -> int:
+        """Move lagging index keys, concurrently (independent single-item writes). Returns the moves made;
         raises what a write raises after its own retries (Lambda then retries the batch)."""
-        if not moves and not due:
-            return 0, 0
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            moved = pool.map(self.move_index, moves)
-            written = pool.map(
-                lambda entry: self.refresh_summary(entry[0], entry[1][0], unless_covered=entry[1][1]), due.items()
+        return sum(int(moved) for moved in _pool(self._workers).map(self.move_index, moves))
+
+    def _make_summaries(
+        self,
+        due: dict[str, tuple[dict[str, Any], bool]],
+        histories: dict[str, Future[list[dict[str, Any]]]],
+        stored: dict[str, dict[str, Any]],
+    ) -> tuple[dict[str, dict[str, Any]], Exception | None]:
+        """New summary items of the sessions that are due (session id -> its newest image, and whether to check
+        first that the stored summary does not already cover it; ``histories`` holds the reads of their newest
+        messages, under way; ``stored`` their stored summaries as read), made concurrently. Returns them by
+        session id, and the first failure (a summarizer's or DynamoDB's error) for the caller to raise once the
+        counts are committed."""
+        pool = _pool(self._workers)
+        made = {
+            session_id: pool.submit(
+                self._summary_of,
+                session_id,
+                image,
+                unless_covered=check,
+                history=histories.get(session_id),
+                stored=stored.get(session_id, {}),
             )
-            return sum(map(int, moved)), sum(map(int, written))
+            for session_id, (image, check) in due.items()
+        }
+        summaries: dict[str, dict[str, Any]] = {}
+        failure: Exception | None = None
+        for session_id, future in made.items():
+            try:
+                item = future.result()
+            except Exception as exc:  # raised again once the counts are committed
+                failure = failure or exc
+                continue
+            if item is not None:
+                summaries[session_id] = item
+        return summaries, failure
 
     def move_index(self, move: IndexMove) -> bool:
         """Set a hot item's GSI sort keys to its ``last_activity`` (``move.keys``); True when written.
@@ -708,43 +817,72 @@ class StreamProcessor:
             if not response.get("Item"):
                 return False
             hot = deserialize(response["Item"])
-        incarnation = str(hot["created_at"])
-        if unless_covered:
-            stored = dynamo.call(
-                self._client, "get_item", TableName=self._table, Key=items.summary_key(session_id), ConsistentRead=True
-            ).get("Item")
-            summary = deserialize(stored) if stored else {}
-            if summary.get("created_at") == incarnation and int(summary.get("summary_messages", 0)) >= int(
-                hot.get("message_count", 0)
-            ):
-                return False
-        query = items.messages_query(self._table, hot, newest_first=True)
-        response = dynamo.call(self._client, "query", **query, Limit=self._history)
-        messages = [m for m in map(deserialize, response.get("Items", [])) if items.visible(str(m["SK"]), hot)]
-        if not messages:
+        item = self._summary_of(session_id, hot, unless_covered=unless_covered)
+        if item is None:
             return False
-        newest = str(messages[0]["SK"])
-        turns = [Turn(str(m.get("role", "")), str(m.get("content", ""))) for m in reversed(messages)]
-        item = items.summary_item(
-            session_id, incarnation, self._summarizer.summarize(turns), newest, int(hot.get("message_count", 0))
-        )
         try:
-            dynamo.conditional(
-                self._client,
-                "put_item",
-                TableName=self._table,
-                Item=serialize(item),
-                # A newer incarnation's summary is never replaced by an older one's, nor a summary of newer
-                # messages by one of older (incarnation times sort as text).
-                ConditionExpression=(
-                    "attribute_not_exists(PK) OR created_at < :incarnation"
-                    " OR (created_at = :incarnation AND summary_through < :through)"
-                ),
-                ExpressionAttributeValues=serialize({":incarnation": incarnation, ":through": newest}),
-            )
+            dynamo.conditional(self._client, "put_item", **_summary_put(self._table, item))
         except ConditionFailed:
             return False
         return True
+
+    def _summary_of(
+        self,
+        session_id: str,
+        hot: dict[str, Any],
+        *,
+        unless_covered: bool = False,
+        history: Future[list[dict[str, Any]]] | None = None,
+        stored: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """A new summary item for the session ``hot`` shows (see :meth:`refresh_summary`), or ``None`` when it
+        has no messages or the stored summary covers it already: with ``unless_covered``, its
+        ``message_count``; always, the newest message read (the conditional write would keep the stored one).
+        ``history`` is the read of its newest messages when one is under way, ``stored`` the stored summary
+        when it was read (``{}``: none; ``None``: read it here, one GetItem, only with ``unless_covered``)."""
+        incarnation = str(hot["created_at"])
+        if stored is None and unless_covered:
+            found = dynamo.call(
+                self._client, "get_item", TableName=self._table, Key=items.summary_key(session_id), ConsistentRead=True
+            ).get("Item")
+            stored = deserialize(found) if found else {}
+        summary = stored if stored and stored.get("created_at") == incarnation else {}
+        if unless_covered and summary and int(summary.get("summary_messages", 0)) >= int(hot.get("message_count", 0)):
+            return None
+        messages = history.result() if history is not None else self._newest_messages(hot)
+        if not messages:
+            return None
+        newest = str(messages[0]["SK"])
+        if str(summary.get("summary_through", "")) >= newest:
+            return None
+        turns = [Turn(str(m.get("role", "")), str(m.get("content", ""))) for m in reversed(messages)]
+        return items.summary_item(
+            session_id, incarnation, self._summarizer.summarize(turns), newest, int(hot.get("message_count", 0))
+        )
+
+    def _newest_messages(self, hot: dict[str, Any]) -> list[dict[str, Any]]:
+        """The newest :data:`SUMMARY_HISTORY` messages of the session ``hot`` (its hot item) describes, newest
+        first, without those in its cuts (one Query)."""
+        query = items.messages_query(self._table, hot, newest_first=True)
+        response = dynamo.call(self._client, "query", **query, Limit=self._history)
+        return [m for m in map(deserialize, response.get("Items", [])) if items.visible(str(m["SK"]), hot)]
+
+
+def _summary_put(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The conditional write of a summary item (PutItem's or a transaction's ``Put``): a newer incarnation's
+    summary is never replaced by an older one's, nor a summary of newer messages by one of older (incarnation
+    times and message sort keys sort as text)."""
+    return {
+        "TableName": table,
+        "Item": serialize(item),
+        "ConditionExpression": (
+            "attribute_not_exists(PK) OR created_at < :incarnation"
+            " OR (created_at = :incarnation AND summary_through < :through)"
+        ),
+        "ExpressionAttributeValues": serialize(
+            {":incarnation": item["created_at"], ":through": item["summary_through"]}
+        ),
+    }
 
 
 def stream_processor() -> StreamProcessor:
