@@ -114,7 +114,9 @@ def test_a_deleted_id_can_be_created_again_as_a_new_empty_session(
 # -- HEAD --------------------------------------------------------------------------------------------------
 
 
-def test_head_answers_200_or_404_without_a_body(api: Any, new_session: Callable[..., dict[str, Any]], user: str) -> None:
+def test_head_answers_200_or_404_without_a_body(
+    api: Any, new_session: Callable[..., dict[str, Any]], user: str
+) -> None:
     sid = new_session()["session_id"]
     status, body, _ = api("HEAD", _url(sid), query={"user_id": user})
     assert (status, body) == (200, None)
@@ -143,7 +145,8 @@ def test_a_batch_creates_every_session_in_order(api: Any, user: str) -> None:
     body = _batch(user, None, chosen, None, title="imported")
     status, answer, _ = api("POST", f"{SESSIONS}:batch", query={"user_id": user}, json_body=body)
     assert status == 201
-    assert [s["title"] for s in answer["sessions"]] == ["imported"] * 3 and answer["sessions"][1]["session_id"] == chosen
+    assert [s["title"] for s in answer["sessions"]] == ["imported"] * 3
+    assert answer["sessions"][1]["session_id"] == chosen
     for session in answer["sessions"]:
         status, stored, _ = api("GET", _url(session["session_id"]), query={"user_id": user})
         assert status == 200 and stored == session
