@@ -429,7 +429,7 @@ SESSION: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {"description": "The session, with its ETag", "headers": _ETAG_DOC}
 }
 """A success that returns a session (:func:`session_response`)."""
-EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)"}}
+EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)", "content": {}}}
 """``HEAD`` of a session: 200 or 404, no body (API Gateway sends none for HEAD)."""
 CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
 """A create's success (:func:`create_once`)."""
