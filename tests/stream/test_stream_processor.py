@@ -696,3 +696,14 @@ def test_ttl_removing_a_tombstone_first_moves_no_counts(
     assert partition_count(ddb, {"S": f"SESSION#{sid}"}) == 0
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 1
     assert counts(ddb, "ivan") == (1, 1)
+
+
+def test_a_summary_due_in_the_batch_of_the_delete_is_not_left_behind(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    session, _ = repo.create_session("judy", SessionCreate(user_id="judy"))
+    repo.append_messages(session.session_id, "judy", [msg("A summary point: the first message.")])
+    repo.delete_session(session.session_id, "judy")
+    _settle(reader, handler)  # the append's summary and the delete arrive in one batch
+    assert partition_count(ddb, {"S": f"SESSION#{session.session_id}"}) == 0
+    assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
