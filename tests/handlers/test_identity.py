@@ -23,6 +23,8 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/sessions/{sid}", None),
     ("PUT", "/api/v1/sessions/{sid}", {"title": "taken over", "status": "completed"}),
     ("DELETE", "/api/v1/sessions/{sid}", None),
+    ("DELETE", "/api/v1/sessions/{sid}?permanent=true", None),
+    ("HEAD", "/api/v1/sessions/{sid}", None),
     ("GET", "/api/v1/sessions/{sid}/summary", None),
     ("POST", "/api/v1/sessions/{sid}/messages", MESSAGE),
     ("POST", "/api/v1/sessions/{sid}/messages:batch", {"messages": [MESSAGE, MESSAGE]}),
@@ -140,6 +142,35 @@ def test_with_authorizer_creating_for_another_user_is_403(api: Any, ddb: Any, au
     assert snapshot(ddb) == before
     status, session, _ = api("POST", "/api/v1/sessions", json_body={"user_id": INTRUDER}, claims={"sub": INTRUDER})
     assert status == 201 and session["user_id"] == INTRUDER
+
+
+def test_another_users_sessions_in_a_batch_delete_are_404_and_untouched(
+    api: Any, ddb: Any, owned: str, authorizer_on: None
+) -> None:
+    before = snapshot(ddb)
+    body = {"session_ids": [owned]}
+    status, answer, _ = api("POST", "/api/v1/sessions:batchDelete", json_body=body, claims={"sub": INTRUDER})
+    assert (status, answer) == (404, NOT_FOUND)
+    query = {"user_id": OWNER}
+    status, _, _ = api("POST", "/api/v1/sessions:batchDelete", query=query, json_body=body, claims={"sub": INTRUDER})
+    assert status == 403
+    assert api("POST", "/api/v1/sessions:batchDelete", query=query, json_body=body)[0] == 401
+    assert snapshot(ddb) == before
+
+
+def test_a_batch_create_for_another_user_is_403(api: Any, ddb: Any, authorizer_on: None) -> None:
+    before = snapshot(ddb)
+    claims = {"sub": INTRUDER}
+    cases = [  # the query names A; a body of the batch names A
+        ({"user_id": OWNER}, {"sessions": [{"user_id": INTRUDER}]}),
+        ({}, {"sessions": [{"user_id": INTRUDER}, {"user_id": OWNER}]}),
+    ]
+    for query, body in cases:
+        assert api("POST", "/api/v1/sessions:batch", query=query, json_body=body, claims=claims)[0] == 403, body
+    assert snapshot(ddb) == before
+    body = {"sessions": [{"user_id": INTRUDER}]}
+    status, created, _ = api("POST", "/api/v1/sessions:batch", json_body=body, claims=claims)
+    assert status == 201 and created["sessions"][0]["user_id"] == INTRUDER
 
 
 def test_a_taken_session_id_is_409_for_another_user_without_revealing_it(api: Any, owned: str) -> None:

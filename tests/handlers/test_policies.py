@@ -154,7 +154,15 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(api: Any
     call("POST", f"{session}/memory", 201, {"memory_type": "entity", "content": "x"}, user_id=user)
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)
+    call("HEAD", session, 200, user_id=user)
     call("DELETE", session, 200, user_id=user)
+    call("DELETE", session, 200, user_id=user, permanent=True)
+    call("HEAD", session, 404, user_id=user)
+    batch_ids = [str(uuid.uuid4()) for _ in range(2)]
+    sessions = {"sessions": [{"user_id": user, "session_id": i} for i in [sid, *batch_ids]]}  # takes over sid
+    call("POST", "/api/v1/sessions:batch", 201, sessions, user_id=user)
+    call("POST", "/api/v1/sessions:batch", 409, sessions, user_id=user)
+    call("POST", "/api/v1/sessions:batchDelete", 200, {"session_ids": [sid, *batch_ids]}, user_id=user)
 
     assert exercised == {route.function for route in routes()}, "the scenario must drive every route"
     refused = {

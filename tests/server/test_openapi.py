@@ -37,14 +37,17 @@ def test_info(document: dict[str, Any]) -> None:
 
 
 CHUNKS = "/api/v1/sessions/{session_id}/messages/{message_id}/chunks"
-"""The one POST that creates nothing addressable: a chunk grows its reply, answered 200 (SPEC section 8)."""
+"""A POST that creates nothing addressable: a chunk grows its reply, answered 200 (SPEC section 8)."""
+BATCH_DELETE = "/api/v1/sessions:batchDelete"
+"""A POST that deletes (SPEC section 9: Google's custom-method style), answered 200."""
 
 
 def test_creates_answer_201_and_create_session_also_200(document: dict[str, Any]) -> None:
     for path, ops in document["paths"].items():
-        if "post" in ops and path != CHUNKS:
+        if "post" in ops and path not in (CHUNKS, BATCH_DELETE):
             assert "201" in ops["post"]["responses"], path
-    assert set(document["paths"][CHUNKS]["post"]["responses"]) & {"200", "201"} == {"200"}
+    for path in (CHUNKS, BATCH_DELETE):
+        assert set(document["paths"][path]["post"]["responses"]) & {"200", "201"} == {"200"}, path
     create = document["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert create["200"]["content"] == create["201"]["content"]
     for append in ("/api/v1/sessions/{session_id}/messages", "/api/v1/sessions/{session_id}/messages:batch"):

@@ -24,7 +24,7 @@ from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
 from session_service.dynamo import deserialize
 from session_service.items import STATS_KEY, session_key, summary_key, user_counts_key
-from session_service.models import MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
+from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
@@ -627,3 +627,118 @@ def test_handler_uses_the_extractive_summarizer_without_a_model(
     repo.append_messages(session.session_id, "alice", [msg("Deterministic summaries need no network.")])
     handler(reader.drain())
     assert _summary_item(ddb, session.session_id)["session_summary"] == "user: Deterministic summaries need no network."
+
+
+# -- permanent delete ------------------------------------------------------------------------------------
+
+
+def _settle(reader: StreamReader, handler: Any) -> None:
+    """Apply the stream until it is quiet (the function's own clean-ups come back through it), at most 5 rounds."""
+    for _ in range(5):
+        batch = reader.drain()
+        if not batch:
+            return
+        assert handler(batch) == {"batchItemFailures": []}
+    raise AssertionError("the stream does not settle")
+
+
+def _rich_session(repo: SessionRepository, user: str) -> str:
+    """A session of ``user`` with messages (one of them with a client-chosen id), a streamed reply's chunk, a
+    cut (a deleted message) and memory: every kind of item a partition holds."""
+    session, _ = repo.create_session(user, SessionCreate(user_id=user, title="to forget"))
+    sid = session.session_id
+    chosen = MessageCreate(role="user", content="mine", message_id="0b5e7c4e-3f7a-4f0e-9a53-2d7a7d2b6a10")
+    repo.append_messages(sid, user, [chosen, msg("Tell me about Kyoto.", 7, "0.07"), msg("And Nara.", 3, "0.03")])
+    reply = repo.append_messages(sid, user, [MessageCreate(role="assistant", content="", status="in_progress")])
+    repo.add_chunk(sid, user, reply[0].message_id, ChunkCreate(index=0, content="Kyoto has"))
+    repo.add_memory(sid, user, MemoryCreate(memory_type="preference", content="likes temples"))
+    repo.delete_message(sid, user, repo.list_messages(sid, user).messages[1].message_id)
+    return sid
+
+
+def test_a_permanent_delete_leaves_nothing_and_drops_the_stats_by_exactly_the_session(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    # Given other users' activity and a rich session of frank's, all applied
+    activity(repo)
+    sid = _rich_session(repo, "frank")
+    kept, _ = repo.create_session("frank", SessionCreate(user_id="frank"))
+    _settle(reader, handler)
+    before, session = stats(ddb), _session_item(ddb, sid)
+    assert partition_count(ddb, {"S": f"SESSION#{sid}"}) > 5
+    # When frank deletes it for good and the stream runs
+    repo.delete_session(sid, "frank")
+    assert counts(ddb, "frank") == (1, 1)  # the request moved them
+    batch = reader.drain()
+    assert handler(batch) == {"batchItemFailures": []}
+    _settle(reader, handler)  # the tombstone's removal comes back: it changes nothing
+    # Then nothing of it is left, and the statistics lost exactly its share
+    assert partition_count(ddb, {"S": f"SESSION#{sid}"}) == 0
+    assert stats(ddb) == {
+        "total_sessions": before["total_sessions"] - 1,
+        "active_sessions": before["active_sessions"] - 1,
+        "total_messages": before["total_messages"] - session["message_count"],
+        "total_tokens": before["total_tokens"] - session["total_tokens"],
+        "total_cost": before["total_cost"] - session["total_cost"],
+    }
+    assert same(stats(ddb), truth(ddb))
+    assert counts(ddb, "frank") == (1, 1)
+    assert repo.get_session(kept.session_id, "frank").status == "active"
+    # And a replayed batch changes nothing
+    after = stats(ddb)
+    assert handler(batch) == {"batchItemFailures": []}
+    assert stats(ddb) == after and counts(ddb, "frank") == (1, 1)
+    assert partition_count(ddb, {"S": f"SESSION#{sid}"}) == 0
+
+
+def test_a_new_session_taking_over_a_deleted_id_keeps_its_own_items(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    sid = _rich_session(repo, "gina")
+    _settle(reader, handler)
+    repo.delete_session(sid, "gina")
+    # The id is created again (by another user) before the stream catches up.
+    repo.create_session("hank", SessionCreate(user_id="hank", session_id=sid))
+    repo.append_messages(sid, "hank", [msg("new owner", 2, "0.2")])
+    # The create's first attempt was cancelled, and moto then restores a copy of the table whose stream the
+    # old iterators no longer follow: a new reader delivers the whole stream again (a replay, applied once).
+    _settle(StreamReader(ddb), handler)
+    left = ddb.query(
+        TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"SESSION#{sid}"}}
+    )["Items"]
+    assert {i["created_at"]["S"] for i in left} == {_session_item(ddb, sid)["created_at"]} | {
+        i["created_at"]["S"] for i in left if i["SK"]["S"].startswith("MSG#")
+    }
+    assert [i["content"]["S"] for i in left if i["SK"]["S"].startswith("MSG#")] == ["new owner"]
+    assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 1
+    assert counts(ddb, "gina") == (0, 0) and counts(ddb, "hank") == (1, 1)
+
+
+def test_ttl_removing_a_tombstone_first_moves_no_counts(
+    ddb: Any, repo: SessionRepository, reader: StreamReader, handler: Any
+) -> None:
+    sid = _rich_session(repo, "ivan")
+    repo.create_session("ivan", SessionCreate(user_id="ivan"))
+    _settle(reader, handler)
+    repo.delete_session(sid, "ivan")
+    # TTL (expires_at is the delete's second) removes the tombstone before the stream function sees it.
+    ddb.delete_item(TableName=TABLE, Key=session_key(sid))
+    batch = reader.drain()
+    for record in batch:
+        if record["eventName"] == "REMOVE":
+            record["userIdentity"] = TTL_IDENTITY
+    assert handler(batch) == {"batchItemFailures": []}
+    assert partition_count(ddb, {"S": f"SESSION#{sid}"}) == 0
+    assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 1
+    assert counts(ddb, "ivan") == (1, 1)
+
+
+def test_a_summary_due_in_the_batch_of_the_delete_is_not_left_behind(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    session, _ = repo.create_session("judy", SessionCreate(user_id="judy"))
+    repo.append_messages(session.session_id, "judy", [msg("A summary point: the first message.")])
+    repo.delete_session(session.session_id, "judy")
+    _settle(reader, handler)  # the append's summary and the delete arrive in one batch
+    assert partition_count(ddb, {"S": f"SESSION#{session.session_id}"}) == 0
+    assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0

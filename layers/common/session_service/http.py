@@ -164,6 +164,11 @@ def invalid_query(name: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": {}}])
 
 
+def invalid_body(location: tuple[str, ...], message: str) -> RequestValidationError:
+    """The 422 of a body field that contradicts the request (``location``: ``("body", ...)``)."""
+    return RequestValidationError([{"type": "value_error", "loc": location, "msg": message, "input": {}}])
+
+
 def _body_error(kind: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message, "input": {}}])
 
@@ -424,6 +429,8 @@ SESSION: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {"description": "The session, with its ETag", "headers": _ETAG_DOC}
 }
 """A success that returns a session (:func:`session_response`)."""
+EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)", "content": {}}}
+"""``HEAD`` of a session: 200 or 404, no body (API Gateway sends none for HEAD)."""
 CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
 """A create's success (:func:`create_once`)."""
 SESSION_CREATED: Mapping[int, OpenAPIResponse] = {

@@ -50,6 +50,12 @@ one message conditioned on it cannot apply to a message a truncation already rem
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
 again, and the new session ignores (and the stream function deletes) every item older than itself.
 
+A permanent delete writes no delete: it turns the hot item into a *tombstone* (:data:`DELETED_STATUS`,
+``expires_at`` = the delete's second, out of both GSIs, no cuts) and moves the owner's counts, in one
+transaction. Every reader treats an expired session as gone, so it is gone at once; a create takes the id
+over as it takes over any expired one. The stream function then deletes the partition's items of that
+incarnation (created before :func:`tombstone_bound`) and, last, the tombstone itself.
+
 Access patterns (requests made by :mod:`session_service.repository` and :mod:`session_service.stream`):
 
 =====================================  ==============================================================
@@ -61,6 +67,8 @@ get a session                          Query ``begins_with(SK, SESSION)`` (hot, 
 summary                                BatchGetItem hot + summary
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
                                        [Update data], [ADD user counts]; then get
+delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
+                                       (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 append messages                        TransactWriteItems: Put messages [+ Put MID#] + Update hot (ADD)
 list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
@@ -77,6 +85,7 @@ stream: counts, marks, summaries       BatchGetItem marks and summaries + Transa
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary                        Query newest messages (while the marks are read) + a Put above
 stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
+                                       [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
 =====================================  ==============================================================
@@ -89,7 +98,7 @@ seconds (the table's TTL attribute, on hot items only); money is a DynamoDB numb
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -148,6 +157,9 @@ CHUNK_ENTITY = "message_chunk"
 MESSAGE_ID_ENTITY = "message_id"
 MARK_ENTITY = "stream_mark"
 GUARD_ENTITY = "write_guard"
+DELETED_STATUS = "deleted"
+"""The ``status`` of a permanently deleted session's hot item (a tombstone, :func:`tombstone_update`): internal,
+never a :class:`~session_service.models.SessionStatus`, never in an index, never answered (it is expired)."""
 
 
 # -- times --------------------------------------------------------------------------------------------
@@ -265,6 +277,31 @@ def index_lags(item: dict[str, Any]) -> bool:
     except ValueError:
         return True
     return lag.total_seconds() >= INDEX_GRAIN_SECONDS
+
+
+def is_tombstone(item: dict[str, Any] | None) -> bool:
+    """True when ``item`` is a permanently deleted session's hot item (:data:`DELETED_STATUS`)."""
+    return item is not None and item.get("status") == DELETED_STATUS
+
+
+def tombstone_update(now: datetime) -> tuple[str, dict[str, Any]]:
+    """The UpdateExpression (and its values, plain) turning a hot item into a tombstone at ``now``: status
+    :data:`DELETED_STATUS` (``#status`` names ``status``), ``expires_at`` the current epoch second (every reader
+    treats it as gone at once, and a create takes the id over), no GSI keys (no listing reads it), no cuts (the
+    stream function deletes the whole incarnation), ``updated_at`` the delete's time (:func:`tombstone_bound`)
+    and the version bumped (its stream record orders after every earlier one)."""
+    expression = (
+        "SET #status = :deleted, expires_at = :epoch, updated_at = :now, cuts = :no_cuts, version = version + :one"
+        f" REMOVE {GSI_ACTIVITY}PK, {GSI_STATUS}PK"
+    )
+    values = {":deleted": DELETED_STATUS, ":epoch": int(now.timestamp()), ":now": iso(now), ":no_cuts": {}, ":one": 1}
+    return expression, values
+
+
+def tombstone_bound(item: dict[str, Any]) -> str:
+    """The ISO time just above a tombstone's delete (its ``updated_at``): every item of the deleted incarnation
+    was created before it; a later incarnation of the id is created after the delete, so after it."""
+    return iso(parse_iso(str(item["updated_at"])) + timedelta(microseconds=1))
 
 
 def status_index_prefix(status: SessionStatus) -> str:

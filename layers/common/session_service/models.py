@@ -135,6 +135,9 @@ MAX_CHUNK_INDEX = 100_000
 MAX_BATCH_MESSAGES = 98
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
 ``Idempotency-Key``'s write guard."""
+MAX_BATCH_SESSIONS = 25
+"""Sessions one batch creates or deletes (SPEC section 9; seed 003's batch operations): one transaction of at
+most 2 items a session, the owners' counts and the write guard stays within TransactWriteItems' 100."""
 
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128, examples=["test_user_123"])]
 SessionId = Annotated[
@@ -425,6 +428,35 @@ class MessageBatchCreate(_Request):
         return messages
 
 
+class SessionBatchCreate(_Request):
+    """POST /api/v1/sessions:batch body: 1 to 25 sessions of the caller, created all or nothing (seed 003's
+    ``batch_save_sessions``). Each body is a :class:`SessionCreate` whose ``user_id`` is the caller."""
+
+    sessions: Annotated[list[SessionCreate], Field(min_length=1, max_length=MAX_BATCH_SESSIONS)]
+
+    @field_validator("sessions")
+    @classmethod
+    def _ids_are_distinct(cls, sessions: list[SessionCreate]) -> list[SessionCreate]:
+        chosen = [s.session_id for s in sessions if s.session_id is not None]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("two sessions of the batch have the same session_id")
+        return sessions
+
+
+class SessionBatchDelete(_Request):
+    """POST /api/v1/sessions:batchDelete body: 1 to 25 distinct ids of the caller's sessions, deleted for good
+    all or nothing (seed 003's ``batch_delete_sessions``)."""
+
+    session_ids: Annotated[list[SessionId], Field(min_length=1, max_length=MAX_BATCH_SESSIONS)]
+
+    @field_validator("session_ids")
+    @classmethod
+    def _ids_are_distinct(cls, session_ids: list[str]) -> list[str]:
+        if len(set(session_ids)) != len(session_ids):
+            raise ValueError("a session_id is named twice")
+        return session_ids
+
+
 class MemoryCreate(_Request):
     """POST .../memory body (seed 002)."""
 
@@ -514,6 +546,24 @@ class EndSessionResult(_Response):
     """DELETE answer (seed 002)."""
 
     message: str = "Session ended successfully"
+
+
+class SessionDeletedResult(_Response):
+    """DELETE ``?permanent=true`` answer (SPEC section 9)."""
+
+    message: str = "Session deleted permanently"
+
+
+class SessionBatchResult(_Response):
+    """POST /api/v1/sessions:batch answer: the sessions created, in the order of the request."""
+
+    sessions: list[Session]
+
+
+class SessionBatchDeleteResult(_Response):
+    """POST /api/v1/sessions:batchDelete answer."""
+
+    deleted: int = Field(description="Sessions deleted for good (all that were named)")
 
 
 class Message(_Response):

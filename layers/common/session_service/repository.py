@@ -187,8 +187,15 @@ class SessionRepository:
             raise TransactionCanceled(canceled.reasons[1:]) from canceled
 
     def _is_live(self, item: dict[str, Any] | None, caller: str) -> bool:
-        """True when ``item`` is a session the caller owns that has not expired (TTL runs days late)."""
-        return item is not None and item.get("user_id") == caller and int(item.get("expires_at", 0)) > self._epoch()
+        """True when ``item`` is a session the caller owns that has not expired (TTL runs days late) nor been
+        deleted (a tombstone expires at its delete's second; its status keeps a clock a second behind from
+        seeing it)."""
+        return (
+            item is not None
+            and item.get("user_id") == caller
+            and int(item.get("expires_at", 0)) > self._epoch()
+            and not items.is_tombstone(item)
+        )
 
     def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
         """The caller's live session's hot item (consistent GetItem). Raises :class:`SessionNotFound`."""
@@ -260,7 +267,7 @@ class SessionRepository:
             if old is None:
                 raise ServiceUnavailable() from canceled
             # The same instant as the new session's created_at: everything of the old session is older.
-            if int(old.get("expires_at", 0)) > int(now.timestamp()):
+            if int(old.get("expires_at", 0)) > int(now.timestamp()) and not items.is_tombstone(old):
                 if old.get("user_id") == caller:
                     return self._read_session(session_id, caller), False
                 raise SessionIdTaken() from canceled
@@ -291,21 +298,35 @@ class SessionRepository:
         :class:`TransactionCanceled` when the old session changed first (removed by TTL, or taken over).
         """
         caller = str(hot["user_id"])
+        counts = [self._count(user_id, deltas) for user_id, deltas in self._take_over_moves(old, caller, created)]
+        # Expired by the new session's created_at, not by a later clock: an append to the old session is
+        # refused from its expires_at on, so every old item is older than the new incarnation.
+        condition, values = self._take_over_condition(old, hot)
+        actions = [self._put(hot, condition, values), self._put(data), *counts]
+        self._transact(actions, guard, [str(hot["session_id"])], items.parse_iso(str(hot["created_at"])))
+
+    @staticmethod
+    def _take_over_moves(old: dict[str, Any], caller: str, created: dict[str, int]) -> list[tuple[str, dict[str, int]]]:
+        """How the counts move (``(user_id, deltas)``, one a user) when ``caller`` creates a session (its counts:
+        ``created``) over the expired ``old``: its owner loses it, unless it is a tombstone (its delete moved
+        the counts already)."""
+        if items.is_tombstone(old):
+            return [(caller, created)]
         gone = {items.count_attribute(None): -1, items.count_attribute(SessionStatus(old["status"])): -1}
         if old["user_id"] == caller:
             merged = dict(created)
             for name, delta in gone.items():
                 merged[name] = merged.get(name, 0) + delta
-            counts = [self._count(caller, merged)]
-        else:
-            counts = [self._count(caller, created), self._count(str(old["user_id"]), gone)]
-        # Expired by the new session's created_at, not by a later clock: an append to the old session is
-        # refused from its expires_at on, so every old item is older than the new incarnation.
-        condition = "created_at = :incarnation AND expires_at <= :created"
+            return [(caller, merged)]
+        return [(caller, created), (str(old["user_id"]), gone)]
+
+    @staticmethod
+    def _take_over_condition(old: dict[str, Any], hot: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The condition (and values) of putting ``hot`` over the expired session ``old``: still that
+        incarnation, expired by ``hot``'s ``created_at``."""
         created_at = items.parse_iso(str(hot["created_at"]))
         values = {":incarnation": old["created_at"], ":created": int(created_at.timestamp())}
-        actions = [self._put(hot, condition, values), self._put(data), *counts]
-        self._transact(actions, guard, [str(hot["session_id"])], created_at)
+        return "created_at = :incarnation AND expires_at <= :created", values
 
     def get_session(self, session_id: str, caller: str) -> Session:
         """Return the caller's live session (one Query). Raises :class:`SessionNotFound` (missing, foreign,
@@ -426,6 +447,151 @@ class SessionRepository:
         :class:`PreconditionFailed`.
         """
         self._apply_update(session_id, caller, SessionUpdate(status=SessionStatus.ENDED), if_match)
+
+    def session_exists(self, session_id: str, caller: str) -> None:
+        """HEAD (seed 003's ``session_exists``): one consistent GetItem of the hot item. Returns when the caller
+        has the live session; raises :class:`SessionNotFound` otherwise (missing, another user's, expired,
+        deleted)."""
+        self._hot(session_id, caller)
+
+    def delete_session(self, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+        """DELETE ``?permanent=true``: delete the caller's session for good (:meth:`delete_sessions`).
+
+        ``if_match`` is the version the caller last saw (its ETag). Raises :class:`SessionNotFound`,
+        :class:`PreconditionFailed`.
+        """
+        self.delete_sessions(caller, [session_id], if_match=if_match)
+
+    def delete_sessions(self, caller: str, session_ids: Sequence[str], *, if_match: int | None = None) -> int:
+        """Delete the caller's live sessions for good, all or nothing; return how many (SPEC section 9, seed
+        003's ``delete_session`` and ``batch_delete_sessions``).
+
+        One consistent BatchGetItem of the hot items, then one transaction: each hot item becomes a tombstone
+        (:func:`~session_service.items.tombstone_update`), conditioned on being the caller's, live, and the
+        incarnation and status read, and the caller's counts lose them (so a listing's ``total`` drops at once).
+        Every reader treats a tombstone as gone from that moment; the stream function deletes the sessions'
+        items afterwards, however many there are. ``session_ids`` are distinct (at most 25 with the counts:
+        TransactWriteItems' 100 actions); ``if_match`` (one session) is the version the caller last saw.
+        Raises :class:`SessionNotFound` when one of them is missing, another user's, expired or deleted
+        (nothing is deleted), :class:`PreconditionFailed`, :class:`ServiceUnavailable` when their statuses
+        keep changing.
+        """
+        for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+            found = {
+                str(item["session_id"]): item
+                for item in dynamo.batch_get(self._client, self._table, [items.session_key(i) for i in session_ids])
+            }
+            hots = [found.get(session_id) for session_id in session_ids]
+            if not all(self._is_live(hot, caller) for hot in hots):
+                raise SessionNotFound()
+            live = [hot for hot in hots if hot is not None]
+            if if_match is not None and any(int(hot["version"]) != if_match for hot in live):
+                raise PreconditionFailed()
+            try:
+                dynamo.transact_write(self._client, self._tombstone_actions(caller, live, if_match))
+                return len(live)
+            except TransactionCanceled as canceled:
+                failed = [canceled.item(i) for i in range(len(live)) if canceled.failed(i)]
+                if any(not self._is_live(old, caller) for old in failed):
+                    raise SessionNotFound() from canceled
+                if if_match is not None and any(int(old["version"]) != if_match for old in failed if old):
+                    raise PreconditionFailed() from canceled
+                # A status changed since the read: the counts to move changed with it; read again.
+        raise ServiceUnavailable()
+
+    def _tombstone_actions(self, caller: str, hots: Sequence[dict[str, Any]], if_match: int | None) -> list[Any]:
+        """The transaction turning the caller's ``hots`` (as read) into tombstones, and the caller's counts."""
+        expression, values = items.tombstone_update(self._clock())
+        condition = "user_id = :caller AND created_at = :incarnation AND #status = :was AND expires_at > :epoch"
+        if if_match is not None:
+            condition += " AND version = :expected"
+            values[":expected"] = if_match
+        actions: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        for hot in hots:
+            own = {**values, ":caller": caller, ":incarnation": hot["created_at"], ":was": hot["status"]}
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": items.session_key(str(hot["session_id"])),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": serialize(own),
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+            for name in (items.count_attribute(None), items.count_attribute(SessionStatus(hot["status"]))):
+                counts[name] = counts.get(name, 0) - 1
+        return [*actions, self._count(caller, counts)]
+
+    def create_sessions(
+        self, caller: str, requests: Sequence[SessionCreate], guard: WriteGuard | None = None
+    ) -> list[Session]:
+        """Create sessions for ``caller``, all or nothing, in one transaction (SPEC section 9, seed 003's
+        ``batch_save_sessions``); return them in the order of ``requests``.
+
+        Each session is two items (hot, data) as in :meth:`create_session`, and the caller's counts move once.
+        An id whose session expired (or was deleted) is taken over as by a single create. ``requests`` have
+        distinct ids (at most 25: TransactWriteItems' 100 actions). With a ``guard`` (an ``Idempotency-Key``),
+        a retry of a batch that was applied returns its sessions as they were created.
+        Raises :class:`SessionIdTaken` when a ``session_id`` names a live session, the caller's own included
+        (nothing is created: a batch creates, it does not "ensure"), :class:`IdempotencyKeyReused`.
+        """
+        ids, now = [request.session_id or self._new_id() for request in requests], self._clock()
+        olds: dict[str, dict[str, Any]] = {}
+        for attempt in range(2):
+            pairs = [self._new_items(caller, i, r, now) for i, r in zip(ids, requests, strict=True)]
+            try:
+                self._transact(self._create_actions(caller, pairs, olds), guard, ids, now)
+                break
+            except _GuardHit as hit:
+                ids, now = hit.ids, hit.at
+                break
+            except TransactionCanceled as canceled:
+                for index, (hot, _) in enumerate(pairs):
+                    if not canceled.failed(2 * index):
+                        continue
+                    old = canceled.item(2 * index)
+                    live = old is not None and int(old.get("expires_at", 0)) > int(now.timestamp())
+                    # A live id is refused; so is an expired one that changed while it was taken over.
+                    if attempt or old is None or (live and not items.is_tombstone(old)):
+                        raise SessionIdTaken() from canceled
+                    olds[str(hot["session_id"])] = old
+        else:
+            raise SessionIdTaken()
+        pairs = [self._new_items(caller, i, r, now) for i, r in zip(ids, requests, strict=True)]
+        return [items.session_from_items(hot, data, None) for hot, data in pairs]
+
+    def _new_items(
+        self, caller: str, session_id: str, request: SessionCreate, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        return items.new_session_items(session_id, caller, request, now, request.ttl_seconds or self._ttl_seconds)
+
+    def _create_actions(
+        self, caller: str, pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]], olds: dict[str, dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A batch create's transaction: each session's hot item (new, or over the expired ``olds`` of its id)
+        and data item, then the counts of the caller and of the expired sessions' owners, one action a user."""
+        actions: list[dict[str, Any]] = []
+        counts: dict[str, dict[str, int]] = {}
+        created = {items.count_attribute(None): 1, items.count_attribute(SessionStatus.ACTIVE): 1}
+        for hot, data in pairs:
+            old = olds.get(str(hot["session_id"]))
+            if old is None:
+                actions.append(self._put_new(hot))
+                moves = [(caller, created)]
+            else:
+                actions.append(self._put(hot, *self._take_over_condition(old, hot)))
+                moves = self._take_over_moves(old, caller, created)
+            actions.append(self._put(data))
+            for user_id, deltas in moves:
+                total = counts.setdefault(user_id, {})
+                for name, delta in deltas.items():
+                    total[name] = total.get(name, 0) + delta
+        return [*actions, *(self._count(user_id, deltas) for user_id, deltas in counts.items())]
 
     def list_user_sessions(
         self,

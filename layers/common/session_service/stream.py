@@ -30,6 +30,11 @@ on-failure queue). This module turns a batch into its derived writes:
   also deletes the session's messages and memory records (Query + ``BatchWriteItem``), before its mark
   moves, so a crash in between repeats the deletion. Only items created before the session's final
   ``expires_at`` are deleted: a new session that reuses the id after the removal keeps its own.
+* **Permanent delete**: a request turns the hot item into a *tombstone* (expired at once, out of the indexes;
+  the owner's counts moved in the same transaction). Its MODIFY record removes the session from the
+  statistics (a tombstone contributes nothing) and deletes the partition's items of that incarnation (created
+  before :func:`~session_service.items.tombstone_bound`), then the tombstone itself while it is still that
+  tombstone; a replay skips it by its mark, and the deletions are idempotent.
 * **Index keys**: a session's GSI sort keys (its activity, for the listings) move here, not in the append:
   when a session record shows its ``last_activity`` a minute or more past its keys
   (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them with one
@@ -149,9 +154,9 @@ class Change:
     For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
     second after which its mark may expire, ``delta`` its share of the statistics, ``user_delta`` what its
     owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
-    the ISO time before which the partition's items belong to a session that is gone (a TTL removal, or an
-    expired id created again), ``index`` the GSI keys to move, ``summary_due`` whether its messages reached a
-    :func:`summary_point` (``image`` is then the session as the record left it).
+    the ISO time before which the partition's items belong to a session that is gone (a TTL removal, an
+    expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due`` whether
+    its messages reached a :func:`summary_point` (``image`` is then the session as the record left it).
     """
 
     sequence: int
@@ -207,9 +212,13 @@ def _text(image: dict[str, Any], name: str) -> str:
 def contribution(image: dict[str, Any]) -> Delta:
     """A session item's share of the statistics (``image`` in plain values, numbers as ``Decimal``).
 
+    A tombstone (a permanently deleted session, :func:`~session_service.items.is_tombstone`) contributes
+    nothing: the record that made it removes the session from the statistics, and its removal changes nothing.
     Raises :class:`MalformedRecord` when a counter is not a number or ``status`` is missing.
     """
     status = _text(image, "status")
+    if items.is_tombstone(image):
+        return Delta()
     return Delta(
         sessions=1,
         active=int(status == "active"),
@@ -293,9 +302,13 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         delta = contribution(new) - contribution(old)
         if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
             expired_before = _text(new, "created_at")
+        elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
+            expired_before = _tombstone_bound(new)
     else:
         delta = -contribution(old)
-        if is_ttl_removal(record):
+        if is_ttl_removal(record) and items.is_tombstone(old):  # its delete moved the counts already
+            expired_before = _tombstone_bound(old)
+        elif is_ttl_removal(record):
             expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
             status = SessionStatus(_text(old, "status"))
             user_delta = {items.count_attribute(None): -1, items.count_attribute(status): -1}
@@ -309,10 +322,17 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         user_delta=user_delta,
         keep_until=keep_until,
         expired_before=expired_before,
-        index=None if removed else _index_move(image),
+        index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
         image=None if removed else new,
     )
+
+
+def _tombstone_bound(image: dict[str, Any]) -> str:
+    try:
+        return items.tombstone_bound(image)
+    except (KeyError, ValueError) as exc:
+        raise MalformedRecord("a tombstone without its updated_at") from exc
 
 
 def summary_point(count: int) -> bool:
@@ -434,11 +454,14 @@ class StreamProcessor:
         outcome = Outcome()
         counted = [c for c in changes if c.counts()]
         pool = _pool(self._workers)
+        # No summary for a session this batch deletes for good (its items are deleted before the commit).
+        newest = {c.session_id: c.image for c in changes if c.kind == "session"}
+        gone = {session_id for session_id, image in newest.items() if items.is_tombstone(image)}
         # The newest messages of the sessions due for a summary are read while the marks are.
         histories = {
             c.session_id: pool.submit(self._newest_messages, c.image)
             for c in counted
-            if c.summary_due and c.image is not None
+            if c.summary_due and c.image is not None and c.session_id not in gone
         }
         pending: list[Change] = []
         summaries: dict[str, dict[str, Any]] | None = None
@@ -460,7 +483,7 @@ class StreamProcessor:
                 due = {
                     c.session_id: (c.image, id(c) not in applied_now)
                     for c in counted
-                    if c.summary_due and c.image is not None
+                    if c.summary_due and c.image is not None and c.session_id not in gone
                 }
                 summaries, failure = self._make_summaries(due, histories, summarized)
             for change in pending:
@@ -643,18 +666,40 @@ class StreamProcessor:
 
     def _delete_gone_contents(self, session_id: str, created_before: str) -> int:
         """Delete every item of a session's partition created before ``created_before``: the content of a
-        session that TTL removed, or that an expired id's new session replaced.
+        session that TTL removed, that an expired id's new session replaced, or that was deleted for good.
 
         Keys-only Query of the partition (with ``created_at``) + BatchWriteItem of 25; idempotent. Returns the
         number of items deleted. A new session that reuses the id is created after ``created_before`` and
-        keeps everything of its own.
+        keeps everything of its own. A hot item is never among the batch deletes: an old one left is a
+        tombstone, deleted last by :meth:`_delete_tombstone`.
         """
-        keys = [
-            {"PK": raw["PK"], "SK": raw["SK"]}
-            for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at")
-            if raw.get("created_at", {}).get("S", created_before) < created_before
-        ]
-        return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+        keys, hot = [], None
+        for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at"):
+            if raw.get("created_at", {}).get("S", created_before) < created_before:
+                if raw["SK"]["S"] == items.SESSION_SK:
+                    hot = raw["created_at"]["S"]
+                else:
+                    keys.append({"PK": raw["PK"], "SK": raw["SK"]})
+        deleted = dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+        return deleted + (self._delete_tombstone(session_id, hot) if hot is not None else 0)
+
+    def _delete_tombstone(self, session_id: str, incarnation: str) -> int:
+        """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have
+        taken the id over meanwhile); return 1 when deleted, else 0. Its removal comes back through the stream
+        and changes nothing (:func:`contribution` of a tombstone is zero)."""
+        try:
+            dynamo.conditional(
+                self._client,
+                "delete_item",
+                TableName=self._table,
+                Key=items.session_key(session_id),
+                ConditionExpression="created_at = :incarnation AND #status = :deleted",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize({":incarnation": incarnation, ":deleted": items.DELETED_STATUS}),
+            )
+        except ConditionFailed:
+            return 0
+        return 1
 
     # -- cuts: messages deleted by a request ------------------------------------------------------------
 
