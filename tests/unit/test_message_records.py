@@ -320,3 +320,34 @@ def test_a_streaming_reply_costs_readers_nothing_per_chunk(store: SessionReposit
     context = store.get_context(sid, user, max_tokens=100, max_messages=1)
     assert context.messages[0].content == "x" * 30
     assert len(queries) == 2  # the newest message, then its chunks (one Query each)
+
+
+def test_a_cut_larger_than_a_pass_is_cleared_over_several_records(
+    store: SessionRepository, ddb: Any, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each partial pass changes the hot item (its stream record brings the next pass), also when the limit
+    is reached among a reply's chunks."""
+    from session_service import stream
+
+    monkeypatch.setattr(stream, "MAX_CUT_ITEMS", 3)
+    sid = new_session(store, user)
+    head, *_ = store.append_messages(sid, user, [say(f"m{i}") for i in range(3)])
+    (reply,) = store.append_messages(
+        sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
+    )
+    for index in range(4):
+        store.add_chunk(sid, user, reply.message_id, ChunkCreate(index=index, content=f"c{index}"))
+    assert store.truncate_after(sid, user, head.message_id) == 3  # two messages, the reply and its 4 chunks
+
+    def hot() -> dict[str, Any]:
+        return dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
+
+    passes = []
+    while hot()["cuts"]:
+        before = hot()
+        passes.append(clear_cuts(ddb, sid))
+        assert hot() != before  # a change of the hot item: the stream record of the next pass
+        assert len(passes) < 10
+    assert passes == [3, 3, 1]
+    assert [m.message_id for m in store.list_messages(sid, user).messages] == [head.message_id]
+    assert {str(i["SK"])[:4] for i in partition(ddb, sid)} == {"SESS", "MSG#"}

@@ -57,6 +57,7 @@ keys are current, so nothing loops.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -708,17 +709,17 @@ class StreamProcessor:
         reserved ids) and remove the cut; return the number of items deleted.
 
         Readers skip a cut from the moment it is written, so this only frees the table. At most
-        :data:`MAX_CUT_ITEMS` items per cut and batch: a larger cut's lower bound moves past what was deleted,
+        :data:`MAX_CUT_ITEMS` items per cut and batch: a larger cut counts the pass in the hot item (``passes``),
         and that write's stream record brings the rest. Idempotent (a cut already removed deletes nothing).
         """
         deleted = 0
         for cut_id, cut in (hot.get("cuts") or {}).items():
-            first, last = str(cut["from"]), str(cut["to"])
             keys: list[dict[str, Any]] = []
-            done, reached = True, first
-            (messages, chunks) = items.cut_ranges(first, last)
             # The chunks first: a message is deleted once nothing of it is left behind.
+            messages, chunks = items.cut_ranges(str(cut["from"]), str(cut["to"]))
             for low, high in (chunks, messages):
+                if len(keys) >= MAX_CUT_ITEMS:
+                    break
                 query = {
                     "TableName": self._table,
                     "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
@@ -728,44 +729,28 @@ class StreamProcessor:
                     "ProjectionExpression": "PK, SK, message_id, body_hash",
                     "ConsistentRead": True,
                 }
-                for raw in dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1):
-                    found = deserialize(raw)
+                for found in map(deserialize, dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1)):
                     if len(keys) >= MAX_CUT_ITEMS:
-                        done = False
                         break
                     keys.append(items.key(str(found["PK"]), str(found["SK"])))
-                    if (low, high) == messages:
-                        reached = str(found["SK"])
                     if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with it
                         keys.append(items.message_id_key(session_id, str(found["message_id"])))
-                if not done:
-                    break
+            done = len(keys) < MAX_CUT_ITEMS
             deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
-            names = {"#cut": cut_id}
-            try:
-                if done:
-                    dynamo.conditional(
-                        self._client,
-                        "update_item",
-                        TableName=self._table,
-                        Key=items.session_key(session_id),
-                        UpdateExpression="REMOVE cuts.#cut",
-                        ConditionExpression="attribute_exists(cuts.#cut)",
-                        ExpressionAttributeNames=names,
-                    )
-                else:
-                    dynamo.conditional(
-                        self._client,
-                        "update_item",
-                        TableName=self._table,
-                        Key=items.session_key(session_id),
-                        UpdateExpression="SET cuts.#cut.#from = :next",
-                        ConditionExpression="cuts.#cut.#from = :first",
-                        ExpressionAttributeNames={**names, "#from": "from"},
-                        ExpressionAttributeValues=serialize({":next": reached, ":first": first}),
-                    )
-            except ConditionFailed:
-                pass  # removed or moved on by another delivery of a record
+            # Done: the cut goes. Not yet: the cut counts this pass, a change of the hot item whose stream
+            # record brings the rest (what was deleted is not found again).
+            progress = "SET cuts.#cut.passes = if_not_exists(cuts.#cut.passes, :zero) + :one"
+            with contextlib.suppress(ConditionFailed):  # removed by another delivery of a record
+                dynamo.conditional(
+                    self._client,
+                    "update_item",
+                    TableName=self._table,
+                    Key=items.session_key(session_id),
+                    UpdateExpression="REMOVE cuts.#cut" if done else progress,
+                    ConditionExpression="attribute_exists(cuts.#cut)",
+                    ExpressionAttributeNames={"#cut": cut_id},
+                    **({} if done else {"ExpressionAttributeValues": serialize({":zero": 0, ":one": 1})}),
+                )
         return deleted
 
     # -- index keys and summaries ---------------------------------------------------------------------
