@@ -683,9 +683,10 @@ class SessionRepository:
             "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
         }
         chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-        if chosen and any(found is not None for found in _READS.map(partial(self._find_message, session_id), chosen)):
+        found = self._find_messages(session_id, chosen)
+        if any(item is not None for item in found.values()):
             # An id in use: a repeated append, or an id the server drew for another message of the session.
-            return self._appended_before(session_id, caller, requests, ids, hashes)
+            return self._appended_before(session_id, caller, ids, hashes, found)
         for _ in range(2):
             message_items = self._message_items(session_id, caller, requests, ids, now, hashes)
             payload_bytes = sum(dynamo.item_size(item) for item in message_items)
@@ -719,7 +720,8 @@ class SessionRepository:
                 hot = canceled.item(-1)
                 reserved = range(len(message_items), len(message_items) + len(reservations))
                 if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
-                    return self._appended_before(session_id, caller, requests, ids, hashes)
+                    found = self._find_messages(session_id, chosen)  # taken meanwhile: read them again
+                    return self._appended_before(session_id, caller, ids, hashes, found)
                 if not self._is_live(hot, caller):
                     raise SessionNotFound() from canceled
                 if hot is None or hot.get("status") != SessionStatus.ACTIVE:
@@ -735,17 +737,18 @@ class SessionRepository:
         self,
         session_id: str,
         caller: str,
-        requests: Sequence[MessageCreate],
         ids: Sequence[str],
         hashes: Sequence[str | None],
+        found: dict[str, dict[str, Any] | None],
     ) -> Appended:
         """The answer to an append whose client-chosen ids are taken: the stored messages (``created``
-        false) when every message names its id and was stored with the same body. Raises
-        :class:`MessageConflict` otherwise, :class:`SessionNotFound` when the session is gone."""
+        false) when every message names its id and was stored with the same body. ``found`` holds the
+        messages read by the client-chosen ids (:meth:`_find_messages`). Raises :class:`MessageConflict` otherwise,
+        :class:`SessionNotFound` when the session is gone."""
         hot = self._hot(session_id, caller)
         stored = []
         for message_id, digest in zip(ids, hashes, strict=True):
-            item = self._find_message(session_id, message_id) if digest is not None else None
+            item = found.get(message_id) if digest is not None else None
             if item is None or item.get("body_hash") != digest or not self._shows(hot, item):
                 raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
             stored.append(self._with_content(item))
@@ -849,6 +852,10 @@ class SessionRepository:
         )
         found = [deserialize(raw) for raw in response.get("Items", [])]
         return found[0] if found else None
+
+    def _find_messages(self, session_id: str, message_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """:meth:`_find_message` of each id, concurrently: id -> its message item or ``None``."""
+        return dict(zip(message_ids, _READS.map(partial(self._find_message, session_id), message_ids), strict=True))
 
     @staticmethod
     def _shows(hot: dict[str, Any], message: dict[str, Any]) -> bool:
