@@ -176,38 +176,6 @@ def measure(meter: IndexMeter, label: str, operations: list[Callable[[], Any]]) 
     return Row(label, meter.snapshot(), timings, len(operations))
 
 
-class StreamReader:
-    """A table's stream from its start, in Lambda's record shape, remembering its position per shard."""
-
-    def __init__(self, client: Any, streams: Any, table: str) -> None:
-        from devserver.streams import lambda_record
-
-        self._shape = lambda_record
-        self.streams = streams
-        self.arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        self.iterators: dict[str, str | None] = {}
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Every record written since the last call."""
-        records: list[dict[str, Any]] = []
-        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
-            if shard_id not in self.iterators:
-                self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            for _ in range(10_000):
-                iterator = self.iterators[shard_id]
-                if not iterator:
-                    break
-                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                self.iterators[shard_id] = response.get("NextShardIterator")
-                records += [self._shape(r, stream_arn=self.arn, region="us-east-1") for r in response["Records"]]
-                if not response["Records"]:
-                    break
-        return records
-
-
 def apply_batches(processor: Any, records: list[dict[str, Any]]) -> None:
     """Hand ``records`` to the stream function in batches of 100 (the template's ``BatchSize``)."""
     for first in range(0, len(records), 100):
@@ -230,6 +198,7 @@ def main() -> int:
 
     import boto3
 
+    from devserver.streams import StreamReader
     from devserver.template import create_table
     from session_service import items, wiring
     from session_service.cursor import CursorCodec

@@ -148,6 +148,41 @@ def lambda_record(record: dict[str, Any], *, stream_arn: str, region: str) -> di
     return out
 
 
+class StreamReader:
+    """A table's stream read from its start, for tests and benchmarks: each :meth:`drain` returns the records
+    written since the last one, in Lambda's event shape (:func:`lambda_record`), oldest first per shard.
+
+    ``client`` is a DynamoDB client, ``streams`` a DynamoDB Streams client. Every drain looks up the table's
+    stream and follows every shard it lists, new ones from their start: moto may give a table a new stream
+    shard when it restores the table after a cancelled transaction.
+    """
+
+    def __init__(self, client: Any, streams: Any, table: str, *, region: str = "us-east-1") -> None:
+        self.client, self.streams, self.table, self.region = client, streams, table, region
+        self.iterators: dict[tuple[str, str], str | None] = {}
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every record written since the last call (at most 1,000 GetRecords calls per shard)."""
+        records: list[dict[str, Any]] = []
+        arn = self.client.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        for shard in self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            position = (arn, shard["ShardId"])
+            if position not in self.iterators:
+                self.iterators[position] = self.streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            for _ in range(1000):
+                iterator = self.iterators[position]
+                if not iterator:
+                    break
+                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                self.iterators[position] = response.get("NextShardIterator")
+                records += [lambda_record(r, stream_arn=arn, region=self.region) for r in response["Records"]]
+                if not response["Records"]:
+                    break
+        return records
+
+
 def _first_failure(result: Any, records: list[dict[str, Any]]) -> int | None:
     """Index of the first record the handler reported failed; ``None`` when the batch succeeded.
 

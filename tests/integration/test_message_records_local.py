@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
-from devserver.streams import lambda_record
+from devserver.streams import StreamReader
 from devserver.template import create_table
 from session_service import dynamo, items, stream
 from session_service.cursor import CursorCodec
@@ -461,34 +461,6 @@ def own_table(dynamodb_local: DynamoDBLocal, local_table: str) -> Iterator[tuple
         client.delete_table(TableName=table)
 
 
-class StreamReader:
-    """The table's stream from its start, in Lambda's record shape; remembers its position per shard."""
-
-    def __init__(self, client: Any, table: str, endpoint: str) -> None:
-        self.arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)  # DynamoDB Local serves both
-        self.iterators: dict[str, str | None] = {}
-
-    def drain(self) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
-        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
-            if shard_id not in self.iterators:
-                self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            for _ in range(1000):
-                iterator = self.iterators[shard_id]
-                if not iterator:
-                    break
-                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                self.iterators[shard_id] = response.get("NextShardIterator")
-                records += [lambda_record(r, stream_arn=self.arn, region="us-east-1") for r in response["Records"]]
-                if not response["Records"]:
-                    break
-        return records
-
-
 def apply_stream(processor: StreamProcessor, reader: StreamReader) -> int:
     """Hand the stream's records to the stream function in batches of 100 (the template's ``BatchSize``),
     then the records its own writes caused, until the stream is quiet; returns the rounds it took."""
@@ -562,7 +534,8 @@ def test_the_stream_deletes_what_a_truncation_cut(
     assert _hot(client, table, sid)["cuts"]  # the finalization's chunks and the truncation's tail wait
 
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
-    apply_stream(processor, StreamReader(client, table, dynamodb_local.endpoint))
+    streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint)
+    apply_stream(processor, StreamReader(client, streams, table))
 
     hot = _hot(client, table, sid)
     assert hot["cuts"] == {}

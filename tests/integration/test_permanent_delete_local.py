@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
-from devserver.streams import lambda_record
+from devserver.streams import StreamReader
 from devserver.template import create_table
 from session_service import dynamo, items
 from session_service.cursor import CursorCodec
@@ -39,25 +39,10 @@ def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository
         client.delete_table(TableName=table)
 
 
-def _settle(processor: StreamProcessor, client: Any, table: str, endpoint: str, positions: dict[str, Any]) -> None:
+def _settle(processor: StreamProcessor, reader: StreamReader) -> None:
     """Apply the table's stream in batches of 100 until it is quiet (the function's own writes come back)."""
-    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)
-    arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     for _ in range(10):
-        records: list[dict[str, Any]] = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            if shard["ShardId"] not in positions:
-                positions[shard["ShardId"]] = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            for _ in range(100):
-                if not positions[shard["ShardId"]]:
-                    break
-                response = streams.get_records(ShardIterator=positions[shard["ShardId"]], Limit=1000)
-                positions[shard["ShardId"]] = response.get("NextShardIterator")
-                records += [lambda_record(r, stream_arn=arn, region="us-east-1") for r in response["Records"]]
-                if not response["Records"]:
-                    break
+        records = reader.drain()
         if not records:
             return
         for first in range(0, len(records), 100):
@@ -89,8 +74,8 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     repo.add_memory(sid, user, MemoryCreate(memory_type="entity", content="a secret"))
     repo.append_messages(kept, user, messages[:3])
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
-    positions: dict[str, Any] = {}
-    _settle(processor, client, table, dynamodb_local.endpoint, positions)
+    reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
+    _settle(processor, reader)
     before = _stats(client, table)
     hot = dynamo.deserialize(client.get_item(TableName=table, Key=items.session_key(sid), ConsistentRead=True)["Item"])
 
@@ -103,7 +88,7 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     listing = repo.list_user_sessions(user)
     assert [row.session_id for row in listing.sessions] == [kept] and listing.total == 1
 
-    _settle(processor, client, table, dynamodb_local.endpoint, positions)
+    _settle(processor, reader)
 
     assert list(dynamo.query_keys(client, table, items.session_pk(sid))) == []
     after = _stats(client, table)

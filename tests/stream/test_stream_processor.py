@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devserver.lambda_runtime import LambdaContext, load_handler_module
+from devserver.streams import StreamReader
 from devserver.template import ROOT
 from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
@@ -37,44 +38,6 @@ TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 HANDLER_DIR = ROOT / "functions" / "stream_processor"
 
 
-class StreamReader:
-    """Reads new records of the moto table's stream, shaped as Lambda delivers them.
-
-    moto may give the stream a new shard when it restores a table after a cancelled transaction (a mark
-    condition that failed), so each drain follows every shard the stream lists, new ones from their start.
-    """
-
-    def __init__(self, ddb: Any) -> None:
-        self.ddb = ddb
-        self.client = boto3.client("dynamodbstreams")
-        self.iterators: dict[tuple[str, str], str | None] = {}
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Every record written since the last drain, oldest first."""
-        records: list[dict[str, Any]] = []
-        arn = self.ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
-        for shard in self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            position = (arn, shard["ShardId"])
-            if position not in self.iterators:
-                self.iterators[position] = self.client.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            while self.iterators[position]:
-                response = self.client.get_records(ShardIterator=self.iterators[position], Limit=1000)
-                self.iterators[position] = response.get("NextShardIterator")
-                if not response["Records"]:
-                    break
-                for record in response["Records"]:
-                    record = dict(record, eventSourceARN=arn)
-                    created = record["dynamodb"].get("ApproximateCreationDateTime")
-                    if isinstance(created, datetime):
-                        record["dynamodb"] = dict(
-                            record["dynamodb"], ApproximateCreationDateTime=int(created.timestamp())
-                        )
-                    records.append(record)
-        return records
-
-
 class CountingSummarizer:
     """The extractive summarizer, counting its calls per session."""
 
@@ -89,7 +52,7 @@ class CountingSummarizer:
 
 @pytest.fixture
 def reader(ddb: Any) -> StreamReader:
-    return StreamReader(ddb)
+    return StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE)
 
 
 @pytest.fixture
@@ -702,7 +665,7 @@ def test_a_new_session_taking_over_a_deleted_id_keeps_its_own_items(
     repo.append_messages(sid, "hank", [msg("new owner", 2, "0.2")])
     # The create's first attempt was cancelled, and moto then restores a copy of the table whose stream the
     # old iterators no longer follow: a new reader delivers the whole stream again (a replay, applied once).
-    _settle(StreamReader(ddb), handler)
+    _settle(StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE), handler)
     left = ddb.query(
         TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"SESSION#{sid}"}}
     )["Items"]
