@@ -101,7 +101,9 @@ def truth(ddb: Any) -> dict[str, Usage]:
             {"provider": p, "model": m, "messages": n, "tokens": t, "cost": c}
             for (p, m), (n, t, c) in rows.get(user, {}).items()
         ]
-        by_model.sort(key=lambda r: (-Decimal(r["cost"]), r["provider"] or "", r["model"] or "", r["provider"] is None))
+        by_model.sort(
+            key=lambda r: (-r["cost"], r["provider"] is None, r["provider"] or "", r["model"] is None, r["model"] or "")
+        )
         usages[user] = Usage(user_id=user, by_model=by_model, **total)
     return usages
 

@@ -679,8 +679,8 @@ class Usage(_Response):
     creation), ``tokens`` and ``cost`` (USD, exact) what they used. ``by_model`` has a row per (``provider``,
     ``model``) the messages name, and, when some messages name neither, one row with both ``null`` (the
     totals minus the named rows), so the rows add up to the totals; rows are sorted by cost, highest first,
-    then by provider and model. The stream applies changes within seconds, so a write is seen here shortly
-    after it is answered.
+    then by provider and model (``null`` after a name). The stream applies changes within seconds, so a write
+    is seen here shortly after it is answered.
     """
 
     user_id: str

@@ -110,6 +110,11 @@ def _request_hash(request: MessageCreate) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _usage_order(row: ModelUsage) -> tuple[Any, ...]:
+    """Usage rows by cost, highest first, then by provider and model (a missing one after the named)."""
+    return (-row.cost, row.provider is None, row.provider or "", row.model is None, row.model or "")
+
+
 def predecessor(target: SessionStatus) -> SessionStatus | None:
     """The one status from which ``target`` is reached (seed 002's state machine), or ``None`` (``active``)."""
     before = [status for status, nexts in ALLOWED_TRANSITIONS.items() if target in nexts]
@@ -1347,7 +1352,7 @@ class SessionRepository:
         """The user's usage as the stream function keeps it (:class:`~session_service.models.Usage`; one GetItem
         of ``USER#<user_id>``/``USAGE``, eventually consistent: the stream writes it, not the request). No item
         (no session ever counted) is all zeros. The row of the messages naming neither provider nor model is
-        the totals minus the named rows, made here."""
+        the totals minus the named rows, made here; rows are ordered by :func:`_usage_order`."""
         response = dynamo.call(self._client, "get_item", TableName=self._table, Key=items.user_usage_key(user_id))
         values = deserialize(response["Item"]) if response.get("Item") else {}
         totals: dict[str, Any] = {
@@ -1367,7 +1372,7 @@ class SessionRepository:
         rest = {name: total - sum(getattr(row, name) for row in named) for name, total in totals.items()}
         if any(rest.values()):
             named.append(ModelUsage(provider=None, model=None, **rest))
-        named.sort(key=lambda row: (-row.cost, row.provider or "", row.model or "", row.provider is None))
+        named.sort(key=_usage_order)
         return Usage(
             user_id=user_id,
             sessions=int(values.get("sessions", 0)),
