@@ -7,7 +7,10 @@ the handlers use, to sessions in four states:
 * ``empty``: a new session;
 * ``30 KiB data``: a session whose ``metadata`` and ``conversation_data`` hold ~30 KiB each;
 * ``empty + summary`` and ``30 KiB data + summary``: the same after the stream function wrote a summary of
-  ~1,000 characters (before the appends).
+  ~1,000 characters (before the appends);
+* ``empty, provider + model``: messages naming a provider and a model (Bedrock's Claude 3.5 Sonnet id), so the
+  hot item also holds and moves that model's three usage counters; ``empty, 5 models in turn``: five such
+  models, one after the other (fifteen usage counters on the hot item).
 
 Beside them, the **minimal design** on its own table: one item per message plus a counter item, the pair
 written by one TransactWriteItems (Put the message, ADD to the counter), the least any store that keeps
@@ -106,6 +109,16 @@ def measure(meter: Meter, messages: int, append: Callable[[int], None]) -> list[
     return windows
 
 
+MODELS = (
+    "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "amazon.titan-text-premier-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "mistral.mistral-large-2407-v1:0",
+)
+"""Bedrock model ids (their real lengths: the usage counters' names hold them)."""
+
+
 def main() -> int:
     """Run the benchmark and print its report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,13 +149,14 @@ def main() -> int:
         minimal_meter = Meter().attach(client)
         user = "bench_user"
 
-        def ours(session_id: str) -> Callable[[int], None]:
+        def ours(session_id: str, models: tuple[str, ...] = ()) -> Callable[[int], None]:
             def append(i: int) -> None:
                 request = MessageCreate(
                     role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
                     content=f"{i}: {CONTENT}",
                     tokens_used=250,
                     cost_usd=Decimal("0.000125"),
+                    **({"provider": "bedrock", "model": models[i % len(models)]} if models else {}),
                 )
                 repo.append_messages(session_id, user, [request])
 
@@ -158,11 +172,13 @@ def main() -> int:
         results.append(
             ("minimal design", measure(minimal_meter, args.messages, lambda i: minimal_append(client, minimal, "m", i)))
         )
-        for name, data, summarized in (
-            ("empty", {}, False),
-            ("30 KiB data", filler, False),
-            ("empty + summary", {}, True),
-            ("30 KiB data + summary", filler, True),
+        for name, data, summarized, models in (
+            ("empty", {}, False, ()),
+            ("30 KiB data", filler, False, ()),
+            ("empty + summary", {}, True, ()),
+            ("30 KiB data + summary", filler, True, ()),
+            ("empty, provider + model", {}, False, MODELS[:1]),
+            (f"empty, {len(MODELS)} models in turn", {}, False, MODELS),
         ):
             session, _ = repo.create_session(
                 user, SessionCreate(user_id=user, title=name, metadata=data, conversation_data=data)
@@ -175,7 +191,7 @@ def main() -> int:
                 assert summarizer.refresh_summary(session.session_id)
                 summary = repo.get_session(session.session_id, user).session_summary
                 name = f"{name} ({len(summary)} chars)"
-            results.append((name, measure(meter, args.messages, ours(session.session_id))))
+            results.append((name, measure(meter, args.messages, ours(session.session_id, models))))
 
         baseline = {label: m.write_units / WINDOW for label, m, _ in results[0][1]}
         print(f"DynamoDB Local at {endpoint}; {args.messages} appends of one ~1 KB message to each session")

@@ -39,13 +39,13 @@ def kind(record: dict[str, Any]) -> str:
 
 def _api_item(record: dict[str, Any]) -> bool:
     """True for the records of the API's writes (sessions, their data, messages, user counts), False for the
-    function's own (statistics, applied marks, summaries, and index moves: a session MODIFY that leaves its
-    ``version``)."""
+    function's own (statistics, users' usage, applied marks, summaries, and index moves: a session MODIFY that
+    leaves its ``version``)."""
     stream = record["dynamodb"]
     sort_key = stream["Keys"]["SK"]["S"]
     if sort_key == "SESSION" and record["eventName"] == "MODIFY":
         return bool(stream["NewImage"].get("version") != stream["OldImage"].get("version"))
-    return sort_key not in ("GLOBAL", "APPLIED", "SESSION#SUMMARY")
+    return sort_key not in ("GLOBAL", "USAGE", "APPLIED", "SESSION#SUMMARY")
 
 
 def make_workload(

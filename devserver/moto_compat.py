@@ -6,13 +6,17 @@
 * DynamoDB refuses a Query whose ``FilterExpression`` names a key attribute of the table or of the index
   queried ("Filter Expression can only contain non-primary key attributes"); moto evaluates it. A filter
   that works on moto and fails on DynamoDB is a 500 in production, so moto refuses it too.
+* DynamoDB adds numbers written with an exponent (``1E-12``, how Python writes ``Decimal("0.000000000001")``)
+  like any other; moto's ``ADD`` reads a number without a ``.`` as an ``int`` and fails on them (a cost of
+  1e-12 on a new per-model usage attribute was a cancelled transaction on moto).
 
-:func:`apply` makes moto do what DynamoDB does in both cases.
+:func:`apply` makes moto do what DynamoDB does in these cases.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 _KEYWORDS = {"AND", "OR", "NOT", "BETWEEN", "IN"}
@@ -40,6 +44,7 @@ def apply() -> None:
         return item
 
     LocalSecondaryIndex.project = project  # type: ignore[method-assign]
+    _exact_number_arithmetic()
 
     if getattr(DynamoHandler, "_session_service_filters", False):
         return
@@ -62,3 +67,30 @@ def apply() -> None:
 
     DynamoHandler._get_filter_expression = get_filter_expression  # type: ignore[method-assign]
     DynamoHandler._session_service_filters = True  # type: ignore[attr-defined]
+
+
+def _number(text: str) -> Decimal | int:
+    """A DynamoDB number's text as DynamoDB reads it: exact, an exponent allowed."""
+    return int(text) if text.lstrip("-").isdigit() else Decimal(text)
+
+
+def _exact_number_arithmetic() -> None:
+    """moto's ``ADD``/``SET a = a + :b`` on numbers, reading every number DynamoDB takes (idempotent)."""
+    from moto.dynamodb.models.dynamo_type import DDBType, DynamoType
+
+    if getattr(DynamoType, "_session_service_numbers", False):
+        return
+    add, sub = DynamoType.__add__, DynamoType.__sub__
+
+    def numbers(operation: Any, combine: Any) -> Any:
+        def apply(self: Any, other: Any) -> Any:
+            if self.type == other.type == DDBType.NUMBER:
+                total = combine(_number(self.value), _number(other.value))
+                return DynamoType({DDBType.NUMBER: f"{total}"})
+            return operation(self, other)
+
+        return apply
+
+    DynamoType.__add__ = numbers(add, lambda a, b: a + b)  # type: ignore[method-assign]
+    DynamoType.__sub__ = numbers(sub, lambda a, b: a - b)  # type: ignore[method-assign]
+    DynamoType._session_service_numbers = True  # type: ignore[attr-defined]

@@ -186,6 +186,24 @@ def test_listing_another_users_sessions(api: Any, owned: str, authorizer_on: Non
     assert status == 200 and page["sessions"] == []
 
 
+def test_usage_of_another_user(api: Any, ddb: Any, owned: str, authorizer_on: None) -> None:
+    before = snapshot(ddb)
+    status, answer, _ = api("GET", f"/api/v1/users/{OWNER}/usage", claims={"sub": INTRUDER})
+    assert status == 403 and "detail" in answer
+    query = {"user_id": OWNER}
+    assert api("GET", f"/api/v1/users/{OWNER}/usage", query=query, claims={"sub": INTRUDER})[0] == 403
+    assert api("GET", f"/api/v1/users/{OWNER}/usage", query=query)[0] == 401
+    status, usage, _ = api("GET", f"/api/v1/users/{INTRUDER}/usage", claims={"sub": INTRUDER})
+    assert status == 200 and usage["user_id"] == INTRUDER and usage["sessions"] == 0
+    assert snapshot(ddb) == before
+
+
+def test_usage_of_another_user_without_authorizer_is_403_when_the_caller_is_named(api: Any, owned: str) -> None:
+    status, answer, _ = api("GET", f"/api/v1/users/{OWNER}/usage", query={"user_id": INTRUDER})
+    assert status == 403 and "detail" in answer
+    assert api("GET", f"/api/v1/users/{OWNER}/usage", query={"user_id": OWNER})[0] == 200
+
+
 def test_a_cursor_of_another_user_is_400(api: Any, new_session: Any) -> None:
     for _ in range(3):
         new_session(OWNER)

@@ -154,6 +154,7 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(api: Any
     call("POST", f"{session}/memory", 201, {"memory_type": "entity", "content": "x"}, user_id=user)
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)
+    call("GET", f"/api/v1/users/{user}/usage", 200, user_id=user)
     call("HEAD", session, 200, user_id=user)
     call("DELETE", session, 200, user_id=user)
     call("DELETE", session, 200, user_id=user, permanent=True)

@@ -306,8 +306,9 @@ def test_summaries_share_the_counts_transactions_within_their_size(
     )
     assert outcome.summaries == 12 and outcome.applied == 24
     assert recorder.sizes and max(recorder.sizes) <= 7 and outcome.transactions == len(recorder.sizes)
-    # Four runs of three sessions (STATS and three marks each), then the twelve summaries in the room left.
-    assert sum(recorder.sizes) == 4 * (1 + 3) + 12
+    # Four runs of three sessions (STATS, three users' USAGE and three marks each), then the twelve summaries in
+    # the room left and transactions of their own.
+    assert sum(recorder.sizes) == 4 * (1 + 3 + 3) + 12
     assert stats(ddb)["total_sessions"] == 12 and same(stats(ddb), truth(ddb))
     ids = [repo.list_user_sessions(f"user{i}").sessions[0].session_id for i in range(12)]
     assert all("Norway" in _summary_item(ddb, session_id)["session_summary"] for session_id in ids)

@@ -58,3 +58,18 @@ def test_an_lsi_query_answers_the_whole_item(ddb: Any) -> None:
         Select="ALL_ATTRIBUTES",
     )["Items"]
     assert found == [item]
+
+
+def test_add_takes_numbers_written_with_an_exponent(ddb: Any) -> None:
+    """As DynamoDB does: ``1E-12`` is Python's text of ``Decimal("0.000000000001")``; moto read it as an int."""
+    key = {"PK": {"S": "P#compat"}, "SK": {"S": "numbers"}}
+    for value in ("1E-12", "2", "0.5", "-1E+2"):
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="ADD n :v",
+            ExpressionAttributeValues={":v": {"N": value}},
+        )
+    from decimal import Decimal
+
+    assert Decimal(ddb.get_item(TableName=TABLE, Key=key)["Item"]["n"]["N"]) == Decimal("-97.499999999999")

@@ -17,6 +17,7 @@ streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<messa
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
+per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
@@ -80,8 +81,9 @@ delete the messages after one          the above + Query the tail (sums) + Updat
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
 add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
 statistics                             GetItem ``STATS``
+usage of a user                        GetItem ``USER#<user_id>`` / ``USAGE``
 stream: counts, marks, summaries       BatchGetItem marks and summaries + TransactWriteItems (ADD STATS,
-                                       COUNTS; SET marks; Put summaries)
+                                       COUNTS, USAGE; SET marks; Put summaries)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary                        Query newest messages (while the marks are read) + a Put above
 stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
@@ -89,6 +91,14 @@ stream: a removed session's content    Query the partition (keys, ``created_at``
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
 =====================================  ==============================================================
+
+Usage by model: a session's hot item holds, beside its totals, three flat number attributes per
+(``provider``, ``model``) its messages name (:func:`usage_attribute`: messages, tokens, cost), moved by the
+same ``ADD`` as the totals (DynamoDB's ``ADD`` works on top-level attributes only, and an append writes without
+reading, so a nested map could not be created). Messages naming neither provider nor model add none: they are
+the totals minus the named rows. The stream function adds each session's share of them, with its totals, to
+the owner's usage item (``USER#<user_id>``/``USAGE``, the same attribute names), so a user's usage is what the
+user's sessions hold, as ``STATS`` is for the whole service.
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
 seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
@@ -133,6 +143,11 @@ MAX_PENDING_CUTS = 20
 """Cut ranges a session may hold at once while the stream function deletes them (each is a filter term)."""
 MEMORY_PREFIX = "MEM#"
 COUNTS_SK = "COUNTS"
+USAGE_SK = "USAGE"
+USAGE_PREFIX = "by:"
+"""Names of the per-model usage attributes begin with it (:func:`usage_attribute`)."""
+USAGE_FIELDS = {"m": "messages", "t": "tokens", "c": "cost"}
+"""Suffix of a per-model usage attribute -> the field it counts (cost in USD, exact)."""
 STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
 MARK_PREFIX = "STREAM#SESSION#"
 MARK_SK = "APPLIED"
@@ -222,6 +237,87 @@ def user_counts_key(user_id: str) -> dict[str, Any]:
 def count_attribute(status: SessionStatus | None) -> str:
     """The user's counts attribute of sessions in ``status`` (``None``: all sessions)."""
     return f"status_{status.value}" if status else "sessions"
+
+
+def user_usage_key(user_id: str) -> dict[str, Any]:
+    """Primary key of a user's usage item (``USER#<user_id>``/``USAGE``; in the user's partition, so erasing the
+    partition erases it). It holds ``sessions``, ``active_sessions``, ``messages``, ``tokens``, ``cost`` and
+    the per-model attributes of :func:`usage_attribute`; the stream function keeps it."""
+    return key(user_pk(user_id), USAGE_SK)
+
+
+def usage_attribute(provider: str | None, model: str | None, usage_field: str) -> str:
+    """The name of a per-model usage attribute: :data:`USAGE_PREFIX`, the JSON of ``[provider, model]``
+    (compact, non-ASCII kept: a name is unambiguous whatever the strings hold, ``null`` for a missing one),
+    ``:`` and the field's suffix (a key of :data:`USAGE_FIELDS`: ``m`` messages, ``t`` tokens, ``c`` cost USD).
+
+    ``usage_attribute("bedrock", "claude", "t") == 'by:["bedrock","claude"]:t'``. Such names hold characters an
+    expression may not name directly: requests pass them as ``ExpressionAttributeNames``. Raises
+    ``ValueError`` for an unknown field, or when both ``provider`` and ``model`` are missing (such messages
+    are counted in the totals only)."""
+    if usage_field not in USAGE_FIELDS:
+        raise ValueError(f"unknown usage field {usage_field!r}")
+    if provider is None and model is None:
+        raise ValueError("a usage row names a provider or a model")
+    return f"{USAGE_PREFIX}{json.dumps([provider, model], separators=(',', ':'), ensure_ascii=False)}:{usage_field}"
+
+
+def parse_usage_attribute(name: str) -> tuple[str | None, str | None, str] | None:
+    """``(provider, model, field suffix)`` of a per-model usage attribute (inverse of :func:`usage_attribute`),
+    or ``None`` when ``name`` is not one (every other attribute of a hot or usage item)."""
+    if not name.startswith(USAGE_PREFIX):
+        return None
+    encoded, _, usage_field = name[len(USAGE_PREFIX) :].rpartition(":")
+    if usage_field not in USAGE_FIELDS:
+        return None
+    try:
+        pair = json.loads(encoded)
+    except ValueError:
+        return None
+    if not isinstance(pair, list) or len(pair) != 2:
+        return None
+    provider, model = pair
+    if not all(value is None or isinstance(value, str) for value in (provider, model)):
+        return None
+    if provider is None and model is None:
+        return None
+    return provider, model, usage_field
+
+
+def usage_increments(provider: str | None, model: str | None, messages: int, tokens: int, cost: Any) -> dict[str, Any]:
+    """The per-model usage attributes a change of ``messages``, ``tokens`` and ``cost`` (USD) under (``provider``,
+    ``model``) moves, by how much (zeros left out); ``{}`` when the messages name neither."""
+    if provider is None and model is None:
+        return {}
+    moves = {"m": messages, "t": tokens, "c": cost}
+    return {usage_attribute(provider, model, suffix): value for suffix, value in moves.items() if value}
+
+
+def message_usage(message: dict[str, Any], sign: int = 1) -> dict[str, Any]:
+    """The per-model usage attributes a message item (plain values) adds to its session (``sign`` -1: what its
+    removal takes away): one message, its ``tokens_used`` and ``cost_usd`` under its ``provider`` and
+    ``model``; ``{}`` when it names neither."""
+    return usage_increments(
+        message.get("provider"),
+        message.get("model"),
+        sign,
+        sign * int(message.get("tokens_used", 0)),
+        sign * Decimal(message.get("cost_usd", 0)),
+    )
+
+
+def sum_usage(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The per-model usage moves ``parts`` (name -> number) add up to, zeros left out."""
+    total: dict[str, Any] = {}
+    for part in parts:
+        for name, value in part.items():
+            total[name] = total.get(name, 0) + value
+    return {name: value for name, value in total.items() if value}
+
+
+def usage_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The per-model usage attributes of a hot or usage item (plain values): name -> number."""
+    return {name: value for name, value in item.items() if parse_usage_attribute(name) is not None}
 
 
 def mark_key(session_id: str) -> dict[str, Any]:

@@ -656,6 +656,42 @@ class Stats(_Response):
     average_messages_per_session: float = 0.0
 
 
+class ModelUsage(_Response):
+    """One row of :class:`Usage`: what the user's messages of one ``provider`` and ``model`` hold (either may be
+    ``null``; the row with both ``null`` holds the messages that name neither)."""
+
+    provider: str | None = None
+    model: str | None = None
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+
+
+class Usage(_Response):
+    """GET /api/v1/users/{user_id}/usage (SPEC section 9): what the user's sessions that exist hold, kept by the
+    stream function exactly once.
+
+    A product decision: usage is what the user's *existing* sessions hold, exactly as :class:`Stats` is for the
+    whole service, so the usages of all users add up to the statistics. A session that expires (TTL) or is
+    deleted for good leaves its owner's usage with it; a message deleted or truncated leaves it too, and an
+    edit of a message's tokens, cost, provider or model moves its share. ``sessions`` counts the user's
+    sessions, ``active_sessions`` those ``active``, ``messages`` their messages (a streamed reply from its
+    creation), ``tokens`` and ``cost`` (USD, exact) what they used. ``by_model`` has a row per (``provider``,
+    ``model``) the messages name, and, when some messages name neither, one row with both ``null`` (the
+    totals minus the named rows), so the rows add up to the totals; rows are sorted by cost, highest first,
+    then by provider and model (``null`` after a name). The stream applies changes within seconds, so a write
+    is seen here shortly after it is answered.
+    """
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+    by_model: list[ModelUsage] = Field(default_factory=list)
+
+
 class Health(_Response):
     """GET /health."""
 

@@ -51,6 +51,7 @@ from session_service.models import (
     MessageList,
     MessageOrder,
     MessageUpdate,
+    ModelUsage,
     Session,
     SessionCreate,
     SessionList,
@@ -58,6 +59,7 @@ from session_service.models import (
     SessionSummary,
     SessionUpdate,
     Stats,
+    Usage,
     dump_json,
     statuses_allowed_before,
 )
@@ -106,6 +108,11 @@ def _request_hash(request: MessageCreate) -> str:
     """SHA-256 of an append's body as validated (canonical JSON): what a repeated append is compared with."""
     body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _usage_order(row: ModelUsage) -> tuple[Any, ...]:
+    """Usage rows by cost, highest first, then by provider and model (a missing one after the named)."""
+    return (-row.cost, row.provider is None, row.provider or "", row.model is None, row.model or "")
 
 
 def predecessor(target: SessionStatus) -> SessionStatus | None:
@@ -682,6 +689,11 @@ class SessionRepository:
             "total_tokens": sum(r.tokens_used for r in requests),
             "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
         }
+        increments.update(
+            items.sum_usage(
+                *(items.usage_increments(r.provider, r.model, 1, r.tokens_used, r.cost_usd) for r in requests)
+            )
+        )
         chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
         found = self._find_messages(session_id, chosen)
         if any(item is not None for item in found.values()):
@@ -782,11 +794,14 @@ class SessionRepository:
         names_also: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The Update of a transaction that records activity on an active, live, owned session: ``ADD`` the
-        ``increments`` (attribute -> number), ``SET`` the ``sets`` (a path such as ``cuts.#cut`` -> value), and
-        require ``condition`` too (its ``values`` named ``:<name>``, attribute names in ``names_also``)."""
+        ``increments`` (attribute -> number; any name: per-model usage attributes too), ``SET`` the ``sets``
+        (a path such as ``cuts.#cut`` -> value), and require ``condition`` too (its ``values`` named ``:<name>``,
+        attribute names in ``names_also``)."""
         names = {"#status": "status"}
         assignments = ["last_activity = :now", "updated_at = :now", "expires_at = ttl_seconds + :epoch"]
-        expression_values: dict[str, Any] = {f":{name}": value for name, value in increments.items()}
+        # Placeholders for the names: a per-model usage attribute's name is no expression token.
+        names.update({f"#i{number}": name for number, name in enumerate(increments)})
+        expression_values: dict[str, Any] = {f":i{number}": value for number, value in enumerate(increments.values())}
         for number, (path, value) in enumerate((sets or {}).items()):
             assignments.append(f"{path} = :set{number}")
             expression_values[f":set{number}"] = value
@@ -795,7 +810,7 @@ class SessionRepository:
         expression_values.update(
             {":now": iso(now), ":epoch": int(now.timestamp()), ":caller": caller, ":active": "active", ":one": 1}
         )
-        adds = "".join(f", {name} :{name}" for name in increments)
+        adds = "".join(f", #i{number} :i{number}" for number in range(len(increments)))
         live = "attribute_exists(PK) AND user_id = :caller AND #status = :active AND expires_at > :epoch"
         return {
             "Update": {
@@ -1005,6 +1020,8 @@ class SessionRepository:
                 "total_cost": Decimal(changed.get("cost_usd", item["cost_usd"])) - Decimal(item["cost_usd"]),
             }
             stored = {**item, **changed, "version": int(item["version"]) + 1}
+            # The message leaves its (provider, model) row and joins its new one, with its new tokens and cost.
+            increments.update(items.sum_usage(items.message_usage(item, -1), items.message_usage(stored)))
             return _Plan(stored, [action], {k: v for k, v in increments.items() if v}, cut=cut)
 
         return items.message_from_item(self._change_message(session_id, caller, message_id, plan).message)
@@ -1032,6 +1049,7 @@ class SessionRepository:
                 "message_count": -1,
                 "total_tokens": -int(item["tokens_used"]),
                 "total_cost": -Decimal(item["cost_usd"]),
+                **items.message_usage(item, -1),
             }
             streamed = items.is_streaming(item) and int(item.get("chunks", 0))  # a finalized reply's chunks are cut
             cut = items.chunks_cut(str(item["SK"])) if streamed else None
@@ -1057,7 +1075,8 @@ class SessionRepository:
                 raise SessionNotActive()
             after = items.after_message(str(item["SK"]))
             query = items.messages_query(self._table, hot, newest_first=False, first=after)
-            query["ProjectionExpression"] = "SK, tokens_used, cost_usd"
+            query["ProjectionExpression"] = "SK, tokens_used, cost_usd, #provider, #model"
+            query["ExpressionAttributeNames"] = {"#provider": "provider", "#model": "model"}
             tail = [row for row in dynamo.query_all(self._client, query) if items.visible(str(row["SK"]), hot)]
             if not tail:
                 return 0
@@ -1067,6 +1086,7 @@ class SessionRepository:
                 "total_tokens": -sum(int(row["tokens_used"]) for row in tail),
                 "total_cost": -sum((Decimal(row["cost_usd"]) for row in tail), Decimal(0)),
                 "cut_count": 1,
+                **items.sum_usage(*(items.message_usage(row, -1) for row in tail)),
             }
             update = self._session_update(
                 session_id,
@@ -1326,6 +1346,39 @@ class SessionRepository:
             total_tokens=int(values.get("total_tokens", 0)),
             total_cost=Decimal(values.get("total_cost", 0)),
             average_messages_per_session=round(messages / sessions, 1) if sessions > 0 else 0.0,
+        )
+
+    def get_usage(self, user_id: str) -> Usage:
+        """The user's usage as the stream function keeps it (:class:`~session_service.models.Usage`; one GetItem
+        of ``USER#<user_id>``/``USAGE``, eventually consistent: the stream writes it, not the request). No item
+        (no session ever counted) is all zeros. The row of the messages naming neither provider nor model is
+        the totals minus the named rows, made here; rows are ordered by :func:`_usage_order`."""
+        response = dynamo.call(self._client, "get_item", TableName=self._table, Key=items.user_usage_key(user_id))
+        values = deserialize(response["Item"]) if response.get("Item") else {}
+        totals: dict[str, Any] = {
+            "messages": int(values.get("messages", 0)),
+            "tokens": int(values.get("tokens", 0)),
+            "cost": Decimal(values.get("cost", 0)),
+        }
+        rows: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+        for name, value in items.usage_of(values).items():
+            parsed = items.parse_usage_attribute(name)
+            assert parsed is not None  # usage_of keeps parsed names only
+            provider, model, suffix = parsed
+            row = rows.setdefault((provider, model), {"messages": 0, "tokens": 0, "cost": Decimal(0)})
+            usage_field = items.USAGE_FIELDS[suffix]
+            row[usage_field] = Decimal(value) if usage_field == "cost" else int(value)
+        named = [ModelUsage(provider=p, model=m, **row) for (p, m), row in rows.items() if any(row.values())]
+        rest = {name: total - sum(getattr(row, name) for row in named) for name, total in totals.items()}
+        if any(rest.values()):
+            named.append(ModelUsage(provider=None, model=None, **rest))
+        named.sort(key=_usage_order)
+        return Usage(
+            user_id=user_id,
+            sessions=int(values.get("sessions", 0)),
+            active_sessions=int(values.get("active_sessions", 0)),
+            by_model=named,
+            **totals,
         )
 
     def ping(self) -> bool:

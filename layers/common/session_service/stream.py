@@ -1,4 +1,4 @@
-"""The table's stream, applied exactly once: statistics, per-user counts, TTL clean-up, summaries.
+"""The table's stream, applied exactly once: statistics, per-user counts and usage, TTL clean-up, summaries.
 
 Lambda delivers DynamoDB stream records at least once, in order per item, in batches of up to 100 from one
 shard (SPEC section 6; ``template.yaml``: ``ReportBatchItemFailures``, bisect on error, 5 retries, an SQS
@@ -9,8 +9,15 @@ on-failure queue). This module turns a batch into its derived writes:
   contribution, MODIFY adds ``new - old``, REMOVE subtracts the old one. Message and memory records change
   nothing here (the session's counters already include them), so ``total_messages`` is the sum of
   ``message_count`` over the sessions that exist, and a removed (expired) session leaves every count.
+* **Usage** (SPEC section 9) is the same contribution per owner: each touched user's usage item
+  (``USER#<user_id>``/``USAGE``) gets ``ADD sessions, active_sessions, messages, tokens, cost`` and the
+  per-model attributes the session's hot item holds (:func:`~session_service.items.usage_attribute`), so the
+  usages of all users add up to ``STATS`` and a session that goes (TTL, permanent delete) leaves its owner's
+  usage. An expired id created again by another user moves the old session out of the old owner's usage and
+  the new one into the new owner's.
 * **Once per batch**: the deltas of a batch are summed and written in one ``TransactWriteItems`` (``ADD`` on
-  the ``STATS`` item and on each touched user's ``COUNTS`` item), so a busy table does not make ``STATS`` a
+  the ``STATS`` item, on each touched user's ``COUNTS`` item and on each touched user's ``USAGE`` item; a zero
+  delta writes nothing), so a busy table does not make ``STATS`` a
   hot key. A transaction holds at most 100 items (an AWS limit): a batch touching more is cut into
   consecutive runs of records, one transaction each.
 * **Exactly-once effect**: the same transaction moves a per-session *applied mark*
@@ -108,13 +115,16 @@ class StreamApplyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Delta:
-    """Change of the counts: sessions and active sessions (counts), messages, tokens, cost (USD, exact)."""
+    """Change of the counts: sessions and active sessions (counts), messages, tokens, cost (USD, exact), and
+    ``by_model``: the per-model usage attributes (:func:`~session_service.items.usage_attribute` name ->
+    number, zeros left out), which only the owners' usage items hold (``STATS`` has the totals)."""
 
     sessions: int = 0
     active: int = 0
     messages: int = 0
     tokens: int = 0
     cost: Decimal = Decimal(0)
+    by_model: dict[str, Decimal] = field(default_factory=dict, hash=False)
 
     def __add__(self, other: Delta) -> Delta:
         return Delta(
@@ -123,17 +133,40 @@ class Delta:
             self.messages + other.messages,
             self.tokens + other.tokens,
             self.cost + other.cost,
+            items.sum_usage(self.by_model, other.by_model),
         )
 
     def __neg__(self) -> Delta:
-        return Delta(-self.sessions, -self.active, -self.messages, -self.tokens, -self.cost)
+        return Delta(
+            -self.sessions,
+            -self.active,
+            -self.messages,
+            -self.tokens,
+            -self.cost,
+            {name: -value for name, value in self.by_model.items()},
+        )
 
     def __sub__(self, other: Delta) -> Delta:
         return self + (-other)
 
+    def totals_zero(self) -> bool:
+        """True when the statistics' part (all but ``by_model``) would change nothing."""
+        return not (self.sessions or self.active or self.messages or self.tokens or self.cost)
+
     def is_zero(self) -> bool:
         """True when applying this delta would change nothing."""
-        return not (self.sessions or self.active or self.messages or self.tokens or self.cost)
+        return self.totals_zero() and not any(self.by_model.values())
+
+    def usage_adds(self) -> dict[str, Any]:
+        """The ``ADD``s of a user's usage item (attribute name -> number; zeros left out)."""
+        totals = {
+            "sessions": self.sessions,
+            "active_sessions": self.active,
+            "messages": self.messages,
+            "tokens": self.tokens,
+            "cost": self.cost,
+        }
+        return {name: value for name, value in {**totals, **self.by_model}.items() if value}
 
 
 @dataclass(frozen=True)
@@ -157,7 +190,9 @@ class Change:
     owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
     the ISO time before which the partition's items belong to a session that is gone (a TTL removal, an
     expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due`` whether
-    its messages reached a :func:`summary_point` (``image`` is then the session as the record left it).
+    its messages reached a :func:`summary_point` (``image`` is then the session as the record left it),
+    ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created
+    again by another user: the old owner loses the old session, the new one gains the new).
     """
 
     sequence: int
@@ -172,9 +207,10 @@ class Change:
     index: IndexMove | None = None
     summary_due: bool = False
     image: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    usage: dict[str, Delta] = field(default_factory=dict)
 
     def counts(self) -> bool:
-        """True when applying this change writes something (statistics, counts or a clean-up)."""
+        """True when applying this change writes something (statistics, counts, usage or a clean-up)."""
         return self.kind == "session" and bool(
             not self.delta.is_zero() or self.user_delta or self.expired_before is not None
         )
@@ -211,7 +247,8 @@ def _text(image: dict[str, Any], name: str) -> str:
 
 
 def contribution(image: dict[str, Any]) -> Delta:
-    """A session item's share of the statistics (``image`` in plain values, numbers as ``Decimal``).
+    """A session item's share of the statistics and of its owner's usage (``image`` in plain values, numbers as
+    ``Decimal``): its totals, and its per-model usage attributes (``by_model``).
 
     A tombstone (a permanently deleted session, :func:`~session_service.items.is_tombstone`) contributes
     nothing: the record that made it removes the session from the statistics, and its removal changes nothing.
@@ -220,12 +257,19 @@ def contribution(image: dict[str, Any]) -> Delta:
     status = _text(image, "status")
     if items.is_tombstone(image):
         return Delta()
+    by_model = {}
+    for name in items.usage_of(image):
+        parsed = items.parse_usage_attribute(name)
+        value = _number(image, name, integral=parsed is not None and parsed[2] != "c")
+        if value:
+            by_model[name] = value
     return Delta(
         sessions=1,
         active=int(status == "active"),
         messages=int(_number(image, "message_count")),
         tokens=int(_number(image, "total_tokens")),
         cost=_number(image, "total_cost", integral=False),
+        by_model=by_model,
     )
 
 
@@ -295,18 +339,26 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     removed = event is DynamoDBRecordEventName.REMOVE
     expired_before = None
     user_delta: dict[str, int] = {}
+    usage: dict[str, Delta]
     if event is DynamoDBRecordEventName.INSERT:
         delta = contribution(new)
+        usage = {user_id: delta}
     elif event is DynamoDBRecordEventName.MODIFY:
         if not old:
             raise MalformedRecord("MODIFY record without OldImage")
         delta = contribution(new) - contribution(old)
+        previous_owner = _text(old, "user_id")
+        if previous_owner == user_id:
+            usage = {user_id: delta}
+        else:  # another user created the expired id again
+            usage = {previous_owner: -contribution(old), user_id: contribution(new)}
         if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
             expired_before = _text(new, "created_at")
         elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
             expired_before = _tombstone_bound(new)
     else:
         delta = -contribution(old)
+        usage = {user_id: delta}
         if is_ttl_removal(record) and items.is_tombstone(old):  # its delete moved the counts already
             expired_before = _tombstone_bound(old)
         elif is_ttl_removal(record):
@@ -326,6 +378,7 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
         image=None if removed else new,
+        usage={owner: part for owner, part in usage.items() if not part.is_zero()},
     )
 
 
@@ -545,18 +598,23 @@ class StreamProcessor:
         read) follows what is committed, ``summaries`` loses what is written (counted in ``outcome``). Returns
         the number of transactions made."""
         runs: list[list[Change]] = []
-        users: set[str] = set()
+        # A run's items: STATS, the COUNTS of users with count moves, the USAGE of users with usage moves, a
+        # mark per session.
+        counted: set[str] = set()
+        used: set[str] = set()
         sessions: set[str] = set()
         for change in pending:
-            grown_users, grown_sessions = users | {change.user_id}, sessions | {change.session_id}
-            if not runs or 1 + len(grown_users) + len(grown_sessions) > self._max_items:
+            grown_counted = counted | ({change.user_id} if change.user_delta else set())
+            grown_used, grown_sessions = used | set(change.usage), sessions | {change.session_id}
+            if not runs or 1 + len(grown_counted) + len(grown_used) + len(grown_sessions) > self._max_items:
                 runs.append([])
-                grown_users, grown_sessions = {change.user_id}, {change.session_id}
+                grown_counted = {change.user_id} if change.user_delta else set()
+                grown_used, grown_sessions = set(change.usage), {change.session_id}
             runs[-1].append(change)
-            users, sessions = grown_users, grown_sessions
+            counted, used, sessions = grown_counted, grown_used, grown_sessions
         # The summaries fill the last run's room, then transactions of their own.
         waiting = list(summaries)
-        room = self._max_items - (1 + len(users) + len(sessions)) if runs else 0
+        room = self._max_items - (1 + len(counted) + len(used) + len(sessions)) if runs else 0
         plan: list[tuple[list[Change], list[str]]] = [(run, []) for run in runs]
         if plan:
             plan[-1] = (runs[-1], waiting[:room])
@@ -571,7 +629,7 @@ class StreamProcessor:
         return transactions
 
     def _commit(self, run: Sequence[Change], stored: dict[str, str], summaries: dict[str, dict[str, Any]]) -> int:
-        """One TransactWriteItems: ADD to STATS and to users' COUNTS, move each session's mark, put the new
+        """One TransactWriteItems: ADD to STATS and to users' COUNTS and USAGE, move each session's mark, put the new
         ``summaries`` (each conditioned never to replace a newer summary). Returns the transactions made.
 
         Each mark's condition is that it is still the mark read before (``stored``): when another delivery moved
@@ -581,15 +639,19 @@ class StreamProcessor:
         """
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
+        usage: dict[str, Delta] = {}
         final: dict[str, Change] = {}
         for change in run:
             total += change.delta
-            owner = per_user.setdefault(change.user_id, {})
-            for name, value in change.user_delta.items():
-                owner[name] = owner.get(name, 0) + value
+            if change.user_delta:
+                owner = per_user.setdefault(change.user_id, {})
+                for name, value in change.user_delta.items():
+                    owner[name] = owner.get(name, 0) + value
+            for user_id, part in change.usage.items():
+                usage[user_id] = usage.get(user_id, Delta()) + part
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
-        if not total.is_zero():
+        if not total.totals_zero():
             values = {":s": total.sessions, ":a": total.active, ":m": total.messages, ":t": total.tokens}
             actions.append(
                 {
@@ -609,6 +671,10 @@ class StreamProcessor:
             if not deltas:
                 continue
             actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), deltas))
+        for user_id, part in usage.items():
+            adds = part.usage_adds()
+            if adds:
+                actions.append(dynamo.add_action(self._table, items.user_usage_key(user_id), adds))
         for session_id, change in final.items():
             mark_values: dict[str, Any] = {
                 ":mark": change.mark,
