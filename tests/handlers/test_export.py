@@ -8,12 +8,15 @@ at Lambda's response size), and while the user keeps writing.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from session_service import repository
+
+pytestmark = pytest.mark.fresh_table  # moto's transactions copy the whole table: keep each test's small
 
 SESSIONS = "/api/v1/sessions"
 NDJSON = "application/x-ndjson"
@@ -71,7 +74,10 @@ def data(api: Any, new_session: Callable[..., dict[str, Any]], user: str, other_
     """``user``'s sessions: messages and memory records of several types; a streamed reply in progress; a
     truncation and a single delete; an ended session; one without anything; one deleted for good. And a session
     of ``other_user``. Returns the ids of ``user``'s sessions (the deleted one among them)."""
-    chatty = str(new_session(title="chatty", metadata={"k": [1, 2]})["session_id"])
+    def sid(order: str) -> str:  # ids in a known order: the export goes through sessions by id
+        return f"{order}_{uuid.uuid4()}"
+
+    chatty = str(new_session(title="chatty", metadata={"k": [1, 2]}, session_id=sid("a"))["session_id"])
     _append(api, user, chatty, *(f"m{i}" for i in range(7)))
     reply = {"role": "assistant", "content": "", "status": "in_progress"}
     rid = api("POST", _url(chatty, "/messages"), query={"user_id": user}, json_body=reply)[1]["message_id"]
@@ -81,18 +87,18 @@ def data(api: Any, new_session: Callable[..., dict[str, Any]], user: str, other_
     for i, kind in enumerate(("preference", "entity", "summary")):
         _memory(api, user, chatty, f"mem{i}", kind)
 
-    cut = str(new_session(title="cut")["session_id"])
+    cut = str(new_session(title="cut", session_id=sid("b"))["session_id"])
     ids = _append(api, user, cut, *(f"c{i}" for i in range(8)))
     assert api("DELETE", _url(cut, "/messages"), query={"user_id": user, "after": ids[4]})[0] == 200
     assert api("DELETE", _url(cut, f"/messages/{ids[1]}"), query={"user_id": user})[0] == 200
     _append(api, user, cut, "after the cut")
     _memory(api, user, cut, "kept")
 
-    ended = str(new_session(title="ended")["session_id"])
+    ended = str(new_session(title="ended", session_id=sid("c"))["session_id"])
     _append(api, user, ended, "bye")
     assert api("DELETE", _url(ended), query={"user_id": user})[0] == 200
-    empty = str(new_session(title="empty")["session_id"])
-    gone = str(new_session(title="gone")["session_id"])
+    empty = str(new_session(title="empty", session_id=sid("d"))["session_id"])
+    gone = str(new_session(title="gone", session_id=sid("e"))["session_id"])
     _append(api, user, gone, "forget me")
     assert api("DELETE", _url(gone), query={"user_id": user, "permanent": True})[0] == 200
 
@@ -124,8 +130,8 @@ def test_the_pages_hold_every_record_once_as_the_api_reads_it(
 
 
 def test_pages_split_inside_a_sessions_messages_and_between_its_parts(api: Any, user: str, data: list[str]) -> None:
-    chatty = data[0]
-    pages = export_pages(api, user, page_size=4)
+    chatty = data[0]  # first by id: its line, 8 messages, 3 memory records
+    pages = export_pages(api, user, page_size=3)
     where = [[(line["type"], line["session_id"]) for line in page] for page in pages]
     # A page that ends among one session's messages, and one that ends between its messages and memory.
     assert any(page[-1][0] == "message" and nxt[0] == ("message", page[-1][1]) for page, nxt in zip(where, where[1:]))
@@ -149,7 +155,7 @@ def test_writes_between_pages_appear_once_and_nothing_that_existed_is_missing(
     token = headers["Next-Token"]
     # When: the user writes to every session (behind, at and ahead of the cursor) between every page
     for round_ in range(100):
-        for sid in first:
+        for sid in first if round_ < 4 else ():
             if sid != data[2]:  # the ended session takes no more messages
                 _append(api, user, sid, f"late {round_}")
         status, body, headers = api("GET", f"/api/v1/users/{user}/export", query={"page_size": 2, "next_token": token})
