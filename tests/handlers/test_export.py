@@ -7,6 +7,7 @@ at Lambda's response size), and while the user keeps writing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable
@@ -58,7 +59,8 @@ def expected_export(api: Any, user: str, session_ids: list[str]) -> list[dict[st
 
 
 def _append(api: Any, user: str, sid: str, *contents: str) -> list[str]:
-    body = {"messages": [{"role": "user", "content": c, "tokens_used": 3, "cost_usd": 0.000012345678} for c in contents]}
+    messages = [{"role": "user", "content": c, "tokens_used": 3, "cost_usd": 0.000012345678} for c in contents]
+    body = {"messages": messages}
     status, answer, _ = api("POST", _url(sid, "/messages:batch"), query={"user_id": user}, json_body=body)
     assert status == 201, answer
     return [m["message_id"] for m in answer["messages"]]
@@ -74,6 +76,7 @@ def data(api: Any, new_session: Callable[..., dict[str, Any]], user: str, other_
     """``user``'s sessions: messages and memory records of several types; a streamed reply in progress; a
     truncation and a single delete; an ended session; one without anything; one deleted for good. And a session
     of ``other_user``. Returns the ids of ``user``'s sessions (the deleted one among them)."""
+
     def sid(order: str) -> str:  # ids in a known order: the export goes through sessions by id
         return f"{order}_{uuid.uuid4()}"
 
@@ -134,8 +137,9 @@ def test_pages_split_inside_a_sessions_messages_and_between_its_parts(api: Any, 
     pages = export_pages(api, user, page_size=3)
     where = [[(line["type"], line["session_id"]) for line in page] for page in pages]
     # A page that ends among one session's messages, and one that ends between its messages and memory.
-    assert any(page[-1][0] == "message" and nxt[0] == ("message", page[-1][1]) for page, nxt in zip(where, where[1:]))
-    assert any(page[-1][0] == "message" and nxt[0] == ("memory", page[-1][1]) for page, nxt in zip(where, where[1:]))
+    boundaries = [(page[-1], nxt[0]) for page, nxt in itertools.pairwise(where)]
+    assert any(last[0] == "message" and first == ("message", last[1]) for last, first in boundaries)
+    assert any(last[0] == "message" and first == ("memory", last[1]) for last, first in boundaries)
     assert ("session", chatty) in [pair for page in where for pair in page]
 
 

@@ -190,7 +190,8 @@ def test_exporting_another_users_data(api: Any, owned: str, authorizer_on: None)
     export = f"/api/v1/users/{OWNER}/export"
     status, answer, _ = api("GET", export, claims={"sub": INTRUDER})
     assert status == 403 and "detail" in answer
-    status, answer, _ = api("GET", f"/api/v1/users/{INTRUDER}/export", query={"user_id": OWNER}, claims={"sub": INTRUDER})
+    query = {"user_id": OWNER}
+    status, answer, _ = api("GET", f"/api/v1/users/{INTRUDER}/export", query=query, claims={"sub": INTRUDER})
     assert status == 403 and "detail" in answer
     assert api("GET", export)[:2] == (401, {"detail": "Not authenticated"})
     status, body, _ = api("GET", f"/api/v1/users/{INTRUDER}/export", claims={"sub": INTRUDER})

@@ -438,10 +438,10 @@ SESSION: Mapping[int, OpenAPIResponse] = {
 EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)", "content": {}}}
 """``HEAD`` of a session: 200 or 404, no body (API Gateway sends none for HEAD)."""
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
-NEXT_TOKEN_HEADER = "Next-Token"
+NEXT_TOKEN_HEADER = "Next-Token"  # noqa: S105 - a header's name, not a secret
 EXPORT: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {
-        "description": "A page of the user's data (:func:`ndjson_response`)",
+        "description": "A page of the user's data: NDJSON lines, at most `page_size`, within 6 MB",
         "headers": {
             NEXT_TOKEN_HEADER: {
                 "description": "The next page's `next_token`; absent on the last page",
