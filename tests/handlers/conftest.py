@@ -62,6 +62,8 @@ class Api:
         response = invoke_route(method, path, query=multi, headers=headers, body=body, claims=claims)
         response_headers = dict(response.get("headers") or {})
         response_headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
+        if response_headers.get("Content-Type", "").startswith("application/x-ndjson"):
+            return int(response["statusCode"]), response["body"], response_headers  # the export's text as sent
         return int(response["statusCode"]), response_json(response), response_headers
 
     @staticmethod

@@ -204,6 +204,25 @@ def test_usage_of_another_user_without_authorizer_is_403_when_the_caller_is_name
     assert api("GET", f"/api/v1/users/{OWNER}/usage", query={"user_id": OWNER})[0] == 200
 
 
+def test_exporting_another_users_data(api: Any, owned: str, authorizer_on: None) -> None:
+    export = f"/api/v1/users/{OWNER}/export"
+    status, answer, _ = api("GET", export, claims={"sub": INTRUDER})
+    assert status == 403 and "detail" in answer
+    query = {"user_id": OWNER}
+    status, answer, _ = api("GET", f"/api/v1/users/{INTRUDER}/export", query=query, claims={"sub": INTRUDER})
+    assert status == 403 and "detail" in answer
+    assert api("GET", export)[:2] == (401, {"detail": "Not authenticated"})
+    status, body, _ = api("GET", f"/api/v1/users/{INTRUDER}/export", claims={"sub": INTRUDER})
+    assert (status, body) == (200, "")
+    status, body, _ = api("GET", export, claims={"sub": OWNER})
+    assert status == 200 and owned in body and "A's secret" in body
+
+
+def test_without_authorizer_an_export_naming_another_caller_is_403(api: Any, owned: str) -> None:
+    status, answer, _ = api("GET", f"/api/v1/users/{OWNER}/export", query={"user_id": INTRUDER})
+    assert status == 403 and "detail" in answer
+
+
 def test_a_cursor_of_another_user_is_400(api: Any, new_session: Any) -> None:
     for _ in range(3):
         new_session(OWNER)

@@ -110,11 +110,14 @@ def recorder(repo: Any) -> Iterator[Recorder]:
 def test_every_call_of_every_route_is_allowed_by_its_functions_policies(api: Any, recorder: Recorder) -> None:
     user = "policy_user"
     exercised: set[str] = set()
+    headers: dict[str, str] = {}
 
     def call(method: str, path: str, status: int, body: Any = None, **query: Any) -> Any:
         route, _ = route_for(method, path)  # as API Gateway picks it (and the Api fixture)
         recorder.function = route.function
-        code, answer, _ = api(method, path, query=query, json_body=body)
+        code, answer, answered = api(method, path, query=query, json_body=body)
+        headers.clear()
+        headers.update(answered)
         recorder.function = None
         assert code == status, (method, path, answer)
         exercised.add(route.function)
@@ -155,6 +158,9 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(api: Any
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)
     call("GET", f"/api/v1/users/{user}/usage", 200, user_id=user)
+    export = f"/api/v1/users/{user}/export"
+    call("GET", export, 200, page_size=2)  # GSI1, the session's items, its messages
+    call("GET", export, 200, page_size=100, next_token=headers["Next-Token"])  # resumed: the hot item, memory
     call("HEAD", session, 200, user_id=user)
     call("DELETE", session, 200, user_id=user)
     call("DELETE", session, 200, user_id=user, permanent=True)

@@ -12,8 +12,6 @@ to its status, headers and body, and feeds both the one exception handler and ea
 
 from __future__ import annotations
 
-import json
-import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,10 +50,12 @@ from session_service.identity import MissingUserId, resolve_caller
 from session_service.models import (
     EXACT_NUMBERS,
     ITEM_ID_PATTERN,
+    MAX_EXPORT_LINES,
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
     HealthDetailed,
     Session,
+    exact_json,
     load_json,
 )
 from session_service.observability import logger, metrics, publish_metrics
@@ -88,6 +88,9 @@ UserIdQuery = Annotated[
 ]
 PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from 1")]
 PageSizeQuery = Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200 (SPEC section 3)")]
+ExportPageSizeQuery = Annotated[
+    int, Query(ge=1, le=MAX_EXPORT_LINES, description="Lines per page, at most 10,000 (SPEC section 9)")
+]
 NextTokenQuery = Annotated[
     str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")
 ]
@@ -220,8 +223,11 @@ class _ExactNumbersResponse(OpenAPIResponseValidationMiddleware):
         nonce = secrets.token_hex(16)
         marking: Any = _ContextField(field, {EXACT_NUMBERS: nonce})
         body = super()._serialize_response_with_validation(field=marking, response_content=response_content, **options)
-        text = json.dumps(body, separators=(",", ":"))
-        return re.sub(r'\{"' + nonce + r'":"(-?[0-9.]+)"\}', r"\1", text) if nonce in text else text
+        return exact_json(body, nonce)
+
+    def _handle_response(self, *, route: Any, response: Response[Any]) -> Any:
+        # A body that is not JSON (the export's NDJSON text) is the route's own, already serialized.
+        return response if not response.is_json() else super()._handle_response(route=route, response=response)
 
 
 class _ContextField:
@@ -431,6 +437,29 @@ SESSION: Mapping[int, OpenAPIResponse] = {
 """A success that returns a session (:func:`session_response`)."""
 EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)", "content": {}}}
 """``HEAD`` of a session: 200 or 404, no body (API Gateway sends none for HEAD)."""
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+NEXT_TOKEN_HEADER = "Next-Token"  # noqa: S105 - a header's name, not a secret
+EXPORT: Mapping[int, OpenAPIResponse] = {
+    HTTPStatus.OK.value: {
+        "description": "A page of the user's data: NDJSON lines, at most `page_size`, within 6 MB",
+        "headers": {
+            NEXT_TOKEN_HEADER: {
+                "description": "The next page's `next_token`; absent on the last page",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {
+            NDJSON_MEDIA_TYPE: {
+                "schema": {
+                    "type": "string",
+                    "description": "One JSON object a line: a Session, Message or Memory with `type`: "
+                    "`session`, `message` or `memory`",
+                }
+            }
+        },
+    }
+}
+"""The export's success: NDJSON lines, the cursor in a header (SPEC section 9)."""
 CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
 """A create's success (:func:`create_once`)."""
 SESSION_CREATED: Mapping[int, OpenAPIResponse] = {
@@ -547,6 +576,14 @@ def _headers_of(body: BaseModel) -> dict[str, str]:
 def session_response(session: Session) -> Response[Session]:
     """200 with a session and its ``ETag``."""
     return Response(status_code=HTTPStatus.OK, content_type=_JSON, body=session, headers=_headers_of(session))
+
+
+def ndjson_response(lines: list[str], next_token: str | None) -> Response[str]:
+    """200 with ``lines`` as NDJSON (each ends with a newline) and ``next_token`` in the ``Next-Token`` header
+    (none on the last page)."""
+    headers = {NEXT_TOKEN_HEADER: next_token} if next_token else None
+    body = "".join(f"{line}\n" for line in lines)
+    return Response(status_code=HTTPStatus.OK, content_type=NDJSON_MEDIA_TYPE, body=body, headers=headers)
 
 
 def health_response(report: HealthDetailed) -> Response[HealthDetailed]:

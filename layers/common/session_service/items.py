@@ -637,6 +637,19 @@ def visible(sort_key: str, hot: dict[str, Any]) -> bool:
     return not any(str(c["from"]) <= sort_key <= str(c["to"]) for c in (hot.get("cuts") or {}).values())
 
 
+def past_cuts(sort_key: str, hot: dict[str, Any]) -> str:
+    """The lowest sort key at or above ``sort_key`` that no cut of the session ``hot`` holds: a reader paging
+    through messages skips a cut's range instead of reading what it hides. (Above a cut's upper bound
+    ``<message key>#~``, ``~`` appended, lies no message key of the range.)"""
+    cuts = list((hot.get("cuts") or {}).values())
+    for _ in range(len(cuts)):
+        holding = [str(c["to"]) for c in cuts if str(c["from"]) <= sort_key <= str(c["to"])]
+        if not holding:
+            break
+        sort_key = f"{max(holding)}~"
+    return sort_key
+
+
 def messages_query(table: str, hot: dict[str, Any], *, newest_first: bool, first: str | None = None) -> dict[str, Any]:
     """The Query (DynamoDB JSON) of the messages of the session ``hot`` (its hot item, plain values)
     describes, oldest or newest first, from sort key ``first`` on: its incarnation's messages (an expired

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import secrets
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -138,6 +140,9 @@ MAX_BATCH_MESSAGES = 98
 MAX_BATCH_SESSIONS = 25
 """Sessions one batch creates or deletes (SPEC section 9; seed 003's batch operations): one transaction of at
 most 2 items a session, the owners' counts and the write guard stays within TransactWriteItems' 100."""
+DEFAULT_EXPORT_LINES = 1_000
+MAX_EXPORT_LINES = 10_000
+"""Lines of one page of a user's export (SPEC section 9: default 1,000, at most 10,000)."""
 
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128, examples=["test_user_123"])]
 SessionId = Annotated[
@@ -260,6 +265,14 @@ def _money_to_json(value: Decimal, info: SerializationInfo) -> float | str | dic
     # Outside an HTTP response (an idempotent result kept for replay, model_dump_json) the digits stay
     # exact as a string, which validates back to the same Decimal.
     return {marker: digits} if marker else digits
+
+
+def exact_json(value: Any, marker: str, *, ensure_ascii: bool = True) -> str:
+    """Compact JSON text of ``value`` (a model dumped with ``context={EXACT_NUMBERS: marker}``), each
+    :data:`Money` marker replaced by its bare digits: money a double cannot hold stays a JSON number with all
+    of its digits (SPEC section 3)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii)
+    return re.sub(r'\{"' + marker + r'":"(-?[0-9.]+)"\}', r"\1", text) if marker in text else text
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_check_json_object)]
@@ -635,6 +648,22 @@ class Memory(_Response):
     content: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+
+
+class ExportType(StrEnum):
+    """The ``type`` of a line of a user's export (SPEC section 9)."""
+
+    SESSION = "session"
+    MESSAGE = "message"
+    MEMORY = "memory"
+
+
+def export_line(kind: ExportType, record: Session | Message | Memory) -> str:
+    """One line of a user's export (NDJSON, without its newline): ``{"type": kind, ...}`` and the record's own
+    fields as the API returns them, money with all of its digits; UTF-8 text, not ASCII escapes."""
+    marker = secrets.token_hex(16)
+    fields = record.model_dump(mode="json", context={EXACT_NUMBERS: marker})
+    return exact_json({"type": kind.value, **fields}, marker, ensure_ascii=False)
 
 
 class MemoryList(_Response):

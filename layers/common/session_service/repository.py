@@ -61,11 +61,55 @@ from session_service.models import (
     Stats,
     Usage,
     dump_json,
+    export_line,
     statuses_allowed_before,
 )
+from session_service.models import ExportType as Line
 
 _READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reads")
 """Runs a read alongside another (botocore clients are thread-safe)."""
+
+
+MAX_EXPORT_PAGE_BYTES = 6_291_456 - 64 * 1024
+"""What one page of a user's export may weigh: Lambda's synchronous response is at most 6 MB (6,291,456 bytes,
+the payload limit of "Lambda quotas"), and that is the JSON document the runtime writes, in which the NDJSON body
+is one escaped string. Lines are counted as escaped (:func:`_escaped_size`); 64 KiB are left for the status,
+the headers (the ``Next-Token`` cursor is at most 2 KiB) and the document's own syntax."""
+EXPORT_PARTS = ("session", "messages", "memory")
+"""Where a page of an export may stop within a session: before its line, among its messages, or among its
+memory records."""
+
+
+def _escaped_size(line: str) -> int:
+    """Bytes ``line`` and its newline take in the runtime's JSON response: ``json.dumps`` escapes a quote, a
+    backslash or a control character in two to six bytes and, with ASCII escapes, a non-ASCII character in six
+    (twelve beyond the BMP), the most any JSON writer spends."""
+    return len(json.dumps(line))  # the two quotes it adds weigh what the escaped newline does ("\\n")
+
+
+@dataclass
+class _ExportPage:
+    """The lines of one export page so far: at most ``lines`` of them, within ``budget`` escaped bytes."""
+
+    lines: int
+    budget: int
+    taken: list[str] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def room(self) -> int:
+        """Lines the page may still take."""
+        return self.lines - len(self.taken)
+
+    def add(self, line: str) -> bool:
+        """Take ``line`` unless the page is full (its count, or its bytes: a page takes its first line anyway,
+        and no record weighs near the budget); return whether it was taken."""
+        size = _escaped_size(line)
+        if self.room <= 0 or (self.taken and self.size + size > self.budget):
+            return False
+        self.taken.append(line)
+        self.size += size
+        return True
 
 
 def utcnow() -> datetime:
@@ -227,8 +271,8 @@ class SessionRepository:
             raise SessionNotFound()
         return hot, found.get(items.SUMMARY_SK)
 
-    def _read_session(self, session_id: str, caller: str) -> Session:
-        """The caller's live session: one consistent Query returns its hot, data and summary items."""
+    def _session_items(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """A session's hot, data and summary items by sort key (one consistent Query), whoever owns them."""
         response = dynamo.call(
             self._client,
             "query",
@@ -237,7 +281,11 @@ class SessionRepository:
             ExpressionAttributeValues=serialize({":pk": items.session_pk(session_id), ":sk": items.SESSION_SK}),
             ConsistentRead=True,
         )
-        found = {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
+        return {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
+
+    def _read_session(self, session_id: str, caller: str) -> Session:
+        """The caller's live session: one consistent Query returns its hot, data and summary items."""
+        found = self._session_items(session_id)
         hot = found.get(items.SESSION_SK)
         if hot is None or not self._is_live(hot, caller):
             raise SessionNotFound()
@@ -1330,6 +1378,147 @@ class SessionRepository:
             total=int(hot.get(items.memory_count_attribute(memory_type), 0)),
             next_token=self._cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None,
         )
+
+    # -- export ---------------------------------------------------------------------------------------
+
+    def export_user(self, caller: str, page_size: int, next_token: str | None = None) -> tuple[list[str], str | None]:
+        """A page of the caller's data (SPEC section 9, GDPR article 15): ``(lines, next_token)``, each line the
+        JSON of a session, message or memory record as the API returns it plus ``type``
+        (:func:`~session_service.models.export_line`); ``next_token`` is ``None`` on the last page.
+
+        Every record of the caller's sessions appears exactly once across the pages, while the caller keeps
+        writing: the pages go through the sessions in ``session_id`` order (GSI1's sort key, activity, moves
+        while they chat; an id does not), each session as its line, its visible messages oldest first (a
+        reply still streaming with its content so far), then its memory records; the cursor names the session,
+        the part and the last sort key emitted. A record written behind the cursor is not in the export (it
+        did not exist when the export passed there); one ahead of it is. A session expired or deleted is left
+        out, as is one whose id was taken over by a new session while a page stopped inside it.
+
+        Each page Queries GSI1 for the caller's session keys (keys only), then reads only what it emits: per
+        session one consistent Query of its hot, data and summary items (a GetItem of the hot item where a
+        page resumes inside it) and Queries of its messages and memory records whose ``Limit`` is what the
+        page still takes. A page holds ``page_size`` lines, fewer when the next line would take it past
+        :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB response), and may be empty when the previous one ended
+        exactly at the end. Raises :class:`~session_service.errors.InvalidCursor` for a cursor altered or
+        issued for another caller.
+        """
+        scope = f"export|{caller}"
+        position = self._export_position(scope, next_token) if next_token else None
+        page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
+        for session_id in self._session_ids(caller):
+            if position is not None and session_id < position["s"]:
+                continue
+            resume = position if position is not None and session_id == position["s"] else None
+            stop = self._export_session(session_id, caller, resume, page)
+            if stop is not None:
+                return page.taken, self._cursors.encode(scope, stop)
+        return page.taken, None
+
+    def _export_position(self, scope: str, token: str) -> dict[str, Any]:
+        """The position an export cursor holds: ``s`` session id, ``c`` its incarnation, ``p`` the part
+        (:data:`EXPORT_PARTS`), ``k`` the last sort key emitted in it. Raises :class:`InvalidCursor`."""
+        position = self._cursors.decode(scope, token)
+        shaped = (
+            isinstance(position.get("s"), str)
+            and isinstance(position.get("c"), str)
+            and position.get("p") in EXPORT_PARTS
+            and (position.get("k") is None or isinstance(position.get("k"), str))
+        )
+        if not shaped:  # pragma: no cover - only a key holder could sign another shape
+            raise InvalidCursor()
+        return position
+
+    def _session_ids(self, caller: str) -> list[str]:
+        """The ids of the caller's sessions in GSI1 (keys only, every page of it), in ``session_id`` order."""
+        query = {
+            "TableName": self._table,
+            "IndexName": items.GSI_ACTIVITY,
+            "KeyConditionExpression": f"{items.GSI_ACTIVITY}PK = :pk",
+            "ExpressionAttributeValues": serialize({":pk": items.user_pk(caller)}),
+            "ProjectionExpression": "PK",
+        }
+        ids = {items.session_id_of(str(row["PK"])) for row in dynamo.query_all(self._client, query)}
+        return sorted(session_id for session_id in ids if session_id)
+
+    def _export_session(
+        self, session_id: str, caller: str, resume: dict[str, Any] | None, page: _ExportPage
+    ) -> dict[str, Any] | None:
+        """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return
+        the position to continue from when the page filled, ``None`` when the session is done or not live."""
+        if resume is None or resume["p"] == "session":
+            found = self._session_items(session_id)
+            hot = found.get(items.SESSION_SK)
+            if hot is None or not self._is_live(hot, caller):
+                return None
+            at = {"s": session_id, "c": str(hot["created_at"])}
+            session = items.session_from_items(hot, found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
+            if not page.add(export_line(Line.SESSION, session)):
+                return {**at, "p": "session", "k": None}
+            part, after = "messages", None
+        else:
+            try:
+                hot = self._hot(session_id, caller)
+            except SessionNotFound:
+                return None  # expired or deleted since the last page
+            if hot["created_at"] != resume["c"]:
+                return None  # expired, and its id taken by a session created after the export began
+            at, part, after = {"s": session_id, "c": resume["c"]}, str(resume["p"]), resume["k"]
+        if part == "messages":
+            done, after = self._export_messages(hot, page, after)
+            if not done:
+                return {**at, "p": "messages", "k": after}
+            after = None
+        done, after = self._export_memories(hot, page, after)
+        return None if done else {**at, "p": "memory", "k": after}
+
+    def _export_messages(self, hot: dict[str, Any], page: _ExportPage, after: str | None) -> tuple[bool, str | None]:
+        """Add the session's visible messages above sort key ``after`` to ``page``, oldest first; return whether
+        they all fit, and the sort key of the last one added (``after`` when none was). Cuts are skipped by
+        key (:func:`~session_service.items.past_cuts`), not read."""
+        first = items.after_message(after) if after else items.message_start(str(hot["created_at"]))
+        while page.room > 0:
+            query = items.messages_query(self._table, hot, newest_first=False, first=items.past_cuts(first, hot))
+            response = dynamo.call(self._client, "query", **query, Limit=min(page.room, 1000))
+            rows = [deserialize(raw) for raw in response.get("Items", [])]
+            for item in rows:
+                if not items.visible(str(item["SK"]), hot):
+                    continue
+                if not page.add(export_line(Line.MESSAGE, items.message_from_item(self._with_content(item)))):
+                    return False, after
+                after = str(item["SK"])
+            if "LastEvaluatedKey" not in response:
+                return True, after
+            first = items.after_message(str(rows[-1]["SK"]))
+        return False, after
+
+    def _export_memories(self, hot: dict[str, Any], page: _ExportPage, after: str | None) -> tuple[bool, str | None]:
+        """Add the session's memory records above sort key ``after`` to ``page`` (by type, then oldest first);
+        return whether they all fit, and the sort key of the last one added (``after`` when none was)."""
+        partition = items.session_pk(str(hot["session_id"]))
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            # Records of an expired earlier session that reused the id wait for the stream's clean-up.
+            "FilterExpression": "created_at >= :incarnation",
+            "ExpressionAttributeValues": serialize(
+                {":pk": partition, ":prefix": items.memory_prefix(None), ":incarnation": hot["created_at"]}
+            ),
+            "ConsistentRead": True,
+        }
+        start_key = items.key(partition, after) if after else None
+        while page.room > 0:
+            kwargs = dict(query, Limit=min(page.room, 1000))
+            if start_key:
+                kwargs["ExclusiveStartKey"] = start_key
+            response = dynamo.call(self._client, "query", **kwargs)
+            for item in map(deserialize, response.get("Items", [])):
+                if not page.add(export_line(Line.MEMORY, items.memory_from_item(item))):
+                    return False, after
+                after = str(item["SK"])
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return True, after
+        return False, after
 
     # -- statistics and health ------------------------------------------------------------------------
 
