@@ -306,6 +306,8 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     NotFoundError: ErrorAnswer(
         HTTPStatus.NOT_FOUND, "No route matches the path", detail=_says("Not Found"), counted=False
     ),
+    errors.ErasureNotFound: ErrorAnswer(HTTPStatus.NOT_FOUND, "No erasure of this user was asked for (or it expired)"),
+    errors.UserErasing: ErrorAnswer(HTTPStatus.CONFLICT, "The user's data is being erased"),
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),

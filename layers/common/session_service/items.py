@@ -102,6 +102,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from session_service.dynamo import serialize
 from session_service.models import (
     MAX_CHUNK_INDEX,
     Memory,
@@ -157,6 +158,16 @@ CHUNK_ENTITY = "message_chunk"
 MESSAGE_ID_ENTITY = "message_id"
 MARK_ENTITY = "stream_mark"
 GUARD_ENTITY = "write_guard"
+ERASURE_PREFIX = "ERASURE#"
+ERASURE_SK = "PROGRESS"
+ERASURE_ENTITY = "erasure"
+ERASING = "erasing_since"
+"""The user's counts item carries this (the erasure's start, ISO) while the user's data is being erased: every
+reader of the user's data reads the counts with it and answers as if nothing existed."""
+ERASED_BY = "by_erasure"
+"""Set on a tombstone an erasure made: its stream clean-up counts the session in the erasure's progress."""
+ERASURE_RETENTION_SECONDS = 30 * 24 * 3600
+"""An erasure's progress record expires (TTL) this long after the erasure finished (SPEC section 9)."""
 DELETED_STATUS = "deleted"
 """The ``status`` of a permanently deleted session's hot item (a tombstone, :func:`tombstone_update`): internal,
 never a :class:`~session_service.models.SessionStatus`, never in an index, never answered (it is expired)."""
@@ -224,6 +235,41 @@ def count_attribute(status: SessionStatus | None) -> str:
     return f"status_{status.value}" if status else "sessions"
 
 
+def erasing(counts: dict[str, Any] | None) -> bool:
+    """True when a user's counts item says the user's data is being erased (:data:`ERASING`)."""
+    return counts is not None and ERASING in counts
+
+
+def erasure_key(user_id: str) -> dict[str, Any]:
+    """Primary key of the progress record of a user's erasure (outside the user's partition, which it outlives)."""
+    return key(f"{ERASURE_PREFIX}{user_id}", ERASURE_SK)
+
+
+def erasure_user_of(partition_key: str, sort_key: str) -> str | None:
+    """The user id an erasure progress record's key names (inverse of :func:`erasure_key`), or ``None``."""
+    if sort_key != ERASURE_SK or not partition_key.startswith(ERASURE_PREFIX):
+        return None
+    return partition_key[len(ERASURE_PREFIX) :] or None
+
+
+def erasure_item(user_id: str, now: datetime) -> dict[str, Any]:
+    """A new erasure's progress record: ``status`` erasing, its counters at zero (``sessions_erased``: sessions
+    turned into tombstones, ``sessions_cleared``: of those, cleaned up by the stream function, ``items_deleted``,
+    ``passes``). It holds the user id and counts, nothing else (SPEC section 9)."""
+    return {
+        "PK": f"{ERASURE_PREFIX}{user_id}",
+        "SK": ERASURE_SK,
+        ENTITY: ERASURE_ENTITY,
+        "user_id": user_id,
+        "status": "erasing",
+        "started_at": iso(now),
+        "sessions_erased": 0,
+        "sessions_cleared": 0,
+        "items_deleted": 0,
+        "passes": 0,
+    }
+
+
 def mark_key(session_id: str) -> dict[str, Any]:
     """Primary key of a session's stream applied mark."""
     return key(f"{MARK_PREFIX}{session_id}", MARK_SK)
@@ -282,6 +328,29 @@ def index_lags(item: dict[str, Any]) -> bool:
 def is_tombstone(item: dict[str, Any] | None) -> bool:
     """True when ``item`` is a permanently deleted session's hot item (:data:`DELETED_STATUS`)."""
     return item is not None and item.get("status") == DELETED_STATUS
+
+
+def tombstone_action(
+    table: str, hot: dict[str, Any], now: datetime, condition: str, values: dict[str, Any], *, erasure: bool = False
+) -> dict[str, Any]:
+    """A transaction's Update turning the session ``hot`` (as read) into a tombstone at ``now``
+    (:func:`tombstone_update`), on ``condition`` (``#status`` names ``status``; its ``values`` plain); an
+    ``erasure``'s tombstone says so (:data:`ERASED_BY`). The old item comes back when the condition fails."""
+    expression, own = tombstone_update(now)
+    if erasure:
+        expression = expression.replace(" REMOVE ", f", {ERASED_BY} = :erasure REMOVE ", 1)
+        own[":erasure"] = True
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": session_key(str(hot["session_id"])),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": serialize({**own, **values}),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
 
 
 def tombstone_update(now: datetime) -> tuple[str, dict[str, Any]]:

@@ -23,6 +23,7 @@ from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.errors import (
+    ErasureNotFound,
     InvalidCursor,
     InvalidStatusTransition,
     MessageConflict,
@@ -34,6 +35,7 @@ from session_service.errors import (
     SessionNotActive,
     SessionNotFound,
     SessionReadOnly,
+    UserErasing,
 )
 from session_service.idempotency import IDEMPOTENCY_TTL_SECONDS, IdempotencyKeyReused, WriteGuard
 from session_service.items import iso, parse_iso
@@ -42,6 +44,8 @@ from session_service.models import (
     MAX_MESSAGE_BYTES,
     ChunkCreate,
     Context,
+    Erasure,
+    ErasureStatus,
     Memory,
     MemoryCreate,
     MemoryList,
@@ -162,8 +166,19 @@ class SessionRepository:
         return self._put(item, "attribute_not_exists(PK)")
 
     def _count(self, user_id: str, deltas: dict[str, int]) -> dict[str, Any]:
-        """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names)."""
-        return dynamo.add_action(self._table, items.user_counts_key(user_id), deltas)
+        """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names). When the
+        user gains sessions, it is conditioned on the user's data not being erased (:data:`~session_service.items.
+        ERASING`): a create fails there while an erasure runs."""
+        action = dynamo.add_action(self._table, items.user_counts_key(user_id), deltas)
+        if deltas.get(items.count_attribute(None), 0) > 0:
+            action["Update"]["ConditionExpression"] = f"attribute_not_exists({items.ERASING})"
+        return action
+
+    @staticmethod
+    def _refuse_if_erasing(canceled: TransactionCanceled, counts: range) -> None:
+        """Raise :class:`UserErasing` when one of a create's ``counts`` actions failed (an erasure runs)."""
+        if any(canceled.failed(index) for index in counts):
+            raise UserErasing() from canceled
 
     def _transact(self, actions: list[dict[str, Any]], guard: WriteGuard | None, ids: list[str], at: datetime) -> None:
         """Run a create's transaction; with a ``guard``, its item goes first, conditioned on not existing.
@@ -197,44 +212,32 @@ class SessionRepository:
             and not items.is_tombstone(item)
         )
 
-    def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
-        """The caller's live session's hot item (consistent GetItem). Raises :class:`SessionNotFound`."""
-        response = dynamo.call(
-            self._client, "get_item", TableName=self._table, Key=items.session_key(session_id), ConsistentRead=True
-        )
-        item = deserialize(response["Item"]) if response.get("Item") else None
-        if item is None or not self._is_live(item, caller):
+    def _session_items(self, session_id: str, caller: str, *sort_keys: str) -> dict[str, dict[str, Any]]:
+        """The caller's live session's items with these sort keys (the hot item's first), by sort key, and the
+        caller's counts, in one consistent BatchGetItem. Raises :class:`SessionNotFound` when the session is
+        missing, another user's, expired or deleted, or while the caller's data is being erased (SPEC section 9:
+        gone for every reader from the moment the erasure was accepted)."""
+        keys = [items.key(items.session_pk(session_id), sort_key) for sort_key in sort_keys]
+        found = dynamo.batch_get(self._client, self._table, [*keys, items.user_counts_key(caller)])
+        counts = next((item for item in found if item["PK"] == items.user_pk(caller)), None)
+        by_sort_key = {str(item["SK"]): item for item in found if item["PK"] == items.session_pk(session_id)}
+        if not self._is_live(by_sort_key.get(sort_keys[0]), caller) or items.erasing(counts):
             raise SessionNotFound()
-        return item
+        return by_sort_key
+
+    def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
+        """The caller's live session's hot item (:meth:`_session_items`). Raises :class:`SessionNotFound`."""
+        return self._session_items(session_id, caller, items.SESSION_SK)[items.SESSION_SK]
 
     def _hot_and_summary(self, session_id: str, caller: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The hot and summary items of the caller's live session (one BatchGetItem)."""
-        found = {
-            item["SK"]: item
-            for item in dynamo.batch_get(
-                self._client, self._table, [items.session_key(session_id), items.summary_key(session_id)]
-            )
-        }
-        hot = found.get(items.SESSION_SK)
-        if hot is None or not self._is_live(hot, caller):
-            raise SessionNotFound()
-        return hot, found.get(items.SUMMARY_SK)
+        found = self._session_items(session_id, caller, items.SESSION_SK, items.SUMMARY_SK)
+        return found[items.SESSION_SK], found.get(items.SUMMARY_SK)
 
     def _read_session(self, session_id: str, caller: str) -> Session:
-        """The caller's live session: one consistent Query returns its hot, data and summary items."""
-        response = dynamo.call(
-            self._client,
-            "query",
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
-            ExpressionAttributeValues=serialize({":pk": items.session_pk(session_id), ":sk": items.SESSION_SK}),
-            ConsistentRead=True,
-        )
-        found = {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
-        hot = found.get(items.SESSION_SK)
-        if hot is None or not self._is_live(hot, caller):
-            raise SessionNotFound()
-        return items.session_from_items(hot, found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
+        """The caller's live session: one BatchGetItem reads its hot, data and summary items."""
+        found = self._session_items(session_id, caller, items.SESSION_SK, items.DATA_SK, items.SUMMARY_SK)
+        return items.session_from_items(found[items.SESSION_SK], found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class SessionRepository:
         except _GuardHit as hit:
             hot, data = items.new_session_items(hit.ids[0], caller, request, hit.at, ttl)
         except TransactionCanceled as canceled:
+            self._refuse_if_erasing(canceled, range(2, 3))
             old = canceled.item(0)
             if old is None:
                 raise ServiceUnavailable() from canceled
@@ -501,28 +505,17 @@ class SessionRepository:
 
     def _tombstone_actions(self, caller: str, hots: Sequence[dict[str, Any]], if_match: int | None) -> list[Any]:
         """The transaction turning the caller's ``hots`` (as read) into tombstones, and the caller's counts."""
-        expression, values = items.tombstone_update(self._clock())
+        now = self._clock()
         condition = "user_id = :caller AND created_at = :incarnation AND #status = :was AND expires_at > :epoch"
+        values: dict[str, Any] = {":caller": caller, ":epoch": int(now.timestamp())}
         if if_match is not None:
             condition += " AND version = :expected"
             values[":expected"] = if_match
         actions: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
         for hot in hots:
-            own = {**values, ":caller": caller, ":incarnation": hot["created_at"], ":was": hot["status"]}
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": items.session_key(str(hot["session_id"])),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": serialize(own),
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                }
-            )
+            own = {**values, ":incarnation": hot["created_at"], ":was": hot["status"]}
+            actions.append(items.tombstone_action(self._table, hot, now, condition, own))
             for name in (items.count_attribute(None), items.count_attribute(SessionStatus(hot["status"]))):
                 counts[name] = counts.get(name, 0) - 1
         return [*actions, self._count(caller, counts)]
@@ -551,6 +544,7 @@ class SessionRepository:
                 ids, now = hit.ids, hit.at
                 break
             except TransactionCanceled as canceled:
+                self._refuse_if_erasing(canceled, range(2 * len(pairs), len(canceled.reasons)))
                 for index, (hot, _) in enumerate(pairs):
                     if not canceled.failed(2 * index):
                         continue
@@ -637,6 +631,8 @@ class SessionRepository:
             for item in dynamo.batch_get(self._client, self._table, [*row_keys, items.user_counts_key(user_id)])
         }
         counts = found.pop((items.user_pk(user_id), items.COUNTS_SK), {})
+        if items.erasing(counts):  # gone for every reader from the moment the erasure was accepted
+            return SessionList(sessions=[], total=0, page=page, page_size=page_size, next_token=None)
         rows = []
         for row_key in row_keys:
             hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
@@ -1312,6 +1308,55 @@ class SessionRepository:
         )
 
     # -- statistics and health ------------------------------------------------------------------------
+
+    # -- erasure (SPEC section 9) ----------------------------------------------------------------------
+
+    def erase_user(self, caller: str) -> None:
+        """DELETE /users/{user_id}: erase everything of ``caller`` (GDPR article 17); returns at once.
+
+        One transaction: the erasure's progress record (``status`` erasing; conditioned on no erasure of the
+        user running, so a repeated request writes nothing) and :data:`~session_service.items.ERASING` on the
+        caller's counts item. From then on every reader of the caller's data reads that mark and finds nothing
+        (:meth:`_session_items`, the listing), and a create is refused (:class:`UserErasing`). The stream
+        function does the rest in the background, driven by the progress record's own stream records
+        (:mod:`session_service.erasure`): it turns the user's sessions into tombstones, lets the session
+        clean-up delete their items, then deletes the user's counts, usage and idempotency records, and marks
+        the record ``erased``. Raises :class:`ServiceUnavailable` when DynamoDB keeps refusing.
+        """
+        now = self._clock()
+        progress = self._put(
+            items.erasure_item(caller, now),
+            "attribute_not_exists(PK) OR #status = :erased",
+            {":erased": ErasureStatus.ERASED.value},
+        )
+        progress["Put"]["ExpressionAttributeNames"] = {"#status": "status"}
+        mark = {
+            "Update": {
+                "TableName": self._table,
+                "Key": items.user_counts_key(caller),
+                "UpdateExpression": f"SET {items.ERASING} = if_not_exists({items.ERASING}, :now)",
+                "ExpressionAttributeValues": serialize({":now": iso(now)}),
+            }
+        }
+        try:
+            dynamo.transact_write(self._client, [progress, mark])
+        except TransactionCanceled as canceled:
+            if not canceled.failed(0):
+                raise ServiceUnavailable() from canceled
+            # An erasure of the caller runs already: this request is that one.
+
+    def erasure(self, caller: str) -> Erasure:
+        """GET /users/{user_id}/erasure: the progress of the caller's latest erasure (one consistent GetItem).
+
+        Raises :class:`ErasureNotFound` when none was asked for (or its record expired, 30 days after it
+        finished)."""
+        response = dynamo.call(
+            self._client, "get_item", TableName=self._table, Key=items.erasure_key(caller), ConsistentRead=True
+        )
+        if not response.get("Item"):
+            raise ErasureNotFound()
+        item = deserialize(response["Item"])
+        return Erasure(user_id=caller, status=ErasureStatus(item["status"]), items_deleted=int(item["items_deleted"]))
 
     def get_stats(self) -> Stats:
         """Service-wide statistics as the stream function keeps them (one GetItem)."""
