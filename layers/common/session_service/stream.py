@@ -762,6 +762,9 @@ class StreamProcessor:
         if change.expired_before is not None:
             deleted = self._delete_gone_contents(change.session_id, change.expired_before)
         incarnation = change.mark.rsplit("#", 2)[0]
+        stored, _ = self._read_marks([change.session_id])
+        if not stored.get(change.session_id, "").startswith(f"{incarnation}#"):
+            return deleted  # forgotten already (a record delivered again), or never applied
         forget = {
             "Delete": {
                 "TableName": self._table,
@@ -781,7 +784,7 @@ class StreamProcessor:
         try:
             dynamo.transact_write(self._client, actions, sleep=self._sleep)
         except TransactionCanceled:
-            return deleted  # forgotten already (a replayed record), or never applied
+            return deleted  # forgotten meanwhile by another delivery
         return deleted + 1
 
     def _count_erased(self, user_id: str, deleted: int) -> None:
