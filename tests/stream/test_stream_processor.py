@@ -803,7 +803,7 @@ def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_wh
     assert stats(ddb) == after
     assert [(i["PK"]["S"], i["SK"]["S"]) for i in _mentions(ddb, "erin", *ids)] == [("ERASURE#erin", "PROGRESS")]
     # And erin may start again
-    again, created = repo.create_session("erin", SessionCreate(user_id="erin"))
+    _, created = repo.create_session("erin", SessionCreate(user_id="erin"))
     assert created and repo.list_user_sessions("erin").total == 1
     _settle_all(reader, handler)
     assert same(stats(ddb), truth(ddb))

@@ -471,7 +471,7 @@ PARAMETER_ERRORS: Errors = (NotFoundError, RequestValidationError)
 SESSION_ERRORS: Errors = (errors.SessionNotFound, *PARAMETER_ERRORS, *CALLER_ERRORS, *STORE_ERRORS)
 """What every route under ``/api/v1/sessions/{session_id}`` can answer."""
 USER_ERRORS: Errors = (*PARAMETER_ERRORS, *CALLER_ERRORS)
-"""What every route under ``/api/v1/users/{user_id}`` that acts on the user's own data can answer (:func:`user_caller`)."""
+"""What every route under ``/api/v1/users/{user_id}`` acting on the user's own data can answer (:func:`user_caller`)."""
 BODY_ERRORS: Errors = (RequestValidationError, RequestUnsupportedContentType)
 """What a route with a JSON body can answer."""
 CREATE_ERRORS: Errors = (*BODY_ERRORS, IdempotencyKeyReused, IdempotencyInProgress, *STORE_ERRORS)

@@ -579,7 +579,8 @@ class StreamProcessor:
         if not session_ids:
             return {}
         keys = [items.session_key(session_id) for session_id in sorted(session_ids)]
-        found = dynamo.batch_get(self._client, self._table, keys, projection="session_id, created_at", sleep=self._sleep)
+        projection = "session_id, created_at"
+        found = dynamo.batch_get(self._client, self._table, keys, projection=projection, sleep=self._sleep)
         return {str(item["session_id"]): str(item["created_at"]) for item in found}
 
     def _commit_runs(
