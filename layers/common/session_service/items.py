@@ -19,6 +19,7 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
+erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
 keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operation and key>``   -
 =====================  ==============================  ======================================  ==================
@@ -56,6 +57,13 @@ transaction. Every reader treats an expired session as gone, so it is gone at on
 over as it takes over any expired one. The stream function then deletes the partition's items of that
 incarnation (created before :func:`tombstone_bound`) and, last, the tombstone itself.
 
+Erasing a user writes two items: the erasure's progress record and :data:`ERASING` on the user's counts item.
+Every reader of a user's data reads that counts item with what it reads (one BatchGetItem), so the user's data
+is gone for readers at once, whatever its amount; a create's ADD to the counts is conditioned on it. The stream
+function then turns the user's sessions into tombstones (marked :data:`ERASED_BY`) and cleans them up as any
+permanent delete, and deletes the user's partition and idempotency records last
+(:mod:`session_service.erasure`).
+
 Access patterns (requests made by :mod:`session_service.repository` and :mod:`session_service.stream`):
 
 =====================================  ==============================================================
@@ -63,22 +71,27 @@ pattern                                request
 =====================================  ==============================================================
 create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
                                        ADD user counts; on an expired id, the same conditioned on it
-get a session                          Query ``begins_with(SK, SESSION)`` (hot, data, summary; consistent)
-summary                                BatchGetItem hot + summary
+get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
+summary                                BatchGetItem hot + summary + the owner's counts
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
                                        [Update data], [ADD user counts]; then get
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 append messages                        TransactWriteItems: Put messages [+ Put MID#] + Update hot (ADD)
-list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
+list messages (asc or desc)            BatchGetItem hot + counts, Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
                                        (messages in cuts dropped) [+ Query a streaming reply's chunks]
-context                                BatchGetItem hot + summary + Query messages newest first
-one message by id                      GetItem hot and Query LSI1 ``LSI1SK = <message_id>`` (concurrent)
+context                                BatchGetItem hot + summary + counts, Query messages newest first
+one message by id                      BatchGetItem hot + counts, Query LSI1 ``LSI1SK = <message_id>``
+                                       (concurrent)
 change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
-add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
+add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
+                                       ``begins_with MEM#[type#]``
+erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
+                                       :data:`ERASING`
+erasure's progress                     GetItem ``ERASURE#<user_id>``
 statistics                             GetItem ``STATS``
 stream: counts, marks, summaries       BatchGetItem marks and summaries + TransactWriteItems (ADD STATS,
                                        COUNTS; SET marks; Put summaries)
@@ -88,6 +101,12 @@ stream: a removed session's content    Query the partition (keys, ``created_at``
                                        [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
+stream: a tombstone removed            GetItem its mark + TransactWriteItems: Delete the mark (that
+                                       incarnation's) [+ ADD the erasure's progress]
+stream: an erasure's pass              GetItem progress + Query GSI1 (keys) + BatchGetItem hot items +
+                                       TransactWriteItems (tombstones, counts, progress); at the end Query +
+                                       BatchWriteItem the ``USER#`` and ``IDEMPOTENCY#`` partitions + Update
+                                       progress
 =====================================  ==============================================================
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch

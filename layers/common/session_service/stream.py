@@ -35,6 +35,15 @@ on-failure queue). This module turns a batch into its derived writes:
   statistics (a tombstone contributes nothing) and deletes the partition's items of that incarnation (created
   before :func:`~session_service.items.tombstone_bound`), then the tombstone itself while it is still that
   tombstone; a replay skips it by its mark, and the deletions are idempotent.
+* **Forgetting a session**: when a tombstone leaves the table (this function's delete, or TTL's), the session's
+  applied mark is deleted too (conditioned on being that incarnation's), so nothing of the session is left. No
+  record of it can follow but a delivery again of one already applied (Lambda hands the removal over only once
+  the batch that applied the tombstone succeeded): a record of a session that has no mark and whose
+  incarnation is not in the table any more is skipped (:func:`_still_there`, one BatchGetItem of the hot items
+  of the sessions a batch finds without a mark).
+* **Erasure**: a user's erasure progress record (``ERASURE#<user_id>``) drives :class:`~session_service.erasure.
+  Eraser`: each of its records while it runs brings a pass (tombstones, then the user's own items). Forgetting
+  an erasure's tombstone counts it in the progress record in the same transaction.
 * **Index keys**: a session's GSI sort keys (its activity, for the listings) move here, not in the append:
   when a session record shows its ``last_activity`` a minute or more past its keys
   (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them with one
