@@ -37,6 +37,7 @@ SESSION = "7e02708b-ad2d-44d6-a851-d02d97137757"  # seed 002's session, active, 
 ENDED = "a3f1c2d4-5b6e-4f70-8a91-b2c3d4e5f601"
 COMPLETED = "b4e2d3c5-6c7f-4a81-9b02-c3d4e5f6a712"
 OTHERS_SESSION = "e1d2c3b4-a596-4786-9f01-23456789abcd"
+ERASED = "erased_user_789"  # a user whose erasure was asked for
 MESSAGE = "5f0c8b9e-2a41-4c7d-9e3b-1d2f3a4b5c6d"  # SESSION's message, its id chosen by the client
 REPLY = "8a7b6c5d-4e3f-4a1b-8c2d-3e4f5a6b7c8d"  # SESSION's streamed reply in progress, one chunk so far
 DONE = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"  # COMPLETED's message
@@ -88,6 +89,7 @@ def seed(repo: Any) -> None:
             repo.append_messages(session_id, USER, [message])
         repo.update_session(session_id, USER, SessionUpdate(status=status))
     repo.create_session(OTHER, SessionCreate(user_id=OTHER, session_id=OTHERS_SESSION))
+    repo.erase_user(ERASED)  # an erasure under way (no stream function runs here)
 
 
 @pytest.mark.parametrize("path", event_files(), ids=lambda p: f"{p.parent.name}/{p.name}")

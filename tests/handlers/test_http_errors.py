@@ -28,6 +28,8 @@ STATUSES = {
     "SessionReadOnly": 409,
     "MessageConflict": 409,
     "IdempotencyInProgress": 409,
+    "ErasureNotFound": 404,
+    "UserErasing": 409,
     "PreconditionFailed": 412,
     "PayloadTooLarge": 413,
     "MissingUserId": 422,
@@ -35,7 +37,7 @@ STATUSES = {
     "ServiceUnavailable": 503,
     "StoreUnavailable": 503,
 }
-"""The statuses the API answers (SPEC sections 4 and 8)."""
+"""The statuses the API answers (SPEC sections 4, 8 and 9)."""
 
 
 def domain_exceptions() -> list[type[errors.SessionServiceError]]:

@@ -255,3 +255,41 @@ def test_stats_need_the_admin_group_with_the_authorizer(api: Any, authorizer_on:
 
 def test_stats_are_open_without_the_authorizer(api: Any) -> None:
     assert api("GET", "/api/v1/sessions/stats")[0] == 200
+
+
+USER_ROUTES: list[tuple[str, str]] = [
+    ("DELETE", "/api/v1/users/{user}"),
+    ("GET", "/api/v1/users/{user}/erasure"),
+    ("GET", "/api/v1/users/{user}/usage"),
+    ("GET", "/api/v1/users/{user}/export"),
+]
+"""Every route that acts on one user's own data (SPEC section 9)."""
+
+
+def test_the_matrix_covers_every_route_of_a_users_own_data() -> None:
+    from devserver.template import routes
+
+    own = {(r.method, r.path.replace("{user_id}", "{user}")) for r in routes() if r.path.startswith("/api/v1/users/")}
+    assert own - {("GET", "/api/v1/users/{user}/sessions")} == set(USER_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), USER_ROUTES)
+def test_another_users_data_is_403_and_untouched(api: Any, ddb: Any, owned: str, method: str, path: str) -> None:
+    assert api("DELETE", f"/api/v1/users/{OWNER}", query={"user_id": OWNER})[0] == 202  # an erasure of A's exists
+    before = snapshot(ddb)
+    # Without the authorizer: B names A in the path and B as user_id.
+    status, answer, _ = api(method, path.format(user=OWNER), query={"user_id": INTRUDER})
+    assert status == 403 and answer["detail"], answer
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize(("method", "path"), USER_ROUTES)
+def test_with_authorizer_another_users_data_is_403(
+    api: Any, ddb: Any, owned: str, method: str, path: str, authorizer_on: None
+) -> None:
+    before = snapshot(ddb)
+    status, _, _ = api(method, path.format(user=OWNER), claims={"sub": INTRUDER})
+    assert status == 403
+    status, _, _ = api(method, path.format(user=OWNER), query={"user_id": OWNER}, claims={"sub": INTRUDER})
+    assert status == 403
+    assert snapshot(ddb) == before

@@ -170,6 +170,10 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(api: Any
     call("POST", "/api/v1/sessions:batch", 201, sessions, user_id=user)
     call("POST", "/api/v1/sessions:batch", 409, sessions, user_id=user)
     call("POST", "/api/v1/sessions:batchDelete", 200, {"session_ids": [sid, *batch_ids]}, user_id=user)
+    call("GET", f"/api/v1/users/{user}/erasure", 404, user_id=user)
+    call("DELETE", f"/api/v1/users/{user}", 202, user_id=user)
+    call("DELETE", f"/api/v1/users/{user}", 202, user_id=user)
+    call("GET", f"/api/v1/users/{user}/erasure", 200, user_id=user)
 
     assert exercised == {route.function for route in routes()}, "the scenario must drive every route"
     refused = {

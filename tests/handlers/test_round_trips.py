@@ -65,7 +65,10 @@ def test_ensuring_an_existing_session_is_the_transaction_then_a_read(
 ) -> None:
     sid = new_session(session_id=str(uuid.uuid4()))["session_id"]
     body = {"user_id": USER, "session_id": sid}
-    assert calls.during(expect(api, 200, "POST", "/api/v1/sessions", json_body=body)) == ["TransactWriteItems", "Query"]
+    assert calls.during(expect(api, 200, "POST", "/api/v1/sessions", json_body=body)) == [
+        "TransactWriteItems",
+        "BatchGetItem",
+    ]
     body = {"user_id": "someone_else", "session_id": sid}
     assert calls.during(expect(api, 409, "POST", "/api/v1/sessions", json_body=body)) == ["TransactWriteItems"]
 
@@ -73,17 +76,18 @@ def test_ensuring_an_existing_session_is_the_transaction_then_a_read(
 @pytest.mark.parametrize(
     ("method", "suffix", "payload", "operation"),
     [
-        ("GET", "", None, ["Query"]),
+        ("GET", "", None, ["BatchGetItem"]),
         ("GET", "/summary", None, ["BatchGetItem"]),
-        ("PUT", "", {"title": "t", "metadata": {"a": 1}}, ["TransactWriteItems", "Query"]),
-        ("PUT", "", {"status": "completed"}, ["TransactWriteItems", "Query"]),
+        ("PUT", "", {"title": "t", "metadata": {"a": 1}}, ["TransactWriteItems", "BatchGetItem"]),
+        ("PUT", "", {"status": "completed"}, ["TransactWriteItems", "BatchGetItem"]),
         ("DELETE", "", None, ["TransactWriteItems"]),
     ],
 )
 def test_each_session_operation_is_one_or_two_round_trips(
     api: Any, calls: CallLog, new_session: NewSession, method: str, suffix: str, payload: Any, operation: list[str]
 ) -> None:
-    # A session is its hot, data and summary items: one Query (or BatchGetItem) reads them; a PUT writes
+    # A session is its hot, data and summary items: one BatchGetItem reads them with the owner's counts (an
+    # erasure running makes the user's data gone for every reader, SPEC section 9); a PUT writes
     # what changed (and the owner's counts on a status change) in one transaction, then reads the result.
     sid = new_session()["session_id"]
     action = expect(api, 200, method, api.session_url(sid, suffix), query={"user_id": USER}, json_body=payload)
@@ -130,7 +134,7 @@ def test_context_is_one_batch_read_and_one_query(api: Any, calls: CallLog, new_s
     newest = expect(
         api, 200, "GET", api.session_url(sid, "/messages"), query={"user_id": USER, "order": "desc", "page_size": 20}
     )
-    assert calls.during(newest) == ["GetItem", "Query"]
+    assert calls.during(newest) == ["BatchGetItem", "Query"]
 
 
 def test_append_is_one_transaction(api: Any, calls: CallLog, new_session: NewSession) -> None:
@@ -170,7 +174,7 @@ def test_every_message_page_costs_two(api: Any, calls: CallLog, new_session: New
     batch = {"messages": [{"role": "user", "content": f"m{i}"} for i in range(10)]}
     assert api("POST", api.session_url(sid, "/messages:batch"), query={"user_id": USER}, json_body=batch)[0] == 201
     first = expect(api, 200, "GET", api.session_url(sid, "/messages"), query={"user_id": USER, "page_size": 3})
-    assert calls.during(first) == ["GetItem", "Query"]
+    assert calls.during(first) == ["BatchGetItem", "Query"]
     token = first()["next_token"]
     pages = 1
     while token:
@@ -181,7 +185,7 @@ def test_every_message_page_costs_two(api: Any, calls: CallLog, new_session: New
             api.session_url(sid, "/messages"),
             query={"user_id": USER, "page_size": 3, "next_token": token},
         )
-        assert calls.during(page) == ["GetItem", "Query"]
+        assert calls.during(page) == ["BatchGetItem", "Query"]
         token = page()["next_token"]
         pages += 1
     assert pages == 4

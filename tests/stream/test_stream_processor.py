@@ -398,10 +398,12 @@ def test_own_writes_coming_back_through_the_stream_write_nothing(
 
 
 def _seed_items(ddb: Any, records: list[dict[str, Any]]) -> None:
-    """Put the message and memory items the sample events describe, as they would be in the table."""
+    """Put the session, message and memory items the sample events describe, as they would be in the table (a
+    record of a session the table holds no longer, and that left no mark, is one delivered again after its
+    tombstone was cleaned up: the stream function skips it)."""
     for record in records:
         image = record["dynamodb"].get("NewImage")
-        if image and image.get("entity", {}).get("S") in ("message", "memory"):
+        if image and image.get("entity", {}).get("S") in ("session", "message", "memory"):
             ddb.put_item(TableName=TABLE, Item=image)
 
 
@@ -440,6 +442,7 @@ def test_sample_events_insert_modify_and_ttl_remove(ddb: Any, handler: Any) -> N
 
     session_a = ttl[0]["dynamodb"]["Keys"]["PK"]
     assert ttl[0]["userIdentity"] == TTL_IDENTITY
+    ddb.delete_item(TableName=TABLE, Key=ttl[0]["dynamodb"]["Keys"])  # what TTL did
     assert partition_count(ddb, session_a) == 4  # its message, memory record and the summary the stream wrote
     handler(ttl)
     assert partition_count(ddb, session_a) == 0
@@ -706,3 +709,126 @@ def test_a_summary_due_in_the_batch_of_the_delete_is_not_left_behind(
     _settle(reader, handler)  # the append's summary and the delete arrive in one batch
     assert partition_count(ddb, {"S": f"SESSION#{session.session_id}"}) == 0
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
+
+
+# -- erasure of a user (SPEC section 9) --------------------------------------------------------------------
+
+
+def _settle_all(reader: StreamReader, handler: Any, rounds: int = 30) -> list[list[dict[str, Any]]]:
+    """Apply the stream until it is quiet; an erasure takes several rounds (its passes, the sessions' clean-ups,
+    their tombstones' removals). Returns the batches applied."""
+    applied = []
+    for _ in range(rounds):
+        batch = reader.drain()
+        if not batch:
+            return applied
+        assert handler(batch) == {"batchItemFailures": []}
+        applied.append(batch)
+    raise AssertionError("the stream does not settle")
+
+
+def _mentions(ddb: Any, *needles: str) -> list[dict[str, Any]]:
+    """Every item of the table whose keys or values mention one of ``needles`` (a test-only Scan)."""
+    found = []
+    for page in ddb.get_paginator("scan").paginate(TableName=TABLE):
+        found += [item for item in page["Items"] if any(needle in json.dumps(item) for needle in needles)]
+    return found
+
+
+def _owned_sessions(ddb: Any, user: str) -> list[dict[str, Any]]:
+    return [
+        deserialize(i)
+        for page in ddb.get_paginator("scan").paginate(TableName=TABLE)
+        for i in page["Items"]
+        if i.get("entity", {}).get("S") == "session" and i["user_id"]["S"] == user
+    ]
+
+
+def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_what_was_erased(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from session_service import erasure
+    from session_service.errors import SessionNotFound
+    from session_service.idempotency import WriteGuard
+
+    monkeypatch.setattr(erasure, "SESSIONS_PER_PASS", 2)  # several passes
+    # Given other users' activity and erin's sessions of every kind, with an idempotent create, all applied
+    activity(repo)
+    ids = [_rich_session(repo, "erin") for _ in range(2)]
+    ended, _ = repo.create_session("erin", SessionCreate(user_id="erin", title="ended"))
+    repo.append_messages(ended.session_id, "erin", [msg("bye", 5, "0.5")])
+    repo.update_session(ended.session_id, "erin", SessionUpdate(status="ended"))
+    keyed, _ = repo.create_session("erin", SessionCreate(user_id="erin"), WriteGuard("erin", "token-1", "{}"))
+    ids += [ended.session_id, keyed.session_id]
+    _settle_all(reader, handler)
+    others = {user: counts(ddb, user) for user in ("alice", "bob", "carol")}
+    before, erins = stats(ddb), _owned_sessions(ddb, "erin")
+    assert len(erins) == 4 and _mentions(ddb, "erin")
+    # When erin's data is erased
+    repo.erase_user("erin")
+    # Then it is gone for every reader at once (a refused create and a repeated erasure: tests/handlers; a
+    # cancelled transaction gives moto's stream a new shard)
+    assert repo.erasure("erin").status == "erasing"
+    for sid in ids:
+        with pytest.raises(SessionNotFound):
+            repo.get_session(sid, "erin")
+        with pytest.raises(SessionNotFound):
+            repo.list_messages(sid, "erin")
+    assert repo.list_user_sessions("erin").sessions == [] and repo.list_user_sessions("erin").total == 0
+    # And once the stream ran, nothing of erin is left but the erasure's record
+    batches = _settle_all(reader, handler)
+    progress = repo.erasure("erin")
+    assert progress.status == "erased" and progress.items_deleted > 20
+    left = _mentions(ddb, "erin", *ids)
+    assert [(i["PK"]["S"], i["SK"]["S"]) for i in left] == [("ERASURE#erin", "PROGRESS")]
+    assert set(deserialize(left[0])) == {
+        "PK", "SK", "entity", "user_id", "status", "started_at", "finished_at", "expires_at",
+        "sessions_erased", "sessions_cleared", "items_deleted", "passes",
+    }  # fmt: skip
+    assert int(deserialize(left[0])["sessions_erased"]) == 4 == int(deserialize(left[0])["sessions_cleared"])
+    # The statistics lost exactly erin's share; the other users kept everything
+    assert stats(ddb) == {
+        "total_sessions": before["total_sessions"] - 4,
+        "active_sessions": before["active_sessions"] - 3,
+        "total_messages": before["total_messages"] - sum(s["message_count"] for s in erins),
+        "total_tokens": before["total_tokens"] - sum(s["total_tokens"] for s in erins),
+        "total_cost": before["total_cost"] - sum(s["total_cost"] for s in erins),
+    }
+    assert same(stats(ddb), truth(ddb))
+    assert {user: counts(ddb, user) for user in others} == others
+    # And the stream delivered again, batch by batch, changes nothing and brings nothing back
+    after = stats(ddb)
+    for batch in batches:
+        assert handler(batch) == {"batchItemFailures": []}
+    _settle_all(reader, handler)
+    assert stats(ddb) == after
+    assert [(i["PK"]["S"], i["SK"]["S"]) for i in _mentions(ddb, "erin", *ids)] == [("ERASURE#erin", "PROGRESS")]
+    # And erin may start again
+    _, created = repo.create_session("erin", SessionCreate(user_id="erin"))
+    assert created and repo.list_user_sessions("erin").total == 1
+    _settle_all(reader, handler)
+    assert same(stats(ddb), truth(ddb))
+
+
+def test_erasing_a_user_without_data_finishes_at_once(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    repo.erase_user("nobody")
+    _settle_all(reader, handler)
+    assert repo.erasure("nobody").status == "erased"
+    assert [(i["PK"]["S"], i["SK"]["S"]) for i in _mentions(ddb, "nobody")] == [("ERASURE#nobody", "PROGRESS")]
+
+
+def test_a_permanent_delete_forgets_the_sessions_mark_once_its_tombstone_is_gone(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    sid = _rich_session(repo, "fay")
+    _settle_all(reader, handler)
+    assert _mentions(ddb, f"STREAM#SESSION#{sid}")
+    repo.delete_session(sid, "fay")
+    batches = _settle_all(reader, handler)
+    assert _mentions(ddb, sid) == []
+    after = stats(ddb)
+    for batch in batches:  # delivered again: skipped, though the mark is gone
+        assert handler(batch) == {"batchItemFailures": []}
+    assert stats(ddb) == after and _mentions(ddb, sid) == []

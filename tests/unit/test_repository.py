@@ -402,7 +402,7 @@ def test_ping_is_false_when_the_table_is_missing(ddb: Any) -> None:
 
 def test_throttling_is_service_unavailable(store: SessionRepository, ddb: Any) -> None:
     with Stubber(ddb) as stub:  # the client the store was built with
-        stub.add_client_error("query", service_error_code="ProvisionedThroughputExceededException")
+        stub.add_client_error("batch_get_item", service_error_code="ProvisionedThroughputExceededException")
         with pytest.raises(ServiceUnavailable):
             store.get_session(str(uuid.uuid4()), USER)
 

@@ -24,6 +24,18 @@ class SessionNotFound(SessionServiceError):
     detail = "Session not found"
 
 
+class ErasureNotFound(SessionServiceError):
+    """No erasure of that user was ever asked for (or its progress record expired, 30 days after it finished)."""
+
+    detail = "No erasure of this user"
+
+
+class UserErasing(SessionServiceError):
+    """The caller's data is being erased (SPEC section 9): nothing new is stored until the erasure finished."""
+
+    detail = "The user's data is being erased; retry once GET /users/{user_id}/erasure says erased"
+
+
 class SessionIdTaken(SessionServiceError):
     """A create named a ``session_id`` that another user owns or that is still being expired."""
 

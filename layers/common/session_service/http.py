@@ -86,6 +86,15 @@ UserIdQuery = Annotated[
     str | None,
     Query(pattern=USER_ID_PATTERN, max_length=128, description="The caller; optional with the authorizer"),
 ]
+UserIdAlsoQuery = Annotated[
+    str | None,
+    Query(
+        alias="user_id",
+        pattern=USER_ID_PATTERN,
+        max_length=128,
+        description="The caller: the path's user (optional; another user is 403)",
+    ),
+]
 PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from 1")]
 PageSizeQuery = Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200 (SPEC section 3)")]
 ExportPageSizeQuery = Annotated[
@@ -312,6 +321,8 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     NotFoundError: ErrorAnswer(
         HTTPStatus.NOT_FOUND, "No route matches the path", detail=_says("Not Found"), counted=False
     ),
+    errors.ErasureNotFound: ErrorAnswer(HTTPStatus.NOT_FOUND, "No erasure of this user was asked for (or it expired)"),
+    errors.UserErasing: ErrorAnswer(HTTPStatus.CONFLICT, "The user's data is being erased"),
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),
@@ -488,6 +499,8 @@ PARAMETER_ERRORS: Errors = (NotFoundError, RequestValidationError)
 """What a route with path or query parameters can answer: a path no route matches, a value that breaks its type."""
 SESSION_ERRORS: Errors = (errors.SessionNotFound, *PARAMETER_ERRORS, *CALLER_ERRORS, *STORE_ERRORS)
 """What every route under ``/api/v1/sessions/{session_id}`` can answer."""
+USER_ERRORS: Errors = (*PARAMETER_ERRORS, *CALLER_ERRORS)
+"""What every route under ``/api/v1/users/{user_id}`` acting on the user's own data can answer (:func:`user_caller`)."""
 BODY_ERRORS: Errors = (RequestValidationError, RequestUnsupportedContentType)
 """What a route with a JSON body can answer."""
 CREATE_ERRORS: Errors = (*BODY_ERRORS, IdempotencyKeyReused, IdempotencyInProgress, *STORE_ERRORS)
@@ -545,6 +558,15 @@ def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str
     return resolve_caller(
         app.current_event.raw_event, claimed, authorizer_enabled=settings().authorizer_enabled, location=location
     )
+
+
+def user_caller(app: APIGatewayRestResolver, path_user: str, query_user: str | None) -> str:
+    """The caller of a route on ``/users/{user_id}`` that acts on that user's own data (erasure, export, usage):
+    the path's user, verified as :func:`caller` verifies any claim. A ``?user_id=`` that names someone else is
+    :class:`~session_service.errors.Forbidden` (SPEC section 9: a user erases and reads only their own data)."""
+    if query_user is not None and query_user != path_user:
+        raise errors.Forbidden("user_id does not match the user in the path")
+    return caller(app, path_user, ("path", "user_id"))
 
 
 # -- success responses -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ per-user counts        ``USER#<user_id>``              ``COUNTS``               
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
+erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
 keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operation and key>``   -
 =====================  ==============================  ======================================  ==================
@@ -57,6 +58,13 @@ transaction. Every reader treats an expired session as gone, so it is gone at on
 over as it takes over any expired one. The stream function then deletes the partition's items of that
 incarnation (created before :func:`tombstone_bound`) and, last, the tombstone itself.
 
+Erasing a user writes two items: the erasure's progress record and :data:`ERASING` on the user's counts item.
+Every reader of a user's data reads that counts item with what it reads (one BatchGetItem), so the user's data
+is gone for readers at once, whatever its amount; a create's ADD to the counts is conditioned on it. The stream
+function then turns the user's sessions into tombstones (marked :data:`ERASED_BY`) and cleans them up as any
+permanent delete, and deletes the user's partition and idempotency records last
+(:mod:`session_service.erasure`).
+
 Access patterns (requests made by :mod:`session_service.repository` and :mod:`session_service.stream`):
 
 =====================================  ==============================================================
@@ -64,22 +72,27 @@ pattern                                request
 =====================================  ==============================================================
 create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
                                        ADD user counts; on an expired id, the same conditioned on it
-get a session                          Query ``begins_with(SK, SESSION)`` (hot, data, summary; consistent)
-summary                                BatchGetItem hot + summary
+get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
+summary                                BatchGetItem hot + summary + the owner's counts
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
                                        [Update data], [ADD user counts]; then get
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 append messages                        TransactWriteItems: Put messages [+ Put MID#] + Update hot (ADD)
-list messages (asc or desc)            GetItem hot + Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
+list messages (asc or desc)            BatchGetItem hot + counts, Query ``SK BETWEEN MSG#<created_at> AND MSG#~``
                                        (messages in cuts dropped) [+ Query a streaming reply's chunks]
-context                                BatchGetItem hot + summary + Query messages newest first
-one message by id                      GetItem hot and Query LSI1 ``LSI1SK = <message_id>`` (concurrent)
+context                                BatchGetItem hot + summary + counts, Query messages newest first
+one message by id                      BatchGetItem hot + counts, Query LSI1 ``LSI1SK = <message_id>``
+                                       (concurrent)
 change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
-add / list memory records              TransactWriteItems / GetItem hot + Query ``begins_with MEM#[type#]``
+add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
+                                       ``begins_with MEM#[type#]``
+erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
+                                       :data:`ERASING`
+erasure's progress                     GetItem ``ERASURE#<user_id>``
 statistics                             GetItem ``STATS``
 usage of a user                        GetItem ``USER#<user_id>`` / ``USAGE``
 stream: counts, marks, summaries       BatchGetItem marks and summaries + TransactWriteItems (ADD STATS,
@@ -90,6 +103,12 @@ stream: a removed session's content    Query the partition (keys, ``created_at``
                                        [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
+stream: a tombstone removed            GetItem its mark + TransactWriteItems: Delete the mark (that
+                                       incarnation's) [+ ADD the erasure's progress]
+stream: an erasure's pass              GetItem progress + Query GSI1 (keys) + BatchGetItem hot items +
+                                       TransactWriteItems (tombstones, counts, progress); at the end Query +
+                                       BatchWriteItem the ``USER#`` and ``IDEMPOTENCY#`` partitions + Update
+                                       progress
 =====================================  ==============================================================
 
 Usage by model: a session's hot item holds, beside its totals, three flat number attributes per
@@ -112,6 +131,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from session_service.dynamo import serialize
 from session_service.models import (
     MAX_CHUNK_INDEX,
     Memory,
@@ -172,6 +192,16 @@ CHUNK_ENTITY = "message_chunk"
 MESSAGE_ID_ENTITY = "message_id"
 MARK_ENTITY = "stream_mark"
 GUARD_ENTITY = "write_guard"
+ERASURE_PREFIX = "ERASURE#"
+ERASURE_SK = "PROGRESS"
+ERASURE_ENTITY = "erasure"
+ERASING = "erasing_since"
+"""The user's counts item carries this (the erasure's start, ISO) while the user's data is being erased: every
+reader of the user's data reads the counts with it and answers as if nothing existed."""
+ERASED_BY = "by_erasure"
+"""Set on a tombstone an erasure made: its stream clean-up counts the session in the erasure's progress."""
+ERASURE_RETENTION_SECONDS = 30 * 24 * 3600
+"""An erasure's progress record expires (TTL) this long after the erasure finished (SPEC section 9)."""
 DELETED_STATUS = "deleted"
 """The ``status`` of a permanently deleted session's hot item (a tombstone, :func:`tombstone_update`): internal,
 never a :class:`~session_service.models.SessionStatus`, never in an index, never answered (it is expired)."""
@@ -320,6 +350,41 @@ def usage_of(item: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in item.items() if parse_usage_attribute(name) is not None}
 
 
+def erasing(counts: dict[str, Any] | None) -> bool:
+    """True when a user's counts item says the user's data is being erased (:data:`ERASING`)."""
+    return counts is not None and ERASING in counts
+
+
+def erasure_key(user_id: str) -> dict[str, Any]:
+    """Primary key of the progress record of a user's erasure (outside the user's partition, which it outlives)."""
+    return key(f"{ERASURE_PREFIX}{user_id}", ERASURE_SK)
+
+
+def erasure_user_of(partition_key: str, sort_key: str) -> str | None:
+    """The user id an erasure progress record's key names (inverse of :func:`erasure_key`), or ``None``."""
+    if sort_key != ERASURE_SK or not partition_key.startswith(ERASURE_PREFIX):
+        return None
+    return partition_key[len(ERASURE_PREFIX) :] or None
+
+
+def erasure_item(user_id: str, now: datetime) -> dict[str, Any]:
+    """A new erasure's progress record: ``status`` erasing, its counters at zero (``sessions_erased``: sessions
+    turned into tombstones, ``sessions_cleared``: of those, cleaned up by the stream function, ``items_deleted``,
+    ``passes``). It holds the user id and counts, nothing else (SPEC section 9)."""
+    return {
+        "PK": f"{ERASURE_PREFIX}{user_id}",
+        "SK": ERASURE_SK,
+        ENTITY: ERASURE_ENTITY,
+        "user_id": user_id,
+        "status": "erasing",
+        "started_at": iso(now),
+        "sessions_erased": 0,
+        "sessions_cleared": 0,
+        "items_deleted": 0,
+        "passes": 0,
+    }
+
+
 def mark_key(session_id: str) -> dict[str, Any]:
     """Primary key of a session's stream applied mark."""
     return key(f"{MARK_PREFIX}{session_id}", MARK_SK)
@@ -378,6 +443,29 @@ def index_lags(item: dict[str, Any]) -> bool:
 def is_tombstone(item: dict[str, Any] | None) -> bool:
     """True when ``item`` is a permanently deleted session's hot item (:data:`DELETED_STATUS`)."""
     return item is not None and item.get("status") == DELETED_STATUS
+
+
+def tombstone_action(
+    table: str, hot: dict[str, Any], now: datetime, condition: str, values: dict[str, Any], *, erasure: bool = False
+) -> dict[str, Any]:
+    """A transaction's Update turning the session ``hot`` (as read) into a tombstone at ``now``
+    (:func:`tombstone_update`), on ``condition`` (``#status`` names ``status``; its ``values`` plain); an
+    ``erasure``'s tombstone says so (:data:`ERASED_BY`). The old item comes back when the condition fails."""
+    expression, own = tombstone_update(now)
+    if erasure:
+        expression = expression.replace(" REMOVE ", f", {ERASED_BY} = :erasure REMOVE ", 1)
+        own[":erasure"] = True
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": session_key(str(hot["session_id"])),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": serialize({**own, **values}),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
 
 
 def tombstone_update(now: datetime) -> tuple[str, dict[str, Any]]:

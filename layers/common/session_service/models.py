@@ -721,6 +721,32 @@ class Usage(_Response):
     by_model: list[ModelUsage] = Field(default_factory=list)
 
 
+class ErasureStatus(StrEnum):
+    """Where a user's erasure stands (SPEC section 9)."""
+
+    ERASING = "erasing"
+    ERASED = "erased"
+
+
+class ErasureAccepted(_Response):
+    """DELETE /users/{user_id}: 202, the erasure runs in the background (``status`` erasing)."""
+
+    status: ErasureStatus = ErasureStatus.ERASING
+
+
+class Erasure(_Response):
+    """GET /users/{user_id}/erasure: the progress of the user's latest erasure.
+
+    ``status`` is ``erasing`` until nothing of the user is left in the table but this record, then ``erased``;
+    ``items_deleted`` counts the items the stream function deleted for it so far (sessions' items, counts,
+    usage, idempotency records). The record expires 30 days after the erasure finished (SPEC section 9).
+    """
+
+    user_id: str
+    status: ErasureStatus
+    items_deleted: int = 0
+
+
 class Health(_Response):
     """GET /health."""
 

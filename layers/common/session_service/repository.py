@@ -23,6 +23,7 @@ from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.errors import (
+    ErasureNotFound,
     InvalidCursor,
     InvalidStatusTransition,
     MessageConflict,
@@ -34,6 +35,7 @@ from session_service.errors import (
     SessionNotActive,
     SessionNotFound,
     SessionReadOnly,
+    UserErasing,
 )
 from session_service.idempotency import IDEMPOTENCY_TTL_SECONDS, IdempotencyKeyReused, WriteGuard
 from session_service.items import iso, parse_iso
@@ -42,6 +44,8 @@ from session_service.models import (
     MAX_MESSAGE_BYTES,
     ChunkCreate,
     Context,
+    Erasure,
+    ErasureStatus,
     Memory,
     MemoryCreate,
     MemoryList,
@@ -213,8 +217,19 @@ class SessionRepository:
         return self._put(item, "attribute_not_exists(PK)")
 
     def _count(self, user_id: str, deltas: dict[str, int]) -> dict[str, Any]:
-        """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names)."""
-        return dynamo.add_action(self._table, items.user_counts_key(user_id), deltas)
+        """A transaction's ADD to a user's counts (:func:`~session_service.items.count_attribute` names). When the
+        user gains sessions, it is conditioned on the user's data not being erased (:data:`~session_service.items.
+        ERASING`): a create fails there while an erasure runs."""
+        action = dynamo.add_action(self._table, items.user_counts_key(user_id), deltas)
+        if deltas.get(items.count_attribute(None), 0) > 0:
+            action["Update"]["ConditionExpression"] = f"attribute_not_exists({items.ERASING})"
+        return action
+
+    @staticmethod
+    def _refuse_if_erasing(canceled: TransactionCanceled, counts: range) -> None:
+        """Raise :class:`UserErasing` when one of a create's ``counts`` actions failed (an erasure runs)."""
+        if any(canceled.failed(index) for index in counts):
+            raise UserErasing() from canceled
 
     def _transact(self, actions: list[dict[str, Any]], guard: WriteGuard | None, ids: list[str], at: datetime) -> None:
         """Run a create's transaction; with a ``guard``, its item goes first, conditioned on not existing.
@@ -248,30 +263,36 @@ class SessionRepository:
             and not items.is_tombstone(item)
         )
 
-    def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
-        """The caller's live session's hot item (consistent GetItem). Raises :class:`SessionNotFound`."""
-        response = dynamo.call(
-            self._client, "get_item", TableName=self._table, Key=items.session_key(session_id), ConsistentRead=True
-        )
-        item = deserialize(response["Item"]) if response.get("Item") else None
-        if item is None or not self._is_live(item, caller):
+    def _session_items(self, session_id: str, caller: str, *sort_keys: str) -> dict[str, dict[str, Any]]:
+        """The caller's live session's items with these sort keys (the hot item's first), by sort key, and the
+        caller's counts, in one consistent BatchGetItem. Raises :class:`SessionNotFound` when the session is
+        missing, another user's, expired or deleted, or while the caller's data is being erased (SPEC section 9:
+        gone for every reader from the moment the erasure was accepted)."""
+        keys = [items.key(items.session_pk(session_id), sort_key) for sort_key in sort_keys]
+        found = dynamo.batch_get(self._client, self._table, [*keys, items.user_counts_key(caller)])
+        counts = next((item for item in found if item["PK"] == items.user_pk(caller)), None)
+        by_sort_key = {str(item["SK"]): item for item in found if item["PK"] == items.session_pk(session_id)}
+        if not self._is_live(by_sort_key.get(sort_keys[0]), caller) or items.erasing(counts):
             raise SessionNotFound()
-        return item
+        return by_sort_key
+
+    def _erasing(self, caller: str) -> bool:
+        """True while the caller's data is being erased (one consistent GetItem of the caller's counts)."""
+        response = dynamo.call(
+            self._client, "get_item", TableName=self._table, Key=items.user_counts_key(caller), ConsistentRead=True
+        )
+        return items.erasing(deserialize(response["Item"]) if response.get("Item") else None)
+
+    def _hot(self, session_id: str, caller: str) -> dict[str, Any]:
+        """The caller's live session's hot item (:meth:`_session_items`). Raises :class:`SessionNotFound`."""
+        return self._session_items(session_id, caller, items.SESSION_SK)[items.SESSION_SK]
 
     def _hot_and_summary(self, session_id: str, caller: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The hot and summary items of the caller's live session (one BatchGetItem)."""
-        found = {
-            item["SK"]: item
-            for item in dynamo.batch_get(
-                self._client, self._table, [items.session_key(session_id), items.summary_key(session_id)]
-            )
-        }
-        hot = found.get(items.SESSION_SK)
-        if hot is None or not self._is_live(hot, caller):
-            raise SessionNotFound()
-        return hot, found.get(items.SUMMARY_SK)
+        found = self._session_items(session_id, caller, items.SESSION_SK, items.SUMMARY_SK)
+        return found[items.SESSION_SK], found.get(items.SUMMARY_SK)
 
-    def _session_items(self, session_id: str) -> dict[str, dict[str, Any]]:
+    def _session_parts(self, session_id: str) -> dict[str, dict[str, Any]]:
         """A session's hot, data and summary items by sort key (one consistent Query), whoever owns them."""
         response = dynamo.call(
             self._client,
@@ -284,12 +305,9 @@ class SessionRepository:
         return {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
 
     def _read_session(self, session_id: str, caller: str) -> Session:
-        """The caller's live session: one consistent Query returns its hot, data and summary items."""
-        found = self._session_items(session_id)
-        hot = found.get(items.SESSION_SK)
-        if hot is None or not self._is_live(hot, caller):
-            raise SessionNotFound()
-        return items.session_from_items(hot, found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
+        """The caller's live session: one BatchGetItem reads its hot, data and summary items."""
+        found = self._session_items(session_id, caller, items.SESSION_SK, items.DATA_SK, items.SUMMARY_SK)
+        return items.session_from_items(found[items.SESSION_SK], found.get(items.DATA_SK), found.get(items.SUMMARY_SK))
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -318,6 +336,7 @@ class SessionRepository:
         except _GuardHit as hit:
             hot, data = items.new_session_items(hit.ids[0], caller, request, hit.at, ttl)
         except TransactionCanceled as canceled:
+            self._refuse_if_erasing(canceled, range(2, 3))
             old = canceled.item(0)
             if old is None:
                 raise ServiceUnavailable() from canceled
@@ -556,28 +575,17 @@ class SessionRepository:
 
     def _tombstone_actions(self, caller: str, hots: Sequence[dict[str, Any]], if_match: int | None) -> list[Any]:
         """The transaction turning the caller's ``hots`` (as read) into tombstones, and the caller's counts."""
-        expression, values = items.tombstone_update(self._clock())
+        now = self._clock()
         condition = "user_id = :caller AND created_at = :incarnation AND #status = :was AND expires_at > :epoch"
+        values: dict[str, Any] = {":caller": caller, ":epoch": int(now.timestamp())}
         if if_match is not None:
             condition += " AND version = :expected"
             values[":expected"] = if_match
         actions: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
         for hot in hots:
-            own = {**values, ":caller": caller, ":incarnation": hot["created_at"], ":was": hot["status"]}
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": items.session_key(str(hot["session_id"])),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": serialize(own),
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                }
-            )
+            own = {**values, ":incarnation": hot["created_at"], ":was": hot["status"]}
+            actions.append(items.tombstone_action(self._table, hot, now, condition, own))
             for name in (items.count_attribute(None), items.count_attribute(SessionStatus(hot["status"]))):
                 counts[name] = counts.get(name, 0) - 1
         return [*actions, self._count(caller, counts)]
@@ -606,6 +614,7 @@ class SessionRepository:
                 ids, now = hit.ids, hit.at
                 break
             except TransactionCanceled as canceled:
+                self._refuse_if_erasing(canceled, range(2 * len(pairs), len(canceled.reasons)))
                 for index, (hot, _) in enumerate(pairs):
                     if not canceled.failed(2 * index):
                         continue
@@ -692,6 +701,8 @@ class SessionRepository:
             for item in dynamo.batch_get(self._client, self._table, [*row_keys, items.user_counts_key(user_id)])
         }
         counts = found.pop((items.user_pk(user_id), items.COUNTS_SK), {})
+        if items.erasing(counts):  # gone for every reader from the moment the erasure was accepted
+            return SessionList(sessions=[], total=0, page=page, page_size=page_size, next_token=None)
         rows = []
         for row_key in row_keys:
             hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
@@ -1404,6 +1415,8 @@ class SessionRepository:
         """
         scope = f"export|{caller}"
         position = self._export_position(scope, next_token) if next_token else None
+        if self._erasing(caller):  # gone for every reader from the moment the erasure was accepted
+            return [], None
         page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
         for session_id in self._session_ids(caller):
             if position is not None and session_id < position["s"]:
@@ -1446,7 +1459,7 @@ class SessionRepository:
         """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return
         the position to continue from when the page filled, ``None`` when the session is done or not live."""
         if resume is None or resume["p"] == "session":
-            found = self._session_items(session_id)
+            found = self._session_parts(session_id)
             hot = found.get(items.SESSION_SK)
             if hot is None or not self._is_live(hot, caller):
                 return None
@@ -1522,6 +1535,55 @@ class SessionRepository:
 
     # -- statistics and health ------------------------------------------------------------------------
 
+    # -- erasure (SPEC section 9) ----------------------------------------------------------------------
+
+    def erase_user(self, caller: str) -> None:
+        """DELETE /users/{user_id}: erase everything of ``caller`` (GDPR article 17); returns at once.
+
+        One transaction: the erasure's progress record (``status`` erasing; conditioned on no erasure of the
+        user running, so a repeated request writes nothing) and :data:`~session_service.items.ERASING` on the
+        caller's counts item. From then on every reader of the caller's data reads that mark and finds nothing
+        (:meth:`_session_items`, the listing), and a create is refused (:class:`UserErasing`). The stream
+        function does the rest in the background, driven by the progress record's own stream records
+        (:mod:`session_service.erasure`): it turns the user's sessions into tombstones, lets the session
+        clean-up delete their items, then deletes the user's counts, usage and idempotency records, and marks
+        the record ``erased``. Raises :class:`ServiceUnavailable` when DynamoDB keeps refusing.
+        """
+        now = self._clock()
+        progress = self._put(
+            items.erasure_item(caller, now),
+            "attribute_not_exists(PK) OR #status = :erased",
+            {":erased": ErasureStatus.ERASED.value},
+        )
+        progress["Put"]["ExpressionAttributeNames"] = {"#status": "status"}
+        mark = {
+            "Update": {
+                "TableName": self._table,
+                "Key": items.user_counts_key(caller),
+                "UpdateExpression": f"SET {items.ERASING} = if_not_exists({items.ERASING}, :now)",
+                "ExpressionAttributeValues": serialize({":now": iso(now)}),
+            }
+        }
+        try:
+            dynamo.transact_write(self._client, [progress, mark])
+        except TransactionCanceled as canceled:
+            if not canceled.failed(0):
+                raise ServiceUnavailable() from canceled
+            # An erasure of the caller runs already: this request is that one.
+
+    def erasure(self, caller: str) -> Erasure:
+        """GET /users/{user_id}/erasure: the progress of the caller's latest erasure (one consistent GetItem).
+
+        Raises :class:`ErasureNotFound` when none was asked for (or its record expired, 30 days after it
+        finished)."""
+        response = dynamo.call(
+            self._client, "get_item", TableName=self._table, Key=items.erasure_key(caller), ConsistentRead=True
+        )
+        if not response.get("Item"):
+            raise ErasureNotFound()
+        item = deserialize(response["Item"])
+        return Erasure(user_id=caller, status=ErasureStatus(item["status"]), items_deleted=int(item["items_deleted"]))
+
     def get_stats(self) -> Stats:
         """Service-wide statistics as the stream function keeps them (one GetItem)."""
         response = dynamo.call(self._client, "get_item", TableName=self._table, Key=items.STATS_KEY)
@@ -1541,9 +1603,15 @@ class SessionRepository:
         """The user's usage as the stream function keeps it (:class:`~session_service.models.Usage`; one GetItem
         of ``USER#<user_id>``/``USAGE``, eventually consistent: the stream writes it, not the request). No item
         (no session ever counted) is all zeros. The row of the messages naming neither provider nor model is
-        the totals minus the named rows, made here; rows are ordered by :func:`_usage_order`."""
-        response = dynamo.call(self._client, "get_item", TableName=self._table, Key=items.user_usage_key(user_id))
-        values = deserialize(response["Item"]) if response.get("Item") else {}
+        the totals minus the named rows, made here; rows are ordered by :func:`_usage_order`. While the user's
+        data is being erased, the user's counts item says so (read in the same BatchGetItem) and usage is zeros:
+        gone for every reader (SPEC section 9)."""
+        found = dynamo.batch_get(
+            self._client, self._table, [items.user_usage_key(user_id), items.user_counts_key(user_id)]
+        )
+        by_key = {str(item["SK"]): item for item in found}
+        erasing = items.erasing(by_key.get(items.COUNTS_SK))
+        values = by_key.get(items.USAGE_SK, {}) if not erasing else {}
         totals: dict[str, Any] = {
             "messages": int(values.get("messages", 0)),
             "tokens": int(values.get("tokens", 0)),

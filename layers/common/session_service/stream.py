@@ -42,6 +42,15 @@ on-failure queue). This module turns a batch into its derived writes:
   statistics (a tombstone contributes nothing) and deletes the partition's items of that incarnation (created
   before :func:`~session_service.items.tombstone_bound`), then the tombstone itself while it is still that
   tombstone; a replay skips it by its mark, and the deletions are idempotent.
+* **Forgetting a session**: when a tombstone leaves the table (this function's delete, or TTL's), the session's
+  applied mark is deleted too (conditioned on being that incarnation's), so nothing of the session is left. No
+  record of it can follow but a delivery again of one already applied (Lambda hands the removal over only once
+  the batch that applied the tombstone succeeded): a record of a session that has no mark and whose
+  incarnation is not in the table any more is skipped (:func:`_still_there`, one BatchGetItem of the hot items
+  of the sessions a batch finds without a mark).
+* **Erasure**: a user's erasure progress record (``ERASURE#<user_id>``) drives :class:`~session_service.erasure.
+  Eraser`: each of its records while it runs brings a pass (tombstones, then the user's own items). Forgetting
+  an erasure's tombstone counts it in the progress record in the same transaction.
 * **Index keys**: a session's GSI sort keys (its activity, for the listings) move here, not in the append:
   when a session record shows its ``last_activity`` a minute or more past its keys
   (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them with one
@@ -84,6 +93,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from session_service import dynamo, items
 from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.erasure import Eraser
 from session_service.errors import ServiceUnavailable
 from session_service.models import SessionStatus
 from session_service.observability import logger, metrics
@@ -184,7 +194,8 @@ class IndexMove:
 class Change:
     """What one stream record means here.
 
-    ``kind`` is ``session`` (a session's hot item: counts, index keys, summaries) or ``other`` (ignored).
+    ``kind`` is ``session`` (a session's hot item: counts, index keys, summaries), ``erasure`` (a user's erasure
+    progress record: ``user_id`` names the user) or ``other`` (ignored).
     For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
     second after which its mark may expire, ``delta`` its share of the statistics, ``user_delta`` what its
     owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
@@ -192,7 +203,9 @@ class Change:
     expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due`` whether
     its messages reached a :func:`summary_point` (``image`` is then the session as the record left it),
     ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created
-    again by another user: the old owner loses the old session, the new one gains the new).
+    again by another user: the old owner loses the old session, the new one gains the new), ``forget`` that the
+    session's mark goes (its tombstone was removed: nothing of the session is left to apply), ``by_erasure``
+    that an erasure made the tombstone (:mod:`session_service.erasure`).
     """
 
     sequence: int
@@ -206,13 +219,17 @@ class Change:
     expired_before: str | None = None
     index: IndexMove | None = None
     summary_due: bool = False
+    forget: bool = False
+    by_erasure: bool = False
     image: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     usage: dict[str, Delta] = field(default_factory=dict)
 
     def counts(self) -> bool:
-        """True when applying this change writes something (statistics, counts, usage or a clean-up)."""
-        return self.kind == "session" and bool(
-            not self.delta.is_zero() or self.user_delta or self.expired_before is not None
+        """True when applying this change moves the session's mark (statistics, counts, usage or a clean-up)."""
+        return (
+            self.kind == "session"
+            and not self.forget
+            and bool(not self.delta.is_zero() or self.user_delta or self.expired_before is not None)
         )
 
 
@@ -226,6 +243,7 @@ class Outcome:
     deleted_items: int = 0
     summaries: int = 0
     index_moves: int = 0
+    erasure_writes: int = 0
     delta: Delta = field(default_factory=Delta)
 
 
@@ -325,6 +343,10 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     partition_key, sort_key = keys.get("PK", {}).get("S"), keys.get("SK", {}).get("S")
     if not isinstance(partition_key, str) or not isinstance(sort_key, str):
         raise MalformedRecord("Keys without PK and SK")
+    erased_user = items.erasure_user_of(partition_key, sort_key)
+    if erased_user is not None:  # an erasure's progress moved: its next pass
+        running = event is not DynamoDBRecordEventName.REMOVE and (stream.new_image or {}).get("status") == "erasing"
+        return Change(sequence, "erasure" if running else "other", user_id=erased_user)
     if sort_key != items.SESSION_SK or items.session_id_of(partition_key) is None:
         return Change(sequence, "other")
     new, old = stream.new_image, stream.old_image
@@ -359,8 +381,8 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     else:
         delta = -contribution(old)
         usage = {user_id: delta}
-        if is_ttl_removal(record) and items.is_tombstone(old):  # its delete moved the counts already
-            expired_before = _tombstone_bound(old)
+        if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
+            expired_before = _tombstone_bound(old) if is_ttl_removal(record) else None
         elif is_ttl_removal(record):
             expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
             status = SessionStatus(_text(old, "status"))
@@ -377,6 +399,8 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         expired_before=expired_before,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
+        forget=removed and items.is_tombstone(old),
+        by_erasure=bool(image.get(items.ERASED_BY)),
         image=None if removed else new,
         usage={owner: part for owner, part in usage.items() if not part.is_zero()},
     )
@@ -387,6 +411,15 @@ def _tombstone_bound(image: dict[str, Any]) -> str:
         return items.tombstone_bound(image)
     except (KeyError, ValueError) as exc:
         raise MalformedRecord("a tombstone without its updated_at") from exc
+
+
+def _still_there(change: Change, incarnation: str | None) -> bool:
+    """Whether a record of a session without an applied mark is to be applied: its incarnation (``created_at``)
+    is still in the table, or none later took its id over (``incarnation``: the hot item's, ``None`` when there
+    is none). A session's mark is forgotten only once its tombstone was removed, after everything it recorded
+    was applied; a record of it delivered again then finds no hot item, or a later incarnation's, and is
+    skipped. A session's first records find their own hot item (or its tombstone, until they are applied)."""
+    return incarnation is not None and incarnation <= change.mark.split("#", 1)[0]
 
 
 def summary_point(count: int) -> bool:
@@ -518,6 +551,7 @@ class StreamProcessor:
             if c.summary_due and c.image is not None and c.session_id not in gone
         }
         pending: list[Change] = []
+        erased: dict[str, int] = {}  # items deleted for erasures, by user
         summaries: dict[str, dict[str, Any]] | None = None
         failure: Exception | None = None
         for _ in range(MAX_COMMIT_ATTEMPTS):
@@ -525,8 +559,11 @@ class StreamProcessor:
             stored, summarized = self._read_marks(
                 {c.session_id for c in counted}, set(histories) if summaries is None else set()
             )
+            current = self._incarnations({c.session_id for c in counted} - stored.keys())
             pending, latest = [], dict(stored)
             for change in counted:
+                if change.session_id not in latest and not _still_there(change, current.get(change.session_id)):
+                    continue  # a forgotten session's record, delivered again: applied long ago
                 if change.mark > latest.get(change.session_id, ""):
                     pending.append(change)
                     latest[change.session_id] = change.mark
@@ -542,7 +579,10 @@ class StreamProcessor:
                 summaries, failure = self._make_summaries(due, histories, summarized)
             for change in pending:
                 if change.expired_before is not None:
-                    outcome.deleted_items += self._delete_gone_contents(change.session_id, change.expired_before)
+                    deleted = self._delete_gone_contents(change.session_id, change.expired_before)
+                    outcome.deleted_items += deleted
+                    if change.by_erasure:
+                        erased[change.user_id] = erased.get(change.user_id, 0) + deleted
             try:
                 outcome.transactions += self._commit_runs(pending, stored, summaries, outcome)
             except _MarksMoved:
@@ -562,6 +602,15 @@ class StreamProcessor:
                 outcome.deleted_items += self.clear_cuts(session_id, image)
         if failure is not None:  # the counts are in; Lambda retries the batch for the summary
             raise failure
+        # Last, once nothing of this batch can fail any more: a mark forgotten before a retry would count twice.
+        for change in changes:
+            if change.forget:
+                outcome.deleted_items += self._forget(change, erased)
+        for user_id, count in erased.items():
+            self._count_erased(user_id, count)
+        eraser = Eraser(self._client, self._table, clock=self._clock, sleep=self._sleep)
+        for user_id in dict.fromkeys(c.user_id for c in changes if c.kind == "erasure"):
+            outcome.erasure_writes += eraser.advance(user_id)
         return outcome
 
     # -- counts ---------------------------------------------------------------------------------------
@@ -585,6 +634,16 @@ class StreamProcessor:
         marks = {str(item["session_id"]): str(item.get("applied", "")) for item in found if item["SK"] == items.MARK_SK}
         summaries = {str(item["session_id"]): item for item in found if item["SK"] == items.SUMMARY_SK}
         return marks, summaries
+
+    def _incarnations(self, session_ids: set[str]) -> dict[str, str]:
+        """The ``created_at`` of the hot items of ``session_ids`` that exist (one consistent BatchGetItem per 100):
+        read for the sessions without a mark, whose records are applied only while their incarnation is there."""
+        if not session_ids:
+            return {}
+        keys = [items.session_key(session_id) for session_id in sorted(session_ids)]
+        projection = "session_id, created_at"
+        found = dynamo.batch_get(self._client, self._table, keys, projection=projection, sleep=self._sleep)
+        return {str(item["session_id"]): str(item["created_at"]) for item in found}
 
     def _commit_runs(
         self,
@@ -767,6 +826,48 @@ class StreamProcessor:
         except ConditionFailed:
             return 0
         return 1
+
+    def _forget(self, change: Change, erased: dict[str, int]) -> int:
+        """A session's tombstone was removed (by this function, or by TTL first): delete what is left of its
+        incarnation (after TTL) and its applied mark, which nothing needs any more (a record of the session
+        comes after the one that removed the tombstone only in a later incarnation; and Lambda hands this record
+        over only once the batch that applied the tombstone succeeded). An erasure's session is counted as
+        cleaned (``sessions_cleared``) in the same transaction, conditioned on the mark, so exactly once.
+        Returns the items deleted; ``erased`` (items deleted by user) gains them for an erasure's session."""
+        deleted = 0
+        if change.expired_before is not None:
+            deleted = self._delete_gone_contents(change.session_id, change.expired_before)
+        incarnation = change.mark.rsplit("#", 2)[0]
+        stored, _ = self._read_marks([change.session_id])
+        if not stored.get(change.session_id, "").startswith(f"{incarnation}#"):
+            return deleted  # forgotten already (a record delivered again), or never applied
+        forget = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": items.mark_key(change.session_id),
+                "ConditionExpression": "begins_with(applied, :incarnation)",
+                "ExpressionAttributeValues": serialize({":incarnation": f"{incarnation}#"}),
+            }
+        }
+        actions = [forget]
+        if change.by_erasure:
+            actions.append(
+                dynamo.add_action(
+                    self._table, items.erasure_key(change.user_id), {"sessions_cleared": 1, "items_deleted": 1}
+                )
+            )
+            erased[change.user_id] = erased.get(change.user_id, 0) + deleted
+        try:
+            dynamo.transact_write(self._client, actions, sleep=self._sleep)
+        except TransactionCanceled:
+            return deleted  # forgotten meanwhile by another delivery
+        return deleted + 1
+
+    def _count_erased(self, user_id: str, deleted: int) -> None:
+        """Add the items deleted for ``user_id``'s erasure in this batch to its progress (``items_deleted``)."""
+        if deleted:
+            update = dynamo.add_action(self._table, items.erasure_key(user_id), {"items_deleted": deleted})
+            dynamo.call(self._client, "update_item", **update["Update"])
 
     # -- cuts: messages deleted by a request ------------------------------------------------------------
 

@@ -1,0 +1,147 @@
+"""User erasure on DynamoDB Local (SPEC section 9, issue 13): the request answers at once, every reader finds the
+user's data gone from that moment, nothing new is stored meanwhile, and once the stream function has applied the
+table's records, a scan finds nothing of the user but the erasure's own record; the statistics dropped by exactly
+what was erased and the other user's data is untouched. Delivered again, the stream changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from devserver.dynamodb_local import DynamoDBLocal
+from devserver.streams import StreamReader
+from devserver.template import create_table
+from session_service import dynamo, erasure, items
+from session_service.cursor import CursorCodec
+from session_service.errors import SessionNotFound, UserErasing
+from session_service.idempotency import WriteGuard
+from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
+from session_service.repository import SessionRepository
+from session_service.stream import StreamProcessor
+from session_service.summarizer import ExtractiveSummarizer
+
+pytestmark = pytest.mark.dynamodb_local
+
+
+@pytest.fixture
+def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, Any, str]]:
+    """A table of this test's own (its stream from the start, its STATS its own)."""
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
+    table = f"session-service-erase-{uuid.uuid4().hex[:8]}"
+    create_table(client, table)
+    try:
+        yield SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)), client, table
+    finally:
+        client.delete_table(TableName=table)
+
+
+def _settle(processor: StreamProcessor, reader: StreamReader) -> list[list[dict[str, Any]]]:
+    """Apply the table's stream in batches of 100 until it is quiet; return the batches applied."""
+    applied = []
+    for _ in range(40):
+        records = reader.drain()
+        if not records:
+            return applied
+        for first in range(0, len(records), 100):
+            batch = records[first : first + 100]
+            assert processor.handle({"Records": batch}) == {"batchItemFailures": []}
+            applied.append(batch)
+    raise AssertionError("the stream was not quiet after 40 rounds")
+
+
+def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+    return [item for page in client.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
+
+
+def _mentioning(client: Any, table: str, needles: list[str]) -> list[tuple[str, str]]:
+    return sorted(
+        (item["PK"]["S"], item["SK"]["S"])
+        for item in _scan(client, table)
+        if any(needle in json.dumps(item) for needle in needles)
+    )
+
+
+def _stats(client: Any, table: str) -> dict[str, Any]:
+    return dynamo.deserialize(client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True)["Item"])
+
+
+def _fill(repo: SessionRepository, user: str, sessions: int) -> list[str]:
+    """``sessions`` sessions of ``user`` with messages (exact costs), a streamed reply, memory; returns the ids."""
+    ids = []
+    for number in range(sessions):
+        sid = repo.create_session(user, SessionCreate(user_id=user, title=f"s{number}"))[0].session_id
+        repo.append_messages(
+            sid,
+            user,
+            [
+                MessageCreate(role=MessageRole.USER, content=f"m{i}", tokens_used=i, cost_usd=Decimal(i) / 1000)
+                for i in range(1, 6)
+            ],
+        )
+        reply = repo.append_messages(
+            sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
+        )[0]
+        repo.add_chunk(sid, user, reply.message_id, ChunkCreate(index=0, content="so far"))
+        repo.add_memory(sid, user, MemoryCreate(memory_type="entity", content=f"a secret of {user}"))
+        ids.append(sid)
+    return ids
+
+
+def test_an_erasure_is_gone_at_once_and_leaves_nothing_of_the_user_with_the_stream(
+    dynamodb_local: DynamoDBLocal, own_table: tuple[SessionRepository, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(erasure, "SESSIONS_PER_PASS", 3)  # several passes
+    repo, client, table = own_table
+    user, other = f"gone_{uuid.uuid4().hex[:8]}", f"kept_{uuid.uuid4().hex[:8]}"
+    ids = _fill(repo, user, 7)
+    repo.create_session(user, SessionCreate(user_id=user), WriteGuard(user, "token", "{}"))  # an idempotency record
+    kept = _fill(repo, other, 2)
+    processor = StreamProcessor(client, table, ExtractiveSummarizer())
+    reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
+    _settle(processor, reader)
+    before = _stats(client, table)
+    users = [dynamo.deserialize(i) for i in _scan(client, table) if i.get("entity", {}).get("S") == "session"]
+    erased = [s for s in users if s["user_id"] == user]
+    other_items = _mentioning(client, table, [other, *kept])
+
+    repo.erase_user(user)
+
+    # Gone for every reader at once, before the stream runs; nothing new is stored; asking again is the same.
+    for sid in ids:
+        for read in (repo.get_session, repo.list_messages, repo.session_exists, repo.list_memories):
+            with pytest.raises(SessionNotFound):
+                read(sid, user)
+    assert repo.list_user_sessions(user).sessions == [] and repo.list_user_sessions(user).total == 0
+    with pytest.raises(UserErasing):
+        repo.create_session(user, SessionCreate(user_id=user))
+    repo.erase_user(user)
+    assert repo.erasure(user).status == "erasing"
+
+    batches = _settle(processor, reader)
+
+    assert repo.erasure(user).status == "erased" and repo.erasure(user).items_deleted >= 8 * 3 + 7 * 8
+    assert _mentioning(client, table, [user, *ids]) == [(f"ERASURE#{user}", "PROGRESS")]
+    after = _stats(client, table)
+    assert after["total_sessions"] == before["total_sessions"] - 8
+    assert after["active_sessions"] == before["active_sessions"] - 8
+    assert after["total_messages"] == before["total_messages"] - sum(s["message_count"] for s in erased)
+    assert after["total_tokens"] == before["total_tokens"] - sum(s["total_tokens"] for s in erased)
+    assert after["total_cost"] == before["total_cost"] - sum(s["total_cost"] for s in erased)
+    assert _mentioning(client, table, [other, *kept]) == other_items
+    assert repo.list_user_sessions(other).total == 2
+
+    # Delivered again, batch by batch: nothing changes, nothing comes back.
+    for batch in batches:
+        assert processor.handle({"Records": batch}) == {"batchItemFailures": []}
+    _settle(processor, reader)
+    assert _stats(client, table) == after
+    assert _mentioning(client, table, [user, *ids]) == [(f"ERASURE#{user}", "PROGRESS")]
+    # The user may start again.
+    assert repo.create_session(user, SessionCreate(user_id=user))[1]
