@@ -37,6 +37,7 @@ TAGS: dict[str, str] = {
     "messages": "A session's conversation: append messages (one or a batch), list them, read, change and delete "
     "one, delete those after one, and stream a reply in chunks",
     "memory": "Memory records kept with a session (preferences, entities, summaries...)",
+    "users": "A user's own data as a whole: usage by provider and model, export (NDJSON), erasure and its progress",
     "statistics": "Service-wide counts of sessions, messages, tokens and cost",
     "health": "Liveness and readiness checks",
 }

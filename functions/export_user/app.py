@@ -16,7 +16,7 @@ app = http.make_resolver()
 @app.get(
     "/api/v1/users/<user_id>/export",
     summary="Export a user's sessions, messages and memory records as NDJSON, a page at a time (Next-Token)",
-    tags=["sessions"],
+    tags=["users"],
     responses=http.responses_for(
         InvalidCursor, Unauthorized, Forbidden, *http.PARAMETER_ERRORS, *http.STORE_ERRORS, success=http.EXPORT
     ),

@@ -15,7 +15,7 @@ app = http.make_resolver()
 @app.get(
     "/api/v1/users/<user_id>/usage",
     summary="A user's usage: sessions, messages, tokens and cost, in total and by provider and model",
-    tags=["sessions"],
+    tags=["users"],
     responses=http.responses_for(Unauthorized, Forbidden, *http.PARAMETER_ERRORS, *http.STORE_ERRORS),
 )
 def get_usage(
