@@ -1,0 +1,223 @@
+"""Review of the erasure (SPEC section 9) on moto: reachable orders of stream delivery and faults after which an
+erasure never finishes, or leaves an item of the erased user in the table.
+
+Each test drives the real stream handler with records read from the moto table's stream, holding some records
+back to model what Lambda allows: records of different items live on different shards, processed
+independently (no order between them), and a failed batch is delivered again whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from devserver.lambda_runtime import LambdaContext, load_handler_module
+from devserver.streams import StreamReader
+from devserver.template import ROOT
+from session_service import dynamo
+from session_service.errors import ServiceUnavailable
+from session_service.models import MessageCreate, SessionCreate
+from session_service.repository import SessionRepository
+
+pytestmark = pytest.mark.fresh_table
+
+TABLE = os.environ["TABLE_NAME"]
+HANDLER_DIR = ROOT / "functions" / "stream_processor"
+Handler = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+@pytest.fixture
+def reader(ddb: Any) -> StreamReader:
+    return StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE)
+
+
+@pytest.fixture
+def handler(ddb: Any) -> Handler:
+    module = load_handler_module(HANDLER_DIR)
+
+    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(module.lambda_handler({"Records": copy.deepcopy(records)}, LambdaContext()))
+
+    return invoke
+
+
+def _pk(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["Keys"]["PK"]["S"])
+
+
+def _settle(reader: StreamReader, handler: Handler, *, hold: Callable[[dict[str, Any]], bool] = lambda _: False,
+            rounds: int = 40) -> list[dict[str, Any]]:  # fmt: skip
+    """Apply the stream until quiet, holding back (and returning, in order) the records ``hold`` selects: their
+    shard lags behind the others."""
+    held: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        batch = reader.drain()
+        if not batch:
+            return held
+        held += [r for r in batch if hold(r)]
+        rest = [r for r in batch if not hold(r)]
+        if rest:
+            assert handler(rest) == {"batchItemFailures": []}
+    raise AssertionError("the stream does not settle")
+
+
+def _mentions(ddb: Any, *needles: str) -> list[tuple[str, str]]:
+    found = []
+    for page in ddb.get_paginator("scan").paginate(TableName=TABLE):
+        found += [
+            (item["PK"]["S"], item["SK"]["S"])
+            for item in page["Items"]
+            if any(needle in json.dumps(item) for needle in needles)
+        ]
+    return found
+
+
+def _msg(text: str, model: str | None = None) -> MessageCreate:
+    return MessageCreate(role="user", content=text, tokens_used=3, cost_usd=Decimal("0.01"), model=model)
+
+
+def test_an_erasure_finishes_when_another_user_takes_over_an_erasure_tombstone_before_its_clean_up(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+) -> None:
+    # Given a session of ada's, applied
+    sid = "5b0c1c3e-1111-4c1a-9d2e-000000000001"
+    repo.create_session("user-ada", SessionCreate(user_id="user-ada", session_id=sid))
+    repo.append_messages(sid, "user-ada", [_msg("secret")])
+    _settle(reader, handler)
+    # When ada is erased, and the erasure's first pass runs (the session becomes an erasure tombstone) while the
+    # session's own shard lags
+    repo.erase_user("user-ada")
+    held = _settle(reader, handler, hold=lambda r: _pk(r) == f"SESSION#{sid}")
+    assert repo.erasure("user-ada").status == "erasing"
+    # And bob creates a session under that id (a tombstone is expired: any create takes the id over)
+    _, created = repo.create_session("bob", SessionCreate(user_id="bob", session_id=sid))
+    assert created
+    # And the stream catches up
+    held += reader.drain()
+    assert handler(held) == {"batchItemFailures": []}
+    _settle(reader, handler)
+    # Then ada's erasure finishes and nothing of ada is left (bob keeps his session)
+    assert repo.erasure("user-ada").status == "erased"
+    assert _mentions(ddb, "user-ada", "secret") == [("ERASURE#user-ada", "PROGRESS")]
+
+
+def test_an_erasure_finishes_when_a_fresh_sessions_batch_fails_after_its_contents_were_deleted(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a session of cleo's created just before her erasure (its INSERT not applied yet)
+    _settle(reader, handler)
+    session, _ = repo.create_session("user-cleo", SessionCreate(user_id="user-cleo"))
+    sid = session.session_id
+    repo.append_messages(sid, "user-cleo", [_msg("secret")])
+    repo.erase_user("user-cleo")
+    # When the erasure's shard runs first (its pass tombstones the session), and the session's shard then brings
+    # its INSERT, MODIFYs and the tombstone's MODIFY in one batch, whose commit fails once after the clean-up
+    # deleted the partition (throttling, a timeout)
+    held = _settle(reader, handler, hold=lambda r: _pk(r) == f"SESSION#{sid}")
+    held += [r for r in reader.drain() if _pk(r) == f"SESSION#{sid}"]
+    assert any(
+        r["dynamodb"]["NewImage"].get("status", {}).get("S") == "deleted" for r in held if "NewImage" in r["dynamodb"]
+    )
+    real = dynamo.transact_write
+    calls = {"n": 0}
+
+    def once(client: Any, actions: list[dict[str, Any]], **kwargs: Any) -> Any:
+        if calls["n"] == 0 and any("STREAM#SESSION#" in json.dumps(a) for a in actions):
+            calls["n"] += 1
+            raise ServiceUnavailable()
+        return real(client, actions, **kwargs)
+
+    from session_service import stream
+
+    monkeypatch.setattr(stream.dynamo, "transact_write", once)
+    with pytest.raises(ServiceUnavailable):
+        handler(held)
+    assert calls["n"] == 1
+    # And Lambda delivers the batch again, then the rest
+    assert handler(held) == {"batchItemFailures": []}
+    _settle(reader, handler)
+    # Then the erasure finishes, and nothing of cleo is left
+    assert repo.erasure("user-cleo").status == "erased"
+    assert _mentions(ddb, "user-cleo", sid) == [("ERASURE#user-cleo", "PROGRESS")]
+
+
+def test_an_erasure_leaves_no_usage_when_a_delete_before_it_is_applied_after_it_finished(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+) -> None:
+    # Given a session of dora's with usage, applied
+    session, _ = repo.create_session("user-dora", SessionCreate(user_id="user-dora"))
+    sid = session.session_id
+    repo.append_messages(sid, "user-dora", [_msg("hello", model="m1")])
+    _settle(reader, handler)
+    assert repo.get_usage("user-dora").messages == 1
+    # When dora deletes the session for good and then asks for her erasure, and the session's shard lags behind
+    # the erasure's (Lambda orders records of one item only)
+    repo.delete_session(sid, "user-dora")
+    repo.erase_user("user-dora")
+    held = _settle(reader, handler, hold=lambda r: _pk(r) == f"SESSION#{sid}")
+    assert repo.erasure("user-dora").status == "erased"
+    assert handler(held) == {"batchItemFailures": []}
+    _settle(reader, handler)
+    # Then nothing of dora is left but the erasure's record (no usage item brought back by the late delete)
+    assert _mentions(ddb, "user-dora", sid) == [("ERASURE#user-dora", "PROGRESS")]
+
+
+def test_an_erasure_leaves_no_mark_of_a_session_ttl_removed_before_it(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+) -> None:
+    from session_service.items import session_key
+
+    # Given a session of edna's that TTL removed (expired; its removal applied)
+    session, _ = repo.create_session("user-edna", SessionCreate(user_id="user-edna"))
+    sid = session.session_id
+    repo.append_messages(sid, "user-edna", [_msg("hello")])
+    _settle(reader, handler)
+    ddb.delete_item(TableName=TABLE, Key=session_key(sid))
+    batch = reader.drain()
+    for record in batch:
+        if record["eventName"] == "REMOVE":
+            record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert handler(batch) == {"batchItemFailures": []}
+    # When edna is erased and the stream settles
+    repo.erase_user("user-edna")
+    _settle(reader, handler)
+    assert repo.erasure("user-edna").status == "erased"
+    # Then no item names her session any more (SPEC section 9: every stream applied mark of the user)
+    assert _mentions(ddb, "user-edna", sid) == [("ERASURE#user-edna", "PROGRESS")]
+
+
+def test_a_create_over_the_users_own_expired_session_is_refused_while_the_user_is_being_erased(
+    ddb: Any, table: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from session_service.cursor import CursorCodec
+    from session_service.errors import UserErasing
+
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    repo = SessionRepository(ddb, TABLE, ttl_seconds=3600, cursors=CursorCodec("k" * 32), clock=lambda: now[0])
+    sid = "5b0c1c3e-1111-4c1a-9d2e-000000000002"
+    repo.create_session("user-fern", SessionCreate(user_id="user-fern", session_id=sid))
+    now[0] += timedelta(hours=2)  # expired; TTL has not removed it yet
+    repo.erase_user("user-fern")
+    with pytest.raises(UserErasing):
+        repo.create_session("user-fern", SessionCreate(user_id="user-fern", session_id=sid))
+
+
+def test_an_append_is_refused_once_the_users_erasure_was_accepted(repo: SessionRepository) -> None:
+    from session_service.errors import SessionNotFound
+
+    session, _ = repo.create_session("user-gwen", SessionCreate(user_id="user-gwen"))
+    repo.erase_user("user-gwen")
+    with pytest.raises(SessionNotFound):
+        repo.get_session(session.session_id, "user-gwen")
+    # A write to a session every reader answers 404 for is 404 too, not 201
+    with pytest.raises(SessionNotFound):
+        repo.append_messages(session.session_id, "user-gwen", [_msg("after the 202")])
