@@ -20,7 +20,7 @@ from devserver.streams import StreamReader
 from devserver.template import create_table
 from session_service import dynamo, erasure, items
 from session_service.cursor import CursorCodec
-from session_service.errors import SessionNotFound, UserErasing
+from session_service.errors import SessionIdTaken, SessionNotFound, UserErasing
 from session_service.idempotency import WriteGuard
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
@@ -145,3 +145,32 @@ def test_an_erasure_is_gone_at_once_and_leaves_nothing_of_the_user_with_the_stre
     assert _mentioning(client, table, [user, *ids]) == [(f"ERASURE#{user}", "PROGRESS")]
     # The user may start again.
     assert repo.create_session(user, SessionCreate(user_id=user))[1]
+
+
+def test_an_erasure_tombstone_is_not_taken_over_before_it_left(
+    dynamodb_local: DynamoDBLocal, own_table: tuple[SessionRepository, Any, str]
+) -> None:
+    """Found by review: another user's create over an erasure's tombstone, before the stream cleaned it up, left the
+    erasure at ``erasing`` for good (its tombstone never left the table). Such a create is refused until then."""
+    repo, client, table = own_table
+    user, other = f"ada_{uuid.uuid4().hex[:8]}", f"bob_{uuid.uuid4().hex[:8]}"
+    sid = str(uuid.uuid4())
+    repo.create_session(user, SessionCreate(user_id=user, session_id=sid))
+    repo.append_messages(sid, user, [MessageCreate(role=MessageRole.USER, content="secret")])
+    processor = StreamProcessor(client, table, ExtractiveSummarizer())
+    reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
+    _settle(processor, reader)
+    repo.erase_user(user)
+    # The erasure's pass runs; the session's own records wait (their shard lags).
+    records = reader.drain()
+    own = [r for r in records if r["dynamodb"]["Keys"]["PK"]["S"] == f"SESSION#{sid}"]
+    assert processor.handle({"Records": [r for r in records if r not in own]}) == {"batchItemFailures": []}
+    held = [r for r in reader.drain() if r["dynamodb"]["Keys"]["PK"]["S"] == f"SESSION#{sid}"]
+    assert held and repo.erasure(user).status == "erasing"
+    with pytest.raises(SessionIdTaken):
+        repo.create_session(other, SessionCreate(user_id=other, session_id=sid))
+    assert processor.handle({"Records": own + held}) == {"batchItemFailures": []}
+    _settle(processor, reader)
+    assert repo.erasure(user).status == "erased"
+    assert _mentioning(client, table, [user, "secret"]) == [(f"ERASURE#{user}", "PROGRESS")]
+    assert repo.create_session(other, SessionCreate(user_id=other, session_id=sid))[1]

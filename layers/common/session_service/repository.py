@@ -397,10 +397,12 @@ class SessionRepository:
     @staticmethod
     def _take_over_condition(old: dict[str, Any], hot: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The condition (and values) of putting ``hot`` over the expired session ``old``: still that
-        incarnation, expired by ``hot``'s ``created_at``."""
+        incarnation, expired by ``hot``'s ``created_at``, and not a tombstone an erasure is cleaning up (the
+        erasure counts its sessions as they leave the table: the id is free again once it has left)."""
         created_at = items.parse_iso(str(hot["created_at"]))
         values = {":incarnation": old["created_at"], ":created": int(created_at.timestamp())}
-        return "created_at = :incarnation AND expires_at <= :created", values
+        condition = f"created_at = :incarnation AND expires_at <= :created AND attribute_not_exists({items.ERASED_BY})"
+        return condition, values
 
     def get_session(self, session_id: str, caller: str) -> Session:
         """Return the caller's live session (one Query). Raises :class:`SessionNotFound` (missing, foreign,

@@ -77,7 +77,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -205,7 +205,8 @@ class Change:
     ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created
     again by another user: the old owner loses the old session, the new one gains the new), ``forget`` that the
     session's mark goes (its tombstone was removed: nothing of the session is left to apply), ``by_erasure``
-    that an erasure made the tombstone (:mod:`session_service.erasure`).
+    that an erasure made the tombstone (:mod:`session_service.erasure`), ``origins`` the incarnation
+    (``created_at``) each ``usage`` part is about.
     """
 
     sequence: int
@@ -223,13 +224,12 @@ class Change:
     by_erasure: bool = False
     image: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     usage: dict[str, Delta] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> bool:
         """True when applying this change moves the session's mark (statistics, counts, usage or a clean-up)."""
-        return (
-            self.kind == "session"
-            and not self.forget
-            and bool(not self.delta.is_zero() or self.user_delta or self.expired_before is not None)
+        return self.kind == "session" and bool(
+            not self.delta.is_zero() or self.user_delta or self.expired_before is not None
         )
 
 
@@ -362,6 +362,7 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
     expired_before = None
     user_delta: dict[str, int] = {}
     usage: dict[str, Delta]
+    origins: dict[str, str] = {user_id: _text(image, "created_at")}
     if event is DynamoDBRecordEventName.INSERT:
         delta = contribution(new)
         usage = {user_id: delta}
@@ -374,6 +375,7 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
             usage = {user_id: delta}
         else:  # another user created the expired id again
             usage = {previous_owner: -contribution(old), user_id: contribution(new)}
+            origins[previous_owner] = _text(old, "created_at")
         if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
             expired_before = _text(new, "created_at")
         elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
@@ -399,10 +401,11 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         expired_before=expired_before,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
-        forget=removed and items.is_tombstone(old),
+        forget=removed,
         by_erasure=bool(image.get(items.ERASED_BY)),
         image=None if removed else new,
         usage={owner: part for owner, part in usage.items() if not part.is_zero()},
+        origins=origins,
     )
 
 
@@ -420,6 +423,18 @@ def _still_there(change: Change, incarnation: str | None) -> bool:
     was applied; a record of it delivered again then finds no hot item, or a later incarnation's, and is
     skipped. A session's first records find their own hot item (or its tombstone, until they are applied)."""
     return incarnation is not None and incarnation <= change.mark.split("#", 1)[0]
+
+
+def _without_erased_usage(change: Change, erasures: dict[str, str]) -> Change:
+    """``change`` without the usage parts of sessions an erasure of their owner covers (created before it started,
+    ``erasures``: user id -> start): the erasure deletes the owner's usage item, and a record applied late (its
+    shard behind the erasure's) must not bring it back. The statistics still move."""
+    kept = {
+        owner: part
+        for owner, part in change.usage.items()
+        if owner not in erasures or change.origins.get(owner, "") >= erasures[owner]
+    }
+    return change if kept == change.usage else replace(change, usage=kept)
 
 
 def summary_point(count: int) -> bool:
@@ -554,10 +569,12 @@ class StreamProcessor:
         erased: dict[str, int] = {}  # items deleted for erasures, by user
         summaries: dict[str, dict[str, Any]] | None = None
         failure: Exception | None = None
+        owners = {owner for c in counted for owner in c.usage}
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            # The first read also takes the stored summaries of the sessions due for one (same BatchGetItem).
-            stored, summarized = self._read_marks(
-                {c.session_id for c in counted}, set(histories) if summaries is None else set()
+            # The same BatchGetItem takes the stored summaries of the sessions due for one and the erasures of the
+            # users whose usage moves.
+            stored, summarized, erasures = self._read_marks(
+                {c.session_id for c in counted}, set(histories) if summaries is None else set(), owners
             )
             current = self._incarnations({c.session_id for c in counted} - stored.keys())
             pending, latest = [], dict(stored)
@@ -565,7 +582,7 @@ class StreamProcessor:
                 if change.session_id not in latest and not _still_there(change, current.get(change.session_id)):
                     continue  # a forgotten session's record, delivered again: applied long ago
                 if change.mark > latest.get(change.session_id, ""):
-                    pending.append(change)
+                    pending.append(_without_erased_usage(change, erasures))
                     latest[change.session_id] = change.mark
             if summaries is None:
                 # A change applied before (a retried batch whose summaries failed after the commit) may still owe
@@ -602,10 +619,17 @@ class StreamProcessor:
                 outcome.deleted_items += self.clear_cuts(session_id, image)
         if failure is not None:  # the counts are in; Lambda retries the batch for the summary
             raise failure
-        # Last, once nothing of this batch can fail any more: a mark forgotten before a retry would count twice.
+        # Last, once nothing of this batch can fail any more: a tombstone deleted, or a mark forgotten, before a
+        # retry would make the retry skip what it must apply.
+        for change in changes:
+            if change.kind == "session" and change.image is not None and items.is_tombstone(change.image):
+                deleted = self._delete_tombstone(change.session_id, str(change.image["created_at"]))
+                outcome.deleted_items += deleted
+                if change.by_erasure:
+                    erased[change.user_id] = erased.get(change.user_id, 0) + deleted
         for change in changes:
             if change.forget:
-                outcome.deleted_items += self._forget(change, erased)
+                outcome.deleted_items += self._forget(change)
         for user_id, count in erased.items():
             self._count_erased(user_id, count)
         eraser = Eraser(self._client, self._table, clock=self._clock, sleep=self._sleep)
@@ -616,24 +640,27 @@ class StreamProcessor:
     # -- counts ---------------------------------------------------------------------------------------
 
     def _read_marks(
-        self, session_ids: Iterable[str], summary_ids: Iterable[str] = ()
-    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-        """The stored applied marks of ``session_ids`` and the stored summaries (``created_at``,
-        ``summary_through``, ``summary_messages``) of ``summary_ids``, by session id (one consistent
+        self, session_ids: Iterable[str], summary_ids: Iterable[str] = (), user_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, str]]:
+        """The stored applied marks of ``session_ids``, the stored summaries (``created_at``,
+        ``summary_through``, ``summary_messages``) of ``summary_ids``, by session id, and the start
+        (``started_at``) of the latest erasure of each of ``user_ids`` that has one, by user id (one consistent
         BatchGetItem per 100 keys)."""
         keys = [items.mark_key(i) for i in sorted(session_ids)] + [items.summary_key(i) for i in sorted(summary_ids)]
+        keys += [items.erasure_key(user_id) for user_id in sorted(user_ids)]
         if not keys:
-            return {}, {}
+            return {}, {}, {}
         found = dynamo.batch_get(
             self._client,
             self._table,
             keys,
-            projection="SK, session_id, applied, created_at, summary_through, summary_messages",
+            projection="SK, session_id, applied, created_at, summary_through, summary_messages, user_id, started_at",
             sleep=self._sleep,
         )
         marks = {str(item["session_id"]): str(item.get("applied", "")) for item in found if item["SK"] == items.MARK_SK}
         summaries = {str(item["session_id"]): item for item in found if item["SK"] == items.SUMMARY_SK}
-        return marks, summaries
+        erasures = {str(item["user_id"]): str(item["started_at"]) for item in found if item["SK"] == items.ERASURE_SK}
+        return marks, summaries, erasures
 
     def _incarnations(self, session_ids: set[str]) -> dict[str, str]:
         """The ``created_at`` of the hot items of ``session_ids`` that exist (one consistent BatchGetItem per 100):
@@ -797,17 +824,16 @@ class StreamProcessor:
         Keys-only Query of the partition (with ``created_at``) + BatchWriteItem of 25; idempotent. Returns the
         number of items deleted. A new session that reuses the id is created after ``created_before`` and
         keeps everything of its own. A hot item is never among the batch deletes: an old one left is a
-        tombstone, deleted last by :meth:`_delete_tombstone`.
+        tombstone, deleted by :meth:`_delete_tombstone` once the batch's counts are committed (until then its
+        incarnation is in the table, so a retried batch still applies the session's records).
         """
-        keys, hot = [], None
-        for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at"):
-            if raw.get("created_at", {}).get("S", created_before) < created_before:
-                if raw["SK"]["S"] == items.SESSION_SK:
-                    hot = raw["created_at"]["S"]
-                else:
-                    keys.append({"PK": raw["PK"], "SK": raw["SK"]})
-        deleted = dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
-        return deleted + (self._delete_tombstone(session_id, hot) if hot is not None else 0)
+        keys = [
+            {"PK": raw["PK"], "SK": raw["SK"]}
+            for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at")
+            if raw.get("created_at", {}).get("S", created_before) < created_before
+            and raw["SK"]["S"] != items.SESSION_SK
+        ]
+        return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
     def _delete_tombstone(self, session_id: str, incarnation: str) -> int:
         """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have
@@ -827,41 +853,35 @@ class StreamProcessor:
             return 0
         return 1
 
-    def _forget(self, change: Change, erased: dict[str, int]) -> int:
-        """A session's tombstone was removed (by this function, or by TTL first): delete what is left of its
-        incarnation (after TTL) and its applied mark, which nothing needs any more (a record of the session
-        comes after the one that removed the tombstone only in a later incarnation; and Lambda hands this record
-        over only once the batch that applied the tombstone succeeded). An erasure's session is counted as
-        cleaned (``sessions_cleared``) in the same transaction, conditioned on the mark, so exactly once.
-        Returns the items deleted; ``erased`` (items deleted by user) gains them for an erasure's session."""
-        deleted = 0
-        if change.expired_before is not None:
-            deleted = self._delete_gone_contents(change.session_id, change.expired_before)
-        incarnation = change.mark.rsplit("#", 2)[0]
-        stored, _ = self._read_marks([change.session_id])
+    def _forget(self, change: Change) -> int:
+        """A session's hot item left the table (TTL removed it, or its tombstone was deleted): delete its applied
+        mark, which nothing needs any more (no record of that incarnation can follow the removal, and Lambda
+        hands the removal over only once the batches before it succeeded; a record delivered again finds no
+        mark and no incarnation, and is skipped: :func:`_still_there`). Conditioned on the mark being that
+        incarnation's (a later one of the id keeps its own). An erasure's session is counted as cleaned
+        (``sessions_cleared``) in the same transaction, so exactly once. Returns the items deleted (0 or 1)."""
+        incarnation = change.mark.split("#", 1)[0]
+        stored, _, _ = self._read_marks([change.session_id])
         if not stored.get(change.session_id, "").startswith(f"{incarnation}#"):
-            return deleted  # forgotten already (a record delivered again), or never applied
-        forget = {
-            "Delete": {
-                "TableName": self._table,
-                "Key": items.mark_key(change.session_id),
-                "ConditionExpression": "begins_with(applied, :incarnation)",
-                "ExpressionAttributeValues": serialize({":incarnation": f"{incarnation}#"}),
+            return 0  # forgotten already (a record delivered again), or never applied
+        actions: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": items.mark_key(change.session_id),
+                    "ConditionExpression": "begins_with(applied, :incarnation)",
+                    "ExpressionAttributeValues": serialize({":incarnation": f"{incarnation}#"}),
+                }
             }
-        }
-        actions = [forget]
+        ]
         if change.by_erasure:
-            actions.append(
-                dynamo.add_action(
-                    self._table, items.erasure_key(change.user_id), {"sessions_cleared": 1, "items_deleted": 1}
-                )
-            )
-            erased[change.user_id] = erased.get(change.user_id, 0) + deleted
+            progress = {"sessions_cleared": 1, "items_deleted": 1}
+            actions.append(dynamo.add_action(self._table, items.erasure_key(change.user_id), progress))
         try:
             dynamo.transact_write(self._client, actions, sleep=self._sleep)
         except TransactionCanceled:
-            return deleted  # forgotten meanwhile by another delivery
-        return deleted + 1
+            return 0  # forgotten meanwhile by another delivery
+        return 1
 
     def _count_erased(self, user_id: str, deleted: int) -> None:
         """Add the items deleted for ``user_id``'s erasure in this batch to its progress (``items_deleted``)."""
