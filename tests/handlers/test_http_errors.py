@@ -30,6 +30,7 @@ STATUSES = {
     "IdempotencyInProgress": 409,
     "ErasureNotFound": 404,
     "UserErasing": 409,
+    "TooManyModels": 422,
     "PreconditionFailed": 412,
     "PayloadTooLarge": 413,
     "MissingUserId": 422,

@@ -11,9 +11,20 @@ from session_service.dynamo import serialize
 
 
 def put_usage(ddb: Any, user: str, values: dict[str, Any]) -> None:
-    """A usage item as the stream function leaves it."""
-    item = {**items.user_usage_key(user), **serialize(values)}
-    ddb.put_item(TableName=wiring.settings().table_name, Item=item)
+    """A usage item and per-model usage items as the stream function leaves them (``values``: the totals, and
+    per-model attributes as the hot item names them)."""
+    table = wiring.settings().table_name
+    totals = {name: value for name, value in values.items() if items.parse_usage_attribute(name) is None}
+    ddb.put_item(TableName=table, Item={**items.user_usage_key(user), **serialize(totals)})
+    rows: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        parsed = items.parse_usage_attribute(name)
+        if parsed is not None:
+            provider, model, suffix = parsed
+            rows.setdefault(items.model_pair(provider, model), {})[items.USAGE_FIELDS[suffix]] = value
+    for pair, row in rows.items():
+        item = {**items.model_usage_key(user, pair), **serialize({"pair": pair, **row})}
+        ddb.put_item(TableName=table, Item=item)
 
 
 def test_a_user_without_sessions_has_zero_usage(api: Any, user: str) -> None:

@@ -24,6 +24,12 @@ class SessionNotFound(SessionServiceError):
     detail = "Session not found"
 
 
+class TooManyModels(SessionServiceError):
+    """The session's messages would name more than ``MAX_MODELS_PER_SESSION`` distinct (provider, model) pairs."""
+
+    detail = "A session's messages name at most 16 distinct (provider, model) pairs"
+
+
 class ErasureNotFound(SessionServiceError):
     """No erasure of that user was ever asked for (or its progress record expired, 30 days after it finished)."""
 

@@ -323,6 +323,9 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     ),
     errors.ErasureNotFound: ErrorAnswer(HTTPStatus.NOT_FOUND, "No erasure of this user was asked for (or it expired)"),
     errors.UserErasing: ErrorAnswer(HTTPStatus.CONFLICT, "The user's data is being erased"),
+    errors.TooManyModels: ErrorAnswer(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "The session's messages would name more than 16 (provider, model) pairs"
+    ),
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),

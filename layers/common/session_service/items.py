@@ -18,6 +18,7 @@ client message id      ``SESSION#<session_id>``        ``MID#<message_id>``     
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
+per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
@@ -94,9 +95,9 @@ erase a user                           TransactWriteItems: Put progress (none ru
                                        :data:`ERASING`
 erasure's progress                     GetItem ``ERASURE#<user_id>``
 statistics                             GetItem ``STATS``
-usage of a user                        GetItem ``USER#<user_id>`` / ``USAGE``
-stream: counts, marks, summaries       BatchGetItem marks and summaries + TransactWriteItems (ADD STATS,
-                                       COUNTS, USAGE; SET marks; Put summaries)
+usage of a user                        Query ``USER#<user_id>`` (usage, per-model usage, counts)
+stream: counts, marks, summaries       BatchGetItem marks, summaries, erasures + TransactWriteItems (ADD
+                                       STATS, COUNTS, USAGE, MODEL#; SET marks; Put summaries)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary                        Query newest messages (while the marks are read) + a Put above
 stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
@@ -115,9 +116,10 @@ Usage by model: a session's hot item holds, beside its totals, three flat number
 (``provider``, ``model``) its messages name (:func:`usage_attribute`: messages, tokens, cost), moved by the
 same ``ADD`` as the totals (DynamoDB's ``ADD`` works on top-level attributes only, and an append writes without
 reading, so a nested map could not be created). Messages naming neither provider nor model add none: they are
-the totals minus the named rows. The stream function adds each session's share of them, with its totals, to
-the owner's usage item (``USER#<user_id>``/``USAGE``, the same attribute names), so a user's usage is what the
-user's sessions hold, as ``STATS`` is for the whole service.
+the totals minus the named rows. A session names at most ``MAX_MODELS_PER_SESSION`` pairs (its :data:`MODELS` set,
+checked in the same update). The stream function adds each session's totals to the owner's usage item
+(``USER#<user_id>``/``USAGE``) and each model's share to the owner's item of that model (:func:`model_usage_key`),
+so a user's usage is what the user's sessions hold, as ``STATS`` is for the whole service.
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
 seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
@@ -126,6 +128,7 @@ seconds (the table's TTL attribute, on hot items only); money is a DynamoDB numb
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -164,6 +167,11 @@ MAX_PENDING_CUTS = 20
 MEMORY_PREFIX = "MEM#"
 COUNTS_SK = "COUNTS"
 USAGE_SK = "USAGE"
+MODEL_USAGE_PREFIX = "MODEL#"
+"""Sort-key prefix of a user's per-model usage item: ``MODEL#<hash of the pair>`` (:func:`model_usage_key`)."""
+MODELS = "models"
+"""The hot item's string set of the (provider, model) pairs its messages named (the JSON of each pair), kept
+for the cap :data:`~session_service.models.MAX_MODELS_PER_SESSION`."""
 USAGE_PREFIX = "by:"
 """Names of the per-model usage attributes begin with it (:func:`usage_attribute`)."""
 USAGE_FIELDS = {"m": "messages", "t": "tokens", "c": "cost"}
@@ -274,6 +282,20 @@ def user_usage_key(user_id: str) -> dict[str, Any]:
     partition erases it). It holds ``sessions``, ``active_sessions``, ``messages``, ``tokens``, ``cost`` and
     the per-model attributes of :func:`usage_attribute`; the stream function keeps it."""
     return key(user_pk(user_id), USAGE_SK)
+
+
+def model_pair(provider: str | None, model: str | None) -> str:
+    """The JSON of ``[provider, model]`` (compact, non-ASCII kept): a pair's one spelling, in the hot item's
+    :data:`MODELS` set and in the user's per-model usage item."""
+    return json.dumps([provider, model], separators=(",", ":"), ensure_ascii=False)
+
+
+def model_usage_key(user_id: str, pair: str) -> dict[str, Any]:
+    """Primary key of a user's usage of one (provider, model) ``pair`` (:func:`model_pair`): an item of its own
+    in the user's partition (``MODEL#<sha256 of the pair, 32 hex digits>``), so neither an item nor an update
+    expression grows with the number of models a user names (DynamoDB: 400 KB an item, 4 KB an expression)."""
+    digest = hashlib.sha256(pair.encode("utf-8")).hexdigest()[:32]
+    return key(user_pk(user_id), f"{MODEL_USAGE_PREFIX}{digest}")
 
 
 def usage_attribute(provider: str | None, model: str | None, usage_field: str) -> str:

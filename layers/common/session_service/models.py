@@ -131,6 +131,9 @@ MAX_CONTEXT_MESSAGES = 1_000
 MAX_COST_DECIMALS = 12
 """Per-token prices of current models have 8 or more decimals (SPEC section 3)."""
 MAX_MODEL_FIELD_CHARS = 128
+MAX_MODELS_PER_SESSION = 16
+"""Distinct (``provider``, ``model``) pairs a session's messages may name over its life: each is counted on the
+session's hot item, which every append rewrites (and DynamoDB's 4 KB update expression bounds one write)."""
 """Length limit of a message's ``provider`` and ``model`` (SPEC section 8)."""
 MAX_CHUNK_INDEX = 100_000
 """Highest chunk ``index`` of a streamed reply (its content stays within :data:`MAX_MESSAGE_BYTES`)."""

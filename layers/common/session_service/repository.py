@@ -35,6 +35,7 @@ from session_service.errors import (
     SessionNotActive,
     SessionNotFound,
     SessionReadOnly,
+    TooManyModels,
     UserErasing,
 )
 from session_service.idempotency import IDEMPOTENCY_TTL_SECONDS, IdempotencyKeyReused, WriteGuard
@@ -42,6 +43,7 @@ from session_service.items import iso, parse_iso
 from session_service.models import (
     ALLOWED_TRANSITIONS,
     MAX_MESSAGE_BYTES,
+    MAX_MODELS_PER_SESSION,
     ChunkCreate,
     Context,
     Erasure,
@@ -156,6 +158,24 @@ def _request_hash(request: MessageCreate) -> str:
     """SHA-256 of an append's body as validated (canonical JSON): what a repeated append is compared with."""
     body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _pairs_named(increments: dict[str, Any]) -> set[str]:
+    """The (provider, model) pairs (:func:`~session_service.items.model_pair`) whose per-model usage attributes
+    ``increments`` move."""
+    found = set()
+    for name in increments:
+        parsed = items.parse_usage_attribute(name)
+        if parsed is not None:
+            found.add(items.model_pair(parsed[0], parsed[1]))
+    return found
+
+
+def _over_model_cap(hot: dict[str, Any] | None, increments: dict[str, Any]) -> bool:
+    """True when the session ``hot`` (as stored) would name more than :data:`MAX_MODELS_PER_SESSION` pairs with
+    those of ``increments``."""
+    named = set(hot.get(items.MODELS, set())) if hot else set()
+    return len(named | _pairs_named(increments)) > MAX_MODELS_PER_SESSION
 
 
 def _usage_order(row: ModelUsage) -> tuple[Any, ...]:
@@ -755,6 +775,8 @@ class SessionRepository:
                 *(items.usage_increments(r.provider, r.model, 1, r.tokens_used, r.cost_usd) for r in requests)
             )
         )
+        if _over_model_cap(None, increments):
+            raise TooManyModels()
         chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
         found = self._find_messages(session_id, chosen)
         if any(item is not None for item in found.values()):
@@ -799,6 +821,8 @@ class SessionRepository:
                     raise SessionNotFound() from canceled
                 if hot is None or hot.get("status") != SessionStatus.ACTIVE:
                     raise SessionNotActive() from canceled
+                if canceled.failed(-1) and _over_model_cap(hot, increments):
+                    raise TooManyModels() from canceled
                 if canceled.failed(-1):  # a cut reaches past ``now``: append just above it
                     now = max(now, parse_iso(str(hot["cut_through"]).split("#")[1])) + timedelta(microseconds=1)
                     continue
@@ -860,6 +884,15 @@ class SessionRepository:
         attribute names in ``names_also``)."""
         names = {"#status": "status"}
         assignments = ["last_activity = :now", "updated_at = :now", "expires_at = ttl_seconds + :epoch"]
+        pairs = _pairs_named(increments)
+        if pairs:  # the session's set of (provider, model) pairs, capped (MAX_MODELS_PER_SESSION)
+            increments = {**increments, items.MODELS: pairs}
+            listed = " AND ".join(f"contains(#models, :pair{number})" for number in range(len(pairs)))
+            cap = f"(attribute_not_exists(#models) OR size(#models) <= :room OR ({listed}))"
+            condition = f"{condition} AND {cap}" if condition else cap
+            names_also = {**(names_also or {}), "#models": items.MODELS}
+            values = {**(values or {}), ":room": MAX_MODELS_PER_SESSION - len(pairs)}
+            values.update({f":pair{number}": pair for number, pair in enumerate(sorted(pairs))})
         # Placeholders for the names: a per-model usage attribute's name is no expression token.
         names.update({f"#i{number}": name for number, name in enumerate(increments)})
         expression_values: dict[str, Any] = {f":i{number}": value for number, value in enumerate(increments.values())}
@@ -1016,6 +1049,8 @@ class SessionRepository:
             except TransactionCanceled as canceled:
                 if canceled.failed(-1) and not self._is_live(canceled.item(-1), caller):
                     raise SessionNotFound() from canceled
+                if canceled.failed(-1) and _over_model_cap(canceled.item(-1), change.increments):
+                    raise TooManyModels() from canceled
                 continue  # the message, the session's cuts or its status changed: decide again
             return change
         raise ServiceUnavailable()
@@ -1602,32 +1637,35 @@ class SessionRepository:
         )
 
     def get_usage(self, user_id: str) -> Usage:
-        """The user's usage as the stream function keeps it (:class:`~session_service.models.Usage`; one GetItem
-        of ``USER#<user_id>``/``USAGE``, eventually consistent: the stream writes it, not the request). No item
-        (no session ever counted) is all zeros. The row of the messages naming neither provider nor model is
-        the totals minus the named rows, made here; rows are ordered by :func:`_usage_order`. While the user's
-        data is being erased, the user's counts item says so (read in the same BatchGetItem) and usage is zeros:
+        """The user's usage as the stream function keeps it (:class:`~session_service.models.Usage`): one Query of
+        the user's partition (eventually consistent: the stream writes it, not the request) reads the usage item
+        (totals), the per-model usage items (``MODEL#<hash>``, each its pair, messages, tokens and cost) and the
+        counts. No usage item (no session ever counted) is all zeros. The row of the messages naming neither
+        provider nor model is the totals minus the named rows, made here; rows are ordered by
+        :func:`_usage_order`. While the user's data is being erased, the counts item says so and usage is zeros:
         gone for every reader (SPEC section 9)."""
-        found = dynamo.batch_get(
-            self._client, self._table, [items.user_usage_key(user_id), items.user_counts_key(user_id)]
-        )
-        by_key = {str(item["SK"]): item for item in found}
-        erasing = items.erasing(by_key.get(items.COUNTS_SK))
-        values = by_key.get(items.USAGE_SK, {}) if not erasing else {}
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": serialize({":pk": items.user_pk(user_id)}),
+        }
+        found = dynamo.query_all(self._client, query)
+        counts = next((item for item in found if item["SK"] == items.COUNTS_SK), None)
+        if items.erasing(counts):
+            found = []
+        values = next((item for item in found if item["SK"] == items.USAGE_SK), {})
         totals: dict[str, Any] = {
             "messages": int(values.get("messages", 0)),
             "tokens": int(values.get("tokens", 0)),
             "cost": Decimal(values.get("cost", 0)),
         }
-        rows: dict[tuple[str | None, str | None], dict[str, Any]] = {}
-        for name, value in items.usage_of(values).items():
-            parsed = items.parse_usage_attribute(name)
-            assert parsed is not None  # usage_of keeps parsed names only
-            provider, model, suffix = parsed
-            row = rows.setdefault((provider, model), {"messages": 0, "tokens": 0, "cost": Decimal(0)})
-            usage_field = items.USAGE_FIELDS[suffix]
-            row[usage_field] = Decimal(value) if usage_field == "cost" else int(value)
-        named = [ModelUsage(provider=p, model=m, **row) for (p, m), row in rows.items() if any(row.values())]
+        named = []
+        for item in found:
+            if str(item["SK"]).startswith(items.MODEL_USAGE_PREFIX):
+                provider, model = json.loads(str(item["pair"]))
+                row = {name: item.get(name, 0) for name in ("messages", "tokens", "cost")}
+                if any(row.values()):
+                    named.append(ModelUsage(provider=provider, model=model, **row))
         rest = {name: total - sum(getattr(row, name) for row in named) for name, total in totals.items()}
         if any(rest.values()):
             named.append(ModelUsage(provider=None, model=None, **rest))

@@ -10,8 +10,9 @@ on-failure queue). This module turns a batch into its derived writes:
   nothing here (the session's counters already include them), so ``total_messages`` is the sum of
   ``message_count`` over the sessions that exist, and a removed (expired) session leaves every count.
 * **Usage** (SPEC section 9) is the same contribution per owner: each touched user's usage item
-  (``USER#<user_id>``/``USAGE``) gets ``ADD sessions, active_sessions, messages, tokens, cost`` and the
-  per-model attributes the session's hot item holds (:func:`~session_service.items.usage_attribute`), so the
+  (``USER#<user_id>``/``USAGE``) gets ``ADD sessions, active_sessions, messages, tokens, cost``, and its item of
+  each model the session's hot item counts (:func:`~session_service.items.usage_attribute`) the model's share
+  (:func:`~session_service.items.model_usage_key`), so the
   usages of all users add up to ``STATS`` and a session that goes (TTL, permanent delete) leaves its owner's
   usage. An expired id created again by another user moves the old session out of the old owner's usage and
   the new one into the new owner's.
@@ -168,7 +169,7 @@ class Delta:
         return self.totals_zero() and not any(self.by_model.values())
 
     def usage_adds(self) -> dict[str, Any]:
-        """The ``ADD``s of a user's usage item (attribute name -> number; zeros left out)."""
+        """The ``ADD``s of a user's usage item: its totals (attribute name -> number; zeros left out)."""
         totals = {
             "sessions": self.sessions,
             "active_sessions": self.active,
@@ -176,7 +177,20 @@ class Delta:
             "tokens": self.tokens,
             "cost": self.cost,
         }
-        return {name: value for name, value in {**totals, **self.by_model}.items() if value}
+        return {name: value for name, value in totals.items() if value}
+
+    def model_adds(self) -> dict[str, dict[str, Any]]:
+        """The ``ADD``s of the user's per-model usage items: pair (:func:`~session_service.items.model_pair`) ->
+        ``messages``, ``tokens``, ``cost`` (zeros left out; pairs that move nothing left out)."""
+        moves: dict[str, dict[str, Any]] = {}
+        for name, value in self.by_model.items():
+            parsed = items.parse_usage_attribute(name)
+            if parsed is None or not value:
+                continue
+            provider, model, suffix = parsed
+            pair = moves.setdefault(items.model_pair(provider, model), {})
+            pair[items.USAGE_FIELDS[suffix]] = value
+        return moves
 
 
 @dataclass(frozen=True)
@@ -423,6 +437,16 @@ def _still_there(change: Change, incarnation: str | None) -> bool:
     was applied; a record of it delivered again then finds no hot item, or a later incarnation's, and is
     skipped. A session's first records find their own hot item (or its tombstone, until they are applied)."""
     return incarnation is not None and incarnation <= change.mark.split("#", 1)[0]
+
+
+def _usage_items(change: Change) -> set[tuple[str, str]]:
+    """The usage items ``change`` moves: (owner, ``""``) for an owner's usage item, (owner, pair) for a per-model
+    one (each a transaction item of the commit)."""
+    found: set[tuple[str, str]] = set()
+    for owner, part in change.usage.items():
+        found.add((owner, ""))
+        found.update((owner, pair) for pair in part.model_adds())
+    return found
 
 
 def _without_erased_usage(change: Change, erasures: dict[str, str]) -> Change:
@@ -684,18 +708,18 @@ class StreamProcessor:
         read) follows what is committed, ``summaries`` loses what is written (counted in ``outcome``). Returns
         the number of transactions made."""
         runs: list[list[Change]] = []
-        # A run's items: STATS, the COUNTS of users with count moves, the USAGE of users with usage moves, a
-        # mark per session.
+        # A run's items: STATS, the COUNTS of users with count moves, the USAGE of users with usage moves and
+        # their per-model usage items, a mark per session.
         counted: set[str] = set()
-        used: set[str] = set()
+        used: set[tuple[str, str]] = set()
         sessions: set[str] = set()
         for change in pending:
             grown_counted = counted | ({change.user_id} if change.user_delta else set())
-            grown_used, grown_sessions = used | set(change.usage), sessions | {change.session_id}
+            grown_used, grown_sessions = used | _usage_items(change), sessions | {change.session_id}
             if not runs or 1 + len(grown_counted) + len(grown_used) + len(grown_sessions) > self._max_items:
                 runs.append([])
                 grown_counted = {change.user_id} if change.user_delta else set()
-                grown_used, grown_sessions = set(change.usage), {change.session_id}
+                grown_used, grown_sessions = _usage_items(change), {change.session_id}
             runs[-1].append(change)
             counted, used, sessions = grown_counted, grown_used, grown_sessions
         # The summaries fill the last run's room, then transactions of their own.
@@ -761,6 +785,12 @@ class StreamProcessor:
             adds = part.usage_adds()
             if adds:
                 actions.append(dynamo.add_action(self._table, items.user_usage_key(user_id), adds))
+            for pair, moves in part.model_adds().items():
+                action = dynamo.add_action(self._table, items.model_usage_key(user_id, pair), moves)
+                action["Update"]["UpdateExpression"] = "SET #pair = :pair " + action["Update"]["UpdateExpression"]
+                action["Update"]["ExpressionAttributeNames"]["#pair"] = "pair"
+                action["Update"]["ExpressionAttributeValues"][":pair"] = {"S": pair}
+                actions.append(action)
         for session_id, change in final.items():
             mark_values: dict[str, Any] = {
                 ":mark": change.mark,
