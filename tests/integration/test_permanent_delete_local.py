@@ -5,6 +5,7 @@ partition holds nothing of it, the statistics dropped by exactly its share and t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -91,6 +92,8 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     _settle(processor, reader)
 
     assert list(dynamo.query_keys(client, table, items.session_pk(sid))) == []
+    scan = [item for page in client.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
+    assert [item for item in scan if sid in json.dumps(item)] == []  # its applied mark too
     after = _stats(client, table)
     assert after["total_sessions"] == before["total_sessions"] - 1
     assert after["active_sessions"] == before["active_sessions"] - 1
