@@ -41,10 +41,12 @@ on-failure queue). This module turns a batch into its derived writes:
 * **Permanent delete**: a request turns the hot item into a *tombstone* (expired at once, out of the indexes;
   the owner's counts moved in the same transaction). Its MODIFY record removes the session from the
   statistics (a tombstone contributes nothing) and deletes the partition's items of that incarnation (created
-  before :func:`~session_service.items.tombstone_bound`), then the tombstone itself while it is still that
-  tombstone; a replay skips it by its mark, and the deletions are idempotent.
-* **Forgetting a session**: when a tombstone leaves the table (this function's delete, or TTL's), the session's
-  applied mark is deleted too (conditioned on being that incarnation's), so nothing of the session is left. No
+  before :func:`~session_service.items.tombstone_bound`), then, once the batch's counts are committed (a retry
+  must still find the incarnation), the tombstone itself while it is still that tombstone; a replay skips it by
+  its mark, and the deletions are idempotent.
+* **Forgetting a session**: when a session's hot item leaves the table (a tombstone this function deleted, or any
+  item TTL removed), the session's applied mark is deleted too (conditioned on being that incarnation's), so
+  nothing of the session is left. No
   record of it can follow but a delivery again of one already applied (Lambda hands the removal over only once
   the batch that applied the tombstone succeeded): a record of a session that has no mark and whose
   incarnation is not in the table any more is skipped (:func:`_still_there`, one BatchGetItem of the hot items
