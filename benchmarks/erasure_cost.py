@@ -54,6 +54,7 @@ def main() -> int:
     from session_service import dynamo, items, wiring
     from session_service.dynamo import serialize
     from session_service.models import MemoryCreate, MessageCreate, MessageRole, SessionCreate
+    from session_service.observability import metrics
     from session_service.stream import StreamProcessor
     from session_service.summarizer import ExtractiveSummarizer
 
@@ -87,6 +88,7 @@ def main() -> int:
             records = reader.drain()
             for first in range(0, len(records), 100):
                 failures = processor.handle({"Records": records[first : first + 100]})["batchItemFailures"]
+                metrics.clear_metrics()  # no Lambda flushes them here (Powertools prints them at 100 values)
                 if failures:
                     raise RuntimeError(f"the stream function failed records: {failures}")
             return len(records), (len(records) + 99) // 100
