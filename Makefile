@@ -124,6 +124,8 @@ bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/append_cost.py
 	$(PY) benchmarks/context_cost.py
 	$(PY) benchmarks/stream_throughput.py
+	$(PY) benchmarks/message_records_cost.py
+	$(PY) benchmarks/erasure_cost.py
 	$(PY) benchmarks/serve_concurrency.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
