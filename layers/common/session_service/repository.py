@@ -161,12 +161,13 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _pairs_named(increments: dict[str, Any]) -> set[str]:
-    """The (provider, model) pairs (:func:`~session_service.items.model_pair`) whose per-model usage attributes
-    ``increments`` move."""
+    """The (provider, model) pairs (:func:`~session_service.items.model_pair`) that ``increments`` give messages
+    (a positive message count): the only ones a change can add to a session (a pair whose messages go or move
+    away is one the session named already)."""
     found = set()
-    for name in increments:
+    for name, value in increments.items():
         parsed = items.parse_usage_attribute(name)
-        if parsed is not None:
+        if parsed is not None and parsed[2] == "m" and value > 0:
             found.add(items.model_pair(parsed[0], parsed[1]))
     return found
 
