@@ -1,0 +1,70 @@
+"""Second review of the stream's forgetting (moto): a session's applied mark must outlive every record the
+session can still produce, now that a record of a session without a mark and without its hot item is skipped
+(``_still_there``). A write that slides a session's ``expires_at`` without moving a count (a memory record, a
+chunk) does not move the mark, so the mark's ``expires_at`` (the TTL attribute) stays where the last counted
+record left it: TTL may delete the mark while the session lives, and the session's TTL removal is then skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from devserver.streams import StreamReader
+from session_service import items
+from session_service.cursor import CursorCodec
+from session_service.dynamo import deserialize
+from session_service.models import MemoryCreate, MessageCreate, SessionCreate
+from session_service.repository import SessionRepository
+from tests.stream.test_erasure_review import TABLE, Handler, _mentions, _settle, handler, reader  # noqa: F401
+
+pytestmark = pytest.mark.fresh_table
+
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def _item(ddb: Any, key: dict[str, Any]) -> dict[str, Any]:
+    found = ddb.get_item(TableName=TABLE, Key=key, ConsistentRead=True).get("Item")
+    return deserialize(found) if found else {}
+
+
+def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_and_the_table(
+    ddb: Any,
+    reader: StreamReader,  # noqa: F811
+    handler: Handler,  # noqa: F811
+) -> None:
+    now = [datetime.now(UTC)]
+    repo = SessionRepository(
+        ddb, TABLE, ttl_seconds=30 * 24 * 3600, cursors=CursorCodec("k" * 32), clock=lambda: now[0]
+    )
+    # Given a session of hana's with a message, applied
+    session, _ = repo.create_session("user-hana", SessionCreate(user_id="user-hana"))
+    sid = session.session_id
+    repo.append_messages(
+        sid, "user-hana", [MessageCreate(role="user", content="hi", tokens_used=3, cost_usd=Decimal("0.01"))]
+    )
+    _settle(reader, handler)
+    assert int(_item(ddb, items.STATS_KEY)["total_sessions"]) == 1
+    # When 20 days later she adds a memory record: the session's expiry slides 20 days, its mark's does not
+    now[0] += timedelta(days=20)
+    repo.add_memory(sid, "user-hana", MemoryCreate(memory_type="preference", content="likes tea"))
+    _settle(reader, handler)
+    mark, hot = _item(ddb, items.mark_key(sid)), _item(ddb, items.session_key(sid))
+    assert int(mark["expires_at"]) < int(hot["expires_at"])  # TTL may delete the mark while the session lives
+    # And TTL deletes the mark (its expires_at passed), later the session (its own passed)
+    ddb.delete_item(TableName=TABLE, Key=items.mark_key(sid))
+    ddb.delete_item(TableName=TABLE, Key=items.session_key(sid))
+    batch = reader.drain()
+    for record in batch:
+        if record["eventName"] == "REMOVE" and record["dynamodb"]["Keys"]["SK"]["S"] == items.SESSION_SK:
+            record["userIdentity"] = TTL_IDENTITY
+    assert handler(batch) == {"batchItemFailures": []}
+    _settle(reader, handler)
+    # Then the session leaves the statistics, hana's counts and usage, and its items leave the table (SPEC section 6)
+    stats = _item(ddb, items.STATS_KEY)
+    assert int(stats["total_sessions"]) == 0 and int(stats["total_messages"]) == 0
+    assert repo.get_usage("user-hana").sessions == 0
+    assert [key for key in _mentions(ddb, sid) if key[0] == f"SESSION#{sid}"] == []
