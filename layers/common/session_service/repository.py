@@ -760,7 +760,8 @@ class SessionRepository:
         transaction: when every message of a repeated request names its id and its stored body is the same,
         the stored messages are returned with ``created`` false and nothing is written (SPEC section 8).
         Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`IdempotencyKeyReused`,
-        :class:`MessageConflict` (an id in use with another body), or :class:`PayloadTooLarge` (before any
+        :class:`MessageConflict` (an id in use with another body), :class:`TooManyModels` (the session would name
+        more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any
         write) when the messages exceed what one transaction carries (4 MB, an AWS limit).
         """
         now = self._clock()
@@ -783,7 +784,8 @@ class SessionRepository:
         if any(item is not None for item in found.values()):
             # An id in use: a repeated append, or an id the server drew for another message of the session.
             return self._appended_before(session_id, caller, ids, hashes, found)
-        for _ in range(2):
+        known: set[str] | None = None  # the pairs named that the session names already, once read
+        for _ in range(3):
             message_items = self._message_items(session_id, caller, requests, ids, now, hashes)
             payload_bytes = sum(dynamo.item_size(item) for item in message_items)
             # DynamoDB refuses a larger transaction with a ValidationException (a 500); 1 KiB is left for the
@@ -805,6 +807,7 @@ class SessionRepository:
                     increments,
                     condition="(attribute_not_exists(cut_through) OR cut_through < :first)",
                     values={":first": message_items[0]["SK"]},
+                    known_pairs=known,
                 )
             )
             try:
@@ -824,8 +827,13 @@ class SessionRepository:
                     raise SessionNotActive() from canceled
                 if canceled.failed(-1) and _over_model_cap(hot, increments):
                     raise TooManyModels() from canceled
-                if canceled.failed(-1):  # a cut reaches past ``now``: append just above it
-                    now = max(now, parse_iso(str(hot["cut_through"]).split("#")[1])) + timedelta(microseconds=1)
+                if canceled.failed(-1):
+                    # A cut reaching past ``now`` (append just above it), or the cap's first guess, which counts
+                    # every pair named as new: its condition is made again from the pairs the session names.
+                    known = _pairs_named(increments) & set(hot.get(items.MODELS, set()))
+                    if hot.get("cut_through"):
+                        cut = parse_iso(str(hot["cut_through"]).split("#")[1])
+                        now = max(now, cut + timedelta(microseconds=1))
                     continue
                 raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
             return Appended(map(items.message_from_item, message_items), created=True)
@@ -878,22 +886,33 @@ class SessionRepository:
         condition: str | None = None,
         values: dict[str, Any] | None = None,
         names_also: dict[str, str] | None = None,
+        known_pairs: set[str] | None = None,
     ) -> dict[str, Any]:
         """The Update of a transaction that records activity on an active, live, owned session: ``ADD`` the
         ``increments`` (attribute -> number; any name: per-model usage attributes too), ``SET`` the ``sets``
         (a path such as ``cuts.#cut`` -> value), and require ``condition`` too (its ``values`` named ``:<name>``,
-        attribute names in ``names_also``)."""
+        attribute names in ``names_also``). Pairs (provider, model) the increments give messages join the hot
+        item's ``models`` set, on the condition that it stays within ``MAX_MODELS_PER_SESSION``: exactly, given
+        ``known_pairs`` (the pairs the session was read to name); else a first guess that counts every pair as
+        new unless the session names them all (a refused guess is made again from the stored set)."""
         names = {"#status": "status"}
         assignments = ["last_activity = :now", "updated_at = :now", "expires_at = ttl_seconds + :epoch"]
         pairs = _pairs_named(increments)
         if pairs:  # the session's set of (provider, model) pairs, capped (MAX_MODELS_PER_SESSION)
             increments = {**increments, items.MODELS: pairs}
-            listed = " AND ".join(f"contains(#models, :pair{number})" for number in range(len(pairs)))
-            cap = f"(attribute_not_exists(#models) OR size(#models) <= :room OR ({listed}))"
+            if known_pairs is None:  # a first guess: every pair is new, unless the session names them all
+                listed = " AND ".join(f"contains(#models, :pair{number})" for number in range(len(pairs)))
+                cap = f"(attribute_not_exists(#models) OR size(#models) <= :room OR ({listed}))"
+                room, checked = MAX_MODELS_PER_SESSION - len(pairs), sorted(pairs)
+            else:  # the pairs the session was read to name are still there (the set never shrinks): exact
+                checked = sorted(known_pairs & pairs)
+                listed = "".join(f" AND contains(#models, :pair{number})" for number in range(len(checked)))
+                cap = f"(attribute_not_exists(#models) OR size(#models) <= :room){listed}"
+                room = MAX_MODELS_PER_SESSION - len(pairs - known_pairs)
             condition = f"{condition} AND {cap}" if condition else cap
             names_also = {**(names_also or {}), "#models": items.MODELS}
-            values = {**(values or {}), ":room": MAX_MODELS_PER_SESSION - len(pairs)}
-            values.update({f":pair{number}": pair for number, pair in enumerate(sorted(pairs))})
+            values = {**(values or {}), ":room": room}
+            values.update({f":pair{number}": pair for number, pair in enumerate(checked)})
         # Placeholders for the names: a per-model usage attribute's name is no expression token.
         names.update({f"#i{number}": name for number, name in enumerate(increments)})
         expression_values: dict[str, Any] = {f":i{number}": value for number, value in enumerate(increments.values())}
@@ -1044,6 +1063,7 @@ class SessionRepository:
                 condition=condition,
                 values=values,
                 names_also=names,
+                known_pairs=set(hot.get(items.MODELS, set())),  # as read: the set never shrinks
             )
             try:
                 dynamo.transact_write(self._client, [*change.actions, update])

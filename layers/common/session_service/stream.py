@@ -29,8 +29,10 @@ on-failure queue). This module turns a batch into its derived writes:
   was applied already and is skipped; the mark's condition (``attribute_not_exists(PK) OR applied =
   :previous``) makes two deliveries race safely. Per-session marks need no shard id (a Lambda record does not
   carry one) and stay right across shard splits and a ``ParallelizationFactor`` above 1, because DynamoDB
-  orders the records of one item. Marks expire (``expires_at``) two days after the session could last have
-  produced a record, beyond the stream's 24-hour retention.
+  orders the records of one item. Marks do not expire: a mark is deleted when its session's hot item leaves
+  the table (see *Forgetting a session*), so a session's mark lives exactly as long as the session can produce
+  records (a TTL on marks let a mark expire before a session whose expiry a memory record had slid, and the
+  session's removal was then taken for a delivery again).
 * **Partial failure**: a record that cannot be parsed is reported in ``batchItemFailures`` through Powertools'
   batch processor. Lambda then retries from the lowest failed sequence number, so only the records before
   it are applied now; the rest come again.
@@ -102,8 +104,6 @@ from session_service.models import SessionStatus
 from session_service.observability import logger, metrics
 from session_service.summarizer import Summarizer, Turn, summarizer_for
 
-MARK_RETENTION_SECONDS = 2 * 24 * 3600
-"""How long a mark outlives the last record its session can produce (the stream keeps records 24 hours)."""
 SUMMARY_HISTORY = 50
 """Messages read (newest first) to regenerate a summary."""
 SUMMARY_EVERY = 20
@@ -212,17 +212,16 @@ class Change:
 
     ``kind`` is ``session`` (a session's hot item: counts, index keys, summaries), ``erasure`` (a user's erasure
     progress record: ``user_id`` names the user) or ``other`` (ignored).
-    For a session: ``mark`` is the applied mark the record leads to, ``keep_until`` the epoch
-    second after which its mark may expire, ``delta`` its share of the statistics, ``user_delta`` what its
-    owner's counts lose (TTL removals only: requests move the counts of everything else), ``expired_before``
-    the ISO time before which the partition's items belong to a session that is gone (a TTL removal, an
-    expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due`` whether
-    its messages reached a :func:`summary_point` (``image`` is then the session as the record left it),
-    ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created
-    again by another user: the old owner loses the old session, the new one gains the new), ``forget`` that the
-    session's mark goes (its tombstone was removed: nothing of the session is left to apply), ``by_erasure``
-    that an erasure made the tombstone (:mod:`session_service.erasure`), ``origins`` the incarnation
-    (``created_at``) each ``usage`` part is about.
+    For a session: ``mark`` is the applied mark the record leads to, ``delta`` its share of the statistics,
+    ``user_delta`` what its owner's counts lose (TTL removals only: requests move the counts of everything else),
+    ``expired_before`` the ISO time before which the partition's items belong to a session that is gone (a TTL
+    removal, an expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due``
+    whether its messages reached a :func:`summary_point` (``image`` is then the session as the record left it),
+    ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created again by
+    another user: the old owner loses the old session, the new one gains the new), ``forget`` that the session's
+    mark goes (its hot item left the table: nothing of the session is left to apply), ``by_erasure`` that an erasure
+    made the tombstone (:mod:`session_service.erasure`), ``origins`` the incarnation (``created_at``) each ``usage``
+    part is about.
     """
 
     sequence: int
@@ -232,7 +231,6 @@ class Change:
     mark: str = ""
     delta: Delta = field(default_factory=Delta)
     user_delta: dict[str, int] = field(default_factory=dict)
-    keep_until: int = 0
     expired_before: str | None = None
     index: IndexMove | None = None
     summary_due: bool = False
@@ -342,7 +340,7 @@ def _index_move(image: dict[str, Any]) -> IndexMove | None:
     )
 
 
-def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
+def parse_record(record: DynamoDBRecord) -> Change:
     """Read one stream record (``NEW_AND_OLD_IMAGES``) into a :class:`Change`.
 
     Items other than session hot items and messages (session data and summaries, memory, STATS, COUNTS,
@@ -371,9 +369,8 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         raise MalformedRecord(f"{event.value} record without its image")
     if image.get(items.ENTITY) != items.SESSION_ENTITY:
         return Change(sequence, "other")
-    clock = time.time() if now is None else now
     session_id, user_id = _text(image, "session_id"), _text(image, "user_id")
-    keep_until = int(max(clock, float(_number(image, "expires_at")))) + MARK_RETENTION_SECONDS
+    _number(image, "expires_at")  # read: a session record without it is malformed
     removed = event is DynamoDBRecordEventName.REMOVE
     expired_before = None
     user_delta: dict[str, int] = {}
@@ -413,7 +410,6 @@ def parse_record(record: DynamoDBRecord, *, now: float | None = None) -> Change:
         mark=applied_mark(image, removed=removed),
         delta=delta,
         user_delta=user_delta,
-        keep_until=keep_until,
         expired_before=expired_before,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
@@ -539,11 +535,10 @@ class StreamProcessor:
         """
         parsed: list[Change] = []
         failed: list[int] = []
-        now = self._clock()
 
         def record_handler(record: DynamoDBRecord) -> None:
             try:
-                parsed.append(parse_record(record, now=now))
+                parsed.append(parse_record(record))
             except Exception:
                 try:
                     failed.append(_sequence(record))
@@ -798,7 +793,6 @@ class StreamProcessor:
                 ":mark": change.mark,
                 ":entity": items.MARK_ENTITY,
                 ":sid": session_id,
-                ":until": change.keep_until,
             }
             condition = "attribute_not_exists(PK)"
             if session_id in stored:
@@ -809,8 +803,7 @@ class StreamProcessor:
                     "Update": {
                         "TableName": self._table,
                         "Key": items.mark_key(session_id),
-                        "UpdateExpression": f"SET applied = :mark, {items.ENTITY} = :entity, session_id = :sid,"
-                        " expires_at = :until",
+                        "UpdateExpression": f"SET applied = :mark, {items.ENTITY} = :entity, session_id = :sid",
                         "ConditionExpression": condition,
                         "ExpressionAttributeValues": serialize(mark_values),
                     }
