@@ -52,7 +52,6 @@ def main() -> int:
     from devserver.streams import StreamReader
     from devserver.template import create_table
     from session_service import dynamo, items, wiring
-    from session_service.dynamo import serialize
     from session_service.models import MemoryCreate, MessageCreate, MessageRole, SessionCreate
     from session_service.observability import metrics
     from session_service.stream import StreamProcessor
@@ -108,12 +107,7 @@ def main() -> int:
         reader.drain()  # its records are not part of either figure
         meter.reset()
         start = time.perf_counter()
-        index = {
-            "TableName": table,
-            "IndexName": items.GSI_ACTIVITY,
-            "KeyConditionExpression": f"{items.GSI_ACTIVITY}PK = :pk",
-            "ExpressionAttributeValues": serialize({":pk": items.user_pk(naive)}),
-        }
+        index = items.user_sessions_query(table, naive)
         sessions = [raw["PK"]["S"] for raw in dynamo.query_keys_where(metered, index, limit=10**6)]
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}

@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from session_service import dynamo, items
-from session_service.dynamo import TransactionCanceled, deserialize, serialize
-from session_service.models import ErasureStatus, SessionStatus
+from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.models import ErasureStatus
 
 SESSIONS_PER_PASS = 50
 """Sessions turned into tombstones per pass: one transaction of at most 52 actions (DynamoDB allows 100)."""
@@ -124,27 +124,25 @@ class Eraser:
         return sorted(found, key=lambda hot: str(hot["session_id"]))[:SESSIONS_PER_PASS]
 
     def _index_keys(self, user_id: str) -> Iterator[dict[str, Any]]:
-        query = {
-            "TableName": self._table,
-            "IndexName": items.GSI_ACTIVITY,
-            "KeyConditionExpression": f"{items.GSI_ACTIVITY}PK = :pk",
-            "ExpressionAttributeValues": serialize({":pk": items.user_pk(user_id)}),
-        }
-        return dynamo.query_keys_where(self._client, query, limit=100_000)
+        return dynamo.query_keys_where(self._client, items.user_sessions_query(self._table, user_id), limit=100_000)
 
     def _tombstone(self, user_id: str, hots: list[dict[str, Any]], progress: dict[str, Any]) -> None:
         """One transaction: ``hots`` become tombstones (each still the incarnation and status read), the user's
         counts lose them, the progress record counts them (conditioned on the pass read)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         condition = "user_id = :user AND created_at = :incarnation AND #status = :was"
-        actions: list[dict[str, Any]] = []
-        counts: dict[str, int] = {}
-        for hot in hots:
-            values = {":user": user_id, ":incarnation": hot["created_at"], ":was": hot["status"]}
-            actions.append(items.tombstone_action(self._table, hot, now, condition, values, erasure=True))
-            for name in (items.count_attribute(None), items.count_attribute(SessionStatus(hot["status"]))):
-                counts[name] = counts.get(name, 0) - 1
-        actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), counts))
+        actions = [
+            items.tombstone_action(
+                self._table,
+                hot,
+                now,
+                condition,
+                {":user": user_id, ":incarnation": hot["created_at"], ":was": hot["status"]},
+                erasure=True,
+            )
+            for hot in hots
+        ]
+        actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), items.counts_lost(hots)))
         actions.append(self._progress_update(progress, "ADD sessions_erased :n, passes :one", {":n": len(hots)}))
         dynamo.transact_write(self._client, actions, sleep=self._sleep)
 
@@ -171,9 +169,14 @@ class Eraser:
     def _ask_again(self, progress: dict[str, Any]) -> int:
         """Move the progress record (``passes``) so that its stream record brings another pass; return 1 (0 when
         another delivery moved it first)."""
+        return self._move_progress(self._progress_update(progress, "ADD passes :one", {}))
+
+    def _move_progress(self, update: dict[str, Any]) -> int:
+        """Make one :meth:`_progress_update` on its own (a conditional UpdateItem, not a one-item transaction at
+        twice the write units); return 1, or 0 when another delivery moved the record first."""
         try:
-            dynamo.transact_write(self._client, [self._progress_update(progress, "ADD passes :one", {})])
-        except TransactionCanceled:
+            dynamo.conditional(self._client, "update_item", **update["Update"])
+        except ConditionFailed:
             return 0
         return 1
 
@@ -197,8 +200,4 @@ class Eraser:
                 ":n": deleted,
             },
         )
-        try:
-            dynamo.transact_write(self._client, [update])
-        except TransactionCanceled:
-            return deleted  # another delivery finished it
-        return deleted + 1
+        return deleted + self._move_progress(update)  # 0: another delivery finished it

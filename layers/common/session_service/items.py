@@ -130,6 +130,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -275,6 +276,27 @@ def user_counts_key(user_id: str) -> dict[str, Any]:
 def count_attribute(status: SessionStatus | None) -> str:
     """The user's counts attribute of sessions in ``status`` (``None``: all sessions)."""
     return f"status_{status.value}" if status else "sessions"
+
+
+def counts_lost(hots: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """What a user's counts lose when the sessions ``hots`` (hot items, plain values) leave them: one session
+    each, and one of its status (:func:`count_attribute` -> a negative number)."""
+    counts: dict[str, int] = {}
+    for hot in hots:
+        for name in (count_attribute(None), count_attribute(SessionStatus(hot["status"]))):
+            counts[name] = counts.get(name, 0) - 1
+    return counts
+
+
+def user_sessions_query(table: str, user_id: str) -> dict[str, Any]:
+    """The Query (DynamoDB JSON) of every one of a user's sessions in GSI1 (keys only: ``PK``, ``SK``, the index
+    keys), in no order the caller may rely on (the index's sort key, activity, moves)."""
+    return {
+        "TableName": table,
+        "IndexName": GSI_ACTIVITY,
+        "KeyConditionExpression": f"{GSI_ACTIVITY}PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": user_pk(user_id)}},
+    }
 
 
 def user_usage_key(user_id: str) -> dict[str, Any]:

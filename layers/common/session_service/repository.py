@@ -604,14 +604,13 @@ class SessionRepository:
         if if_match is not None:
             condition += " AND version = :expected"
             values[":expected"] = if_match
-        actions: list[dict[str, Any]] = []
-        counts: dict[str, int] = {}
-        for hot in hots:
-            own = {**values, ":incarnation": hot["created_at"], ":was": hot["status"]}
-            actions.append(items.tombstone_action(self._table, hot, now, condition, own))
-            for name in (items.count_attribute(None), items.count_attribute(SessionStatus(hot["status"]))):
-                counts[name] = counts.get(name, 0) - 1
-        return [*actions, self._count(caller, counts)]
+        actions = [
+            items.tombstone_action(
+                self._table, hot, now, condition, {**values, ":incarnation": hot["created_at"], ":was": hot["status"]}
+            )
+            for hot in hots
+        ]
+        return [*actions, self._count(caller, items.counts_lost(hots))]
 
     def create_sessions(
         self, caller: str, requests: Sequence[SessionCreate], guard: WriteGuard | None = None
@@ -1501,13 +1500,7 @@ class SessionRepository:
 
     def _session_ids(self, caller: str) -> list[str]:
         """The ids of the caller's sessions in GSI1 (keys only, every page of it), in ``session_id`` order."""
-        query = {
-            "TableName": self._table,
-            "IndexName": items.GSI_ACTIVITY,
-            "KeyConditionExpression": f"{items.GSI_ACTIVITY}PK = :pk",
-            "ExpressionAttributeValues": serialize({":pk": items.user_pk(caller)}),
-            "ProjectionExpression": "PK",
-        }
+        query = {**items.user_sessions_query(self._table, caller), "ProjectionExpression": "PK"}
         ids = {items.session_id_of(str(row["PK"])) for row in dynamo.query_all(self._client, query)}
         return sorted(session_id for session_id in ids if session_id)
 
