@@ -1,4 +1,4 @@
-"""README's streamed chat turn runs as written, its ``httpx`` requests answered by the handlers in-process."""
+"""The streamed chat turn of docs/api.md runs as written, its ``httpx`` requests answered by the handlers in-process."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ from devserver.template import ROOT
 pytestmark = pytest.mark.fresh_table
 
 
-def readme_example() -> str:
-    """The Python block under README's "A streamed chat turn"."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("### A streamed chat turn", 1)[1]
+API_DOC = ROOT / "docs" / "api.md"
+
+
+def streamed_turn_example() -> str:
+    """The Python block under docs/api.md's "A streamed chat turn"."""
+    text = API_DOC.read_text(encoding="utf-8")
+    assert "## A streamed chat turn" in text, "docs/api.md has no section 'A streamed chat turn'"
+    section = text.split("## A streamed chat turn", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "README has no Python block under 'A streamed chat turn'"
+    assert match, "docs/api.md has no Python block under 'A streamed chat turn'"
     return match.group(1)
 
 
@@ -37,7 +41,7 @@ def _through_the_handlers(request: httpx.Request) -> httpx.Response:
     return httpx.Response(int(response["statusCode"]), headers=response.get("headers") or {}, content=content)
 
 
-def test_the_streamed_chat_turn_of_the_readme(
+def test_the_streamed_chat_turn_of_the_api_doc(
     table: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clients: list[httpx.Client] = []
@@ -49,7 +53,7 @@ def test_the_streamed_chat_turn_of_the_readme(
 
     monkeypatch.setattr(httpx, "Client", client)
     scope: dict[str, Any] = {}
-    exec(compile(readme_example(), "README.md", "exec"), scope)  # noqa: S102 - our own README
+    exec(compile(streamed_turn_example(), "docs/api.md", "exec"), scope)  # noqa: S102 - our own documentation
     assert capsys.readouterr().out == "Once upon a time.\n"
 
     (api,) = clients
