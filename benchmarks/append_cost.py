@@ -23,21 +23,19 @@ minimal design, and milliseconds per append (median, p95), after 100 warm-up app
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from meter import Meter, bench_environment, dynamodb
+import harness
+from harness import CONTENT
+from meter import Meter
 
 WINDOW = 100
 """Appends per reported window (the first and the last)."""
-CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18)[:1000]
-"""About 1 KB, a chat turn."""
 
 
 def minimal_table(client: Any, name: str) -> None:
@@ -121,42 +119,29 @@ MODELS = (
 
 def main() -> int:
     """Run the benchmark and print its report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
     args = parser.parse_args()
     if args.messages < 2 * WINDOW:
         parser.error(f"--messages must be at least {2 * WINDOW}")
-    table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    bench_environment(table)
 
-    import boto3
+    with harness.bench(args.endpoint) as bench:
+        from session_service import wiring
+        from session_service.models import MessageCreate, MessageRole, SessionCreate
+        from session_service.stream import StreamProcessor
+        from session_service.summarizer import ExtractiveSummarizer
 
-    from devserver.template import create_table
-    from session_service import wiring
-    from session_service.models import MessageCreate, MessageRole, SessionCreate
-    from session_service.stream import StreamProcessor
-    from session_service.summarizer import ExtractiveSummarizer
-
-    with dynamodb(args.endpoint) as endpoint:
-        client = boto3.client("dynamodb")
-        create_table(client, table)
+        endpoint, table, client, repo = bench.endpoint, bench.table, bench.client, bench.repo
         minimal = f"minimal-{uuid.uuid4().hex[:8]}"
         minimal_table(client, minimal)
-        wiring.reset()
-        repo = wiring.repository()
         meter = Meter().attach(wiring.dynamodb_client())
         minimal_meter = Meter().attach(client)
         user = "bench_user"
 
         def ours(session_id: str, models: tuple[str, ...] = ()) -> Callable[[int], None]:
             def append(i: int) -> None:
-                request = MessageCreate(
-                    role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
-                    content=f"{i}: {CONTENT}",
-                    tokens_used=250,
-                    cost_usd=Decimal("0.000125"),
-                    **({"provider": "bedrock", "model": models[i % len(models)]} if models else {}),
+                request = harness.turn(
+                    i, **({"provider": "bedrock", "model": models[i % len(models)]} if models else {})
                 )
                 repo.append_messages(session_id, user, [request])
 
@@ -203,7 +188,7 @@ def main() -> int:
             for label, measured, times in windows:
                 wcu = measured.write_units / WINDOW
                 p95 = sorted(times)[int(len(times) * 0.95) - 1]
-                calls = ", ".join(f"{op} {n}" for op, n in sorted(measured.calls.items()))
+                calls = harness.calls(measured)
                 print(
                     f"{name:<34} {label:<9} {measured.requests:>11} {measured.write_units:>9.1f} {wcu:>10.2f}"
                     f" {wcu / baseline[label]:>9.2f} {statistics.median(times):>9.2f} {p95:>7.2f}  {calls}"

@@ -25,25 +25,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import CREDENTIALS, ROOT, SETTINGS
+
 LAYER = ROOT / "layers" / "common"
 GOAL_RATIO = 1.3
 FIRST_REQUEST_OP = "health"
 
 ENV = {
     "TABLE_NAME": "session-service-bench",
-    "CURSOR_SECRET": "bench-cursor-secret-0123456789",
+    **SETTINGS,
     "SESSION_TTL_SECONDS": "2592000",
     "AUTHORIZER_ENABLED": "false",
     "ADMIN_GROUP": "admin",
-    "POWERTOOLS_SERVICE_NAME": "session_service",
     "POWERTOOLS_METRICS_NAMESPACE": "SessionService",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_LOGGER_LOG_EVENT": "false",
     "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
+    **CREDENTIALS,
 }
 """What template.yaml's Globals set (log level lowered so the child's stdout stays one JSON line)."""
 

@@ -18,19 +18,16 @@ It also lists a user's sessions (50 sessions, first page and the next): round tr
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from meter import Meter, bench_environment, dynamodb
+import harness
+from meter import Meter
 
 LAST = 20
-CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18)[:1000]
 
 
 def run(meter: Meter, runs: int, read: Callable[[], Any]) -> tuple[Meter, float, Any]:
@@ -46,38 +43,22 @@ def run(meter: Meter, runs: int, read: Callable[[], Any]) -> tuple[Meter, float,
 
 def main() -> int:
     """Run the benchmark and print its report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
     args = parser.parse_args()
-    table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    bench_environment(table)
 
-    import boto3
+    with harness.bench(args.endpoint) as bench:
+        from session_service import wiring
+        from session_service.models import MAX_BATCH_MESSAGES, MessageOrder, SessionCreate
 
-    from devserver.template import create_table
-    from session_service import wiring
-    from session_service.models import MAX_BATCH_MESSAGES, MessageCreate, MessageOrder, MessageRole, SessionCreate
-
-    with dynamodb(args.endpoint) as endpoint:
-        create_table(boto3.client("dynamodb"), table)
-        wiring.reset()
-        repo = wiring.repository()
+        endpoint, repo = bench.endpoint, bench.repo
         user = "bench_user"
         session, _ = repo.create_session(user, SessionCreate(user_id=user, title="long conversation"))
         sid = session.session_id
         started = time.perf_counter()
         for start in range(0, args.messages, MAX_BATCH_MESSAGES):
-            batch = [
-                MessageCreate(
-                    role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
-                    content=f"{i}: {CONTENT}",
-                    tokens_used=250,
-                    cost_usd=Decimal("0.000125"),
-                )
-                for i in range(start, min(start + MAX_BATCH_MESSAGES, args.messages))
-            ]
+            batch = [harness.turn(i) for i in range(start, min(start + MAX_BATCH_MESSAGES, args.messages))]
             repo.append_messages(sid, user, batch)
         filled = time.perf_counter() - started
         for i in range(50):
@@ -104,7 +85,7 @@ def main() -> int:
         ):
             measured, ms, result = run(meter, args.runs, read)
             assert check(result).startswith(newest) and len(result.messages) == LAST, name
-            calls = ", ".join(f"{op} {n}" for op, n in sorted(measured.calls.items()))
+            calls = harness.calls(measured)
             print(f"{name:<28} {measured.requests:>11} {measured.read_units:>8.1f} {ms:>8.2f}  {calls}")
 
         print("\nlisting a user's 51 sessions, page_size 20:")
@@ -114,7 +95,7 @@ def main() -> int:
             meter, args.runs, lambda: repo.list_user_sessions(user, page_size=20, next_token=token)
         )
         for name, measured, took in (("first page", first, ms), ("next page", later, later_ms)):
-            calls = ", ".join(f"{op} {n}" for op, n in sorted(measured.calls.items()))
+            calls = harness.calls(measured)
             print(f"{name:<28} {measured.requests:>11} {measured.read_units:>8.1f} {took:>8.2f}  {calls}")
         print(f"total: {page.total}")
     return 0

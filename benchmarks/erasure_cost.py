@@ -24,14 +24,14 @@ the WCU of the transactions here are floors. Setup (creating the data and applyi
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-import uuid
-from decimal import Decimal
+from typing import Any
 
-from meter import Meter, bench_environment, dynamodb
+import harness
+from meter import Meter
+
+from tests.support import apply_batches, mentioning
 
 CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 4)[:200]
 """A short chat message (200 bytes)."""
@@ -39,66 +39,41 @@ CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 4)[:200]
 
 def main() -> int:
     """Run the benchmark and print its report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=20)
-    parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
     args = parser.parse_args()
-    table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    bench_environment(table)
 
-    import boto3
+    with harness.bench(args.endpoint) as bench:
+        from session_service import dynamo, items, wiring
+        from session_service.models import MemoryCreate, SessionCreate
+        from session_service.observability import metrics
+        from session_service.stream import StreamProcessor
+        from session_service.summarizer import ExtractiveSummarizer
 
-    from devserver.streams import StreamReader
-    from devserver.template import create_table
-    from session_service import dynamo, items, wiring
-    from session_service.models import MemoryCreate, MessageCreate, MessageRole, SessionCreate
-    from session_service.observability import metrics
-    from session_service.stream import StreamProcessor
-    from session_service.summarizer import ExtractiveSummarizer
-
-    with dynamodb(args.endpoint) as endpoint:
-        client = boto3.client("dynamodb")
-        create_table(client, table)
-        wiring.reset()
-        repo = wiring.repository()
+        table, client, repo = bench.table, bench.client, bench.repo
         metered = wiring.dynamodb_client()
         meter = Meter().attach(metered)
         processor = StreamProcessor(metered, table, ExtractiveSummarizer())
-        reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=endpoint), table)
+        reader = bench.stream_reader()
 
         def fill(user: str) -> None:
-            batch = [
-                MessageCreate(
-                    role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
-                    content=f"{i}: {CONTENT}",
-                    tokens_used=50,
-                    cost_usd=Decimal("0.000025"),
-                )
-                for i in range(args.messages)
-            ]
+            batch = [harness.turn(i, CONTENT, tokens=50, cost="0.000025") for i in range(args.messages)]
             for number in range(args.sessions):
                 session, _ = repo.create_session(user, SessionCreate(user_id=user, title=f"chat {number}"))
                 repo.append_messages(session.session_id, user, batch)
                 repo.add_memory(session.session_id, user, MemoryCreate(memory_type="preference", content="likes tea"))
 
+        def handle(records: list[dict[str, Any]]) -> dict[str, Any]:
+            try:
+                return dict(processor.handle({"Records": records}))
+            finally:
+                metrics.clear_metrics()  # no Lambda flushes them here (Powertools prints them at 100 values)
+
         def apply_stream() -> tuple[int, int]:
             """One round: the records so far, in batches of 100; returns (records, batches)."""
             records = reader.drain()
-            for first in range(0, len(records), 100):
-                failures = processor.handle({"Records": records[first : first + 100]})["batchItemFailures"]
-                metrics.clear_metrics()  # no Lambda flushes them here (Powertools prints them at 100 values)
-                if failures:
-                    raise RuntimeError(f"the stream function failed records: {failures}")
-            return len(records), (len(records) + 99) // 100
-
-        def left_of(user: str) -> list[tuple[str, str]]:
-            return [
-                (item["PK"]["S"], item["SK"]["S"])
-                for page in client.get_paginator("scan").paginate(TableName=table)
-                for item in page["Items"]
-                if user in json.dumps(item)
-            ]
+            return len(records), len(apply_batches(handle, records))
 
         started = time.perf_counter()
         # -- the minimal design: delete everything in the request ----------------------------------------
@@ -142,7 +117,7 @@ def main() -> int:
                 raise RuntimeError("the erasure did not finish")
         erase_seconds, erase = time.perf_counter() - background, meter.snapshot()
         apply_stream()  # its last writes come back through the stream and change nothing
-        left = left_of(user)
+        left = mentioning(client, table, user)
         progress = repo.erasure(user)
 
     print(f"Erasure of a user with {args.sessions} sessions x {args.messages} messages (+1 memory record each)")

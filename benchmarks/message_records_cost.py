@@ -20,7 +20,6 @@ a second) is not part of the figure.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -30,10 +29,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from meter import READ_OPERATIONS, Meter, bench_environment, dynamodb
+import harness
+from harness import turn
+from meter import READ_OPERATIONS, Meter
 
-CONTENT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18)[:1000]
-"""About 1 KB, a chat turn."""
+from tests.support import apply_batches, handle_with, new_table
+
 CHUNK = ("streamed tokens " * 7)[:100]
 """100 bytes, a few tokens of a streamed reply."""
 WINDOW = 20
@@ -176,59 +177,34 @@ def measure(meter: IndexMeter, label: str, operations: list[Callable[[], Any]]) 
     return Row(label, meter.snapshot(), timings, len(operations))
 
 
-def apply_batches(processor: Any, records: list[dict[str, Any]]) -> None:
-    """Hand ``records`` to the stream function in batches of 100 (the template's ``BatchSize``)."""
-    for first in range(0, len(records), 100):
-        failures = processor.handle({"Records": records[first : first + 100]})["batchItemFailures"]
-        if failures:
-            raise RuntimeError(f"the stream function failed records: {failures}")
-
-
 def main() -> int:
     """Run the benchmark and print its report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--truncate", type=int, default=1000)
-    parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
     args = parser.parse_args()
     if args.chunks < 2 * WINDOW:
         parser.error(f"--chunks must be at least {2 * WINDOW}")
-    table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    bench_environment(table)
 
-    import boto3
+    with harness.bench(args.endpoint) as bench:
+        import boto3
 
-    from devserver.streams import StreamReader
-    from devserver.template import create_table
-    from session_service import items, wiring
-    from session_service.cursor import CursorCodec
-    from session_service.dynamo import deserialize
-    from session_service.models import (
-        ChunkCreate,
-        MessageCreate,
-        MessageRole,
-        MessageStatus,
-        MessageUpdate,
-        SessionCreate,
-    )
-    from session_service.repository import SessionRepository
-    from session_service.stream import StreamProcessor
-    from session_service.summarizer import ExtractiveSummarizer
-
-    def say(i: int, **fields: Any) -> MessageCreate:
-        return MessageCreate(
-            role=MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT,
-            content=f"{i}: {CONTENT}",
-            tokens_used=250,
-            cost_usd=Decimal("0.000125"),
-            **fields,
+        from session_service import items, wiring
+        from session_service.cursor import CursorCodec
+        from session_service.dynamo import deserialize
+        from session_service.models import (
+            ChunkCreate,
+            MessageCreate,
+            MessageRole,
+            MessageStatus,
+            MessageUpdate,
+            SessionCreate,
         )
+        from session_service.repository import SessionRepository
+        from session_service.stream import StreamProcessor
+        from session_service.summarizer import ExtractiveSummarizer
 
-    with dynamodb(args.endpoint) as endpoint:
-        client = boto3.client("dynamodb")
-        create_table(client, table)
-        wiring.reset()
-        repo = wiring.repository()
+        endpoint, table, client, repo = bench.endpoint, bench.table, bench.client, bench.repo
         meter = IndexMeter(sizer=boto3.client("dynamodb")).attach(wiring.dynamodb_client())
         user = "bench_user"
         rows: list[Row | str] = []
@@ -240,11 +216,11 @@ def main() -> int:
         # Warm-up: JVM JIT, connections.
         warm = new_session("warm-up")
         for i in range(50):
-            repo.append_messages(warm, user, [say(i)])
+            repo.append_messages(warm, user, [turn(i)])
 
         # -- a streamed reply: chunks 1 ... N, then its finalization -----------------------------------
         sid = new_session("streamed reply")
-        repo.append_messages(sid, user, [say(0)])
+        repo.append_messages(sid, user, [turn(0)])
         (reply,) = repo.append_messages(
             sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
         )
@@ -303,10 +279,10 @@ def main() -> int:
             measure(
                 meter,
                 "append, server-drawn id",
-                [lambda i=i: repo.append_messages(plain, user, [say(i)]) for i in range(WINDOW)],
+                [lambda i=i: repo.append_messages(plain, user, [turn(i)]) for i in range(WINDOW)],
             )
         )
-        requests = [say(i, message_id=str(uuid.uuid4())) for i in range(WINDOW)]
+        requests = [turn(i, message_id=str(uuid.uuid4())) for i in range(WINDOW)]
         rows.append(
             measure(
                 meter,
@@ -353,16 +329,15 @@ def main() -> int:
         )
 
         # -- a truncation of N messages, on a table of its own --------------------------------------------
-        cut_table = f"session-service-bench-cut-{uuid.uuid4().hex[:8]}"
-        create_table(client, cut_table)
+        cut_table = new_table(client, "session-service-bench-cut")
         cut_client = boto3.client("dynamodb")
         cut_meter = IndexMeter(sizer=boto3.client("dynamodb")).attach(cut_client)
         cut_repo = SessionRepository(cut_client, cut_table, ttl_seconds=86_400, cursors=CursorCodec("b" * 32))
-        reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=endpoint), cut_table)
-        background = StreamProcessor(cut_client, cut_table, ExtractiveSummarizer())
+        reader = bench.stream_reader(cut_table)
+        background = handle_with(StreamProcessor(cut_client, cut_table, ExtractiveSummarizer()))
         cut_sid = cut_repo.create_session(user, SessionCreate(user_id=user, title="truncate"))[0].session_id
         fill_started = time.perf_counter()
-        everything = [say(i) for i in range(args.truncate + 1)]
+        everything = [turn(i) for i in range(args.truncate + 1)]
         kept = None
         for first in range(0, len(everything), 98):
             stored = cut_repo.append_messages(cut_sid, user, everything[first : first + 98])

@@ -1,4 +1,4 @@
-"""Shared by the DynamoDB Local benchmarks: a meter of round trips and consumed capacity, and the database.
+"""Shared by the DynamoDB Local benchmarks: a meter of round trips and consumed capacity.
 
 :class:`Meter` counts HTTP requests (retries included), API calls by operation and the capacity units
 DynamoDB reports. The code measured does not ask for consumed capacity itself: a botocore
@@ -8,9 +8,6 @@ DynamoDB reports. The code measured does not ask for consumed capacity itself: a
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,34 +61,3 @@ class Meter:
                     write = units
             self.write_units += float(write or 0)
             self.read_units += float(read or 0)
-
-
-def bench_environment(table: str) -> None:
-    """Fake credentials, a region and the settings the layer reads, for a throw-away ``table``."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "CURSOR_SECRET": "bench-cursor-secret-0123456789",
-        "POWERTOOLS_SERVICE_NAME": "session_service",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ.setdefault(name, value)
-    os.environ["TABLE_NAME"] = table
-
-
-@contextmanager
-def dynamodb(endpoint: str | None) -> Iterator[str]:
-    """``endpoint``, or an in-memory DynamoDB Local started for the run (stopped afterwards); sets
-    ``AWS_ENDPOINT_URL_DYNAMODB`` to it."""
-    if endpoint:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-        yield endpoint
-        return
-    from devserver.dynamodb_local import DynamoDBLocal
-
-    with DynamoDBLocal() as server:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = server.endpoint
-        yield server.endpoint

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+
 GOAL_SPEEDUP = 1.5
 GOAL_KEEPALIVE_P50_MS = 10.0
 

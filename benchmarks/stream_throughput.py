@@ -19,16 +19,15 @@ is counted with a botocore hook.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
-import uuid
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from meter import Meter, bench_environment, dynamodb
+import harness
+from meter import Meter
 
 
 def kind(record: dict[str, Any]) -> str:
@@ -92,7 +91,7 @@ def make_workload(
 
 def main() -> int:
     """Run the benchmark and print its report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--appends", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=100)
@@ -104,26 +103,15 @@ def main() -> int:
         help="process the stream after every N appends, as a live function would see it (0: after the whole"
         " workload, when every summary reads messages written after its record)",
     )
-    parser.add_argument("--endpoint", help="an already running DynamoDB (default: start DynamoDB Local)")
     args = parser.parse_args()
-    table = f"session-service-bench-{uuid.uuid4().hex[:8]}"
-    bench_environment(table)
 
-    import boto3
+    with harness.bench(args.endpoint) as bench:
+        from session_service.stream import StreamProcessor
+        from session_service.summarizer import ExtractiveSummarizer
 
-    from devserver.streams import StreamReader
-    from devserver.template import create_table
-    from session_service import wiring
-    from session_service.stream import StreamProcessor
-    from session_service.summarizer import ExtractiveSummarizer
-
-    with dynamodb(args.endpoint) as endpoint:
-        client = boto3.client("dynamodb")
-        create_table(client, table)
-        wiring.reset()
-        repo = wiring.repository()
+        endpoint, table, client, repo = bench.endpoint, bench.table, bench.client, bench.repo
         # The reader's calls are not the function's: it has clients of its own, outside the meter.
-        reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams", endpoint_url=endpoint), table)
+        reader = bench.stream_reader()
         meter = Meter().attach(client)
         processor = StreamProcessor(client, table, ExtractiveSummarizer())
         api_kinds: Counter[str] = Counter()

@@ -1,7 +1,8 @@
 """Fixtures every tier shares: fake AWS credentials and settings, a moto table created from template.yaml.
 
 The tiers live in folders (``unit``, ``handlers``, ``stream``, ``server``, ``template``, ``integration``);
-helpers a tier shares are fixtures in its own ``conftest.py``, never imports from another test module.
+helpers a tier shares are fixtures in its own ``conftest.py``, never imports from another test module. Plain
+functions that several tiers or the benchmarks share are in ``tests/support.py``.
 """
 
 from __future__ import annotations

@@ -8,58 +8,20 @@ all of its digits, even where a double would round it.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, invoke_route, load_handler_module, rest_event
+from devserver.lambda_runtime import LambdaContext, load_handler_module, rest_event
 from devserver.template import route_for
 from session_service.models import EXACT_NUMBERS, MAX_BATCH_MESSAGES, Session, Stats
+from tests.support import MONEY_USER as USER
+from tests.support import append, append_batches, exact, new_session_id, read_totals, send, twelve_decimal_costs
 
-USER = "edge_money_user"
 NewSession = Callable[..., dict[str, Any]]
 TableItems = Callable[[], list[dict[str, Any]]]
-
-
-def send(method: str, path: str, text: str | None = None, query: dict[str, str] | None = None) -> tuple[int, str]:
-    """The raw status and body text of a request (the body is sent as written, read back unparsed)."""
-    response = invoke_route(method, path, query={k: [v] for k, v in (query or {}).items()}, body=text)
-    return int(response["statusCode"]), str(response["body"])
-
-
-def exact(text: str) -> Any:
-    """JSON with every number read as the Decimal it spells (what a careful client does)."""
-    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
-
-
-def new_session_id(api: Any) -> str:
-    status, text = send("POST", "/api/v1/sessions", json.dumps({"user_id": USER}))
-    assert status == 201, text
-    return str(exact(text)["session_id"])
-
-
-def append(sid: str, cost: str) -> tuple[int, str]:
-    text = f'{{"role":"user","content":"x","cost_usd":{cost}}}'
-    return send("POST", f"/api/v1/sessions/{sid}/messages", text, {"user_id": USER})
-
-
-def read_totals(sid: str) -> list[Decimal]:
-    """``total_cost`` as GET, the summary and the user's listing write it (numbers, read exactly)."""
-    q = {"user_id": USER}
-    got = send("GET", f"/api/v1/sessions/{sid}", query=q)
-    summary = send("GET", f"/api/v1/sessions/{sid}/summary", query=q)
-    listing = send("GET", f"/api/v1/users/{USER}/sessions")
-    for status, text in (got, summary, listing):
-        assert status == 200, text
-        assert '"total_cost":"' not in text  # a JSON number, never a string
-    return [
-        exact(got[1])["total_cost"],
-        exact(summary[1])["total_cost"],
-        *[s["total_cost"] for s in exact(listing[1])["sessions"] if s["session_id"] == sid],
-    ]
 
 
 # Up to 12 decimals below 10^6: 18 significant digits, beyond what a double holds (15-17). Costs below
@@ -69,7 +31,7 @@ TWELVE_DECIMALS = ["0.100000000001", "0.123456789012", "999999.999999999999", "1
 
 
 def test_twelve_decimal_costs_round_trip_exactly(api: Any) -> None:
-    sid = new_session_id(api)
+    sid = new_session_id()
     for cost in TWELVE_DECIMALS:
         status, text = append(sid, cost)
         assert status == 201, text
@@ -84,7 +46,7 @@ def test_twelve_decimal_costs_round_trip_exactly(api: Any) -> None:
 
 
 def test_a_cost_a_double_cannot_hold_is_written_digit_for_digit(api: Any) -> None:
-    sid = new_session_id(api)
+    sid = new_session_id()
     status, text = append(sid, "999999.999999999999")
     assert status == 201
     assert '"cost_usd":999999.999999999999,' in text
@@ -93,7 +55,7 @@ def test_a_cost_a_double_cannot_hold_is_written_digit_for_digit(api: Any) -> Non
 
 def test_a_replayed_create_answers_the_same_exact_digits(api: Any) -> None:
     # Given an append with an Idempotency-Key whose cost a double cannot hold (the answer is kept for replay)
-    sid = new_session_id(api)
+    sid = new_session_id()
     route, params = route_for("POST", f"/api/v1/sessions/{sid}/messages")
     event = rest_event(
         "POST",
@@ -119,7 +81,7 @@ def test_a_replayed_create_answers_the_same_exact_digits(api: Any) -> None:
 def test_costs_beyond_12_decimals_or_the_range_are_422_and_store_nothing(
     api: Any, table_items: TableItems, cost: str
 ) -> None:
-    sid = new_session_id(api)
+    sid = new_session_id()
     before = table_items()
     status, text = append(sid, cost)
     assert status == 422, text
@@ -129,7 +91,7 @@ def test_costs_beyond_12_decimals_or_the_range_are_422_and_store_nothing(
 
 @pytest.mark.parametrize("zero", ["-0.0", "-0", "0E-20", "-0e5", "0.000000000000"])
 def test_negative_zero_is_stored_and_echoed_as_zero(api: Any, table_items: TableItems, zero: str) -> None:
-    sid = new_session_id(api)
+    sid = new_session_id()
     status, text = append(sid, zero)
     assert status == 201, text
     assert '"cost_usd":0.0,' in text
@@ -140,7 +102,7 @@ def test_negative_zero_is_stored_and_echoed_as_zero(api: Any, table_items: Table
 
 
 def test_1e3_is_stored_as_1000(api: Any, table_items: TableItems) -> None:
-    sid = new_session_id(api)
+    sid = new_session_id()
     assert append(sid, "1e3")[0] == 201
     assert [i["cost_usd"] for i in table_items() if "cost_usd" in i] == [{"N": "1000"}]
     assert read_totals(sid) == [Decimal(1000)] * 3
@@ -150,26 +112,12 @@ def test_twelve_decimal_costs_total_exactly_over_many_batches(api: Any) -> None:
     """10,000 costs run against DynamoDB Local (tests/integration/test_edge_money_local.py): moto 5.2.5 deep-copies
     the table for each action of a transaction, so a few batches keep the unit tier fast."""
     # Given 297 costs with 12 decimals each, appended in 3 batches (one DynamoDB ADD per batch)
-    sid = new_session_id(api)
+    sid = new_session_id()
     costs = twelve_decimal_costs(3 * MAX_BATCH_MESSAGES, seed=9)
     append_batches(sid, costs)
     # Then every total is the exact sum, written with all of its digits
     total = sum(costs, Decimal(0))
     assert read_totals(sid) == [total] * 3
-
-
-def twelve_decimal_costs(count: int, seed: int) -> list[Decimal]:
-    rng = random.Random(seed)
-    return [Decimal(rng.randint(10**11, 10**12 - 1)).scaleb(-12) for _ in range(count)]
-
-
-def append_batches(sid: str, costs: list[Decimal]) -> None:
-    for start in range(0, len(costs), MAX_BATCH_MESSAGES):
-        batch = [f'{{"role":"user","content":"m","cost_usd":{c}}}' for c in costs[start : start + MAX_BATCH_MESSAGES]]
-        status, text = send(
-            "POST", f"/api/v1/sessions/{sid}/messages:batch", f'{{"messages":[{",".join(batch)}]}}', {"user_id": USER}
-        )
-        assert status == 201, text
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,9 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable, shared_instance
 from devserver.template import create_table
 from session_service import wiring
+from session_service.cursor import CursorCodec
+from session_service.repository import SessionRepository
+from tests.support import new_table
 
 
 @pytest.fixture(scope="package")
@@ -62,3 +65,15 @@ def local_repo(local_table: str) -> Iterator[Any]:
     assert wiring.settings().table_name == local_table
     yield wiring.repository()
     wiring.reset()
+
+
+@pytest.fixture
+def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, Any, str]]:
+    """A table of the test's own (its stream from the start, its ``STATS`` item its own): ``(a repository on
+    it, a DynamoDB client, its name)``; dropped afterwards."""
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
+    table = new_table(client, "session-service-own")
+    try:
+        yield SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)), client, table
+    finally:
+        client.delete_table(TableName=table)

@@ -6,9 +6,7 @@ what was erased and the other user's data is untouched. Delivered again, the str
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,59 +15,16 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from devserver.template import create_table
-from session_service import dynamo, erasure, items
-from session_service.cursor import CursorCodec
+from session_service import dynamo, erasure
 from session_service.errors import SessionIdTaken, SessionNotFound, UserErasing
 from session_service.idempotency import WriteGuard
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer
+from tests.support import handle_with, mentioning, scan, settle, stats_item
 
 pytestmark = pytest.mark.dynamodb_local
-
-
-@pytest.fixture
-def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, Any, str]]:
-    """A table of this test's own (its stream from the start, its STATS its own)."""
-    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
-    table = f"session-service-erase-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    try:
-        yield SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)), client, table
-    finally:
-        client.delete_table(TableName=table)
-
-
-def _settle(processor: StreamProcessor, reader: StreamReader) -> list[list[dict[str, Any]]]:
-    """Apply the table's stream in batches of 100 until it is quiet; return the batches applied."""
-    applied = []
-    for _ in range(40):
-        records = reader.drain()
-        if not records:
-            return applied
-        for first in range(0, len(records), 100):
-            batch = records[first : first + 100]
-            assert processor.handle({"Records": batch}) == {"batchItemFailures": []}
-            applied.append(batch)
-    raise AssertionError("the stream was not quiet after 40 rounds")
-
-
-def _scan(client: Any, table: str) -> list[dict[str, Any]]:
-    return [item for page in client.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
-
-
-def _mentioning(client: Any, table: str, needles: list[str]) -> list[tuple[str, str]]:
-    return sorted(
-        (item["PK"]["S"], item["SK"]["S"])
-        for item in _scan(client, table)
-        if any(needle in json.dumps(item) for needle in needles)
-    )
-
-
-def _stats(client: Any, table: str) -> dict[str, Any]:
-    return dynamo.deserialize(client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True)["Item"])
 
 
 def _fill(repo: SessionRepository, user: str, sessions: int) -> list[str]:
@@ -105,11 +60,11 @@ def test_an_erasure_is_gone_at_once_and_leaves_nothing_of_the_user_with_the_stre
     kept = _fill(repo, other, 2)
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
     reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
-    _settle(processor, reader)
-    before = _stats(client, table)
-    users = [dynamo.deserialize(i) for i in _scan(client, table) if i.get("entity", {}).get("S") == "session"]
+    settle(reader, handle_with(processor), batch_size=100)
+    before = stats_item(client, table)
+    users = [dynamo.deserialize(i) for i in scan(client, table) if i.get("entity", {}).get("S") == "session"]
     erased = [s for s in users if s["user_id"] == user]
-    other_items = _mentioning(client, table, [other, *kept])
+    other_items = mentioning(client, table, other, *kept)
 
     repo.erase_user(user)
 
@@ -124,25 +79,25 @@ def test_an_erasure_is_gone_at_once_and_leaves_nothing_of_the_user_with_the_stre
     repo.erase_user(user)
     assert repo.erasure(user).status == "erasing"
 
-    batches = _settle(processor, reader)
+    batches = settle(reader, handle_with(processor), batch_size=100)
 
     assert repo.erasure(user).status == "erased" and repo.erasure(user).items_deleted >= 8 * 3 + 7 * 8
-    assert _mentioning(client, table, [user, *ids]) == [(f"ERASURE#{user}", "PROGRESS")]
-    after = _stats(client, table)
+    assert mentioning(client, table, user, *ids) == [(f"ERASURE#{user}", "PROGRESS")]
+    after = stats_item(client, table)
     assert after["total_sessions"] == before["total_sessions"] - 8
     assert after["active_sessions"] == before["active_sessions"] - 8
     assert after["total_messages"] == before["total_messages"] - sum(s["message_count"] for s in erased)
     assert after["total_tokens"] == before["total_tokens"] - sum(s["total_tokens"] for s in erased)
     assert after["total_cost"] == before["total_cost"] - sum(s["total_cost"] for s in erased)
-    assert _mentioning(client, table, [other, *kept]) == other_items
+    assert mentioning(client, table, other, *kept) == other_items
     assert repo.list_user_sessions(other).total == 2
 
     # Delivered again, batch by batch: nothing changes, nothing comes back.
     for batch in batches:
         assert processor.handle({"Records": batch}) == {"batchItemFailures": []}
-    _settle(processor, reader)
-    assert _stats(client, table) == after
-    assert _mentioning(client, table, [user, *ids]) == [(f"ERASURE#{user}", "PROGRESS")]
+    settle(reader, handle_with(processor), batch_size=100)
+    assert stats_item(client, table) == after
+    assert mentioning(client, table, user, *ids) == [(f"ERASURE#{user}", "PROGRESS")]
     # The user may start again.
     assert repo.create_session(user, SessionCreate(user_id=user))[1]
 
@@ -159,7 +114,7 @@ def test_an_erasure_tombstone_is_not_taken_over_before_it_left(
     repo.append_messages(sid, user, [MessageCreate(role=MessageRole.USER, content="secret")])
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
     reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
-    _settle(processor, reader)
+    settle(reader, handle_with(processor), batch_size=100)
     repo.erase_user(user)
     # The erasure's pass runs; the session's own records wait (their shard lags).
     records = reader.drain()
@@ -170,7 +125,7 @@ def test_an_erasure_tombstone_is_not_taken_over_before_it_left(
     with pytest.raises(SessionIdTaken):
         repo.create_session(other, SessionCreate(user_id=other, session_id=sid))
     assert processor.handle({"Records": own + held}) == {"batchItemFailures": []}
-    _settle(processor, reader)
+    settle(reader, handle_with(processor), batch_size=100)
     assert repo.erasure(user).status == "erased"
-    assert _mentioning(client, table, [user, "secret"]) == [(f"ERASURE#{user}", "PROGRESS")]
+    assert mentioning(client, table, user, "secret") == [(f"ERASURE#{user}", "PROGRESS")]
     assert repo.create_session(other, SessionCreate(user_id=other, session_id=sid))[1]

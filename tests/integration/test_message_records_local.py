@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,9 +24,7 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from devserver.template import create_table
 from session_service import dynamo, items, stream
-from session_service.cursor import CursorCodec
 from session_service.errors import MessageConflict, MessageNotFound
 from session_service.models import (
     ChunkCreate,
@@ -40,6 +38,7 @@ from session_service.models import (
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer
+from tests.support import handle_with, settle
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -447,32 +446,6 @@ def test_a_reply_takes_chunks_after_a_cut_of_later_messages(local_repo: SessionR
 # -- c. truncation and the stream ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_table(dynamodb_local: DynamoDBLocal, local_table: str) -> Iterator[tuple[SessionRepository, Any, str]]:
-    """A table of this test's own (its ``STATS`` item and its stream hold nothing of other tests), with a
-    repository on it; dropped afterwards."""
-    client = boto3.client("dynamodb")
-    table = f"session-service-cuts-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    repo = SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32))
-    try:
-        yield repo, client, table
-    finally:
-        client.delete_table(TableName=table)
-
-
-def apply_stream(processor: StreamProcessor, reader: StreamReader) -> int:
-    """Hand the stream's records to the stream function in batches of 100 (the template's ``BatchSize``),
-    then the records its own writes caused, until the stream is quiet; returns the rounds it took."""
-    for rounds in range(1, 11):
-        records = reader.drain()
-        if not records:
-            return rounds
-        for first in range(0, len(records), 100):
-            assert processor.handle({"Records": records[first : first + 100]}) == {"batchItemFailures": []}
-    raise AssertionError("the stream was not quiet after 10 rounds")
-
-
 @pytest.mark.parametrize("per_pass", [None, 8], ids=["one pass", "passes of 8 items"])
 def test_the_stream_deletes_what_a_truncation_cut(
     dynamodb_local: DynamoDBLocal,
@@ -535,7 +508,7 @@ def test_the_stream_deletes_what_a_truncation_cut(
 
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
     streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint)
-    apply_stream(processor, StreamReader(client, streams, table))
+    settle(StreamReader(client, streams, table), handle_with(processor), rounds=10, batch_size=100)
 
     hot = _hot(client, table, sid)
     assert hot["cuts"] == {}

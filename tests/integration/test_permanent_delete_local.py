@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,43 +15,15 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from devserver.template import create_table
 from session_service import dynamo, items
-from session_service.cursor import CursorCodec
 from session_service.errors import SessionNotFound
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer
+from tests.support import handle_with, settle, stats_item
 
 pytestmark = pytest.mark.dynamodb_local
-
-
-@pytest.fixture
-def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, Any, str]]:
-    """A table of this test's own (its stream from the start, its STATS its own)."""
-    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
-    table = f"session-service-delete-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    try:
-        yield SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)), client, table
-    finally:
-        client.delete_table(TableName=table)
-
-
-def _settle(processor: StreamProcessor, reader: StreamReader) -> None:
-    """Apply the table's stream in batches of 100 until it is quiet (the function's own writes come back)."""
-    for _ in range(10):
-        records = reader.drain()
-        if not records:
-            return
-        for first in range(0, len(records), 100):
-            assert processor.handle({"Records": records[first : first + 100]}) == {"batchItemFailures": []}
-    raise AssertionError("the stream was not quiet after 10 rounds")
-
-
-def _stats(client: Any, table: str) -> dict[str, Any]:
-    return dynamo.deserialize(client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True)["Item"])
 
 
 def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream(
@@ -76,8 +47,8 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     repo.append_messages(kept, user, messages[:3])
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
     reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
-    _settle(processor, reader)
-    before = _stats(client, table)
+    settle(reader, handle_with(processor), rounds=10, batch_size=100)
+    before = stats_item(client, table)
     hot = dynamo.deserialize(client.get_item(TableName=table, Key=items.session_key(sid), ConsistentRead=True)["Item"])
 
     repo.delete_session(sid, user)
@@ -89,12 +60,12 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     listing = repo.list_user_sessions(user)
     assert [row.session_id for row in listing.sessions] == [kept] and listing.total == 1
 
-    _settle(processor, reader)
+    settle(reader, handle_with(processor), rounds=10, batch_size=100)
 
     assert list(dynamo.query_keys(client, table, items.session_pk(sid))) == []
     scan = [item for page in client.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
     assert [item for item in scan if sid in json.dumps(item)] == []  # its applied mark too
-    after = _stats(client, table)
+    after = stats_item(client, table)
     assert after["total_sessions"] == before["total_sessions"] - 1
     assert after["active_sessions"] == before["active_sessions"] - 1
     assert after["total_messages"] == before["total_messages"] - hot["message_count"] == 3

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +15,7 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from devserver.template import create_table
 from session_service import dynamo, items
-from session_service.cursor import CursorCodec
 from session_service.models import (
     ChunkCreate,
     MessageCreate,
@@ -43,18 +40,6 @@ MODELS: list[dict[str, str]] = [
     {"model": "llama3"},
     {"provider": "mistral"},
 ]
-
-
-@pytest.fixture
-def own_table(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, Any, str]]:
-    """A table of this test's own (its stream from the start, its STATS its own)."""
-    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint)
-    table = f"session-service-usage-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    try:
-        yield SessionRepository(client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)), client, table
-    finally:
-        client.delete_table(TableName=table)
 
 
 def truth(client: Any, table: str) -> dict[str, Usage]:

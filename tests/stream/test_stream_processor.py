@@ -18,7 +18,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.streams import StreamReader
 from devserver.template import ROOT
 from session_service import stream as stream_module
@@ -29,6 +28,7 @@ from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, Ses
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
+from tests.support import settle
 
 pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
 
@@ -48,22 +48,6 @@ class CountingSummarizer:
     def summarize(self, messages: Sequence[MessageLike]) -> str:
         self.calls += 1
         return self.inner.summarize(messages)
-
-
-@pytest.fixture
-def reader(ddb: Any) -> StreamReader:
-    return StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE)
-
-
-@pytest.fixture
-def handler(ddb: Any) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
-    """Invoke ``functions/stream_processor/app.py`` with a batch of records."""
-    module = load_handler_module(HANDLER_DIR)
-
-    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(module.lambda_handler({"Records": copy.deepcopy(records)}, LambdaContext()))
-
-    return invoke
 
 
 @pytest.fixture
@@ -599,16 +583,6 @@ def test_handler_uses_the_extractive_summarizer_without_a_model(
 # -- permanent delete ------------------------------------------------------------------------------------
 
 
-def _settle(reader: StreamReader, handler: Any) -> None:
-    """Apply the stream until it is quiet (the function's own clean-ups come back through it), at most 5 rounds."""
-    for _ in range(5):
-        batch = reader.drain()
-        if not batch:
-            return
-        assert handler(batch) == {"batchItemFailures": []}
-    raise AssertionError("the stream does not settle")
-
-
 def _rich_session(repo: SessionRepository, user: str) -> str:
     """A session of ``user`` with messages (one of them with a client-chosen id), a streamed reply's chunk, a
     cut (a deleted message) and memory: every kind of item a partition holds."""
@@ -630,7 +604,7 @@ def test_a_permanent_delete_leaves_nothing_and_drops_the_stats_by_exactly_the_se
     activity(repo)
     sid = _rich_session(repo, "frank")
     kept, _ = repo.create_session("frank", SessionCreate(user_id="frank"))
-    _settle(reader, handler)
+    settle(reader, handler)
     before, session = stats(ddb), _session_item(ddb, sid)
     assert partition_count(ddb, {"S": f"SESSION#{sid}"}) > 5
     # When frank deletes it for good and the stream runs
@@ -638,7 +612,7 @@ def test_a_permanent_delete_leaves_nothing_and_drops_the_stats_by_exactly_the_se
     assert counts(ddb, "frank") == (1, 1)  # the request moved them
     batch = reader.drain()
     assert handler(batch) == {"batchItemFailures": []}
-    _settle(reader, handler)  # the tombstone's removal comes back: it changes nothing
+    settle(reader, handler)  # the tombstone's removal comes back: it changes nothing
     # Then nothing of it is left, and the statistics lost exactly its share
     assert partition_count(ddb, {"S": f"SESSION#{sid}"}) == 0
     assert stats(ddb) == {
@@ -662,14 +636,14 @@ def test_a_new_session_taking_over_a_deleted_id_keeps_its_own_items(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
 ) -> None:
     sid = _rich_session(repo, "gina")
-    _settle(reader, handler)
+    settle(reader, handler)
     repo.delete_session(sid, "gina")
     # The id is created again (by another user) before the stream catches up.
     repo.create_session("hank", SessionCreate(user_id="hank", session_id=sid))
     repo.append_messages(sid, "hank", [msg("new owner", 2, "0.2")])
     # The create's first attempt was cancelled, and moto then restores a copy of the table whose stream the
     # old iterators no longer follow: a new reader delivers the whole stream again (a replay, applied once).
-    _settle(StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE), handler)
+    settle(StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE), handler)
     left = ddb.query(
         TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"SESSION#{sid}"}}
     )["Items"]
@@ -686,7 +660,7 @@ def test_ttl_removing_a_tombstone_first_moves_no_counts(
 ) -> None:
     sid = _rich_session(repo, "ivan")
     repo.create_session("ivan", SessionCreate(user_id="ivan"))
-    _settle(reader, handler)
+    settle(reader, handler)
     repo.delete_session(sid, "ivan")
     # TTL (expires_at is the delete's second) removes the tombstone before the stream function sees it.
     ddb.delete_item(TableName=TABLE, Key=session_key(sid))
@@ -706,25 +680,12 @@ def test_a_summary_due_in_the_batch_of_the_delete_is_not_left_behind(
     session, _ = repo.create_session("judy", SessionCreate(user_id="judy"))
     repo.append_messages(session.session_id, "judy", [msg("A summary point: the first message.")])
     repo.delete_session(session.session_id, "judy")
-    _settle(reader, handler)  # the append's summary and the delete arrive in one batch
+    settle(reader, handler)  # the append's summary and the delete arrive in one batch
     assert partition_count(ddb, {"S": f"SESSION#{session.session_id}"}) == 0
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
 
 
 # -- erasure of a user (SPEC section 9) --------------------------------------------------------------------
-
-
-def _settle_all(reader: StreamReader, handler: Any, rounds: int = 30) -> list[list[dict[str, Any]]]:
-    """Apply the stream until it is quiet; an erasure takes several rounds (its passes, the sessions' clean-ups,
-    their tombstones' removals). Returns the batches applied."""
-    applied = []
-    for _ in range(rounds):
-        batch = reader.drain()
-        if not batch:
-            return applied
-        assert handler(batch) == {"batchItemFailures": []}
-        applied.append(batch)
-    raise AssertionError("the stream does not settle")
 
 
 def _mentions(ddb: Any, *needles: str) -> list[dict[str, Any]]:
@@ -760,7 +721,7 @@ def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_wh
     repo.update_session(ended.session_id, "erin", SessionUpdate(status="ended"))
     keyed, _ = repo.create_session("erin", SessionCreate(user_id="erin"), WriteGuard("erin", "token-1", "{}"))
     ids += [ended.session_id, keyed.session_id]
-    _settle_all(reader, handler)
+    settle(reader, handler)
     others = {user: counts(ddb, user) for user in ("alice", "bob", "carol")}
     before, erins = stats(ddb), _owned_sessions(ddb, "erin")
     assert len(erins) == 4 and _mentions(ddb, "erin")
@@ -776,7 +737,7 @@ def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_wh
             repo.list_messages(sid, "erin")
     assert repo.list_user_sessions("erin").sessions == [] and repo.list_user_sessions("erin").total == 0
     # And once the stream ran, nothing of erin is left but the erasure's record
-    batches = _settle_all(reader, handler)
+    batches = settle(reader, handler)
     progress = repo.erasure("erin")
     assert progress.status == "erased" and progress.items_deleted > 20
     left = _mentions(ddb, "erin", *ids)
@@ -800,13 +761,13 @@ def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_wh
     after = stats(ddb)
     for batch in batches:
         assert handler(batch) == {"batchItemFailures": []}
-    _settle_all(reader, handler)
+    settle(reader, handler)
     assert stats(ddb) == after
     assert [(i["PK"]["S"], i["SK"]["S"]) for i in _mentions(ddb, "erin", *ids)] == [("ERASURE#erin", "PROGRESS")]
     # And erin may start again
     _, created = repo.create_session("erin", SessionCreate(user_id="erin"))
     assert created and repo.list_user_sessions("erin").total == 1
-    _settle_all(reader, handler)
+    settle(reader, handler)
     assert same(stats(ddb), truth(ddb))
 
 
@@ -814,7 +775,7 @@ def test_erasing_a_user_without_data_finishes_at_once(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
 ) -> None:
     repo.erase_user("nobody")
-    _settle_all(reader, handler)
+    settle(reader, handler)
     assert repo.erasure("nobody").status == "erased"
     assert [(i["PK"]["S"], i["SK"]["S"]) for i in _mentions(ddb, "nobody")] == [("ERASURE#nobody", "PROGRESS")]
 
@@ -823,10 +784,10 @@ def test_a_permanent_delete_forgets_the_sessions_mark_once_its_tombstone_is_gone
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
 ) -> None:
     sid = _rich_session(repo, "fay")
-    _settle_all(reader, handler)
+    settle(reader, handler)
     assert _mentions(ddb, f"STREAM#SESSION#{sid}")
     repo.delete_session(sid, "fay")
-    batches = _settle_all(reader, handler)
+    batches = settle(reader, handler)
     assert _mentions(ddb, sid) == []
     after = stats(ddb)
     for batch in batches:  # delivered again: skipped, though the mark is gone

@@ -7,9 +7,7 @@ The truth is recomputed from a Scan of the table: each user's sessions that exis
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,47 +15,19 @@ from typing import Any
 import boto3
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.streams import StreamReader
-from devserver.template import ROOT
 from session_service import items
 from session_service.cursor import CursorCodec
 from session_service.dynamo import deserialize
 from session_service.models import ChunkCreate, MessageCreate, MessageUpdate, SessionCreate, SessionUpdate, Usage
 from session_service.repository import SessionRepository
+from tests.support import settle
 
 pytestmark = pytest.mark.fresh_table  # STATS, the usage items and the stream are table-wide
 
 TABLE = os.environ["TABLE_NAME"]
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 Row = tuple[str | None, str | None]
-
-
-@pytest.fixture
-def reader(ddb: Any) -> StreamReader:
-    return StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE)
-
-
-@pytest.fixture
-def handler(ddb: Any) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
-    module = load_handler_module(ROOT / "functions" / "stream_processor")
-
-    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(module.lambda_handler({"Records": copy.deepcopy(records)}, LambdaContext()))
-
-    return invoke
-
-
-def settle(reader: StreamReader, handler: Any) -> list[dict[str, Any]]:
-    """Apply the stream until it is quiet (at most 5 rounds); return every record applied."""
-    seen: list[dict[str, Any]] = []
-    for _ in range(5):
-        batch = reader.drain()
-        if not batch:
-            return seen
-        assert handler(batch) == {"batchItemFailures": []}
-        seen += batch
-    raise AssertionError("the stream does not settle")
 
 
 def scan(ddb: Any) -> list[dict[str, Any]]:

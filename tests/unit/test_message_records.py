@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from session_service import dynamo, items
-from session_service.cursor import CursorCodec
 from session_service.errors import MessageConflict, MessageNotFound, SessionNotActive, SessionNotFound
 from session_service.models import (
     ChunkCreate,
@@ -46,11 +45,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-def store(ddb: Any, clock: Clock) -> SessionRepository:
-    return SessionRepository(ddb, TABLE, ttl_seconds=3600, cursors=CursorCodec("k" * 32), clock=clock)
 
 
 def new_session(store: SessionRepository, user: str) -> str:

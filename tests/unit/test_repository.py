@@ -63,12 +63,6 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def store(ddb: Any, clock: Clock) -> SessionRepository:
-    """A repository with its own clock over the moto table."""
-    return SessionRepository(ddb, TABLE, ttl_seconds=3600, cursors=CursorCodec("k" * 32), clock=clock)
-
-
 def create(store: SessionRepository, user: str = USER, **fields: Any) -> str:
     session, created = store.create_session(user, SessionCreate(user_id=user, **fields))
     assert created

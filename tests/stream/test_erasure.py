@@ -1,5 +1,5 @@
-"""Review of the erasure (SPEC section 9) on moto: reachable orders of stream delivery and faults after which an
-erasure never finishes, or leaves an item of the erased user in the table.
+"""The erasure (SPEC section 9) on moto under every reachable order of stream delivery and fault: it finishes,
+and leaves no item of the erased user in the table.
 
 Each test drives the real stream handler with records read from the moto table's stream, holding some records
 back to model what Lambda allows: records of different items live on different shards, processed
@@ -8,75 +8,51 @@ independently (no order between them), and a failed batch is delivered again who
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 
-from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.streams import StreamReader
-from devserver.template import ROOT
 from session_service import dynamo
 from session_service.errors import ServiceUnavailable
 from session_service.models import MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
+from tests.support import Handle, mentioning, settle
 
 pytestmark = pytest.mark.fresh_table
 
 TABLE = os.environ["TABLE_NAME"]
-HANDLER_DIR = ROOT / "functions" / "stream_processor"
-Handler = Callable[[list[dict[str, Any]]], dict[str, Any]]
-
-
-@pytest.fixture
-def reader(ddb: Any) -> StreamReader:
-    return StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE)
-
-
-@pytest.fixture
-def handler(ddb: Any) -> Handler:
-    module = load_handler_module(HANDLER_DIR)
-
-    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(module.lambda_handler({"Records": copy.deepcopy(records)}, LambdaContext()))
-
-    return invoke
 
 
 def _pk(record: dict[str, Any]) -> str:
     return str(record["dynamodb"]["Keys"]["PK"]["S"])
 
 
-def _settle(reader: StreamReader, handler: Handler, *, hold: Callable[[dict[str, Any]], bool] = lambda _: False,
-            rounds: int = 40) -> list[dict[str, Any]]:  # fmt: skip
+class _Lagging:
+    """``reader`` with the records ``hold`` selects held back, in order, in ``held``: their shard lags behind."""
+
+    def __init__(self, reader: StreamReader, hold: Callable[[dict[str, Any]], bool]) -> None:
+        self.reader, self.hold = reader, hold
+        self.held: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        batch = self.reader.drain()
+        self.held += [r for r in batch if self.hold(r)]
+        return [r for r in batch if not self.hold(r)]
+
+
+def _settle(
+    reader: StreamReader, handler: Handle, *, hold: Callable[[dict[str, Any]], bool] = lambda _: False
+) -> list[dict[str, Any]]:
     """Apply the stream until quiet, holding back (and returning, in order) the records ``hold`` selects: their
     shard lags behind the others."""
-    held: list[dict[str, Any]] = []
-    for _ in range(rounds):
-        batch = reader.drain()
-        if not batch:
-            return held
-        held += [r for r in batch if hold(r)]
-        rest = [r for r in batch if not hold(r)]
-        if rest:
-            assert handler(rest) == {"batchItemFailures": []}
-    raise AssertionError("the stream does not settle")
-
-
-def _mentions(ddb: Any, *needles: str) -> list[tuple[str, str]]:
-    found = []
-    for page in ddb.get_paginator("scan").paginate(TableName=TABLE):
-        found += [
-            (item["PK"]["S"], item["SK"]["S"])
-            for item in page["Items"]
-            if any(needle in json.dumps(item) for needle in needles)
-        ]
-    return found
+    lagging = _Lagging(reader, hold)
+    settle(lagging, handler)
+    return lagging.held
 
 
 def _msg(text: str, model: str | None = None) -> MessageCreate:
@@ -84,7 +60,7 @@ def _msg(text: str, model: str | None = None) -> MessageCreate:
 
 
 def test_an_erasure_finishes_when_a_fresh_sessions_batch_fails_after_its_contents_were_deleted(
-    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler, monkeypatch: pytest.MonkeyPatch
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a session of cleo's created just before her erasure (its INSERT not applied yet)
     _settle(reader, handler)
@@ -120,11 +96,11 @@ def test_an_erasure_finishes_when_a_fresh_sessions_batch_fails_after_its_content
     _settle(reader, handler)
     # Then the erasure finishes, and nothing of cleo is left
     assert repo.erasure("user-cleo").status == "erased"
-    assert _mentions(ddb, "user-cleo", sid) == [("ERASURE#user-cleo", "PROGRESS")]
+    assert mentioning(ddb, TABLE, "user-cleo", sid) == [("ERASURE#user-cleo", "PROGRESS")]
 
 
 def test_an_erasure_leaves_no_usage_when_a_delete_before_it_is_applied_after_it_finished(
-    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handle
 ) -> None:
     # Given a session of dora's with usage, applied
     session, _ = repo.create_session("user-dora", SessionCreate(user_id="user-dora"))
@@ -141,11 +117,11 @@ def test_an_erasure_leaves_no_usage_when_a_delete_before_it_is_applied_after_it_
     assert handler(held) == {"batchItemFailures": []}
     _settle(reader, handler)
     # Then nothing of dora is left but the erasure's record (no usage item brought back by the late delete)
-    assert _mentions(ddb, "user-dora", sid) == [("ERASURE#user-dora", "PROGRESS")]
+    assert mentioning(ddb, TABLE, "user-dora", sid) == [("ERASURE#user-dora", "PROGRESS")]
 
 
 def test_an_erasure_leaves_no_mark_of_a_session_ttl_removed_before_it(
-    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handle
 ) -> None:
     from session_service.items import session_key
 
@@ -165,7 +141,7 @@ def test_an_erasure_leaves_no_mark_of_a_session_ttl_removed_before_it(
     _settle(reader, handler)
     assert repo.erasure("user-edna").status == "erased"
     # Then no item names her session any more (SPEC section 9: every stream applied mark of the user)
-    assert _mentions(ddb, "user-edna", sid) == [("ERASURE#user-edna", "PROGRESS")]
+    assert mentioning(ddb, TABLE, "user-edna", sid) == [("ERASURE#user-edna", "PROGRESS")]
 
 
 def test_a_create_over_the_users_own_expired_session_is_refused_while_the_user_is_being_erased(
@@ -187,7 +163,7 @@ def test_a_create_over_the_users_own_expired_session_is_refused_while_the_user_i
 
 
 def test_an_append_accepted_after_the_202_is_erased_with_the_rest(
-    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handler
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handle
 ) -> None:
     """Appends write without reading (a check of the owner's counts in every append's transaction would cost every
     append a transaction item): one that reaches a session before the erasure's pass does is accepted, never
@@ -203,4 +179,6 @@ def test_an_append_accepted_after_the_202_is_erased_with_the_rest(
         repo.list_messages(session.session_id, "user-gwen")
     _settle(reader, handler)
     assert repo.erasure("user-gwen").status == "erased"
-    assert _mentions(ddb, "user-gwen", "after the 202", session.session_id) == [("ERASURE#user-gwen", "PROGRESS")]
+    assert mentioning(ddb, TABLE, "user-gwen", "after the 202", session.session_id) == [
+        ("ERASURE#user-gwen", "PROGRESS")
+    ]

@@ -1,4 +1,4 @@
-"""Second review of the stream's forgetting (moto): a session's applied mark must outlive every record the
+"""A session's applied mark and the stream's forgetting (moto): the mark must outlive every record the
 session can still produce, now that a record of a session without a mark and without its hot item is skipped
 (``_still_there``). A write that slides a session's ``expires_at`` without moving a count (a memory record, a
 chunk) does not move the mark, so the mark's ``expires_at`` (the TTL attribute) stays where the last counted
@@ -7,6 +7,7 @@ record left it: TTL may delete the mark while the session lives, and the session
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,10 +20,11 @@ from session_service.cursor import CursorCodec
 from session_service.dynamo import deserialize
 from session_service.models import MemoryCreate, MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
-from tests.stream.test_erasure_review import TABLE, Handler, _mentions, _settle, handler, reader  # noqa: F401
+from tests.support import Handle, mentioning, settle
 
 pytestmark = pytest.mark.fresh_table
 
+TABLE = os.environ["TABLE_NAME"]
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 
 
@@ -33,8 +35,8 @@ def _item(ddb: Any, key: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_and_the_table(
     ddb: Any,
-    reader: StreamReader,  # noqa: F811
-    handler: Handler,  # noqa: F811
+    reader: StreamReader,
+    handler: Handle,
 ) -> None:
     now = [datetime.now(UTC)]
     repo = SessionRepository(
@@ -46,12 +48,12 @@ def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_a
     repo.append_messages(
         sid, "user-hana", [MessageCreate(role="user", content="hi", tokens_used=3, cost_usd=Decimal("0.01"))]
     )
-    _settle(reader, handler)
+    settle(reader, handler)
     assert int(_item(ddb, items.STATS_KEY)["total_sessions"]) == 1
     # When 20 days later she adds a memory record: the session's expiry slides 20 days, its mark's does not
     now[0] += timedelta(days=20)
     repo.add_memory(sid, "user-hana", MemoryCreate(memory_type="preference", content="likes tea"))
-    _settle(reader, handler)
+    settle(reader, handler)
     # A mark has no expiry of its own (it was two days past the last counted record's: before the session's), so
     # TTL never deletes it while its session lives; the session's removal deletes it.
     assert "expires_at" not in _item(ddb, items.mark_key(sid))
@@ -62,10 +64,10 @@ def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_a
         if record["eventName"] == "REMOVE" and record["dynamodb"]["Keys"]["SK"]["S"] == items.SESSION_SK:
             record["userIdentity"] = TTL_IDENTITY
     assert handler(batch) == {"batchItemFailures": []}
-    _settle(reader, handler)
+    settle(reader, handler)
     # Then the session leaves the statistics, hana's counts and usage, and its items leave the table (SPEC section 6)
     stats = _item(ddb, items.STATS_KEY)
     assert int(stats["total_sessions"]) == 0 and int(stats["total_messages"]) == 0
     assert repo.get_usage("user-hana").sessions == 0
-    assert [key for key in _mentions(ddb, sid) if key[0] == f"SESSION#{sid}"] == []
-    assert _mentions(ddb, sid) == []  # its mark too
+    assert [key for key in mentioning(ddb, TABLE, sid) if key[0] == f"SESSION#{sid}"] == []
+    assert mentioning(ddb, TABLE, sid) == []  # its mark too
