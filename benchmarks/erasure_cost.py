@@ -51,7 +51,9 @@ def main() -> int:
 
     from devserver.streams import StreamReader
     from devserver.template import create_table
-    from session_service import dynamo, items, wiring
+    from session_service import wiring
+    from session_service.data import dynamo, reads
+    from session_service.data import keys as table_keys
     from session_service.models import MemoryCreate, MessageCreate, MessageRole, SessionCreate
     from session_service.observability import metrics
     from session_service.stream import StreamProcessor
@@ -107,11 +109,11 @@ def main() -> int:
         reader.drain()  # its records are not part of either figure
         meter.reset()
         start = time.perf_counter()
-        index = items.user_sessions_query(table, naive)
+        index = reads.user_sessions_query(table, naive)
         sessions = [raw["PK"]["S"] for raw in dynamo.query_keys_where(metered, index, limit=10**6)]
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
-            for partition in [*sessions, items.user_pk(naive)]
+            for partition in [*sessions, table_keys.user_pk(naive)]
             for raw in dynamo.query_keys(metered, table, partition)
         ]
         deleted = dynamo.delete_keys(metered, table, keys)

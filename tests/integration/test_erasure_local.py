@@ -18,10 +18,11 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
 from devserver.template import create_table
-from session_service import dynamo, erasure, items
+from session_service import erasure
 from session_service.cursor import CursorCodec
+from session_service.data import dynamo, keys
+from session_service.data.guard import WriteGuard
 from session_service.errors import SessionIdTaken, SessionNotFound, UserErasing
-from session_service.idempotency import WriteGuard
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
@@ -69,7 +70,7 @@ def _mentioning(client: Any, table: str, needles: list[str]) -> list[tuple[str, 
 
 
 def _stats(client: Any, table: str) -> dict[str, Any]:
-    return dynamo.deserialize(client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True)["Item"])
+    return dynamo.deserialize(client.get_item(TableName=table, Key=keys.STATS_KEY, ConsistentRead=True)["Item"])
 
 
 def _fill(repo: SessionRepository, user: str, sessions: int) -> list[str]:

@@ -15,9 +15,9 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.template import create_table
-from session_service import items
 from session_service.cursor import CursorCodec
-from session_service.dynamo import deserialize
+from session_service.data import keys, stats
+from session_service.data.dynamo import deserialize
 from session_service.models import MAX_MODELS_PER_SESSION, MessageCreate, MessageUpdate, SessionCreate
 from session_service.repository import SessionRepository
 
@@ -40,8 +40,8 @@ def _msg(model: str) -> MessageCreate:
 
 
 def _models(client: Any, table: str, session_id: str) -> set[str]:
-    hot = deserialize(client.get_item(TableName=table, Key=items.session_key(session_id))["Item"])
-    return set(hot.get(items.MODELS, set()))
+    hot = deserialize(client.get_item(TableName=table, Key=keys.session_key(session_id))["Item"])
+    return set(hot.get(stats.MODELS, set()))
 
 
 def _session_of_15(repo: SessionRepository, user: str) -> tuple[str, str]:

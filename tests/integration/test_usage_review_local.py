@@ -17,9 +17,9 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
 from devserver.template import create_table
-from session_service import items
 from session_service.cursor import CursorCodec
-from session_service.dynamo import deserialize
+from session_service.data import keys
+from session_service.data.dynamo import deserialize
 from session_service.errors import TooManyModels
 from session_service.models import MAX_MODELS_PER_SESSION, MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
@@ -52,7 +52,7 @@ def world(dynamodb_local: DynamoDBLocal) -> Iterator[tuple[SessionRepository, An
 
 
 def _stats(client: Any, table: str) -> dict[str, Any]:
-    item = client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True).get("Item")
+    item = client.get_item(TableName=table, Key=keys.STATS_KEY, ConsistentRead=True).get("Item")
     return deserialize(item) if item else {}
 
 
@@ -109,7 +109,7 @@ def test_a_session_of_long_model_names_keeps_a_small_hot_item(world: Any) -> Non
     session, _ = repo.create_session("long", SessionCreate(user_id="long"))
     for message in _batch("long"):
         repo.append_messages(session.session_id, "long", [message])
-    hot = client.get_item(TableName=table, Key=items.session_key(session.session_id))["Item"]
+    hot = client.get_item(TableName=table, Key=keys.session_key(session.session_id))["Item"]
     # 16 models of 128-character names: bounded, far from DynamoDB's 400 KB
     assert len(json.dumps(hot, ensure_ascii=False).encode()) < 60_000
     with pytest.raises(TooManyModels):
