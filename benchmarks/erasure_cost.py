@@ -45,7 +45,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with harness.bench(args.endpoint) as bench:
-        from session_service import dynamo, items, wiring
+        from session_service import wiring
+        from session_service.data import dynamo, keys, reads
         from session_service.models import MemoryCreate, SessionCreate
         from session_service.observability import metrics
         from session_service.stream import StreamProcessor
@@ -82,11 +83,11 @@ def main() -> int:
         reader.drain()  # its records are not part of either figure
         meter.reset()
         start = time.perf_counter()
-        index = items.user_sessions_query(table, naive)
+        index = reads.user_sessions_query(table, naive)
         sessions = [raw["PK"]["S"] for raw in dynamo.query_keys_where(metered, index, limit=10**6)]
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
-            for partition in [*sessions, items.user_pk(naive)]
+            for partition in [*sessions, keys.user_pk(naive)]
             for raw in dynamo.query_keys(metered, table, partition)
         ]
         deleted = dynamo.delete_keys(metered, table, keys)

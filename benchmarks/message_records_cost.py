@@ -101,7 +101,7 @@ class IndexMeter(Meter):
             self.sizing_seconds += time.perf_counter() - started
 
     def _sized(self, params: dict[str, Any]) -> float:
-        from session_service.dynamo import deserialize, item_size
+        from session_service.data.dynamo import deserialize, item_size
 
         started = time.perf_counter()
         units = 0.0
@@ -189,9 +189,10 @@ def main() -> int:
     with harness.bench(args.endpoint) as bench:
         import boto3
 
-        from session_service import items, wiring
+        from session_service import wiring
         from session_service.cursor import CursorCodec
-        from session_service.dynamo import deserialize
+        from session_service.data import keys
+        from session_service.data.dynamo import deserialize
         from session_service.models import (
             ChunkCreate,
             MessageCreate,
@@ -263,7 +264,7 @@ def main() -> int:
             )
         )
         processor = StreamProcessor(wiring.dynamodb_client(), table, ExtractiveSummarizer())
-        hot = client.get_item(TableName=table, Key=items.session_key(sid), ConsistentRead=True)["Item"]
+        hot = client.get_item(TableName=table, Key=keys.session_key(sid), ConsistentRead=True)["Item"]
         rows.append(
             measure(
                 meter,
@@ -346,7 +347,7 @@ def main() -> int:
         fill_seconds = time.perf_counter() - fill_started
         apply_batches(background, reader.drain())  # the stream is up to date before the truncation
         apply_batches(background, reader.drain())
-        after = items.after_message(items.message_sk(items.iso(kept.created_at), kept.message_id))
+        after = keys.after_message(keys.message_sk(keys.iso(kept.created_at), kept.message_id))
 
         def left() -> int:
             """Items of the partition after the kept message (a consistent COUNT Query, every page)."""
@@ -354,9 +355,9 @@ def main() -> int:
                 "TableName": cut_table,
                 "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
                 "ExpressionAttributeValues": {
-                    ":pk": {"S": items.session_pk(cut_sid)},
+                    ":pk": {"S": keys.session_pk(cut_sid)},
                     ":first": {"S": after},
-                    ":last": {"S": items.MESSAGE_END},
+                    ":last": {"S": keys.MESSAGE_END},
                 },
                 "Select": "COUNT",
                 "ConsistentRead": True,

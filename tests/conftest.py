@@ -121,22 +121,22 @@ def move_index_keys() -> Callable[..., int]:
     """Do what the stream function does for the listing: move sessions' GSI sort keys to their
     ``last_activity`` (for tests without a stream). ``(client, table, session_ids=None) -> how many moved``:
     the given sessions, or every session of the table (a paginated Scan)."""
-    from session_service import dynamo, items
+    from session_service.data import dynamo, items, keys
     from session_service.stream import IndexMove, StreamProcessor
     from session_service.summarizer import ExtractiveSummarizer
 
     def move(client: Any, table: str, session_ids: list[str] | None = None) -> int:
         processor = StreamProcessor(client, table, ExtractiveSummarizer())
         if session_ids is not None:
-            hots = dynamo.batch_get(client, table, [items.session_key(sid) for sid in session_ids])
+            hots = dynamo.batch_get(client, table, [keys.session_key(sid) for sid in session_ids])
         else:
             pages = client.get_paginator("scan").paginate(TableName=table)
             hots = [dynamo.deserialize(raw) for page in pages for raw in page["Items"]]
         moved = 0
         for hot in hots:
-            if hot.get("SK") == items.SESSION_SK and hot.get(items.ENTITY) == items.SESSION_ENTITY:
+            if hot.get("SK") == keys.SESSION_SK and hot.get(items.ENTITY) == items.SESSION_ENTITY:
                 move = IndexMove(
-                    hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot)
+                    hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], keys.index_keys(hot)
                 )
                 moved += processor.move_index(move)
         return moved

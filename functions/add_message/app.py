@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
+from session_service.data.guard import WriteGuard
 from session_service.errors import MessageConflict, SessionNotActive
-from session_service.idempotency import WriteGuard
 from session_service.models import Message, MessageCreate
 from session_service.wiring import repository
 

@@ -4,8 +4,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from session_service import http
+from session_service.data.guard import WriteGuard
 from session_service.errors import SessionIdTaken
-from session_service.idempotency import WriteGuard
 from session_service.models import SessionBatchCreate, SessionBatchResult
 from session_service.observability import metrics
 from session_service.wiring import repository

@@ -5,6 +5,7 @@ Helpers the handler tests share are fixtures here (``api``, ``new_session``, ``t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -160,11 +161,11 @@ def advance_clock(monkeypatch: pytest.MonkeyPatch, repo: Any) -> Callable[[float
     reads must not wait for it).
 
     ``SessionRepository`` takes its clock as a constructor argument, but the handlers get theirs from
-    ``wiring.repository()``, which has no way to pass one: so the cached repository's ``_clock`` is patched.
+    ``wiring.repository()``, which has no way to pass one: so the cached repository's store gets another clock.
     """
 
     def advance(seconds: float) -> None:
         later = datetime.now(UTC) + timedelta(seconds=seconds)
-        monkeypatch.setattr(repo, "_clock", lambda: later)
+        monkeypatch.setattr(repo, "_store", dataclasses.replace(repo._store, clock=lambda: later))
 
     return advance

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from session_service import repository
+from session_service.operations import export as export_operations
 
 pytestmark = pytest.mark.fresh_table  # moto's transactions copy the whole table: keep each test's small
 
@@ -183,7 +183,7 @@ def test_a_page_stops_before_lambdas_response_limit(
     sid = str(new_session(title="big")["session_id"])
     _append(api, user, sid, *(f'"quoted" \\ é ☃ {i} ' + "x" * 20_000 for i in range(9)))
     budget = 70_000
-    monkeypatch.setattr(repository, "MAX_EXPORT_PAGE_BYTES", budget)
+    monkeypatch.setattr(export_operations, "MAX_EXPORT_PAGE_BYTES", budget)
     # When
     pages = export_pages(api, user, page_size=1000)
     # Then: each page is within the budget as the Lambda runtime escapes it, and no record is lost

@@ -41,7 +41,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from session_service import items, wiring
+from session_service import wiring
+from session_service.data import items, keys, stats
 from session_service.idempotency import IdempotencyInProgress
 
 pytestmark = pytest.mark.fresh_table  # scans the table; creates it afresh between rounds
@@ -274,7 +275,7 @@ def run_flow(client: Client, n: int, user: str) -> Flow:
 
 def scan_all(ddb: Any) -> list[dict[str, Any]]:
     """Every item of the table, as plain values."""
-    from session_service.dynamo import deserialize
+    from session_service.data.dynamo import deserialize
 
     pages = ddb.get_paginator("scan").paginate(TableName=wiring.settings().table_name, ConsistentRead=True)
     return [deserialize(raw) for page in pages for raw in page["Items"]]
@@ -287,7 +288,7 @@ def check_round(ddb: Any, client: Client, flows: list[Flow], users: list[str]) -
     stored = scan_all(ddb)
     by_session: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for item in stored:
-        sid = items.session_id_of(str(item["PK"]))
+        sid = keys.session_id_of(str(item["PK"]))
         if sid is not None:
             by_session[sid][str(item.get(items.ENTITY))].append(item)
 
@@ -313,7 +314,7 @@ def check_round(ddb: Any, client: Client, flows: list[Flow], users: list[str]) -
     records = [
         item
         for item in stored
-        if str(item["PK"]).startswith(items.IDEMPOTENCY_PREFIX) and item.get(items.ENTITY) != items.GUARD_ENTITY
+        if str(item["PK"]).startswith(keys.IDEMPOTENCY_PREFIX) and item.get(items.ENTITY) != items.GUARD_ENTITY
     ]
     assert len(guards) == posts
     assert len(records) == posts and {item["status"] for item in records} == {"COMPLETED"}
@@ -323,8 +324,8 @@ def check_round(ddb: Any, client: Client, flows: list[Flow], users: list[str]) -
         listing = client.send(200, "GET", f"/api/v1/users/{user}/sessions", query={"page_size": 100})
         assert listing["total"] == len(created)
         assert {s["session_id"] for s in listing["sessions"]} == created
-        counts = [item for item in stored if item["PK"] == items.user_pk(user) and item["SK"] == items.COUNTS_SK]
-        assert sum(item[items.count_attribute(None)] for item in counts) == len(created) and len(counts) <= 1
+        counts = [item for item in stored if item["PK"] == keys.user_pk(user) and item["SK"] == keys.COUNTS_SK]
+        assert sum(item[stats.count_attribute(None)] for item in counts) == len(created) and len(counts) <= 1
 
 
 def test_seed_002_flow_under_faults_writes_each_request_once(

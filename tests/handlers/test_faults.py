@@ -87,7 +87,7 @@ def test_throttling_and_service_errors_are_503_with_retry_after(
 
 
 def test_transaction_conflicts_are_retried_then_503(api: Any, ddb: Any, new_session: Any, monkeypatch: Any) -> None:
-    import session_service.dynamo as dynamo_module
+    import session_service.data.dynamo as dynamo_module
 
     monkeypatch.setattr(dynamo_module.time, "sleep", lambda _s: None)
     sid = new_session(USER)["session_id"]
@@ -115,7 +115,7 @@ def test_transaction_conflicts_are_retried_then_503(api: Any, ddb: Any, new_sess
 
 
 def test_a_conflict_that_clears_is_invisible_to_the_caller(api: Any, new_session: Any, monkeypatch: Any) -> None:
-    import session_service.dynamo as dynamo_module
+    import session_service.data.dynamo as dynamo_module
 
     monkeypatch.setattr(dynamo_module.time, "sleep", lambda _s: None)
     sid = new_session(USER)["session_id"]

@@ -11,9 +11,14 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from session_service import errors, idempotency, identity
-from session_service.errors import InvalidStatusTransition, ServiceUnavailable, SessionNotFound, StoreUnavailable
+from session_service.errors import (
+    IdempotencyKeyReused,
+    InvalidStatusTransition,
+    ServiceUnavailable,
+    SessionNotFound,
+    StoreUnavailable,
+)
 from session_service.http import ERROR_ANSWERS, error_response, responses_for
-from session_service.idempotency import IdempotencyKeyReused
 from session_service.identity import MissingUserId
 
 STATUSES = {

@@ -6,24 +6,25 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from session_service import items, wiring
-from session_service.dynamo import serialize
+from session_service import wiring
+from session_service.data import keys, stats
+from session_service.data.dynamo import serialize
 
 
 def put_usage(ddb: Any, user: str, values: dict[str, Any]) -> None:
     """A usage item and per-model usage items as the stream function leaves them (``values``: the totals, and
     per-model attributes as the hot item names them)."""
     table = wiring.settings().table_name
-    totals = {name: value for name, value in values.items() if items.parse_usage_attribute(name) is None}
-    ddb.put_item(TableName=table, Item={**items.user_usage_key(user), **serialize(totals)})
+    totals = {name: value for name, value in values.items() if stats.parse_usage_attribute(name) is None}
+    ddb.put_item(TableName=table, Item={**keys.user_usage_key(user), **serialize(totals)})
     rows: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
-        parsed = items.parse_usage_attribute(name)
+        parsed = stats.parse_usage_attribute(name)
         if parsed is not None:
             provider, model, suffix = parsed
-            rows.setdefault(items.model_pair(provider, model), {})[items.USAGE_FIELDS[suffix]] = value
+            rows.setdefault(stats.model_pair(provider, model), {})[stats.USAGE_FIELDS[suffix]] = value
     for pair, row in rows.items():
-        item = {**items.model_usage_key(user, pair), **serialize({"pair": pair, **row})}
+        item = {**keys.model_usage_key(user, pair), **serialize({"pair": pair, **row})}
         ddb.put_item(TableName=table, Item=item)
 
 
@@ -51,8 +52,8 @@ def test_rows_by_model_add_up_to_the_totals_sorted_by_cost(api: Any, ddb: Any, u
         (None, "llama3"): (1, 0, Decimal("1.25")),
         ("gone", "model"): (0, 0, Decimal(0)),  # a row its messages left: zeros, not shown
     }.items():
-        values.update(items.usage_increments(provider, model, n, t, c))
-        values.update({items.usage_attribute(provider, model, f): 0 for f in "mtc" if not (n or t or c)})
+        values.update(stats.usage_increments(provider, model, n, t, c))
+        values.update({stats.usage_attribute(provider, model, f): 0 for f in "mtc" if not (n or t or c)})
     put_usage(ddb, user, values)
     status, usage, _ = api("GET", f"/api/v1/users/{user}/usage")  # the path names the caller without the query
     assert status == 200

@@ -24,7 +24,8 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import dynamo, items, stream
+from session_service import rules, stream
+from session_service.data import dynamo, items, keys
 from session_service.errors import MessageConflict, MessageNotFound
 from session_service.models import (
     ChunkCreate,
@@ -69,12 +70,12 @@ def _listed(repo: SessionRepository, sid: str, user: str) -> list[Message]:
 
 
 def _hot(client: Any, table: str, sid: str) -> dict[str, Any]:
-    return dynamo.deserialize(client.get_item(TableName=table, Key=items.session_key(sid), ConsistentRead=True)["Item"])
+    return dynamo.deserialize(client.get_item(TableName=table, Key=keys.session_key(sid), ConsistentRead=True)["Item"])
 
 
 def _partition(client: Any, table: str, sid: str) -> list[dict[str, Any]]:
     """Every item of the session's partition (keys, ``entity``, ``message_id``; plain values)."""
-    return [dynamo.deserialize(raw) for raw in dynamo.query_keys(client, table, items.session_pk(sid), "entity")]
+    return [dynamo.deserialize(raw) for raw in dynamo.query_keys(client, table, keys.session_pk(sid), "entity")]
 
 
 def _assert_sums(repo: SessionRepository, sid: str, user: str) -> list[Message]:
@@ -337,13 +338,13 @@ def test_a_random_sequence_keeps_the_counters_exact(local_repo: SessionRepositor
     ]
     for _ in range(OPERATIONS):
         (operation,) = run.rng.choices([op for op, _ in operations], weights=[w for _, w in operations])
-        if len(_hot(client, local_table, run.sid).get("cuts") or {}) >= items.MAX_PENDING_CUTS - 2:
+        if len(_hot(client, local_table, run.sid).get("cuts") or {}) >= rules.MAX_PENDING_CUTS - 2:
             run.apply_stream()  # the stream function keeps up with the cuts (at most 20 wait at once)
         operation()
         run.check()
     run.apply_stream()
     run.check()
-    kept = {items.message_sk(items.iso(m.created_at), m.message_id) for m in _listed(local_repo, run.sid, run.user)}
+    kept = {keys.message_sk(keys.iso(m.created_at), m.message_id) for m in _listed(local_repo, run.sid, run.user)}
     stored = {str(i["SK"]) for i in _partition(client, local_table, run.sid) if str(i["SK"]).startswith("MSG#")}
     open_chunks = {s for s in stored - kept if s.rsplit("#", 1)[0] in kept}  # chunks of replies still streaming
     assert stored - open_chunks == kept
@@ -513,10 +514,10 @@ def test_the_stream_deletes_what_a_truncation_cut(
     hot = _hot(client, table, sid)
     assert hot["cuts"] == {}
     left = _partition(client, table, sid)
-    messages = [i for i in left if str(i["SK"]).startswith(items.MESSAGE_PREFIX)]
+    messages = [i for i in left if str(i["SK"]).startswith(keys.MESSAGE_PREFIX)]
     assert all(i.get("entity") == items.MESSAGE_ENTITY for i in messages)  # no chunk is left
     assert sorted(str(i["SK"]).rsplit("#", 1)[1] for i in messages) == sorted(kept)
-    reserved = {str(i["SK"]).removeprefix(items.MESSAGE_ID_PREFIX) for i in left if str(i["SK"]).startswith("MID#")}
+    reserved = {str(i["SK"]).removeprefix(keys.MESSAGE_ID_PREFIX) for i in left if str(i["SK"]).startswith("MID#")}
     assert reserved == {m.message_id for m in stored[1:9] if requests[stored.index(m)].message_id}
     listed = _assert_sums(repo, sid, user)
     assert [message.message_id for message in listed] == kept

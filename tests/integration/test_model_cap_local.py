@@ -21,8 +21,8 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import items
-from session_service.dynamo import deserialize
+from session_service.data import keys, stats
+from session_service.data.dynamo import deserialize
 from session_service.errors import TooManyModels
 from session_service.models import MAX_MODELS_PER_SESSION, MessageCreate, MessageUpdate, SessionCreate
 from session_service.repository import SessionRepository
@@ -97,7 +97,7 @@ def test_a_session_of_long_model_names_keeps_a_small_hot_item(world: Any) -> Non
     session, _ = repo.create_session("long", SessionCreate(user_id="long"))
     for message in _batch("long"):
         repo.append_messages(session.session_id, "long", [message])
-    hot = client.get_item(TableName=table, Key=items.session_key(session.session_id))["Item"]
+    hot = client.get_item(TableName=table, Key=keys.session_key(session.session_id))["Item"]
     # 16 models of 128-character names: bounded, far from DynamoDB's 400 KB
     assert len(json.dumps(hot, ensure_ascii=False).encode()) < 60_000
     with pytest.raises(TooManyModels):
@@ -112,8 +112,8 @@ def _msg(model: str) -> MessageCreate:
 
 
 def _models(client: Any, table: str, session_id: str) -> set[str]:
-    hot = deserialize(client.get_item(TableName=table, Key=items.session_key(session_id))["Item"])
-    return set(hot.get(items.MODELS, set()))
+    hot = deserialize(client.get_item(TableName=table, Key=keys.session_key(session_id))["Item"])
+    return set(hot.get(stats.MODELS, set()))
 
 
 def _session_of_15(repo: SessionRepository, user: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import dynamo, items
+from session_service.data import dynamo, keys
 from session_service.errors import SessionNotFound
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
@@ -49,7 +49,7 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
     settle(reader, handle_with(processor), rounds=10, batch_size=100)
     before = stats_item(client, table)
-    hot = dynamo.deserialize(client.get_item(TableName=table, Key=items.session_key(sid), ConsistentRead=True)["Item"])
+    hot = dynamo.deserialize(client.get_item(TableName=table, Key=keys.session_key(sid), ConsistentRead=True)["Item"])
 
     repo.delete_session(sid, user)
 
@@ -62,7 +62,7 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
 
     settle(reader, handle_with(processor), rounds=10, batch_size=100)
 
-    assert list(dynamo.query_keys(client, table, items.session_pk(sid))) == []
+    assert list(dynamo.query_keys(client, table, keys.session_pk(sid))) == []
     scan = [item for page in client.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
     assert [item for item in scan if sid in json.dumps(item)] == []  # its applied mark too
     after = stats_item(client, table)
@@ -71,6 +71,6 @@ def test_a_permanent_delete_is_gone_at_once_and_leaves_the_table_with_the_stream
     assert after["total_messages"] == before["total_messages"] - hot["message_count"] == 3
     assert after["total_tokens"] == before["total_tokens"] - hot["total_tokens"]
     assert after["total_cost"] == before["total_cost"] - hot["total_cost"]
-    counts = client.get_item(TableName=table, Key=items.user_counts_key(user), ConsistentRead=True)["Item"]
+    counts = client.get_item(TableName=table, Key=keys.user_counts_key(user), ConsistentRead=True)["Item"]
     assert (counts["sessions"]["N"], counts["status_active"]["N"]) == ("1", "1")
     assert repo.get_session(kept, user).message_count == 3

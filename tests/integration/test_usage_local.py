@@ -15,7 +15,8 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import dynamo, items
+from session_service import rules
+from session_service.data import dynamo, items
 from session_service.models import (
     ChunkCreate,
     MessageCreate,
@@ -60,7 +61,7 @@ def truth(client: Any, table: str) -> dict[str, Usage]:
         hot = hots.get(message.get("session_id"))
         if message.get("entity") != "message" or hot is None:
             continue
-        if message["created_at"] < hot["created_at"] or not items.visible(message["SK"], hot):
+        if message["created_at"] < hot["created_at"] or not rules.visible(message["SK"], hot):
             continue
         total, cost = totals[hot["user_id"]], Decimal(message["cost_usd"])
         total["messages"] += 1

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from devserver.streams import StreamReader
-from session_service import items
 from session_service.cursor import CursorCodec
-from session_service.dynamo import deserialize
+from session_service.data import keys
+from session_service.data.dynamo import deserialize
 from session_service.models import MemoryCreate, MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
 from tests.support import Handle, mentioning, settle
@@ -49,24 +49,24 @@ def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_a
         sid, "user-hana", [MessageCreate(role="user", content="hi", tokens_used=3, cost_usd=Decimal("0.01"))]
     )
     settle(reader, handler)
-    assert int(_item(ddb, items.STATS_KEY)["total_sessions"]) == 1
+    assert int(_item(ddb, keys.STATS_KEY)["total_sessions"]) == 1
     # When 20 days later she adds a memory record: the session's expiry slides 20 days, its mark's does not
     now[0] += timedelta(days=20)
     repo.add_memory(sid, "user-hana", MemoryCreate(memory_type="preference", content="likes tea"))
     settle(reader, handler)
     # A mark has no expiry of its own (it was two days past the last counted record's: before the session's), so
     # TTL never deletes it while its session lives; the session's removal deletes it.
-    assert "expires_at" not in _item(ddb, items.mark_key(sid))
+    assert "expires_at" not in _item(ddb, keys.mark_key(sid))
     # And TTL deletes the session once its expiry passed
-    ddb.delete_item(TableName=TABLE, Key=items.session_key(sid))
+    ddb.delete_item(TableName=TABLE, Key=keys.session_key(sid))
     batch = reader.drain()
     for record in batch:
-        if record["eventName"] == "REMOVE" and record["dynamodb"]["Keys"]["SK"]["S"] == items.SESSION_SK:
+        if record["eventName"] == "REMOVE" and record["dynamodb"]["Keys"]["SK"]["S"] == keys.SESSION_SK:
             record["userIdentity"] = TTL_IDENTITY
     assert handler(batch) == {"batchItemFailures": []}
     settle(reader, handler)
     # Then the session leaves the statistics, hana's counts and usage, and its items leave the table (SPEC section 6)
-    stats = _item(ddb, items.STATS_KEY)
+    stats = _item(ddb, keys.STATS_KEY)
     assert int(stats["total_sessions"]) == 0 and int(stats["total_messages"]) == 0
     assert repo.get_usage("user-hana").sessions == 0
     assert [key for key in mentioning(ddb, TABLE, sid) if key[0] == f"SESSION#{sid}"] == []

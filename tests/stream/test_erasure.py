@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devserver.streams import StreamReader
-from session_service import dynamo
+from session_service.data import dynamo
 from session_service.errors import ServiceUnavailable
 from session_service.models import MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
@@ -123,7 +123,7 @@ def test_an_erasure_leaves_no_usage_when_a_delete_before_it_is_applied_after_it_
 def test_an_erasure_leaves_no_mark_of_a_session_ttl_removed_before_it(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Handle
 ) -> None:
-    from session_service.items import session_key
+    from session_service.data.keys import session_key
 
     # Given a session of edna's that TTL removed (expired; its removal applied)
     session, _ = repo.create_session("user-edna", SessionCreate(user_id="user-edna"))

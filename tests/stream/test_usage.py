@@ -16,9 +16,10 @@ import boto3
 import pytest
 
 from devserver.streams import StreamReader
-from session_service import items
+from session_service import rules
 from session_service.cursor import CursorCodec
-from session_service.dynamo import deserialize
+from session_service.data import items, keys, stats
+from session_service.data.dynamo import deserialize
 from session_service.models import ChunkCreate, MessageCreate, MessageUpdate, SessionCreate, SessionUpdate, Usage
 from session_service.repository import SessionRepository
 from tests.support import settle
@@ -49,7 +50,7 @@ def truth(ddb: Any) -> dict[str, Usage]:
         hot = hots.get(str(message.get("session_id")))
         if message.get("entity") != "message" or hot is None:
             continue
-        if str(message["created_at"]) < str(hot["created_at"]) or not items.visible(str(message["SK"]), hot):
+        if str(message["created_at"]) < str(hot["created_at"]) or not rules.visible(str(message["SK"]), hot):
             continue
         user = str(hot["user_id"])
         total = totals[user]
@@ -183,8 +184,8 @@ def test_usage_by_model_is_exact_through_every_change_of_a_message(
     assert uma.messages == 1 and [(r.provider, r.model, r.messages) for r in uma.by_model] == [("openai", "gpt-4o", 1)]
     stats_sum_matches(repo, ["uma", "vic"])
     # The hot item holds the per-model attributes of its rows only: a row emptied to zeros adds nothing
-    hot = deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
-    assert {items.parse_usage_attribute(name)[:2] for name, value in items.usage_of(hot).items() if value} == {
+    hot = deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
+    assert {stats.parse_usage_attribute(name)[:2] for name, value in stats.usage_of(hot).items() if value} == {
         ("openai", "gpt-4o")
     }
 
@@ -209,7 +210,7 @@ def test_usage_leaves_with_a_session_removed_by_ttl_or_deleted_for_good(
     assert served(repo, ["walt"]) == truth(ddb)
 
     # When TTL removes the expired session and another is deleted for good
-    ddb.delete_item(TableName=TABLE, Key=items.session_key(expiring.session_id))
+    ddb.delete_item(TableName=TABLE, Key=keys.session_key(expiring.session_id))
     batch = reader.drain()
     for record in batch:
         if record["eventName"] == "REMOVE":
@@ -223,8 +224,8 @@ def test_usage_leaves_with_a_session_removed_by_ttl_or_deleted_for_good(
     assert [(r.provider, r.model, r.messages, r.tokens) for r in walt.by_model] == [("openai", "gpt-4o", 1, 7)]
     assert served(repo, ["walt"]) == truth(ddb)
     stats_sum_matches(repo, ["walt"])
-    item = deserialize(ddb.get_item(TableName=TABLE, Key=items.user_usage_key("walt"))["Item"])
-    assert item["PK"] == items.user_pk("walt")  # in the user's partition: an erasure of it takes the usage
+    item = deserialize(ddb.get_item(TableName=TABLE, Key=keys.user_usage_key("walt"))["Item"])
+    assert item["PK"] == keys.user_pk("walt")  # in the user's partition: an erasure of it takes the usage
 
 
 def test_a_replayed_batch_moves_usage_once(

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from session_service import dynamo, items
+from session_service import rules
+from session_service.data import dynamo, items, keys
 from session_service.errors import MessageConflict, MessageNotFound, SessionNotActive, SessionNotFound
 from session_service.models import (
     ChunkCreate,
@@ -58,7 +59,7 @@ def say(content: str, tokens: int = 1, cost: str = "0.000001", **fields: Any) ->
 
 def partition(ddb: Any, sid: str) -> list[dict[str, Any]]:
     """Every item of the session's partition (plain values)."""
-    return [dynamo.deserialize(raw) for raw in dynamo.query_keys(ddb, TABLE, items.session_pk(sid), "entity")]
+    return [dynamo.deserialize(raw) for raw in dynamo.query_keys(ddb, TABLE, keys.session_pk(sid), "entity")]
 
 
 def assert_counters_exact(store: SessionRepository, ddb: Any, sid: str, user: str) -> None:
@@ -69,16 +70,16 @@ def assert_counters_exact(store: SessionRepository, ddb: Any, sid: str, user: st
     assert session.message_count == len(listed)
     assert session.total_tokens == sum(m.tokens_used for m in listed)
     assert session.total_cost == sum((m.cost_usd for m in listed), Decimal(0))
-    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
+    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
     stored = [
-        i for i in partition(ddb, sid) if i.get("entity") == items.MESSAGE_ENTITY and items.visible(str(i["SK"]), hot)
+        i for i in partition(ddb, sid) if i.get("entity") == items.MESSAGE_ENTITY and rules.visible(str(i["SK"]), hot)
     ]
     assert sorted(str(i["SK"]).rsplit("#", 1)[1] for i in stored) == sorted(m.message_id for m in listed)
 
 
 def clear_cuts(ddb: Any, sid: str) -> int:
     """What the stream function does with the session's next record: delete its cuts' items."""
-    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
+    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
     return StreamProcessor(ddb, TABLE, ExtractiveSummarizer()).clear_cuts(sid, hot)
 
 
@@ -144,9 +145,9 @@ def test_truncation_hides_at_once_and_the_stream_deletes(store: SessionRepositor
     assert store.truncate_after(sid, user, stored[2].message_id) == 0  # nothing after it any more
     assert clear_cuts(ddb, sid) == 5
     assert {str(i["SK"]) for i in partition(ddb, sid) if str(i["SK"]).startswith("MSG#")} == {
-        items.message_sk(items.iso(m.created_at), m.message_id) for m in stored[:3]
+        keys.message_sk(keys.iso(m.created_at), m.message_id) for m in stored[:3]
     }
-    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
+    hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
     assert hot["cuts"] == {}
     assert clear_cuts(ddb, sid) == 0  # a replayed record deletes nothing
 
@@ -334,7 +335,7 @@ def test_a_cut_larger_than_a_pass_is_cleared_over_several_records(
     assert store.truncate_after(sid, user, head.message_id) == 3  # two messages, the reply and its 4 chunks
 
     def hot() -> dict[str, Any]:
-        return dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=items.session_key(sid))["Item"])
+        return dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
 
     passes = []
     while hot()["cuts"]:

@@ -12,8 +12,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from session_service import dynamo, items
 from session_service.cursor import CursorCodec
+from session_service.data import dynamo
+from session_service.data import keys as table_keys
+from session_service.data.keys import iso, parse_iso
 from session_service.errors import (
     InvalidCursor,
     InvalidStatusTransition,
@@ -25,7 +27,6 @@ from session_service.errors import (
     SessionReadOnly,
     StoreUnavailable,
 )
-from session_service.items import iso, parse_iso
 from session_service.models import (
     MemoryCreate,
     MemoryType,
@@ -320,15 +321,15 @@ def test_listing_orders_by_the_activity_the_stream_moved_into_the_index(
     # ... while the index, which an append does not move, still orders by the activity its keys show.
     assert [s.session_id for s in store.list_user_sessions(USER, page_size=1).sessions] == [ids[2]]
     hot = dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[0]}", "SESSION") or {})
-    assert not items.index_lags(hot)  # one second past: the stream function leaves it (a minute's grain)
-    move = IndexMove(ids[0], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot))
+    assert not table_keys.index_lags(hot)  # one second past: the stream function leaves it (a minute's grain)
+    move = IndexMove(ids[0], hot["created_at"], hot["status"], hot["last_activity"], table_keys.index_keys(hot))
     processor = StreamProcessor(ddb, TABLE, ExtractiveSummarizer())
     assert processor.move_index(move) is True
     assert processor.move_index(move) is True  # idempotent
     assert [s.session_id for s in store.list_user_sessions(USER, page_size=1).sessions] == [ids[0]]
-    clock.advance(items.INDEX_GRAIN_SECONDS)
+    clock.advance(table_keys.INDEX_GRAIN_SECONDS)
     store.append_messages(ids[1], USER, [message()])
-    assert items.index_lags(dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[1]}", "SESSION") or {}))
+    assert table_keys.index_lags(dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[1]}", "SESSION") or {}))
     store.append_messages(ids[0], USER, [message()])
     assert processor.move_index(move) is False  # stale: a newer record of that session moves it
 
@@ -403,7 +404,7 @@ def test_throttling_is_service_unavailable(store: SessionRepository, ddb: Any) -
 
 def test_transaction_conflicts_are_retried(store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any) -> None:
     sid = create(store)
-    monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
+    monkeypatch.setattr("session_service.data.dynamo.time.sleep", lambda _: None)
     reasons = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]}
     with Stubber(ddb) as stub:  # the client the store was built with
         stub.add_client_error(
@@ -418,7 +419,7 @@ def test_endless_conflicts_give_up_with_503(
     store: SessionRepository, monkeypatch: pytest.MonkeyPatch, ddb: Any
 ) -> None:
     sid = create(store)
-    monkeypatch.setattr("session_service.dynamo.time.sleep", lambda _: None)
+    monkeypatch.setattr("session_service.data.dynamo.time.sleep", lambda _: None)
     with Stubber(ddb) as stub:  # the client the store was built with
         for _ in range(6):
             stub.add_client_error(

@@ -32,8 +32,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from session_service import dynamo, items
-from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.data import actions as table_actions
+from session_service.data import dynamo, items, reads, stats
+from session_service.data import keys as table_keys
+from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.models import ErasureStatus
 
 SESSIONS_PER_PASS = 50
@@ -70,7 +72,7 @@ class Eraser:
         A pass that has nothing to do yet (tombstones not cleaned) writes nothing: the clean-up's own writes to
         the progress record bring the next one.
         """
-        progress = self._read(items.erasure_key(user_id))
+        progress = self._read(table_keys.erasure_key(user_id))
         if progress is None or progress.get("status") != ErasureStatus.ERASING.value:
             return 0
         for _ in range(MAX_PASS_ATTEMPTS):
@@ -86,8 +88,8 @@ class Eraser:
             return len(hots)
         else:
             return self._ask_again(progress)
-        counts = self._read(items.user_counts_key(user_id)) or {}
-        if int(counts.get(items.count_attribute(None), 0)) > 0:
+        counts = self._read(table_keys.user_counts_key(user_id)) or {}
+        if int(counts.get(stats.count_attribute(None), 0)) > 0:
             # Sessions GSI1 does not show yet (or a TTL removal the stream has not applied): look again soon.
             self._sleep(INDEX_LAG_SECONDS)
             return self._ask_again(progress)
@@ -124,7 +126,7 @@ class Eraser:
         return sorted(found, key=lambda hot: str(hot["session_id"]))[:SESSIONS_PER_PASS]
 
     def _index_keys(self, user_id: str) -> Iterator[dict[str, Any]]:
-        return dynamo.query_keys_where(self._client, items.user_sessions_query(self._table, user_id), limit=100_000)
+        return dynamo.query_keys_where(self._client, reads.user_sessions_query(self._table, user_id), limit=100_000)
 
     def _tombstone(self, user_id: str, hots: list[dict[str, Any]], progress: dict[str, Any]) -> None:
         """One transaction: ``hots`` become tombstones (each still the incarnation and status read), the user's
@@ -132,7 +134,7 @@ class Eraser:
         now = datetime.fromtimestamp(self._clock(), UTC)
         condition = "user_id = :user AND created_at = :incarnation AND #status = :was"
         actions = [
-            items.tombstone_action(
+            table_actions.tombstone_action(
                 self._table,
                 hot,
                 now,
@@ -142,7 +144,9 @@ class Eraser:
             )
             for hot in hots
         ]
-        actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), items.counts_lost(hots)))
+        actions.append(
+            table_actions.add_action(self._table, table_keys.user_counts_key(user_id), stats.counts_lost(hots))
+        )
         actions.append(self._progress_update(progress, "ADD sessions_erased :n, passes :one", {":n": len(hots)}))
         dynamo.transact_write(self._client, actions, sleep=self._sleep)
 
@@ -151,7 +155,7 @@ class Eraser:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": items.erasure_key(str(progress["user_id"])),
+                "Key": table_keys.erasure_key(str(progress["user_id"])),
                 "UpdateExpression": expression,
                 "ConditionExpression": "#status = :erasing AND passes = :passes",
                 "ExpressionAttributeNames": {"#status": "status"},
@@ -185,7 +189,7 @@ class Eraser:
         ``erased`` (expiring :data:`~session_service.items.ERASURE_RETENTION_SECONDS` later)."""
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
-            for partition in (items.user_pk(user_id), items.idempotency_pk(user_id))
+            for partition in (table_keys.user_pk(user_id), table_keys.idempotency_pk(user_id))
             for raw in dynamo.query_keys(self._client, self._table, partition)
         ]
         deleted = dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
@@ -195,7 +199,7 @@ class Eraser:
             "SET #status = :erased, finished_at = :now, expires_at = :until ADD items_deleted :n, passes :one",
             {
                 ":erased": ErasureStatus.ERASED.value,
-                ":now": items.iso(datetime.fromtimestamp(now, UTC)),
+                ":now": table_keys.iso(datetime.fromtimestamp(now, UTC)),
                 ":until": int(now) + items.ERASURE_RETENTION_SECONDS,
                 ":n": deleted,
             },

@@ -112,6 +112,12 @@ class PayloadTooLarge(SessionServiceError):
     detail = "Request too large"
 
 
+class IdempotencyKeyReused(SessionServiceError):
+    """An ``Idempotency-Key`` already used with a different request body."""
+
+    detail = "Idempotency-Key was already used with a different request body"
+
+
 class ServiceUnavailable(SessionServiceError):
     """DynamoDB throttled us or a transaction kept conflicting: a retry soon is likely to succeed."""
 

@@ -37,15 +37,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from session_service import errors
-from session_service.errors import MessageNotFound, SessionNotFound
-from session_service.idempotency import (
-    MAX_KEY_CHARS,
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
-    WriteGuard,
-    guard_for,
-    run_once,
-)
+from session_service.data.guard import WriteGuard, guard_for
+from session_service.errors import IdempotencyKeyReused, MessageNotFound, SessionNotFound
+from session_service.idempotency import MAX_KEY_CHARS, IdempotencyInProgress, run_once
 from session_service.identity import MissingUserId, resolve_caller
 from session_service.models import (
     EXACT_NUMBERS,

@@ -5,14 +5,15 @@ Records live in the service's own table (``PK = IDEMPOTENCY#<caller>``, ``SK = <
 scoped to the caller, the operation and its target: two users (or two sessions) never share a record.
 
 * A retry with the same key and the same body returns the first response and writes nothing.
-* The same key with a different body is :class:`IdempotencyKeyReused`.
+* The same key with a different body is :class:`~session_service.errors.IdempotencyKeyReused`.
 * A retry while the first request is still running is :class:`IdempotencyInProgress`; if that request
   died, its in-progress record expires with the Lambda's remaining time and a retry runs again.
 * A request that failed (any error) leaves no record: a retry runs again. That retry cannot write twice:
-  the keyed write itself carries a :class:`WriteGuard`, an item put in the same transaction as what it
-  creates (``attribute_not_exists``), holding the ids and the time it drew. When an earlier attempt was
-  applied and its answer lost (a timeout, a throttled Powertools record update), the retry's transaction
-  fails on the guard and the repository rebuilds the first attempt's answer from it: same ids, same times.
+  the keyed write itself carries a :class:`~session_service.data.guard.WriteGuard`, an item put in the same
+  transaction as what it creates (``attribute_not_exists``), holding the ids and the time it drew. When an
+  earlier attempt was applied and its answer lost (a timeout, a throttled Powertools record update), the
+  retry's transaction fails on the guard and the operation rebuilds the first attempt's answer from it: same
+  ids, same times.
 
 Powertools' persistence layer and its configuration are built once per process (per DynamoDB client),
 not per request: each ``DynamoDBPersistenceLayer`` registers a user-agent hook on the client it is given,
@@ -22,64 +23,28 @@ imported on the first keyed request only.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from session_service import items
-from session_service.errors import ServiceUnavailable, SessionServiceError
+from session_service.data import keys
+from session_service.data.guard import IDEMPOTENCY_TTL_SECONDS
+from session_service.errors import IdempotencyKeyReused, ServiceUnavailable, SessionServiceError
 from session_service.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
 
 
-IDEMPOTENCY_TTL_SECONDS = 3600
-"""How long a completed response is kept for retries (seconds)."""
 MAX_KEY_CHARS = 255
 """The longest ``Idempotency-Key`` accepted (characters)."""
-
-
-class IdempotencyKeyReused(SessionServiceError):
-    """An ``Idempotency-Key`` already used with a different request body."""
-
-    detail = "Idempotency-Key was already used with a different request body"
 
 
 class IdempotencyInProgress(SessionServiceError):
     """A request with this ``Idempotency-Key`` is still being processed; retry later."""
 
     detail = "A request with this Idempotency-Key is still in progress"
-
-
-@dataclass(frozen=True)
-class WriteGuard:
-    """What makes one keyed create unique: ``token`` hashes (caller, operation, key), ``request`` the body.
-
-    The repository puts it in the create's transaction (:func:`session_service.items.guard_item`); a second
-    write with the same ``token`` fails its condition and finds the first one's ids and time in it.
-    """
-
-    caller: str
-    token: str
-    request: str
-
-
-def guard_for(caller: str, operation: str, key: str | None, payload: dict[str, Any]) -> WriteGuard | None:
-    """The :class:`WriteGuard` of a create with ``Idempotency-Key`` ``key`` (``None`` without a key)."""
-    if key is None:
-        return None
-    scope = json.dumps([caller, operation, key], separators=(",", ":"))
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-    return WriteGuard(
-        caller,
-        hashlib.sha256(scope.encode("utf-8")).hexdigest(),
-        hashlib.sha256(body.encode("utf-8")).hexdigest(),
-    )
 
 
 _caller: ContextVar[str] = ContextVar("idempotency_caller")
@@ -108,7 +73,7 @@ def _store(client: Any, table_name: str) -> BasePersistenceLayer:
         """Records sit in the partition of the caller being served, not in one static partition."""
 
         def _get_key(self, idempotency_key: str) -> dict[str, Any]:
-            partition = items.idempotency_pk(_caller.get())
+            partition = keys.idempotency_pk(_caller.get())
             return {self.key_attr: {"S": partition}, str(self.sort_key_attr): {"S": idempotency_key}}
 
     return CallerPartitioned(

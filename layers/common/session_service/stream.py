@@ -96,8 +96,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from session_service import dynamo, items
-from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service import rules
+from session_service.data import actions as table_actions
+from session_service.data import dynamo, items, reads, stats
+from session_service.data import keys as table_keys
+from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.erasure import Eraser
 from session_service.errors import ServiceUnavailable
 from session_service.models import SessionStatus
@@ -146,7 +149,7 @@ class Delta:
             self.messages + other.messages,
             self.tokens + other.tokens,
             self.cost + other.cost,
-            items.sum_usage(self.by_model, other.by_model),
+            stats.sum_usage(self.by_model, other.by_model),
         )
 
     def __neg__(self) -> Delta:
@@ -186,12 +189,12 @@ class Delta:
         ``messages``, ``tokens``, ``cost`` (zeros left out; pairs that move nothing left out)."""
         moves: dict[str, dict[str, Any]] = {}
         for name, value in self.by_model.items():
-            parsed = items.parse_usage_attribute(name)
+            parsed = stats.parse_usage_attribute(name)
             if parsed is None or not value:
                 continue
             provider, model, suffix = parsed
-            pair = moves.setdefault(items.model_pair(provider, model), {})
-            pair[items.USAGE_FIELDS[suffix]] = value
+            pair = moves.setdefault(stats.model_pair(provider, model), {})
+            pair[stats.USAGE_FIELDS[suffix]] = value
         return moves
 
 
@@ -290,8 +293,8 @@ def contribution(image: dict[str, Any]) -> Delta:
     if items.is_tombstone(image):
         return Delta()
     by_model = {}
-    for name in items.usage_of(image):
-        parsed = items.parse_usage_attribute(name)
+    for name in stats.usage_of(image):
+        parsed = stats.parse_usage_attribute(name)
         value = _number(image, name, integral=parsed is not None and parsed[2] != "c")
         if value:
             by_model[name] = value
@@ -328,9 +331,9 @@ def is_ttl_removal(record: DynamoDBRecord) -> bool:
 def _index_move(image: dict[str, Any]) -> IndexMove | None:
     """The index move a session image asks for, or ``None`` while its GSI keys are current enough
     (:func:`~session_service.items.index_lags`)."""
-    if not items.index_lags(image):
+    if not table_keys.index_lags(image):
         return None
-    wanted = items.index_keys(image)
+    wanted = table_keys.index_keys(image)
     return IndexMove(
         _text(image, "session_id"),
         _text(image, "created_at"),
@@ -357,11 +360,11 @@ def parse_record(record: DynamoDBRecord) -> Change:
     partition_key, sort_key = keys.get("PK", {}).get("S"), keys.get("SK", {}).get("S")
     if not isinstance(partition_key, str) or not isinstance(sort_key, str):
         raise MalformedRecord("Keys without PK and SK")
-    erased_user = items.erasure_user_of(partition_key, sort_key)
+    erased_user = table_keys.erasure_user_of(partition_key, sort_key)
     if erased_user is not None:  # an erasure's progress moved: its next pass
         running = event is not DynamoDBRecordEventName.REMOVE and (stream.new_image or {}).get("status") == "erasing"
         return Change(sequence, "erasure" if running else "other", user_id=erased_user)
-    if sort_key != items.SESSION_SK or items.session_id_of(partition_key) is None:
+    if sort_key != table_keys.SESSION_SK or table_keys.session_id_of(partition_key) is None:
         return Change(sequence, "other")
     new, old = stream.new_image, stream.old_image
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
@@ -399,9 +402,9 @@ def parse_record(record: DynamoDBRecord) -> Change:
         if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
             expired_before = _tombstone_bound(old) if is_ttl_removal(record) else None
         elif is_ttl_removal(record):
-            expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
+            expired_before = table_keys.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
             status = SessionStatus(_text(old, "status"))
-            user_delta = {items.count_attribute(None): -1, items.count_attribute(status): -1}
+            user_delta = {stats.count_attribute(None): -1, stats.count_attribute(status): -1}
     return Change(
         sequence,
         "session",
@@ -667,8 +670,10 @@ class StreamProcessor:
         ``summary_through``, ``summary_messages``) of ``summary_ids``, by session id, and the start
         (``started_at``) of the latest erasure of each of ``user_ids`` that has one, by user id (one consistent
         BatchGetItem per 100 keys)."""
-        keys = [items.mark_key(i) for i in sorted(session_ids)] + [items.summary_key(i) for i in sorted(summary_ids)]
-        keys += [items.erasure_key(user_id) for user_id in sorted(user_ids)]
+        keys = [table_keys.mark_key(i) for i in sorted(session_ids)] + [
+            table_keys.summary_key(i) for i in sorted(summary_ids)
+        ]
+        keys += [table_keys.erasure_key(user_id) for user_id in sorted(user_ids)]
         if not keys:
             return {}, {}, {}
         found = dynamo.batch_get(
@@ -678,9 +683,13 @@ class StreamProcessor:
             projection="SK, session_id, applied, created_at, summary_through, summary_messages, user_id, started_at",
             sleep=self._sleep,
         )
-        marks = {str(item["session_id"]): str(item.get("applied", "")) for item in found if item["SK"] == items.MARK_SK}
-        summaries = {str(item["session_id"]): item for item in found if item["SK"] == items.SUMMARY_SK}
-        erasures = {str(item["user_id"]): str(item["started_at"]) for item in found if item["SK"] == items.ERASURE_SK}
+        marks = {
+            str(item["session_id"]): str(item.get("applied", "")) for item in found if item["SK"] == table_keys.MARK_SK
+        }
+        summaries = {str(item["session_id"]): item for item in found if item["SK"] == table_keys.SUMMARY_SK}
+        erasures = {
+            str(item["user_id"]): str(item["started_at"]) for item in found if item["SK"] == table_keys.ERASURE_SK
+        }
         return marks, summaries, erasures
 
     def _incarnations(self, session_ids: set[str]) -> dict[str, str]:
@@ -688,7 +697,7 @@ class StreamProcessor:
         read for the sessions without a mark, whose records are applied only while their incarnation is there."""
         if not session_ids:
             return {}
-        keys = [items.session_key(session_id) for session_id in sorted(session_ids)]
+        keys = [table_keys.session_key(session_id) for session_id in sorted(session_ids)]
         projection = "session_id, created_at"
         found = dynamo.batch_get(self._client, self._table, keys, projection=projection, sleep=self._sleep)
         return {str(item["session_id"]): str(item["created_at"]) for item in found}
@@ -764,7 +773,7 @@ class StreamProcessor:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": items.STATS_KEY,
+                        "Key": table_keys.STATS_KEY,
                         "UpdateExpression": (
                             "ADD total_sessions :s, active_sessions :a, total_messages :m, total_tokens :t,"
                             " total_cost :c"
@@ -777,13 +786,13 @@ class StreamProcessor:
             deltas = {name: value for name, value in deltas.items() if value}
             if not deltas:
                 continue
-            actions.append(dynamo.add_action(self._table, items.user_counts_key(user_id), deltas))
+            actions.append(table_actions.add_action(self._table, table_keys.user_counts_key(user_id), deltas))
         for user_id, part in usage.items():
             adds = part.usage_adds()
             if adds:
-                actions.append(dynamo.add_action(self._table, items.user_usage_key(user_id), adds))
+                actions.append(table_actions.add_action(self._table, table_keys.user_usage_key(user_id), adds))
             for pair, moves in part.model_adds().items():
-                action = dynamo.add_action(self._table, items.model_usage_key(user_id, pair), moves)
+                action = table_actions.add_action(self._table, table_keys.model_usage_key(user_id, pair), moves)
                 action["Update"]["UpdateExpression"] = "SET #pair = :pair " + action["Update"]["UpdateExpression"]
                 action["Update"]["ExpressionAttributeNames"]["#pair"] = "pair"
                 action["Update"]["ExpressionAttributeValues"][":pair"] = {"S": pair}
@@ -802,7 +811,7 @@ class StreamProcessor:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": items.mark_key(session_id),
+                        "Key": table_keys.mark_key(session_id),
                         "UpdateExpression": f"SET applied = :mark, {items.ENTITY} = :entity, session_id = :sid",
                         "ConditionExpression": condition,
                         "ExpressionAttributeValues": serialize(mark_values),
@@ -854,9 +863,9 @@ class StreamProcessor:
         """
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
-            for raw in dynamo.query_keys(self._client, self._table, items.session_pk(session_id), "created_at")
+            for raw in dynamo.query_keys(self._client, self._table, table_keys.session_pk(session_id), "created_at")
             if raw.get("created_at", {}).get("S", created_before) < created_before
-            and raw["SK"]["S"] != items.SESSION_SK
+            and raw["SK"]["S"] != table_keys.SESSION_SK
         ]
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
@@ -869,7 +878,7 @@ class StreamProcessor:
                 self._client,
                 "delete_item",
                 TableName=self._table,
-                Key=items.session_key(session_id),
+                Key=table_keys.session_key(session_id),
                 ConditionExpression="created_at = :incarnation AND #status = :deleted",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=serialize({":incarnation": incarnation, ":deleted": items.DELETED_STATUS}),
@@ -893,7 +902,7 @@ class StreamProcessor:
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": items.mark_key(change.session_id),
+                    "Key": table_keys.mark_key(change.session_id),
                     "ConditionExpression": "begins_with(applied, :incarnation)",
                     "ExpressionAttributeValues": serialize({":incarnation": f"{incarnation}#"}),
                 }
@@ -901,7 +910,7 @@ class StreamProcessor:
         ]
         if change.by_erasure:
             progress = {"sessions_cleared": 1, "items_deleted": 1}
-            actions.append(dynamo.add_action(self._table, items.erasure_key(change.user_id), progress))
+            actions.append(table_actions.add_action(self._table, table_keys.erasure_key(change.user_id), progress))
         try:
             dynamo.transact_write(self._client, actions, sleep=self._sleep)
         except TransactionCanceled:
@@ -911,7 +920,7 @@ class StreamProcessor:
     def _count_erased(self, user_id: str, deleted: int) -> None:
         """Add the items deleted for ``user_id``'s erasure in this batch to its progress (``items_deleted``)."""
         if deleted:
-            update = dynamo.add_action(self._table, items.erasure_key(user_id), {"items_deleted": deleted})
+            update = table_actions.add_action(self._table, table_keys.erasure_key(user_id), {"items_deleted": deleted})
             dynamo.call(self._client, "update_item", **update["Update"])
 
     # -- cuts: messages deleted by a request ------------------------------------------------------------
@@ -928,7 +937,7 @@ class StreamProcessor:
         for cut_id, cut in (hot.get("cuts") or {}).items():
             keys: list[dict[str, Any]] = []
             # The chunks first: a message is deleted once nothing of it is left behind.
-            messages, chunks = items.cut_ranges(str(cut["from"]), str(cut["to"]))
+            messages, chunks = table_keys.cut_ranges(str(cut["from"]), str(cut["to"]))
             for low, high in (chunks, messages):
                 if len(keys) >= MAX_CUT_ITEMS:
                     break
@@ -936,7 +945,7 @@ class StreamProcessor:
                     "TableName": self._table,
                     "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
                     "ExpressionAttributeValues": serialize(
-                        {":pk": items.session_pk(session_id), ":first": low, ":last": high}
+                        {":pk": table_keys.session_pk(session_id), ":first": low, ":last": high}
                     ),
                     "ProjectionExpression": "PK, SK, message_id, body_hash",
                     "ConsistentRead": True,
@@ -944,9 +953,9 @@ class StreamProcessor:
                 for found in map(deserialize, dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1)):
                     if len(keys) >= MAX_CUT_ITEMS:
                         break
-                    keys.append(items.key(str(found["PK"]), str(found["SK"])))
+                    keys.append(table_keys.key(str(found["PK"]), str(found["SK"])))
                     if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with it
-                        keys.append(items.message_id_key(session_id, str(found["message_id"])))
+                        keys.append(table_keys.message_id_key(session_id, str(found["message_id"])))
             done = len(keys) < MAX_CUT_ITEMS
             deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
             # Done: the cut goes. Not yet: the cut counts this pass, a change of the hot item whose stream
@@ -957,7 +966,7 @@ class StreamProcessor:
                     self._client,
                     "update_item",
                     TableName=self._table,
-                    Key=items.session_key(session_id),
+                    Key=table_keys.session_key(session_id),
                     UpdateExpression="REMOVE cuts.#cut" if done else progress,
                     ConditionExpression="attribute_exists(cuts.#cut)",
                     ExpressionAttributeNames={"#cut": cut_id},
@@ -1023,7 +1032,7 @@ class StreamProcessor:
                     self._client,
                     "update_item",
                     TableName=self._table,
-                    Key=items.session_key(move.session_id),
+                    Key=table_keys.session_key(move.session_id),
                     UpdateExpression="SET " + ", ".join(f"#k{i} = :k{i}" for i in range(len(names))),
                     ConditionExpression=(
                         "created_at = :incarnation AND #status = :status AND last_activity = :activity"
@@ -1054,7 +1063,11 @@ class StreamProcessor:
         """
         if hot is None:
             response = dynamo.call(
-                self._client, "get_item", TableName=self._table, Key=items.session_key(session_id), ConsistentRead=True
+                self._client,
+                "get_item",
+                TableName=self._table,
+                Key=table_keys.session_key(session_id),
+                ConsistentRead=True,
             )
             if not response.get("Item"):
                 return False
@@ -1085,7 +1098,11 @@ class StreamProcessor:
         incarnation = str(hot["created_at"])
         if stored is None and unless_covered:
             found = dynamo.call(
-                self._client, "get_item", TableName=self._table, Key=items.summary_key(session_id), ConsistentRead=True
+                self._client,
+                "get_item",
+                TableName=self._table,
+                Key=table_keys.summary_key(session_id),
+                ConsistentRead=True,
             ).get("Item")
             stored = deserialize(found) if found else {}
         summary = stored if stored and stored.get("created_at") == incarnation else {}
@@ -1105,9 +1122,9 @@ class StreamProcessor:
     def _newest_messages(self, hot: dict[str, Any]) -> list[dict[str, Any]]:
         """The newest :data:`SUMMARY_HISTORY` messages of the session ``hot`` (its hot item) describes, newest
         first, without those in its cuts (one Query)."""
-        query = items.messages_query(self._table, hot, newest_first=True)
+        query = reads.messages_query(self._table, hot, newest_first=True)
         response = dynamo.call(self._client, "query", **query, Limit=self._history)
-        return [m for m in map(deserialize, response.get("Items", [])) if items.visible(str(m["SK"]), hot)]
+        return [m for m in map(deserialize, response.get("Items", [])) if rules.visible(str(m["SK"]), hot)]
 
 
 def _summary_put(table: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Every DynamoDB call of the service, and the translation of its failures into domain errors.
 
-The repository and the stream function never call boto3 themselves: they build requests from
-:mod:`session_service.items` and run them here. This module is the one owner of DynamoDB's error codes.
+The operation families and the stream function never call boto3 themselves: they build requests with
+:mod:`session_service.data.reads` and :mod:`session_service.data.actions` (keys: :mod:`session_service.data.keys`)
+and run them here, through a :class:`Table` or the functions below. This module is the one owner of DynamoDB's
+error codes.
 
 * :func:`call` runs one request; throttling and service errors become
   :class:`~session_service.errors.ServiceUnavailable`, an unreachable or missing table
@@ -9,7 +11,8 @@ The repository and the stream function never call boto3 themselves: they build r
 * :func:`conditional` runs one conditional write and raises :class:`ConditionFailed` with the item as it was
   (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so the caller tells "missing" from "stale" without a
   second read.
-* :func:`transact_write` runs ``TransactWriteItems`` with a ``ClientRequestToken`` and retries conflicts.
+* :func:`transact_write` runs ``TransactWriteItems`` with a ``ClientRequestToken`` and retries conflicts
+  (:func:`session_service.data.actions.transact` renders typed actions into it).
 * :func:`query_page`, :func:`query_keys`, :func:`batch_get` and :func:`delete_keys` page and batch within
   DynamoDB's limits (1 MB a Query page, 100 keys a BatchGetItem, 25 requests a BatchWriteItem).
 
@@ -216,21 +219,6 @@ def transact_write(
     raise ServiceUnavailable()
 
 
-def add_action(table: str, key: dict[str, Any], deltas: dict[str, Any]) -> dict[str, Any]:
-    """A transaction's Update that ADDs each of ``deltas`` (attribute name -> number) to the item at ``key``
-    (creating it, or an attribute, from zero)."""
-    names = {f"#a{i}": name for i, name in enumerate(deltas)}
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": key,
-            "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(deltas))),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": serialize({f":a{i}": value for i, value in enumerate(deltas.values())}),
-        }
-    }
-
-
 @dataclass
 class Page:
     """The raw items (DynamoDB JSON) of one listing page, and the key to continue after (``None`` at the end)."""
@@ -381,3 +369,43 @@ def _batch_write(client: Any, table: str, requests: list[dict[str, Any]], sleep:
             return len(requests)
         sleep(min(1.0, 0.05 * 2**attempt))
     raise ServiceUnavailable()
+
+
+@dataclass(frozen=True)
+class Table:
+    """The service's table and the client that reaches it: the requests of the operation families name the
+    table here. Items come back as plain values (raw DynamoDB JSON where a cursor needs the keys: pages)."""
+
+    client: Any
+    name: str
+
+    def get(self, key: dict[str, Any], *, consistent: bool = False) -> dict[str, Any] | None:
+        """The item at ``key`` (GetItem, consistent when asked), or ``None``."""
+        extra = {"ConsistentRead": True} if consistent else {}
+        response = call(self.client, "get_item", TableName=self.name, Key=key, **extra)
+        return deserialize(response["Item"]) if response.get("Item") else None
+
+    def query(self, request: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """One page of the Query ``request`` (with ``extra`` parameters: ``Limit``, ``ExclusiveStartKey``): the raw
+        response."""
+        return call(self.client, "query", **{"TableName": self.name, **request, **extra})
+
+    def query_all(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item the Query ``request`` matches, as plain values (:func:`query_all`)."""
+        return query_all(self.client, {"TableName": self.name, **request})
+
+    def query_page(self, request: dict[str, Any], **paging: Any) -> Page:
+        """A listing page of the Query ``request`` (:func:`query_page`: ``skip``, ``take``, ``start_key``, ``keep``)."""
+        return query_page(self.client, {"TableName": self.name, **request}, **paging)
+
+    def batch_get(self, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items at ``keys`` (consistent BatchGetItem, :func:`batch_get`), plain values, in no order."""
+        return batch_get(self.client, self.name, keys)
+
+    def update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """One conditional UpdateItem (:func:`conditional`); raises :class:`ConditionFailed` with the old item."""
+        return conditional(self.client, "update_item", **{"TableName": self.name, **update})
+
+    def answers(self, key: dict[str, Any]) -> bool:
+        """True when the table answers a GetItem of ``key`` (:func:`answers`); never raises."""
+        return answers(self.client, self.name, key)

@@ -1,0 +1,353 @@
+"""The single table's keys: every key format and prefix, and the one table of access patterns.
+
+Attribute names and the item <-> model mapping live beside it: :mod:`session_service.data.items` (sessions,
+messages, chunks, memory records, tombstones, erasures), :mod:`session_service.data.stats` (``STATS``, counts,
+usage, per-model usage, marks); the requests are built by :mod:`session_service.data.reads` and
+:mod:`session_service.data.actions` and run by :mod:`session_service.data.dynamo`.
+
+Key design (one table, generic key names; every entity owns its key format). A session is three items in
+its own partition: a small *hot* item that every append updates (owner, status, times, counters, version,
+title), a *data* item with ``metadata`` and ``conversation_data`` that only a PUT rewrites, and a *summary*
+item that only the stream function writes. An append never rewrites what it does not change, so its cost
+does not grow with what the session holds.
+
+=====================  ==============================  ======================================  ==================
+entity                 PK                              SK                                      GSIs
+=====================  ==============================  ======================================  ==================
+session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
+session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
+session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1
+streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
+client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
+memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
+per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
+per-user usage         ``USER#<user_id>``              ``USAGE``                               -
+per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
+service statistics     ``STATS``                       ``GLOBAL``                              -
+stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
+erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
+idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
+keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operation and key>``   -
+=====================  ==============================  ======================================  ==================
+
+Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
+<last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
+the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). Appends do not move
+them: the stream function moves both sort keys to the session's ``last_activity`` (:func:`index_keys`) once
+it is :data:`INDEX_GRAIN_SECONDS` past them, so an append writes no index and a busy session moves its keys
+once a minute, not once per append. A listing reads its rows (hot items) and the user's counts with one
+BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
+across pages.
+
+A message is found by its id with one consistent Query of LSI1 (``LSI1SK = <message_id>``, keys only;
+DynamoDB fetches the item's other attributes from the table in the same request). A streamed reply's
+chunks are items of their own (``CHK#<created_at>#<message_id>#<index>``: they sort like their messages,
+outside the range message Queries read); finalizing the reply writes their text into the message. A
+``message_id`` the client chose is reserved by a ``MID#`` item written in the append's transaction, and
+checked first against the session's messages (LSI1): the id is unique in the session, and an append
+repeated with it writes nothing.
+
+Deleting messages *cuts* key ranges: the transaction that adjusts the counters records the range in the hot
+item's ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`),
+readers drop the messages in it from that moment (:func:`session_service.rules.visible`), and the stream
+function deletes its items in the background and removes the cut. ``cut_through`` (the highest cut bound
+ever) keeps an append from landing inside a cut; ``cut_count`` changes with every truncation, so a change of
+one message conditioned on it cannot apply to a message a truncation already removed.
+
+Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
+again, and the new session ignores (and the stream function deletes) every item older than itself.
+
+A permanent delete writes no delete: it turns the hot item into a *tombstone*
+(:data:`~session_service.data.items.DELETED_STATUS`, ``expires_at`` = the delete's second, out of both GSIs, no
+cuts) and moves the owner's counts, in one transaction. Every reader treats an expired session as gone, so it is
+gone at once; a create takes the id over as it takes over any expired one. The stream function then deletes the
+partition's items of that incarnation (created before :func:`~session_service.data.items.tombstone_bound`) and,
+last, the tombstone itself.
+
+Erasing a user writes two items: the erasure's progress record and :data:`~session_service.data.stats.ERASING` on
+the user's counts item. Every reader of a user's data reads that counts item with what it reads (one BatchGetItem),
+so the user's data is gone for readers at once, whatever its amount; a create's ADD to the counts is conditioned on
+it. The stream function then turns the user's sessions into tombstones (marked
+:data:`~session_service.data.items.ERASED_BY`) and cleans them up as any permanent delete, and deletes the user's
+partition and idempotency records last (:mod:`session_service.erasure`).
+
+Access patterns (requests made by the operation families, :mod:`session_service.operations`, and by
+:mod:`session_service.stream`):
+
+=====================================  ==============================================================
+pattern                                request
+=====================================  ==============================================================
+create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
+                                       ADD user counts; on an expired id, the same conditioned on it
+get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
+summary                                BatchGetItem hot + summary + the owner's counts
+session exists (HEAD)                  BatchGetItem hot + the owner's counts
+update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
+                                       [Update data], [ADD user counts]; then get
+delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
+                                       (owner, live, status, incarnation) + ADD user counts
+list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
+append messages                        [Query LSI1 per client-chosen id] + TransactWriteItems: Put messages
+                                       [+ Put MID#] + Update hot (ADD)
+list messages (asc or desc)            BatchGetItem hot + counts, Query
+                                       ``SK BETWEEN MSG#<created_at> AND MSG#~``
+                                       (messages in cuts dropped) [+ Query a streaming reply's chunks]
+context                                BatchGetItem hot + summary + counts, Query messages newest first
+one message by id                      BatchGetItem hot + counts, Query LSI1 ``LSI1SK = <message_id>``
+                                       (concurrent)
+change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
+delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
+chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
+add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
+                                       ``begins_with MEM#[type#]``
+export a user's data                   GetItem counts + Query GSI1 (keys); per session Query its hot,
+                                       data and summary (BatchGetItem hot + counts where a page resumes),
+                                       Queries of its messages and memory records
+erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
+                                       :data:`~session_service.data.stats.ERASING`
+erasure's progress                     GetItem ``ERASURE#<user_id>``
+statistics                             GetItem ``STATS``
+usage of a user                        Query ``USER#<user_id>`` (usage, per-model usage, counts)
+stream: counts, marks, summaries       BatchGetItem marks, summaries, erasures + TransactWriteItems (ADD
+                                       STATS, COUNTS, USAGE, MODEL#; SET marks; Put summaries)
+stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
+stream: summary                        Query newest messages (while the marks are read) + a Put above
+stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
+                                       [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
+stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
+                                       deletes + UpdateItem hot (REMOVE the cut)
+stream: a tombstone removed            GetItem its mark + TransactWriteItems: Delete the mark (that
+                                       incarnation's) [+ ADD the erasure's progress]
+stream: an erasure's pass              GetItem progress + Query GSI1 (keys) + BatchGetItem hot items +
+                                       TransactWriteItems (tombstones, counts, progress); at the end Query +
+                                       BatchWriteItem the ``USER#`` and ``IDEMPOTENCY#`` partitions + Update
+                                       progress
+=====================================  ==============================================================
+
+Usage by model: a session's hot item holds, beside its totals, three flat number attributes per (``provider``,
+``model``) its messages name (:func:`~session_service.data.stats.usage_attribute`: messages, tokens, cost), moved by
+the same ``ADD`` as the totals (DynamoDB's ``ADD`` works on top-level attributes only, and an append writes without
+reading, so a nested map could not be created). Messages naming neither provider nor model add none: they are the
+totals minus the named rows. A session names at most ``MAX_MODELS_PER_SESSION`` pairs (its
+:data:`~session_service.data.stats.MODELS` set, checked in the same update). The stream function adds each session's
+totals to the owner's usage item (``USER#<user_id>``/``USAGE``) and each model's share to the owner's item of that
+model (:func:`model_usage_key`), so a user's usage is what the user's sessions hold, as ``STATS`` is for the whole
+service.
+
+Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
+seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
+``metadata`` and ``conversation_data`` are stored as JSON text, so any JSON value round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from session_service.models import MemoryType, SessionStatus
+
+SESSION_SK = "SESSION"
+DATA_SK = "SESSION#DATA"
+SUMMARY_SK = "SESSION#SUMMARY"
+MESSAGE_PREFIX = "MSG#"
+MESSAGE_END = "MSG#~"
+"""Above every message sort key ("~" sorts after the digits of a time)."""
+MESSAGE_ID_PREFIX = "MID#"
+CHUNK_PREFIX = "CHK#"
+LSI_MESSAGE_ID = "LSI1"
+"""A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id)."""
+CHUNK_DIGITS = 6
+"""A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
+MEMORY_PREFIX = "MEM#"
+COUNTS_SK = "COUNTS"
+USAGE_SK = "USAGE"
+MODEL_USAGE_PREFIX = "MODEL#"
+"""Sort-key prefix of a user's per-model usage item: ``MODEL#<hash of the pair>`` (:func:`model_usage_key`)."""
+STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
+MARK_PREFIX = "STREAM#SESSION#"
+MARK_SK = "APPLIED"
+IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
+GUARD_PREFIX = "WRITE#"
+GSI_ACTIVITY = "GSI1"
+"""A user's sessions by recent activity (keys only)."""
+GSI_STATUS = "GSI2"
+"""A user's sessions of one status by recent activity (keys only)."""
+INDEX_GRAIN_SECONDS = 60
+"""The stream function moves a session's GSI sort keys once its activity is this far past them: the indexes
+order sessions by activity to the minute, and a listing page orders its rows by their exact
+``last_activity`` (read with the rows)."""
+ERASURE_PREFIX = "ERASURE#"
+ERASURE_SK = "PROGRESS"
+
+
+def iso(moment: datetime) -> str:
+    """``2025-10-03T09:53:09.821305Z``: fixed width, so ISO strings sort like the times they name."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of :func:`iso`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def session_pk(session_id: str) -> str:
+    """Partition key of a session and of everything it holds."""
+    return f"SESSION#{session_id}"
+
+
+def session_id_of(partition_key: str) -> str | None:
+    """The session id a partition key names (inverse of :func:`session_pk`), or ``None``."""
+    prefix = session_pk("")
+    return partition_key[len(prefix) :] or None if partition_key.startswith(prefix) else None
+
+
+def key(partition: str, sort: str) -> dict[str, Any]:
+    """A primary key in DynamoDB JSON."""
+    return {"PK": {"S": partition}, "SK": {"S": sort}}
+
+
+def session_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's hot item."""
+    return key(session_pk(session_id), SESSION_SK)
+
+
+def data_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's data item (``metadata``, ``conversation_data``)."""
+    return key(session_pk(session_id), DATA_SK)
+
+
+def summary_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's summary item."""
+    return key(session_pk(session_id), SUMMARY_SK)
+
+
+def user_pk(user_id: str) -> str:
+    """Partition key of a user's counts and the GSI1/GSI2 partition of the user's sessions."""
+    return f"USER#{user_id}"
+
+
+def user_counts_key(user_id: str) -> dict[str, Any]:
+    """Primary key of a user's counts item (:func:`count_attribute`)."""
+    return key(user_pk(user_id), COUNTS_SK)
+
+
+def user_usage_key(user_id: str) -> dict[str, Any]:
+    """Primary key of a user's usage item (``USER#<user_id>``/``USAGE``; in the user's partition, so erasing the
+    partition erases it). It holds ``sessions``, ``active_sessions``, ``messages``, ``tokens``, ``cost`` and
+    the per-model attributes of :func:`usage_attribute`; the stream function keeps it."""
+    return key(user_pk(user_id), USAGE_SK)
+
+
+def model_usage_key(user_id: str, pair: str) -> dict[str, Any]:
+    """Primary key of a user's usage of one (provider, model) ``pair`` (:func:`model_pair`): an item of its own
+    in the user's partition (``MODEL#<sha256 of the pair, 32 hex digits>``), so neither an item nor an update
+    expression grows with the number of models a user names (DynamoDB: 400 KB an item, 4 KB an expression)."""
+    digest = hashlib.sha256(pair.encode("utf-8")).hexdigest()[:32]
+    return key(user_pk(user_id), f"{MODEL_USAGE_PREFIX}{digest}")
+
+
+def erasure_key(user_id: str) -> dict[str, Any]:
+    """Primary key of the progress record of a user's erasure (outside the user's partition, which it outlives)."""
+    return key(f"{ERASURE_PREFIX}{user_id}", ERASURE_SK)
+
+
+def erasure_user_of(partition_key: str, sort_key: str) -> str | None:
+    """The user id an erasure progress record's key names (inverse of :func:`erasure_key`), or ``None``."""
+    if sort_key != ERASURE_SK or not partition_key.startswith(ERASURE_PREFIX):
+        return None
+    return partition_key[len(ERASURE_PREFIX) :] or None
+
+
+def mark_key(session_id: str) -> dict[str, Any]:
+    """Primary key of a session's stream applied mark."""
+    return key(f"{MARK_PREFIX}{session_id}", MARK_SK)
+
+
+def idempotency_pk(caller: str) -> str:
+    """Partition key of a caller's idempotency records (Powertools' ``static_pk_value``)."""
+    return f"{IDEMPOTENCY_PREFIX}{caller}"
+
+
+def message_start(created_at: str) -> str:
+    """Sort key below every message created at or after ``created_at`` (an incarnation's first)."""
+    return f"{MESSAGE_PREFIX}{created_at}"
+
+
+def memory_prefix(memory_type: MemoryType | None) -> str:
+    """Sort-key prefix of a session's memory records, of one type or of all."""
+    return f"{MEMORY_PREFIX}{memory_type.value}#" if memory_type else MEMORY_PREFIX
+
+
+def status_index_prefix(status: SessionStatus) -> str:
+    """GSI2 sort-key prefix of a user's sessions in ``status``."""
+    return f"{status.value}#"
+
+
+def message_sk(created_at: str, message_id: str) -> str:
+    """A message's sort key: its creation time, then its id (messages sort by time)."""
+    return f"{MESSAGE_PREFIX}{created_at}#{message_id}"
+
+
+def chunk_sk(message_sort_key: str, index: int) -> str:
+    """Sort key of chunk ``index`` of the streamed reply whose sort key is ``message_sort_key``: the message's
+    key with ``CHK#`` for ``MSG#``, so chunks sort like their messages but outside the messages' range."""
+    return f"{_chunk_space(message_sort_key)}#{index:0{CHUNK_DIGITS}d}"
+
+
+def chunk_range(message_sort_key: str) -> tuple[str, str]:
+    """The inclusive sort-key range of a message's chunks."""
+    return f"{_chunk_space(message_sort_key)}#", f"{_chunk_space(message_sort_key)}#~"
+
+
+def _chunk_space(message_key_bound: str) -> str:
+    """A bound of message sort keys mapped to the chunks of those messages."""
+    return f"{CHUNK_PREFIX}{message_key_bound.removeprefix(MESSAGE_PREFIX)}"
+
+
+def message_range(message_sort_key: str) -> tuple[str, str]:
+    """The inclusive range of message sort keys of a message, as a cut: it covers the message's chunks too
+    (:func:`cut_ranges`)."""
+    return message_sort_key, f"{message_sort_key}#~"
+
+
+def chunks_cut(message_sort_key: str) -> tuple[str, str]:
+    """A cut of a message's chunks alone (no message sort key lies in it)."""
+    return f"{message_sort_key}#", f"{message_sort_key}#~"
+
+
+def cut_ranges(first: str, last: str) -> list[tuple[str, str]]:
+    """The sort-key ranges of a cut ``[first, last]`` of message sort keys: the messages in it, and the
+    chunks of those messages."""
+    return [(first, last), (_chunk_space(first), _chunk_space(last))]
+
+
+def after_message(message_sort_key: str) -> str:
+    """The lowest sort key above a message and its chunks (where the messages after it begin)."""
+    return f"{message_sort_key}#~~"
+
+
+def message_id_key(session_id: str, message_id: str) -> dict[str, Any]:
+    """Primary key (DynamoDB JSON) of the item reserving a client-chosen ``message_id`` in a session."""
+    return key(session_pk(session_id), f"{MESSAGE_ID_PREFIX}{message_id}")
+
+
+def index_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The GSI sort keys a hot item should have: its ``last_activity``, and ``<status>#<last_activity>``."""
+    activity = str(item["last_activity"])
+    return {f"{GSI_ACTIVITY}SK": activity, f"{GSI_STATUS}SK": f"{item['status']}#{activity}"}
+
+
+def index_lags(item: dict[str, Any]) -> bool:
+    """True when a hot item's GSI sort keys should move: GSI2's key is not ``<status>#<GSI1's key>`` (a status
+    change sets it to the time of the change), or its ``last_activity`` is :data:`INDEX_GRAIN_SECONDS` or more
+    past the activity the keys show."""
+    shown = str(item.get(f"{GSI_ACTIVITY}SK", ""))
+    if not shown or item.get(f"{GSI_STATUS}SK") != f"{item['status']}#{shown}":  # a status change set GSI2SK
+        return True
+    try:
+        lag = parse_iso(str(item["last_activity"])) - parse_iso(shown)
+    except ValueError:
+        return True
+    return lag.total_seconds() >= INDEX_GRAIN_SECONDS

@@ -1,0 +1,205 @@
+"""A user's export (SPEC section 9, GDPR article 15): pages of NDJSON lines, resumable by cursor."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from session_service import rules
+from session_service.data import reads
+from session_service.data.dynamo import deserialize
+from session_service.data.items import memory_from_item, message_from_item, session_from_items
+from session_service.data.keys import (
+    DATA_SK,
+    SESSION_SK,
+    SUMMARY_SK,
+    after_message,
+    key,
+    message_start,
+    session_id_of,
+    session_pk,
+)
+from session_service.data.reads import messages_query, user_sessions_query
+from session_service.errors import InvalidCursor, SessionNotFound
+from session_service.models import ExportType as Line
+from session_service.models import export_line
+from session_service.operations import Store
+
+MAX_EXPORT_PAGE_BYTES = 6_291_456 - 64 * 1024
+"""What one page of a user's export may weigh: Lambda's synchronous response is at most 6 MB (6,291,456 bytes,
+the payload limit of "Lambda quotas"), and that is the JSON document the runtime writes, in which the NDJSON body
+is one escaped string. Lines are counted as escaped (:func:`_escaped_size`); 64 KiB are left for the status,
+the headers (the ``Next-Token`` cursor is at most 2 KiB) and the document's own syntax."""
+EXPORT_PARTS = ("session", "messages", "memory")
+"""Where a page of an export may stop within a session: before its line, among its messages, or among its
+memory records."""
+
+
+def _escaped_size(line: str) -> int:
+    """Bytes ``line`` and its newline take in the runtime's JSON response: ``json.dumps`` escapes a quote, a
+    backslash or a control character in two to six bytes and, with ASCII escapes, a non-ASCII character in six
+    (twelve beyond the BMP), the most any JSON writer spends."""
+    return len(json.dumps(line))  # the two quotes it adds weigh what the escaped newline does ("\\n")
+
+
+@dataclass
+class _ExportPage:
+    """The lines of one export page so far: at most ``lines`` of them, within ``budget`` escaped bytes."""
+
+    lines: int
+    budget: int
+    taken: list[str] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def room(self) -> int:
+        """Lines the page may still take."""
+        return self.lines - len(self.taken)
+
+    def add(self, line: str) -> bool:
+        """Take ``line`` unless the page is full (its count, or its bytes: a page takes its first line anyway,
+        and no record weighs near the budget); return whether it was taken."""
+        size = _escaped_size(line)
+        if self.room <= 0 or (self.taken and self.size + size > self.budget):
+            return False
+        self.taken.append(line)
+        self.size += size
+        return True
+
+
+def export_user(
+    store: Store, caller: str, page_size: int, next_token: str | None = None
+) -> tuple[list[str], str | None]:
+    """A page of the caller's data (SPEC section 9, GDPR article 15): ``(lines, next_token)``, each line the
+    JSON of a session, message or memory record as the API returns it plus ``type``
+    (:func:`~session_service.models.export_line`); ``next_token`` is ``None`` on the last page.
+
+    Every record of the caller's sessions appears exactly once across the pages, while the caller keeps
+    writing: the pages go through the sessions in ``session_id`` order (GSI1's sort key, activity, moves
+    while they chat; an id does not), each session as its line, its visible messages oldest first (a
+    reply still streaming with its content so far), then its memory records; the cursor names the session,
+    the part and the last sort key emitted. A record written behind the cursor is not in the export (it
+    did not exist when the export passed there); one ahead of it is. A session expired or deleted is left
+    out, as is one whose id was taken over by a new session while a page stopped inside it.
+
+    Each page reads the caller's session keys (GSI1, keys only), then only what it emits: per session its hot,
+    data and summary items (its hot item alone where a page resumes inside it) and its messages and memory
+    records, each Query's ``Limit`` what the page still takes. A page holds ``page_size`` lines, fewer when the
+    next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB response), and may be empty when
+    the previous one ended exactly at the end. Raises :class:`~session_service.errors.InvalidCursor` for a cursor
+    altered or issued for another caller.
+    """
+    scope = f"export|{caller}"
+    position = _export_position(store, scope, next_token) if next_token else None
+    if reads.user_erasing(store.table, caller):  # gone for every reader from the moment the erasure was accepted
+        return [], None
+    page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
+    for session_id in _session_ids(store, caller):
+        if position is not None and session_id < position["s"]:
+            continue
+        resume = position if position is not None and session_id == position["s"] else None
+        stop = _export_session(store, session_id, caller, resume, page)
+        if stop is not None:
+            return page.taken, store.cursors.encode(scope, stop)
+    return page.taken, None
+
+
+def _export_position(store: Store, scope: str, token: str) -> dict[str, Any]:
+    """The position an export cursor holds: ``s`` session id, ``c`` its incarnation, ``p`` the part
+    (:data:`EXPORT_PARTS`), ``k`` the last sort key emitted in it. Raises :class:`InvalidCursor`."""
+    position = store.cursors.decode(scope, token)
+    shaped = (
+        isinstance(position.get("s"), str)
+        and isinstance(position.get("c"), str)
+        and position.get("p") in EXPORT_PARTS
+        and (position.get("k") is None or isinstance(position.get("k"), str))
+    )
+    if not shaped:  # pragma: no cover - only a key holder could sign another shape
+        raise InvalidCursor()
+    return position
+
+
+def _session_ids(store: Store, caller: str) -> list[str]:
+    """The ids of the caller's sessions in GSI1 (keys only, every page of it), in ``session_id`` order."""
+    query = {**user_sessions_query(store.table.name, caller), "ProjectionExpression": "PK"}
+    ids = {session_id_of(str(row["PK"])) for row in store.table.query_all(query)}
+    return sorted(session_id for session_id in ids if session_id)
+
+
+def _export_session(
+    store: Store, session_id: str, caller: str, resume: dict[str, Any] | None, page: _ExportPage
+) -> dict[str, Any] | None:
+    """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return the
+    position to continue from when the page filled, ``None`` when the session is done or not live."""
+    if resume is None or resume["p"] == "session":
+        found = reads.session_parts(store.table, session_id)
+        hot = found.get(SESSION_SK)
+        if hot is None or not store.is_live(hot, caller):
+            return None
+        at = {"s": session_id, "c": str(hot["created_at"])}
+        session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
+        if not page.add(export_line(Line.SESSION, session)):
+            return {**at, "p": "session", "k": None}
+        part, after = "messages", None
+    else:
+        try:
+            hot = reads.hot(store.table, store.clock, session_id, caller)
+        except SessionNotFound:
+            return None  # expired or deleted since the last page
+        if hot["created_at"] != resume["c"]:
+            return None  # expired, and its id taken by a session created after the export began
+        at, part, after = {"s": session_id, "c": resume["c"]}, str(resume["p"]), resume["k"]
+    if part == "messages":
+        done, after = _export_messages(store, hot, page, after)
+        if not done:
+            return {**at, "p": "messages", "k": after}
+        after = None
+    done, after = _export_memories(store, hot, page, after)
+    return None if done else {**at, "p": "memory", "k": after}
+
+
+def _export_messages(
+    store: Store, hot: dict[str, Any], page: _ExportPage, after: str | None
+) -> tuple[bool, str | None]:
+    """Add the session's visible messages above sort key ``after`` to ``page``, oldest first; return whether they
+    all fit, and the sort key of the last one added (``after`` when none was). Cuts are skipped by key
+    (:func:`~session_service.rules.past_cuts`), not read."""
+    first = after_message(after) if after else message_start(str(hot["created_at"]))
+    while page.room > 0:
+        query = messages_query(store.table.name, hot, newest_first=False, first=rules.past_cuts(first, hot))
+        response = store.table.query(query, Limit=min(page.room, 1000))
+        rows = [deserialize(raw) for raw in response.get("Items", [])]
+        for item in rows:
+            if not rules.visible(str(item["SK"]), hot):
+                continue
+            if not page.add(export_line(Line.MESSAGE, message_from_item(reads.with_content(store.table, item)))):
+                return False, after
+            after = str(item["SK"])
+        if "LastEvaluatedKey" not in response:
+            return True, after
+        first = after_message(str(rows[-1]["SK"]))
+    return False, after
+
+
+def _export_memories(
+    store: Store, hot: dict[str, Any], page: _ExportPage, after: str | None
+) -> tuple[bool, str | None]:
+    """Add the session's memory records above sort key ``after`` to ``page`` (by type, then oldest first); return
+    whether they all fit, and the sort key of the last one added (``after`` when none was)."""
+    session_id = str(hot["session_id"])
+    query = reads.memories_query(session_id, None, str(hot["created_at"]))
+    start_key = key(session_pk(session_id), after) if after else None
+    while page.room > 0:
+        extra: dict[str, Any] = {"Limit": min(page.room, 1000)}
+        if start_key:
+            extra["ExclusiveStartKey"] = start_key
+        response = store.table.query(query, **extra)
+        for item in map(deserialize, response.get("Items", [])):
+            if not page.add(export_line(Line.MEMORY, memory_from_item(item))):
+                return False, after
+            after = str(item["SK"])
+        start_key = response.get("LastEvaluatedKey")
+        if not start_key:
+            return True, after
+    return False, after

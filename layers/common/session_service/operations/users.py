@@ -1,0 +1,63 @@
+"""A user's data as a whole, and the service's: erasure (request and progress), usage, statistics, health."""
+
+from __future__ import annotations
+
+from session_service.data.actions import ErasureStart, MarkErasing, transact
+from session_service.data.dynamo import TransactionCanceled, serialize
+from session_service.data.items import erasure_from_item
+from session_service.data.keys import STATS_KEY, erasure_key, user_pk
+from session_service.data.stats import stats_from_item, usage_from_items
+from session_service.errors import ErasureNotFound, ServiceUnavailable
+from session_service.models import Erasure, Stats, Usage
+from session_service.operations import Store
+
+
+def erase_user(store: Store, caller: str) -> None:
+    """DELETE /users/{user_id}: erase everything of ``caller`` (GDPR article 17); returns at once.
+
+    One transaction: the erasure's progress record (``status`` erasing; conditioned on no erasure of the
+    user running, so a repeated request writes nothing) and :data:`~session_service.data.stats.ERASING` on the
+    caller's counts item. From then on every reader of the caller's data reads that mark and finds nothing
+    (:func:`~session_service.data.reads.session_items`, the listing), and a create is refused
+    (:class:`~session_service.errors.UserErasing`). The stream function does the rest in the background, driven
+    by the progress record's own stream records (:mod:`session_service.erasure`): it turns the user's sessions
+    into tombstones, lets the session clean-up delete their items, then deletes the user's counts, usage and
+    idempotency records, and marks the record ``erased``. Raises :class:`ServiceUnavailable` when DynamoDB keeps
+    refusing.
+    """
+    now = store.clock()
+    try:
+        transact(store.table, [ErasureStart(caller, now), MarkErasing(caller, now)])
+    except TransactionCanceled as canceled:
+        if not canceled.failed(0):
+            raise ServiceUnavailable() from canceled
+        # An erasure of the caller runs already: this request is that one.
+
+
+def erasure(store: Store, caller: str) -> Erasure:
+    """GET /users/{user_id}/erasure: the progress of the caller's latest erasure (its record, read consistently).
+
+    Raises :class:`ErasureNotFound` when none was asked for (or its record expired, 30 days after it finished)."""
+    item = store.table.get(erasure_key(caller), consistent=True)
+    if item is None:
+        raise ErasureNotFound()
+    return erasure_from_item(caller, item)
+
+
+def get_stats(store: Store) -> Stats:
+    """Service-wide statistics as the stream function keeps them (the ``STATS`` item)."""
+    return stats_from_item(store.table.get(STATS_KEY))
+
+
+def get_usage(store: Store, user_id: str) -> Usage:
+    """The user's usage as the stream function keeps it (:func:`~session_service.data.stats.usage_from_items`):
+    one Query of the user's partition (eventually consistent: the stream writes it, not the request) reads the
+    usage item (totals), the per-model usage items and the counts (zeros while the user's data is being erased:
+    gone for every reader, SPEC section 9)."""
+    query = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": serialize({":pk": user_pk(user_id)})}
+    return usage_from_items(user_id, store.table.query_all(query))
+
+
+def ping(store: Store) -> bool:
+    """True when the table answers a read (used by ``GET /health/detailed``)."""
+    return store.table.answers(STATS_KEY)
