@@ -127,7 +127,7 @@ def call(app: APIGatewayRestResolver, method: str, path: str, resource: str, **o
     return int(response["statusCode"]), response["body"]
 
 
-# -- 1 to 3: the resolver's validation middlewares ------------------------------------------------------------
+# -- the resolver's validation middlewares ----------------------------------------------------------------------
 
 
 def test_the_resolver_keeps_its_validation_middlewares_where_we_replace_them() -> None:
@@ -156,7 +156,7 @@ def test_the_response_middleware_is_built_with_the_resolvers_response_validation
     assert call(app, "GET", "/broken", "/broken")[0] == 500  # 422 were it built without it
 
 
-# -- 4: the matched route and its declared parameters ---------------------------------------------------------
+# -- the matched route and its declared parameters --------------------------------------------------------------
 
 
 def test_the_route_in_the_context_declares_its_query_and_path_parameters() -> None:
@@ -173,7 +173,7 @@ def test_the_route_in_the_context_declares_its_query_and_path_parameters() -> No
     assert list(invalid_path_params(things, raw, IdleKind)) == []
 
 
-# -- 5, 6: how a body is read ---------------------------------------------------------------------------------
+# -- how a body is read -----------------------------------------------------------------------------------------
 
 
 def test_the_body_hooks_have_the_signatures_we_override() -> None:
@@ -217,7 +217,7 @@ def test_a_route_with_a_body_is_read_through_get_body() -> None:
     assert call(app, "POST", "/things", "/things", body="not JSON at all") == (200, '{"name":"from read_body"}')
 
 
-# -- 7: how a response body is validated and written ----------------------------------------------------------
+# -- how a response body is validated and written ---------------------------------------------------------------
 
 
 def test_the_response_hooks_have_the_signatures_we_override() -> None:
@@ -249,7 +249,7 @@ def test_a_body_that_is_not_json_passes_as_the_route_made_it() -> None:
     assert call(app, "GET", "/text", "/text") == (200, '{"a": 1}\n')
 
 
-# -- 8: the idempotency records' key --------------------------------------------------------------------------
+# -- the idempotency records' key -------------------------------------------------------------------------------
 
 
 def test_the_persistence_layer_keys_every_record_with_get_key() -> None:

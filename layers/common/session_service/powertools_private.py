@@ -5,22 +5,19 @@ here, and only here. ``tests/unit/test_powertools_private.py`` checks each point
 what we replace, the method takes the parameters we pass, a request runs through it) and fails on an upgrade
 that changes one; read this module again before raising the pinned version.
 
-The touch points:
+Each private name the service relies on, and where:
 
-1. ``APIGatewayRestResolver._request_validation_middleware`` and
-2. ``._response_validation_middleware``: the validation middlewares the resolver runs, replaced by ours
-   (:func:`install_validation`);
-3. ``._has_response_validation_error``: read to build the response middleware as Powertools does;
-4. the resolver's ``context["_route"]`` and ``context["_route_args"]``: the matched route and its raw path
-   values, and ``Route.dependant`` (an internal class): the route's declared parameters
-   (:meth:`RequestValidation.check`, :func:`declared_query_names`, :func:`invalid_path_params`);
-5. ``OpenAPIRequestValidationMiddleware._get_body`` and
-6. ``._parse_json_data``: how a body is read (:meth:`RequestValidation.read_body`,
-   :meth:`~RequestValidation.read_json`);
-7. ``OpenAPIResponseValidationMiddleware._serialize_response_with_validation``, ``._handle_response`` and
-   ``ModelField._type_adapter``: how a response body is validated and written
-   (:class:`ResponseValidation`);
-8. ``DynamoDBPersistenceLayer._get_key``: the key of an idempotency record (:func:`partitioned_persistence_layer`).
+* ``APIGatewayRestResolver._request_validation_middleware`` and ``._response_validation_middleware``: the
+  validation middlewares a resolver runs, replaced by ours; ``._has_response_validation_error``: read to build
+  ours as Powertools builds its own (:func:`install_validation`);
+* the resolver's ``context["_route"]`` and ``context["_route_args"]`` (the matched route, its path values as
+  received) and ``Route.dependant`` with its ``ModelField`` objects (internal classes: the route's declared
+  parameters) (:meth:`RequestValidation.check`, :func:`declared_query_names`, :func:`invalid_path_params`);
+* ``OpenAPIRequestValidationMiddleware._get_body`` and ``._parse_json_data``: how a body is read
+  (:meth:`RequestValidation.read_body`, :meth:`~RequestValidation.read_json`);
+* ``OpenAPIResponseValidationMiddleware._handle_response`` and ``._serialize_response_with_validation``, and
+  ``ModelField._type_adapter``: how a response body is validated and written (:class:`ResponseValidation`);
+* ``DynamoDBPersistenceLayer._get_key``: the key of an idempotency record (:func:`partitioned_persistence_layer`).
 """
 
 from __future__ import annotations
@@ -40,7 +37,8 @@ if TYPE_CHECKING:
 
 P = TypeVar("P")
 
-# -- 1 to 3: the resolver's validation middlewares ------------------------------------------------------------
+
+# -- the resolver's validation middlewares -------------------------------------------------------------------
 
 
 def install_validation(
@@ -55,7 +53,7 @@ def install_validation(
     app._response_validation_middleware = response(has_response_validation_error=app._has_response_validation_error)
 
 
-# -- 4 to 6: request validation -------------------------------------------------------------------------------
+# -- request validation -------------------------------------------------------------------------------------
 
 
 class RequestValidation(OpenAPIRequestValidationMiddleware):
@@ -112,7 +110,7 @@ def invalid_path_params(route: Any, path_values: dict[str, Any], kind: type[P]) 
                 yield info
 
 
-# -- 7: response validation -----------------------------------------------------------------------------------
+# -- response validation --------------------------------------------------------------------------------------
 
 
 class ResponseValidation(OpenAPIResponseValidationMiddleware):
@@ -152,7 +150,7 @@ class _ContextField:
         return self._field._type_adapter.dump_python(value, mode=mode, context=self._context, **options)
 
 
-# -- 8: the idempotency records' key --------------------------------------------------------------------------
+# -- the idempotency records' key -----------------------------------------------------------------------------
 
 
 def partitioned_persistence_layer(partition: Callable[[], str], **options: Any) -> BasePersistenceLayer:
