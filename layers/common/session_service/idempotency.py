@@ -18,7 +18,9 @@ scoped to the caller, the operation and its target: two users (or two sessions) 
 Powertools' persistence layer and its configuration are built once per process (per DynamoDB client),
 not per request: each ``DynamoDBPersistenceLayer`` registers a user-agent hook on the client it is given,
 so one per request would pile hooks onto the shared client. The Powertools modules (and boto3) are
-imported on the first keyed request only.
+imported on the first keyed request only. This module sits above the composition root: it takes the client and
+the table from :mod:`session_service.wiring`, and reaches Powertools' private API only through
+:mod:`session_service.powertools_private`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from session_service.data import keys
 from session_service.data.guard import IDEMPOTENCY_TTL_SECONDS
 from session_service.errors import IdempotencyKeyReused, ServiceUnavailable, SessionServiceError
 from session_service.observability import logger
+from session_service.wiring import dynamodb_client, settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
@@ -66,17 +69,12 @@ def _config() -> IdempotencyConfig:
 @lru_cache(maxsize=1)
 def _store(client: Any, table_name: str) -> BasePersistenceLayer:
     """Powertools' DynamoDB persistence layer over ``table_name``, built once per client (tests rebuild the
-    client with :func:`session_service.wiring.reset`, and get a new layer with it)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    client with :func:`session_service.wiring.reset`, and get a new layer with it). Records sit in the
+    partition of the caller being served, not in one static partition."""
+    from session_service.powertools_private import partitioned_persistence_layer
 
-    class CallerPartitioned(DynamoDBPersistenceLayer):
-        """Records sit in the partition of the caller being served, not in one static partition."""
-
-        def _get_key(self, idempotency_key: str) -> dict[str, Any]:
-            partition = keys.idempotency_pk(_caller.get())
-            return {self.key_attr: {"S": partition}, str(self.sort_key_attr): {"S": idempotency_key}}
-
-    return CallerPartitioned(
+    return partitioned_persistence_layer(
+        lambda: keys.idempotency_pk(_caller.get()),
         table_name=table_name,
         key_attr="PK",
         sort_key_attr="SK",
@@ -120,8 +118,6 @@ def run_once(
         IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
-
-    from session_service.wiring import dynamodb_client, settings
 
     config = _config()
     # Every invocation registers its own context on the shared config, as Powertools' `idempotent` does:

@@ -1,0 +1,119 @@
+"""The typed parameters of a route (path, query and header), and the checks a handler makes on them: who
+the caller is, what an ``If-Match`` names, the 422 of parameters that contradict each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from session_service import errors
+from session_service.errors import MessageNotFound, SessionNotFound
+from session_service.idempotency import MAX_KEY_CHARS
+from session_service.identity import resolve_caller
+from session_service.models import (
+    ITEM_ID_PATTERN,
+    MAX_EXPORT_LINES,
+    SESSION_ID_PATTERN,
+    USER_ID_PATTERN,
+)
+from session_service.wiring import settings
+
+
+class IdPath(Path):  # type: ignore[misc]  # Powertools' Param classes are untyped
+    """A path parameter naming a resource: a value that is not a valid id answers as a missing resource.
+
+    SPEC section 4: a path ``session_id`` or ``message_id`` that is not a valid id answers 404 like a
+    missing one (so the id's format tells a caller nothing more than a lookup would). ``not_found``
+    builds the domain error to raise; the resolver's request validation (:mod:`session_service.http.resolver`)
+    raises it before anything else runs.
+    """
+
+    def __init__(self, *, not_found: Callable[[], Exception], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.not_found = not_found
+
+
+SessionIdPath = Annotated[
+    str, IdPath(not_found=SessionNotFound, pattern=SESSION_ID_PATTERN, max_length=200, description="Session id")
+]
+MessageIdPath = Annotated[
+    str, IdPath(not_found=MessageNotFound, pattern=ITEM_ID_PATTERN, max_length=36, description="Message id (a UUID)")
+]
+UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
+UserIdQuery = Annotated[
+    str | None,
+    Query(pattern=USER_ID_PATTERN, max_length=128, description="The caller; optional with the authorizer"),
+]
+UserIdAlsoQuery = Annotated[
+    str | None,
+    Query(
+        alias="user_id",
+        pattern=USER_ID_PATTERN,
+        max_length=128,
+        description="The caller: the path's user (optional; another user is 403)",
+    ),
+]
+PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from 1")]
+PageSizeQuery = Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200 (SPEC section 3)")]
+ExportPageSizeQuery = Annotated[
+    int, Query(ge=1, le=MAX_EXPORT_LINES, description="Lines per page, at most 10,000 (SPEC section 9)")
+]
+NextTokenQuery = Annotated[
+    str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        description="Makes a retried create safe: the same key and body return the first response",
+    ),
+]
+IfMatch = Annotated[
+    str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
+]
+
+
+def invalid_query(name: str, message: str) -> RequestValidationError:
+    """The 422 of a query parameter that contradicts another: ``detail`` names it (``["query", name]``)."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": {}}])
+
+
+def invalid_body(location: tuple[str, ...], message: str) -> RequestValidationError:
+    """The 422 of a body field that contradicts the request (``location``: ``("body", ...)``)."""
+    return RequestValidationError([{"type": "value_error", "loc": location, "msg": message, "input": {}}])
+
+
+def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str, ...] = ("query", "user_id")) -> str:
+    """The caller of the current request (see :func:`session_service.identity.resolve_caller`)."""
+    return resolve_caller(
+        app.current_event.raw_event, claimed, authorizer_enabled=settings().authorizer_enabled, location=location
+    )
+
+
+def user_caller(app: APIGatewayRestResolver, path_user: str, query_user: str | None) -> str:
+    """The caller of a route on ``/users/{user_id}`` that acts on that user's own data (erasure, export, usage):
+    the path's user, verified as :func:`caller` verifies any claim. A ``?user_id=`` that names someone else is
+    :class:`~session_service.errors.Forbidden` (SPEC section 9: a user erases and reads only their own data)."""
+    if query_user is not None and query_user != path_user:
+        raise errors.Forbidden("user_id does not match the user in the path")
+    return caller(app, path_user, ("path", "user_id"))
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names; ``None`` when absent or ``*``.
+
+    ``If-Match`` uses the strong comparison (RFC 9110 13.1.1): a weak tag (``W/"3"``) never matches, nor
+    does anything that is not one of our quoted ETags (an unquoted number, a list); those yield ``-1``, a
+    version no session has, so the write answers 412.
+    """
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip()
+    inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+    return int(inner) if inner.isascii() and inner.isdigit() and len(inner) < 19 else -1

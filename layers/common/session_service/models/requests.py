@@ -1,0 +1,174 @@
+"""Request bodies: ``extra="forbid"``, SPEC section 4's limits, validated at the edge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from session_service.models.types import (
+    MAX_BATCH_MESSAGES,
+    MAX_BATCH_SESSIONS,
+    MAX_CHUNK_INDEX,
+    NO_COST,
+    ChunkContent,
+    JsonObject,
+    MemoryContent,
+    MemoryType,
+    MessageContent,
+    MessageId,
+    MessageRole,
+    MessageStatus,
+    MessageType,
+    ModelField,
+    MoneyInput,
+    SessionId,
+    SessionStatus,
+    Title,
+    Tokens,
+    TtlSeconds,
+    UserId,
+)
+
+
+# defer_build: a model's validators are built on first use, so a handler pays only for the models its
+# operation touches (cold start), not for every model of the service.
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class SessionCreate(_Request):
+    """POST /api/v1/sessions body. ``session_id`` is optional (the server draws a UUID)."""
+
+    user_id: UserId
+    title: Title = ""
+    metadata: JsonObject = Field(default_factory=dict)
+    conversation_data: JsonObject = Field(default_factory=dict)
+    session_id: SessionId | None = None
+    ttl_seconds: TtlSeconds | None = Field(default=None, description="Defaults to SESSION_TTL_SECONDS (30 days)")
+
+
+class SessionUpdate(_Request):
+    """PUT body: only the fields sent change; ``metadata`` and ``conversation_data`` are replaced whole."""
+
+    title: Title | None = None
+    metadata: JsonObject | None = None
+    conversation_data: JsonObject | None = None
+    status: SessionStatus | None = None
+
+
+class MessageCreate(_Request):
+    """POST .../messages body (seed 002, and SPEC section 8's fields).
+
+    ``message_id`` (optional, a UUID) makes the append idempotent by itself: the same id and body again
+    answer the stored message, another body 409. A streamed reply starts ``in_progress``: its content may be
+    empty and its ``tokens_used``/``cost_usd`` come with its finalization (so they must be 0 here).
+    """
+
+    status: MessageStatus = MessageStatus.COMPLETED
+    role: MessageRole
+    content: ChunkContent = Field(description="Required (non-empty) unless status is in_progress")
+    message_type: MessageType = MessageType.CHAT
+    metadata: JsonObject = Field(default_factory=dict)
+    tokens_used: Tokens = 0
+    cost_usd: MoneyInput = NO_COST
+    message_id: MessageId | None = None
+    provider: ModelField | None = None
+    model: ModelField | None = None
+
+    # ``status`` is declared first, so these validators see it (pydantic validates fields in order).
+    @field_validator("content")
+    @classmethod
+    def _content_unless_streaming(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("status") is not MessageStatus.IN_PROGRESS:
+            raise PydanticCustomError("string_too_short", "content must not be empty (unless status is in_progress)")
+        return value
+
+    @field_validator("tokens_used", "cost_usd")
+    @classmethod
+    def _counted_at_finalization(cls, value: Any, info: ValidationInfo) -> Any:
+        if value and info.data.get("status") is MessageStatus.IN_PROGRESS:
+            raise ValueError("an in_progress message gets tokens_used and cost_usd when it is finalized")
+        return value
+
+
+class MessageUpdate(_Request):
+    """PATCH .../messages/{message_id} body: only the fields sent change (at least one).
+
+    ``status`` finalizes a streamed reply (``completed`` or ``incomplete``, with its ``tokens_used`` and
+    ``cost_usd``); on a finalized message the same status again, with the values stored, is a no-op.
+    """
+
+    content: MessageContent | None = None
+    metadata: JsonObject | None = None
+    tokens_used: Tokens | None = None
+    cost_usd: MoneyInput | None = None
+    provider: ModelField | None = None
+    model: ModelField | None = None
+    status: Literal[MessageStatus.COMPLETED, MessageStatus.INCOMPLETE] | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MessageUpdate:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("send at least one field to change (null means unchanged)")
+        return self
+
+
+class ChunkCreate(_Request):
+    """POST .../messages/{message_id}/chunks body: the next piece of a streamed reply; ``index`` counts
+    from 0 without gaps."""
+
+    index: Annotated[int, Field(strict=True, ge=0, le=MAX_CHUNK_INDEX)]
+    content: ChunkContent
+
+
+class MessageBatchCreate(_Request):
+    """POST .../messages:batch body: 1 to 98 messages stored all or nothing, in the order given."""
+
+    messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=MAX_BATCH_MESSAGES)]
+
+    @field_validator("messages")
+    @classmethod
+    def _ids_are_distinct(cls, messages: list[MessageCreate]) -> list[MessageCreate]:
+        chosen = [m.message_id for m in messages if m.message_id is not None]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("two messages of the batch have the same message_id")
+        return messages
+
+
+class SessionBatchCreate(_Request):
+    """POST /api/v1/sessions:batch body: 1 to 25 sessions of the caller, created all or nothing (seed 003's
+    ``batch_save_sessions``). Each body is a :class:`SessionCreate` whose ``user_id`` is the caller."""
+
+    sessions: Annotated[list[SessionCreate], Field(min_length=1, max_length=MAX_BATCH_SESSIONS)]
+
+    @field_validator("sessions")
+    @classmethod
+    def _ids_are_distinct(cls, sessions: list[SessionCreate]) -> list[SessionCreate]:
+        chosen = [s.session_id for s in sessions if s.session_id is not None]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("two sessions of the batch have the same session_id")
+        return sessions
+
+
+class SessionBatchDelete(_Request):
+    """POST /api/v1/sessions:batchDelete body: 1 to 25 distinct ids of the caller's sessions, deleted for good
+    all or nothing (seed 003's ``batch_delete_sessions``)."""
+
+    session_ids: Annotated[list[SessionId], Field(min_length=1, max_length=MAX_BATCH_SESSIONS)]
+
+    @field_validator("session_ids")
+    @classmethod
+    def _ids_are_distinct(cls, session_ids: list[str]) -> list[str]:
+        if len(set(session_ids)) != len(session_ids):
+            raise ValueError("a session_id is named twice")
+        return session_ids
+
+
+class MemoryCreate(_Request):
+    """POST .../memory body (seed 002)."""
+
+    memory_type: MemoryType
+    content: MemoryContent
+    metadata: JsonObject = Field(default_factory=dict)
