@@ -14,6 +14,8 @@ import functools
 import inspect
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -33,21 +35,68 @@ def _dynamodb_local() -> DynamoDBLocal | None:
 
 
 @contextlib.contextmanager
-def local_server(env: dict[str, str] | None = None) -> Iterator[tuple[RunningServer, str | None, str]]:
-    """A devserver on the shared DynamoDB Local (its own table), else on its in-memory store; yields the server,
-    the DynamoDB endpoint (``None`` in memory) and the table's name."""
-    dynamodb = _dynamodb_local()
+def local_server(
+    env: dict[str, str] | None = None, *, memory: bool = False
+) -> Iterator[tuple[RunningServer, str | None, str]]:
+    """A devserver on the shared DynamoDB Local (its own table), else (or with ``memory``) on its in-memory store;
+    yields the server, the DynamoDB endpoint (``None`` in memory) and the table's name."""
+    dynamodb = None if memory else _dynamodb_local()
     table = f"session-service-client-{uuid.uuid4().hex[:8]}"
     options: dict[str, Any] = {"endpoint_url": dynamodb.endpoint} if dynamodb else {}
     with serve_in_subprocess(env={"TABLE_NAME": table, **(env or {})}, workers=2, **options) as server:
         yield server, dynamodb.endpoint if dynamodb else None, table
 
 
+@contextlib.contextmanager
+def degraded_server() -> Iterator[RunningServer]:
+    """A devserver whose table is gone (dropped after it started): every call that reads it answers 503 with
+    ``Retry-After``. On a DynamoDB Local of its own: dropping a table of the shared one stops the streams of
+    the others. Raises ``DynamoDBLocalUnavailable`` where DynamoDB Local cannot run."""
+    private = DynamoDBLocal().start()
+    try:
+        table = f"session-service-client-{uuid.uuid4().hex[:8]}"
+        with serve_in_subprocess(endpoint_url=private.endpoint, env={"TABLE_NAME": table}, workers=1) as server:
+            drop_table(private.endpoint, table)
+            yield server
+    finally:
+        private.stop()
+
+
+@dataclass
+class Servers:
+    """The package's servers, started together: ``main`` (no authorizer: ``user_id`` names the caller),
+    ``authorizer`` (the authorizer on, in memory: no token is verified locally, so every call is 401) and
+    ``degraded`` (its table dropped after start: 503; ``None`` without DynamoDB Local)."""
+
+    main: RunningServer
+    authorizer: RunningServer
+    degraded: RunningServer | None
+
+
 @pytest.fixture(scope="package")
-def server() -> Iterator[RunningServer]:
-    """The package's server (no authorizer: ``user_id`` names the caller)."""
-    with local_server() as (running, _, _):
-        yield running
+def servers() -> Iterator[Servers]:
+    dynamodb = _dynamodb_local()  # started once, before the servers that share it
+    managers: list[Any] = [local_server(), local_server({"AUTHORIZER_ENABLED": "true"}, memory=True)]
+    if dynamodb is not None:
+        managers.append(degraded_server())
+    with ThreadPoolExecutor(len(managers)) as pool:
+        futures = [pool.submit(manager.__enter__) for manager in managers]
+    try:
+        for future in futures:
+            if (error := future.exception()) is not None:
+                raise error
+        (main, _, _), (authorizer, _, _), *degraded = [future.result() for future in futures]
+        yield Servers(main, authorizer, degraded[0] if degraded else None)
+    finally:
+        for manager, future in zip(managers, futures, strict=True):
+            if future.exception() is None:
+                manager.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="package")
+def server(servers: Servers) -> RunningServer:
+    """The package's main server."""
+    return servers.main
 
 
 @pytest.fixture(scope="package")

@@ -156,11 +156,13 @@ class RequestBuilder:
         chosen = user_id if user_id is not None else self.user_id
         return {} if chosen is None else {"user_id": chosen}
 
-    def _user_path(self, user_id: str | None) -> str:
+    def _user_route(self, user_id: str | None, *rest: str) -> tuple[str, dict[str, str]]:
+        """The path of the user a call names (else the client's), and the client's own ``user_id`` as the caller
+        (the service answers 403 when they differ: a user reads and erases only their own data)."""
         chosen = user_id if user_id is not None else self.user_id
         if chosen is None:
             raise ValueError("user_id is required: give it to the client or to the call")
-        return f"{API}/users/{_segment(chosen)}"
+        return "/".join([f"{API}/users/{_segment(chosen)}", *rest]), self._caller(None)
 
     def _session_path(self, session_id: str, *rest: str) -> str:
         return "/".join([f"{API}/sessions/{_segment(session_id)}", *rest])
@@ -311,8 +313,9 @@ class RequestBuilder:
         next_token: str | None = None,
         user_id: str | None = None,
     ) -> Call[SessionList]:
+        path, _ = self._user_route(user_id, "sessions")  # the listing takes no query user_id: the path's is the caller
         params = _query(active_only=active_only, status=status, page=page, page_size=page_size, next_token=next_token)
-        return Call("GET", f"{self._user_path(user_id)}/sessions", _model(SessionList), params=params, retry=True)
+        return Call("GET", path, _model(SessionList), params=params, retry=True)
 
     # -- messages ---------------------------------------------------------------------------------------
 
@@ -503,26 +506,29 @@ class RequestBuilder:
     # -- a user's data ----------------------------------------------------------------------------------
 
     def get_usage(self, *, user_id: str | None = None) -> Call[Usage]:
-        return Call("GET", f"{self._user_path(user_id)}/usage", _model(Usage), retry=True)
+        path, caller = self._user_route(user_id, "usage")
+        return Call("GET", path, _model(Usage), params=caller, retry=True)
 
     def export_user(
         self, *, page_size: int | None = None, next_token: str | None = None, user_id: str | None = None
     ) -> Call[ExportPage]:
-        params = _query(page_size=page_size, next_token=next_token)
+        path, caller = self._user_route(user_id, "export")
         return Call(
             "GET",
-            f"{self._user_path(user_id)}/export",
+            path,
             _export_page,
-            params=params,
+            params={**caller, **_query(page_size=page_size, next_token=next_token)},
             headers={"Accept": NDJSON},
             retry=True,
         )
 
     def erase_user(self, *, user_id: str | None = None) -> Call[ErasureAccepted]:
-        return Call("DELETE", self._user_path(user_id), _model(ErasureAccepted), retry=True)
+        path, caller = self._user_route(user_id)
+        return Call("DELETE", path, _model(ErasureAccepted), params=caller, retry=True)
 
     def get_erasure(self, *, user_id: str | None = None) -> Call[Erasure]:
-        return Call("GET", f"{self._user_path(user_id)}/erasure", _model(Erasure), retry=True)
+        path, caller = self._user_route(user_id, "erasure")
+        return Call("GET", path, _model(Erasure), params=caller, retry=True)
 
 
 def _money(value: Decimal | int | float | str | None) -> Decimal | int | None:
