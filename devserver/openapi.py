@@ -61,6 +61,8 @@ OPERATION_IDS: dict[str, str] = {
     "add_messages_batch": "append_messages",
     "add_message_chunk": "append_chunk",
     "list_user_sessions": "list_sessions",
+    "create_sessions_batch": "create_sessions",
+    "delete_sessions_batch": "delete_sessions",
 }
 """Where an operation's id differs from its handler's folder name (``functions/<name>``): the verb a client
 method reads best with. Every other operation's id is its folder's name."""
