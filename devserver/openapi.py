@@ -4,9 +4,20 @@ Each function under ``functions/`` owns one route, and its decorator states the 
 ``summary``, ``tags`` and ``responses`` (success statuses, ``ETag``, and the domain errors it can raise,
 documented from the one error table, :data:`session_service.http.ERROR_ANSWERS`). This module imports
 every handler ``template.yaml`` routes to, hands their schemas to ``OpenAPIMerge`` with the document's
-info, server and tag descriptions, and then removes what Powertools adds that the service never answers
-(:func:`_refine`). The result is committed as ``openapi.json``; ``tests/test_openapi.py`` fails when it
-drifts from the code.
+info, server and tag descriptions, and then makes the result one a client generator can use:
+
+* it removes what Powertools adds that the service never answers (:func:`_refine`);
+* each operation gets the ``operationId`` of its handler (``functions/<op>``, renamed by
+  :data:`OPERATION_IDS`), so a generated client says ``create_session``, not
+  ``create_session_api_v1_sessions_post``;
+* header parameters are named as HTTP writes them (``If-Match``, ``Idempotency-Key``);
+* the export's NDJSON lines are typed (:data:`EXPORT_LINES`: one schema per ``type``, under
+  ``x-itemSchema``, OpenAPI 3.2's ``itemSchema`` for sequential media types, as an extension of 3.1);
+* the deployed authorizer is a ``securitySchemes`` entry (Swagger UI's Authorize button).
+
+Money is declared where its type is (``session_service.models.Money``: ``format: decimal``, which
+datamodel-code-generator reads as ``Decimal``). The result is committed as ``openapi.json``;
+``tests/server/test_openapi.py`` fails when it drifts from the code.
 
     python -m devserver.openapi            # print the document
     python -m devserver.openapi --write    # rewrite openapi.json at the repository root
@@ -45,6 +56,68 @@ TAGS: dict[str, str] = {
 
 _METHOD_ORDER = ("get", "put", "post", "delete", "patch", "head", "options")
 
+OPERATION_IDS: dict[str, str] = {
+    "add_message": "append_message",
+    "add_messages_batch": "append_messages",
+    "add_message_chunk": "append_chunk",
+    "list_user_sessions": "list_sessions",
+    "create_sessions_batch": "create_sessions",
+    "delete_sessions_batch": "delete_sessions",
+}
+"""Where an operation's id differs from its handler's folder name (``functions/<name>``): the verb a client
+method reads best with. Every other operation's id is its folder's name."""
+
+HEADER_NAMES = {"if-match": "If-Match", "idempotency-key": "Idempotency-Key"}
+"""Header parameters as HTTP writes them (Powertools documents the lower-case alias the resolver reads)."""
+
+SECURITY_SCHEME = "cognito"
+SECURITY_SCHEMES: dict[str, Any] = {
+    SECURITY_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A Cognito user pool ID token, sent as `Authorization: Bearer <token>`, when the stack is "
+        "deployed with the authorizer (`AuthorizerEnabled=true`, on for prod): the caller is then the token's "
+        "`sub`, and `/api/v1/sessions/stats` needs the admin group. Without the authorizer (local, dev) no token "
+        "is needed and `user_id` names the caller.",
+    }
+}
+SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {}]
+"""Every ``/api/v1`` route: the token where the authorizer is deployed, nothing where it is not. The health
+checks never need one (``Authorizer: NONE`` in template.yaml)."""
+
+EXPORT_TYPES = {"session": "Session", "message": "Message", "memory": "Memory"}
+"""A line of the export per ``type``: the record as the API returns it, plus ``type`` (SPEC section 9)."""
+EXPORT_LINES = "ExportLine"
+
+
+def _export_schemas() -> dict[str, Any]:
+    """Components typing the export's NDJSON lines: ``ExportLine``, one of ``Exported<Record>`` by ``type``."""
+    schemas: dict[str, Any] = {}
+    for kind, record in EXPORT_TYPES.items():
+        schemas[f"Exported{record}"] = {
+            "title": f"Exported{record}",
+            "description": f"A line of the export: a {record} with `type` `{kind}`",
+            "allOf": [
+                {"$ref": f"#/components/schemas/{record}"},
+                {
+                    "type": "object",
+                    "properties": {"type": {"type": "string", "const": kind, "title": "Type"}},
+                    "required": ["type"],
+                },
+            ],
+        }
+    schemas[EXPORT_LINES] = {
+        "title": EXPORT_LINES,
+        "description": "One line of a user's export (NDJSON): a session, message or memory record, by `type`",
+        "oneOf": [{"$ref": f"#/components/schemas/Exported{record}"} for record in EXPORT_TYPES.values()],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {kind: f"#/components/schemas/Exported{record}" for kind, record in EXPORT_TYPES.items()},
+        },
+    }
+    return schemas
+
 
 def _version() -> str:
     from session_service import __version__
@@ -81,6 +154,13 @@ def _refine(operation: dict[str, Any]) -> None:
             (kept,) = [option for option in options if option != {"type": "null"}]
             del schema["anyOf"]
             parameter["schema"] = {**kept, **schema}
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header":
+            parameter["name"] = HEADER_NAMES.get(parameter["name"], parameter["name"])
+    for response in responses.values():
+        for media_type, media in response.get("content", {}).items():
+            if media_type.endswith("ndjson"):  # a sequence of JSON texts: each is one of EXPORT_LINES
+                media["x-itemSchema"] = {"$ref": f"#/components/schemas/{EXPORT_LINES}"}
     operation["responses"] = dict(sorted(responses.items()))
 
 
@@ -99,15 +179,22 @@ def build_document() -> dict[str, Any]:
         on_conflict="error",
     )
     # In path and method order, so that the merged paths come out in that order.
-    for route in sorted(routes(), key=lambda r: (r.path, _METHOD_ORDER.index(r.method.lower()))):
+    ordered = sorted(routes(), key=lambda r: (r.path, _METHOD_ORDER.index(r.method.lower())))
+    for route in ordered:
         merge.add_schema(handler_schema(route))
     document = merge.get_openapi_schema()
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            _refine(operation)
+    for route in ordered:
+        operation = document["paths"][route.path][route.method.lower()]
+        operation["operationId"] = OPERATION_IDS.get(route.code_dir.name, route.code_dir.name)
+        if not route.path.startswith("/api/"):
+            operation["security"] = []
+        _refine(operation)
     schemas = document["components"]["schemas"]
     schemas.pop("ResponseValidationError", None)  # only the 500s removed above referred to it
+    schemas.update(_export_schemas())
     document["components"]["schemas"] = dict(sorted(schemas.items()))
+    document["components"]["securitySchemes"] = SECURITY_SCHEMES
+    document["security"] = SECURITY
     return document
 
 

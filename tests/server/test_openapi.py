@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -163,3 +164,89 @@ def test_handlers_agree_on_shared_components(document: dict[str, Any]) -> None:
         for name, schema in handler_schema(route).get("components", {}).get("schemas", {}).items():
             if name != "ResponseValidationError":
                 assert merged[name] == schema, (route.code_dir.name, name)
+
+
+# -- what a client generator needs (issue 19) -----------------------------------------------------------
+
+EXPECTED_OPERATION_IDS = {
+    ("post", "/api/v1/sessions"): "create_session",
+    ("post", "/api/v1/sessions/{session_id}/messages"): "append_message",
+    ("post", "/api/v1/sessions/{session_id}/messages:batch"): "append_messages",
+    ("post", CHUNKS): "append_chunk",
+    ("get", "/api/v1/sessions/{session_id}/messages"): "list_messages",
+    ("get", "/api/v1/users/{user_id}/sessions"): "list_sessions",
+    ("get", "/api/v1/sessions/{session_id}"): "get_session",
+    ("get", "/health"): "health",
+}
+
+
+def test_every_operation_has_a_readable_unique_operation_id(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", name) for name in ids), ids
+    by_route = {(method, path): operation["operationId"] for method, path, operation in operations(document)}
+    assert {route: by_route[route] for route in EXPECTED_OPERATION_IDS} == EXPECTED_OPERATION_IDS
+
+
+def _money_fields(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for model, schema in document["components"]["schemas"].items():
+        for name, field in schema.get("properties", {}).items():
+            if name in ("cost", "cost_usd", "total_cost"):
+                found.append((model, name, field))
+    return found
+
+
+def test_money_is_a_decimal_number_everywhere(document: dict[str, Any]) -> None:
+    """``format: decimal`` on a JSON number: datamodel-code-generator reads it as ``Decimal``, not ``float``."""
+    fields = _money_fields(document)
+    assert {model for model, _, _ in fields} >= {"Session", "Message", "MessageCreate", "Stats", "Usage", "ModelUsage"}
+    for model, name, field in fields:
+        options = [option for option in field.get("anyOf", [field]) if option != {"type": "null"}]
+        assert options and all(o["type"] == "number" and o["format"] == "decimal" for o in options), (model, name)
+
+
+def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> None:
+    headers: dict[str, set[tuple[str, str]]] = {}
+    for method, path, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "header":
+                headers.setdefault(parameter["name"], set()).add((method, path))
+        for status, response in operation["responses"].items():
+            for name in response.get("headers", {}):
+                headers.setdefault(name, set()).add((method, path))
+                if name == "Retry-After":
+                    assert status in ("409", "503"), (method, path, status)
+    assert set(headers) == {"If-Match", "Idempotency-Key", "ETag", "Retry-After", "Next-Token"}
+    creates = {(m, p) for m, p, op in operations(document) if m == "post" and "201" in op["responses"]}
+    assert headers["Idempotency-Key"] == creates
+    session = "/api/v1/sessions/{session_id}"
+    assert headers["If-Match"] == {("put", session), ("delete", session)}
+    assert ("get", "/api/v1/sessions/{session_id}") in headers["ETag"]
+    assert headers["Next-Token"] == {("get", "/api/v1/users/{user_id}/export")}
+
+
+def test_the_export_is_typed_ndjson(document: dict[str, Any]) -> None:
+    ok = document["paths"]["/api/v1/users/{user_id}/export"]["get"]["responses"]["200"]
+    (media_type,) = ok["content"]
+    assert media_type == "application/x-ndjson"
+    assert ok["content"][media_type]["x-itemSchema"] == {"$ref": "#/components/schemas/ExportLine"}
+    schemas = document["components"]["schemas"]
+    line = schemas["ExportLine"]
+    assert line["discriminator"]["propertyName"] == "type"
+    assert set(line["discriminator"]["mapping"]) == {"session", "message", "memory"}
+    for kind, target in line["discriminator"]["mapping"].items():
+        (record, own) = schemas[target.rsplit("/", 1)[1]]["allOf"]
+        assert record["$ref"].rsplit("/", 1)[1] in schemas
+        assert own["properties"]["type"]["const"] == kind and own["required"] == ["type"]
+
+
+def test_the_authorizer_is_a_security_scheme(document: dict[str, Any]) -> None:
+    (name,) = document["components"]["securitySchemes"]
+    scheme = document["components"]["securitySchemes"][name]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert document["security"] == [{name: []}, {}]  # the token where the authorizer is deployed, else none
+    for method, path, operation in operations(document):
+        assert ("security" in operation) == (not path.startswith("/api/")), (method, path)
+        if "security" in operation:
+            assert operation["security"] == [], (method, path)

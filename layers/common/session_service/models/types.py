@@ -293,7 +293,7 @@ nesting and 32 KiB as JSON (SPEC section 4); its numbers are floats."""
 Money = Annotated[
     Decimal,
     PlainSerializer(_money_to_json, when_used="json"),
-    WithJsonSchema({"type": "number", "description": "USD"}, mode="serialization"),
+    WithJsonSchema({"type": "number", "format": "decimal", "description": "USD"}, mode="serialization"),
 ]
 """USD, exact inside, a JSON number on the wire with all of its digits (SPEC section 3)."""
 MoneyInput = Annotated[
@@ -304,6 +304,7 @@ MoneyInput = Annotated[
     WithJsonSchema(
         {
             "type": "number",
+            "format": "decimal",
             "minimum": 0,
             "maximum": int(MAX_COST_USD),
             "description": f"USD, 0 to 10^6, at most {MAX_COST_DECIMALS} decimal places",

@@ -1,0 +1,540 @@
+"""The one request builder both clients share: each route becomes a :class:`Call`, a description of the
+request (method, path, query, headers, JSON body), how to read its answer, and whether a retry is safe.
+
+:class:`SessionServiceClient` and :class:`AsyncSessionServiceClient` only send calls: every path, parameter,
+header and parsing rule lives here, once.
+
+A call is retried (``Call.retry``) only where a retry cannot write twice (docs/client.md):
+
+* reads (``GET``, ``HEAD``) and deletes (a deletion repeated deletes nothing more);
+* creates (``POST``) sent with an ``Idempotency-Key`` drawn once per logical call and kept across its
+  retries: the service answers a retry with the first write's result, written once;
+* a streamed reply's chunks (a repeated index with the same content is a no-op) and its finalization
+  (the same finalization again is a no-op);
+* a session update sent with ``if_match`` (a conditional write: applied once, a retry after it is 412).
+
+A write that is none of these (an update without ``if_match``, a message edit) is retried only when the
+request never left (the connection could not be opened).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from session_service_client import _json
+from session_service_client.errors import APIStatusError, NotFound
+from session_service_client.models import (
+    Context,
+    DeleteResult,
+    EndSessionResult,
+    Erasure,
+    ErasureAccepted,
+    ExportLine,
+    ExportPage,
+    Health,
+    HealthDetailed,
+    Memory,
+    MemoryList,
+    MemoryType,
+    Message,
+    MessageBatchResult,
+    MessageList,
+    MessageRole,
+    MessageStatus,
+    MessageType,
+    NewMessage,
+    NewSession,
+    Order,
+    Session,
+    SessionBatchDeleteResult,
+    SessionBatchResult,
+    SessionDeletedResult,
+    SessionList,
+    SessionStatus,
+    SessionSummary,
+    Stats,
+    Usage,
+)
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+API = "/api/v1"
+NEXT_TOKEN_HEADER = "Next-Token"  # noqa: S105 - a header's name
+NDJSON = "application/x-ndjson"
+EXPORT_LINE: TypeAdapter[Any] = TypeAdapter(ExportLine)
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One request of one method call, and how to read its answer.
+
+    ``accept`` lists the error statuses that are answers here, read by ``parse`` (a ``HEAD``'s 404, the
+    degraded health check's 503). ``after_lost`` turns an error met by a retry whose earlier attempt's
+    answer was lost into the result that attempt had (a deletion retried finds nothing left: 404).
+    """
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    retry: bool = False
+    accept: frozenset[int] = frozenset()
+    after_lost: Callable[[APIStatusError], T | None] | None = None
+
+    @property
+    def content(self) -> bytes | None:
+        """The JSON body as sent (money with all of its digits)."""
+        return None if self.body is None else _json.dumps(self.body)
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _model(cls: type[M]) -> Callable[[httpx.Response], M]:
+    return lambda response: cls.model_validate(_json.loads(response.content))
+
+
+def _session(response: httpx.Response) -> Session:
+    return Session.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
+
+
+def _gone(result: T) -> Callable[[APIStatusError], T | None]:
+    # A deletion whose first answer was lost and whose retry finds nothing: the first attempt deleted it.
+    return lambda error: result if isinstance(error, NotFound) else None
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    """The body fields that were given (``None`` leaves a field to the server's default or unchanged)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _query(**values: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _body_of(item: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, BaseModel):
+        return item.model_dump(exclude_none=True)
+    return dict(item)
+
+
+def parse_export_line(line: bytes | str) -> Any:
+    """One NDJSON line of an export as an :data:`ExportLine` (``ExportedSession``, ``...Message``, ``...Memory``)."""
+    return EXPORT_LINE.validate_python(_json.loads(line))
+
+
+def _export_page(response: httpx.Response) -> ExportPage:
+    lines = [parse_export_line(line) for line in response.content.splitlines() if line.strip()]
+    return ExportPage(lines=lines, next_token=response.headers.get(NEXT_TOKEN_HEADER))
+
+
+class RequestBuilder:
+    """Builds the :class:`Call` of every route. ``user_id`` is the caller the calls name unless a call names
+    another (``None``: the authorizer's verified caller, named by the token)."""
+
+    def __init__(self, user_id: str | None = None) -> None:
+        self.user_id = user_id
+
+    def _caller(self, user_id: str | None) -> dict[str, str]:
+        chosen = user_id if user_id is not None else self.user_id
+        return {} if chosen is None else {"user_id": chosen}
+
+    def _user_route(self, user_id: str | None, *rest: str) -> tuple[str, dict[str, str]]:
+        """The path of the user a call names (else the client's), and the client's own ``user_id`` as the caller
+        (the service answers 403 when they differ: a user reads and erases only their own data)."""
+        chosen = user_id if user_id is not None else self.user_id
+        if chosen is None:
+            raise ValueError("user_id is required: give it to the client or to the call")
+        return "/".join([f"{API}/users/{_segment(chosen)}", *rest]), self._caller(None)
+
+    def _session_path(self, session_id: str, *rest: str) -> str:
+        return "/".join([f"{API}/sessions/{_segment(session_id)}", *rest])
+
+    @staticmethod
+    def _once() -> dict[str, str]:
+        return {"Idempotency-Key": str(uuid.uuid4())}  # one per logical call, kept across its retries
+
+    # -- health and statistics --------------------------------------------------------------------------
+
+    def health(self) -> Call[Health]:
+        return Call("GET", "/health", _model(Health), retry=True)
+
+    def health_detailed(self) -> Call[HealthDetailed]:
+        return Call("GET", "/health/detailed", _model(HealthDetailed), retry=True, accept=frozenset({503}))
+
+    def get_stats(self) -> Call[Stats]:
+        return Call("GET", f"{API}/sessions/stats", _model(Stats), retry=True)
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        *,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_data: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        ttl_seconds: int | None = None,
+        user_id: str | None = None,
+    ) -> Call[Session]:
+        caller = user_id if user_id is not None else self.user_id
+        body = _fields(
+            user_id=caller,
+            title=title,
+            metadata=metadata,
+            conversation_data=conversation_data,
+            session_id=session_id,
+            ttl_seconds=ttl_seconds,
+        )
+        return Call("POST", f"{API}/sessions", _session, headers=self._once(), body=body, retry=True)
+
+    def create_sessions(
+        self, sessions: Sequence[NewSession | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> Call[SessionBatchResult]:
+        caller = self._caller(user_id)
+        bodies = [{**caller, **_body_of(session)} for session in sessions]
+        return Call(
+            "POST",
+            f"{API}/sessions:batch",
+            _model(SessionBatchResult),
+            params=caller,
+            headers=self._once(),
+            body={"sessions": bodies},
+            retry=True,
+        )
+
+    def get_session(self, session_id: str, *, user_id: str | None = None) -> Call[Session]:
+        return Call("GET", self._session_path(session_id), _session, params=self._caller(user_id), retry=True)
+
+    def session_exists(self, session_id: str, *, user_id: str | None = None) -> Call[bool]:
+        return Call(
+            "HEAD",
+            self._session_path(session_id),
+            lambda response: response.status_code == 200,
+            params=self._caller(user_id),
+            retry=True,
+            accept=frozenset({404}),
+        )
+
+    def update_session(
+        self,
+        session_id: str,
+        *,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_data: Mapping[str, Any] | None = None,
+        status: SessionStatus | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[Session]:
+        body = _fields(title=title, metadata=metadata, conversation_data=conversation_data, status=status)
+        return Call(
+            "PUT",
+            self._session_path(session_id),
+            _session,
+            params=self._caller(user_id),
+            headers={} if if_match is None else {"If-Match": if_match},
+            body=body,
+            retry=if_match is not None,
+        )
+
+    def end_session(
+        self, session_id: str, *, if_match: str | None = None, user_id: str | None = None
+    ) -> Call[EndSessionResult]:
+        return Call(
+            "DELETE",
+            self._session_path(session_id),
+            _model(EndSessionResult),
+            params=self._caller(user_id),
+            headers={} if if_match is None else {"If-Match": if_match},
+            retry=True,
+        )
+
+    def delete_session(
+        self, session_id: str, *, if_match: str | None = None, user_id: str | None = None
+    ) -> Call[SessionDeletedResult]:
+        return Call(
+            "DELETE",
+            self._session_path(session_id),
+            _model(SessionDeletedResult),
+            params={**self._caller(user_id), "permanent": "true"},
+            headers={} if if_match is None else {"If-Match": if_match},
+            retry=True,
+            after_lost=_gone(SessionDeletedResult()),
+        )
+
+    def delete_sessions(
+        self, session_ids: Sequence[str], *, user_id: str | None = None
+    ) -> Call[SessionBatchDeleteResult]:
+        ids = list(session_ids)
+        return Call(
+            "POST",
+            f"{API}/sessions:batchDelete",
+            _model(SessionBatchDeleteResult),
+            params=self._caller(user_id),
+            body={"session_ids": ids},
+            retry=True,
+            after_lost=_gone(SessionBatchDeleteResult(deleted=len(ids))),
+        )
+
+    def get_session_summary(self, session_id: str, *, user_id: str | None = None) -> Call[SessionSummary]:
+        return Call(
+            "GET",
+            self._session_path(session_id, "summary"),
+            _model(SessionSummary),
+            params=self._caller(user_id),
+            retry=True,
+        )
+
+    def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        active_only: bool | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[SessionList]:
+        path, _ = self._user_route(user_id, "sessions")  # the listing takes no query user_id: the path's is the caller
+        params = _query(active_only=active_only, status=status, page=page, page_size=page_size, next_token=next_token)
+        return Call("GET", path, _model(SessionList), params=params, retry=True)
+
+    # -- messages ---------------------------------------------------------------------------------------
+
+    def append_message(
+        self,
+        session_id: str,
+        *,
+        role: MessageRole,
+        content: str,
+        message_type: MessageType | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tokens_used: int | None = None,
+        cost_usd: Decimal | int | None = None,
+        message_id: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: MessageStatus | None = None,
+        user_id: str | None = None,
+    ) -> Call[Message]:
+        body = _fields(
+            role=role,
+            content=content,
+            message_type=message_type,
+            metadata=metadata,
+            tokens_used=tokens_used,
+            cost_usd=_money(cost_usd),
+            message_id=message_id,
+            provider=provider,
+            model=model,
+            status=status,
+        )
+        return Call(
+            "POST",
+            self._session_path(session_id, "messages"),
+            _model(Message),
+            params=self._caller(user_id),
+            headers=self._once(),
+            body=body,
+            retry=True,
+        )
+
+    def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> Call[MessageBatchResult]:
+        bodies = [_body_of(message) for message in messages]
+        return Call(
+            "POST",
+            f"{API}/sessions/{_segment(session_id)}/messages:batch",
+            _model(MessageBatchResult),
+            params=self._caller(user_id),
+            headers=self._once(),
+            body={"messages": bodies},
+            retry=True,
+        )
+
+    def list_messages(
+        self,
+        session_id: str,
+        *,
+        order: Order | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[MessageList]:
+        params = {**self._caller(user_id), **_query(order=order, page=page, page_size=page_size, next_token=next_token)}
+        return Call("GET", self._session_path(session_id, "messages"), _model(MessageList), params=params, retry=True)
+
+    def get_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> Call[Message]:
+        return Call(
+            "GET",
+            self._session_path(session_id, "messages", _segment(message_id)),
+            _model(Message),
+            params=self._caller(user_id),
+            retry=True,
+        )
+
+    def update_message(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        content: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tokens_used: int | None = None,
+        cost_usd: Decimal | int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: MessageStatus | None = None,
+        user_id: str | None = None,
+    ) -> Call[Message]:
+        body = _fields(
+            content=content,
+            metadata=metadata,
+            tokens_used=tokens_used,
+            cost_usd=_money(cost_usd),
+            provider=provider,
+            model=model,
+            status=status,
+        )
+        return Call(
+            "PATCH",
+            self._session_path(session_id, "messages", _segment(message_id)),
+            _model(Message),
+            params=self._caller(user_id),
+            body=body,
+            retry=status is not None,  # a finalization repeated is a no-op; an edit repeated writes again
+        )
+
+    def delete_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> Call[DeleteResult]:
+        return Call(
+            "DELETE",
+            self._session_path(session_id, "messages", _segment(message_id)),
+            _model(DeleteResult),
+            params=self._caller(user_id),
+            retry=True,
+            after_lost=_gone(DeleteResult(deleted=1)),
+        )
+
+    def truncate_messages(self, session_id: str, *, after: str, user_id: str | None = None) -> Call[DeleteResult]:
+        return Call(
+            "DELETE",
+            self._session_path(session_id, "messages"),
+            _model(DeleteResult),
+            params={**self._caller(user_id), "after": after},
+            retry=True,
+        )
+
+    def append_chunk(
+        self, session_id: str, message_id: str, *, index: int, content: str, user_id: str | None = None
+    ) -> Call[Message]:
+        return Call(
+            "POST",
+            self._session_path(session_id, "messages", _segment(message_id), "chunks"),
+            _model(Message),
+            params=self._caller(user_id),
+            body={"index": index, "content": content},
+            retry=True,
+        )
+
+    def get_context(
+        self,
+        session_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        user_id: str | None = None,
+    ) -> Call[Context]:
+        params = {**self._caller(user_id), **_query(max_tokens=max_tokens, max_messages=max_messages)}
+        return Call("GET", self._session_path(session_id, "context"), _model(Context), params=params, retry=True)
+
+    # -- memory -----------------------------------------------------------------------------------------
+
+    def add_memory(
+        self,
+        session_id: str,
+        *,
+        memory_type: MemoryType,
+        content: str,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> Call[Memory]:
+        return Call(
+            "POST",
+            self._session_path(session_id, "memory"),
+            _model(Memory),
+            params=self._caller(user_id),
+            headers=self._once(),
+            body=_fields(memory_type=memory_type, content=content, metadata=metadata),
+            retry=True,
+        )
+
+    def list_memories(
+        self,
+        session_id: str,
+        *,
+        memory_type: MemoryType | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[MemoryList]:
+        params = {
+            **self._caller(user_id),
+            **_query(memory_type=memory_type, page_size=page_size, next_token=next_token),
+        }
+        return Call("GET", self._session_path(session_id, "memory"), _model(MemoryList), params=params, retry=True)
+
+    # -- a user's data ----------------------------------------------------------------------------------
+
+    def get_usage(self, *, user_id: str | None = None) -> Call[Usage]:
+        path, caller = self._user_route(user_id, "usage")
+        return Call("GET", path, _model(Usage), params=caller, retry=True)
+
+    def export_user(
+        self, *, page_size: int | None = None, next_token: str | None = None, user_id: str | None = None
+    ) -> Call[ExportPage]:
+        path, caller = self._user_route(user_id, "export")
+        return Call(
+            "GET",
+            path,
+            _export_page,
+            params={**caller, **_query(page_size=page_size, next_token=next_token)},
+            headers={"Accept": NDJSON},
+            retry=True,
+        )
+
+    def erase_user(self, *, user_id: str | None = None) -> Call[ErasureAccepted]:
+        path, caller = self._user_route(user_id)
+        return Call("DELETE", path, _model(ErasureAccepted), params=caller, retry=True)
+
+    def get_erasure(self, *, user_id: str | None = None) -> Call[Erasure]:
+        path, caller = self._user_route(user_id, "erasure")
+        return Call("GET", path, _model(Erasure), params=caller, retry=True)
+
+
+def _money(value: Decimal | int | float | str | None) -> Decimal | int | None:
+    """A cost as sent: a ``Decimal`` (a float is refused: it cannot say which digits it means)."""
+    if value is None or isinstance(value, int | Decimal):
+        return value
+    if isinstance(value, str):
+        return Decimal(value)
+    raise TypeError("money is a Decimal (or an int, or a string of digits), never a float")

@@ -1,0 +1,614 @@
+"""AsyncSessionServiceClient: the service's routes as typed methods over httpx (asyncio).
+
+Every method builds its request with the shared :class:`~session_service_client._calls.RequestBuilder` and
+sends it with retries where they cannot write twice; :class:`AsyncSessionServiceClient` has the same surface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from session_service_client import _config
+from session_service_client._calls import NEXT_TOKEN_HEADER, Call, RequestBuilder, parse_export_line
+from session_service_client._retry import Attempts, RetryPolicy, connection_error
+from session_service_client.errors import SessionServiceError
+from session_service_client.models import (
+    Context,
+    DeleteResult,
+    EndSessionResult,
+    Erasure,
+    ErasureAccepted,
+    ExportLine,
+    ExportPage,
+    Health,
+    HealthDetailed,
+    Memory,
+    MemoryList,
+    MemoryType,
+    Message,
+    MessageBatchResult,
+    MessageList,
+    MessageRole,
+    MessageStatus,
+    MessageType,
+    NewMessage,
+    NewSession,
+    Order,
+    Session,
+    SessionBatchDeleteResult,
+    SessionBatchResult,
+    SessionDeletedResult,
+    SessionList,
+    SessionListItem,
+    SessionStatus,
+    SessionSummary,
+    Stats,
+    Usage,
+)
+
+T = TypeVar("T")
+
+
+class AsyncSessionServiceClient:
+    """A client of one Session Service.
+
+    ``base_url`` is the service's root (``http://127.0.0.1:8205`` locally, the API stage URL deployed).
+    ``user_id`` is the caller where the service runs without its authorizer (every call may name another);
+    ``token`` a Cognito ID token where it runs with it. ``timeout`` (seconds, or an ``httpx.Timeout``) bounds
+    each attempt; ``max_retries`` the further attempts of a call that may be retried; ``transport`` replaces
+    httpx's (a test's, a proxy's). Use it as an async context manager, or :meth:`close` it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user_id: str | None = None,
+        token: str | None = None,
+        timeout: float | httpx.Timeout = _config.DEFAULT_TIMEOUT,
+        max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._build = RequestBuilder(user_id)
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._http = httpx.AsyncClient(
+            base_url=_config.base_url(base_url), headers=_config.headers(token), timeout=timeout, transport=transport
+        )
+
+    @property
+    def user_id(self) -> str | None:
+        """The caller the calls name unless they name another."""
+        return self._build.user_id
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSessionServiceClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _request(self, call: Call[Any]) -> httpx.Request:
+        return self._http.build_request(
+            call.method, call.path, params=call.params, headers=dict(call.headers), content=call.content
+        )
+
+    async def _send(self, call: Call[T]) -> T:
+        request, attempts = self._request(call), Attempts(call, self._policy)
+        while True:
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(attempts.failed(exc))
+                continue
+            delay = attempts.answered(response)
+            if delay is None:
+                return attempts.result(response)
+            await asyncio.sleep(delay)
+
+    async def _open(self, call: Call[Any]) -> httpx.Response:
+        """``call``'s answer as an open stream (close it), once its status is a success."""
+        request, attempts = self._request(call), Attempts(call, self._policy)
+        while True:
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(attempts.failed(exc))
+                continue
+            if response.status_code >= 400:
+                await response.aread()
+                await response.aclose()
+            delay = attempts.answered(response)
+            if delay is None:
+                return response
+            await asyncio.sleep(delay)
+
+    # -- health and statistics --------------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        """``GET /health``: liveness."""
+        return await self._send(self._build.health())
+
+    async def health_detailed(self) -> HealthDetailed:
+        """``GET /health/detailed``: readiness; ``status`` ``degraded`` when the table does not answer."""
+        return await self._send(self._build.health_detailed())
+
+    async def get_stats(self) -> Stats:
+        """``GET /api/v1/sessions/stats``: service-wide statistics (the admin group, with the authorizer)."""
+        return await self._send(self._build.get_stats())
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_data: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        ttl_seconds: int | None = None,
+        user_id: str | None = None,
+    ) -> Session:
+        """Create a session (or, with a ``session_id`` the caller already owns, return it unchanged), with its
+        ETag. Retried safely (an ``Idempotency-Key``)."""
+        return await self._send(
+            self._build.create_session(
+                title=title,
+                metadata=metadata,
+                conversation_data=conversation_data,
+                session_id=session_id,
+                ttl_seconds=ttl_seconds,
+                user_id=user_id,
+            )
+        )
+
+    async def create_sessions(
+        self, sessions: Sequence[NewSession | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> SessionBatchResult:
+        """Create up to 25 sessions of the caller, all or none."""
+        return await self._send(self._build.create_sessions(sessions, user_id=user_id))
+
+    async def get_session(self, session_id: str, *, user_id: str | None = None) -> Session:
+        """A session, with its ``etag`` (for ``if_match``)."""
+        return await self._send(self._build.get_session(session_id, user_id=user_id))
+
+    async def session_exists(self, session_id: str, *, user_id: str | None = None) -> bool:
+        """Whether the caller's session exists (``HEAD``)."""
+        return await self._send(self._build.session_exists(session_id, user_id=user_id))
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        conversation_data: Mapping[str, Any] | None = None,
+        status: SessionStatus | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> Session:
+        """Change what is given; ``if_match`` (an ETag) makes it conditional (:class:`PreconditionFailed`)."""
+        return await self._send(
+            self._build.update_session(
+                session_id,
+                title=title,
+                metadata=metadata,
+                conversation_data=conversation_data,
+                status=status,
+                if_match=if_match,
+                user_id=user_id,
+            )
+        )
+
+    async def end_session(
+        self, session_id: str, *, if_match: str | None = None, user_id: str | None = None
+    ) -> EndSessionResult:
+        """End a session (status ``ended``, read-only from then on)."""
+        return await self._send(self._build.end_session(session_id, if_match=if_match, user_id=user_id))
+
+    async def delete_session(
+        self, session_id: str, *, if_match: str | None = None, user_id: str | None = None
+    ) -> SessionDeletedResult:
+        """Delete a session, its messages and memory records for good."""
+        return await self._send(self._build.delete_session(session_id, if_match=if_match, user_id=user_id))
+
+    async def delete_sessions(
+        self, session_ids: Sequence[str], *, user_id: str | None = None
+    ) -> SessionBatchDeleteResult:
+        """Delete up to 25 of the caller's sessions for good, all or none."""
+        return await self._send(self._build.delete_sessions(session_ids, user_id=user_id))
+
+    async def get_session_summary(self, session_id: str, *, user_id: str | None = None) -> SessionSummary:
+        """A session's counters and generated summary."""
+        return await self._send(self._build.get_session_summary(session_id, user_id=user_id))
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        active_only: bool | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> SessionList:
+        """One page of the user's sessions, most recent activity first (:meth:`iter_sessions` follows them all)."""
+        return await self._send(
+            self._build.list_sessions(
+                status=status,
+                active_only=active_only,
+                page=page,
+                page_size=page_size,
+                next_token=next_token,
+                user_id=user_id,
+            )
+        )
+
+    async def iter_sessions(
+        self, *, status: SessionStatus | None = None, page_size: int | None = None, user_id: str | None = None
+    ) -> AsyncIterator[SessionListItem]:
+        """Every session of the user (or of one ``status``), most recent activity first, page by page."""
+        token: str | None = None
+        while True:
+            page = await self.list_sessions(status=status, page_size=page_size, next_token=token, user_id=user_id)
+            for item in page.sessions:
+                yield item
+            token = page.next_token
+            if not token:
+                return
+
+    # -- messages ---------------------------------------------------------------------------------------
+
+    async def append_message(
+        self,
+        session_id: str,
+        *,
+        role: MessageRole,
+        content: str,
+        message_type: MessageType | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tokens_used: int | None = None,
+        cost_usd: Decimal | int | None = None,
+        message_id: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: MessageStatus | None = None,
+        user_id: str | None = None,
+    ) -> Message:
+        """Append a message to an active session, counting its tokens and cost. Retried safely (an
+        ``Idempotency-Key``; a ``message_id`` also makes a repeated append find the stored message)."""
+        return await self._send(
+            self._build.append_message(
+                session_id,
+                role=role,
+                content=content,
+                message_type=message_type,
+                metadata=metadata,
+                tokens_used=tokens_used,
+                cost_usd=cost_usd,
+                message_id=message_id,
+                provider=provider,
+                model=model,
+                status=status,
+                user_id=user_id,
+            )
+        )
+
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> MessageBatchResult:
+        """Append up to 98 messages in one transaction, all or none."""
+        return await self._send(self._build.append_messages(session_id, messages, user_id=user_id))
+
+    async def list_messages(
+        self,
+        session_id: str,
+        *,
+        order: Order | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> MessageList:
+        """One page of a session's messages, ``asc`` (oldest first) or ``desc``."""
+        return await self._send(
+            self._build.list_messages(
+                session_id, order=order, page=page, page_size=page_size, next_token=next_token, user_id=user_id
+            )
+        )
+
+    async def iter_messages(
+        self, session_id: str, *, order: Order | None = None, page_size: int | None = None, user_id: str | None = None
+    ) -> AsyncIterator[Message]:
+        """Every message of a session in ``order``, page by page."""
+        token: str | None = None
+        while True:
+            page = await self.list_messages(
+                session_id, order=order, page_size=page_size, next_token=token, user_id=user_id
+            )
+            for item in page.messages:
+                yield item
+            token = page.next_token
+            if not token:
+                return
+
+    async def get_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> Message:
+        """One message (a streamed reply in progress shows its content so far)."""
+        return await self._send(self._build.get_message(session_id, message_id, user_id=user_id))
+
+    async def update_message(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        content: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tokens_used: int | None = None,
+        cost_usd: Decimal | int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: MessageStatus | None = None,
+        user_id: str | None = None,
+    ) -> Message:
+        """Change a message (counters follow), or finalize a streamed reply with ``status``."""
+        return await self._send(
+            self._build.update_message(
+                session_id,
+                message_id,
+                content=content,
+                metadata=metadata,
+                tokens_used=tokens_used,
+                cost_usd=cost_usd,
+                provider=provider,
+                model=model,
+                status=status,
+                user_id=user_id,
+            )
+        )
+
+    async def delete_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> DeleteResult:
+        """Delete one message (counters follow)."""
+        return await self._send(self._build.delete_message(session_id, message_id, user_id=user_id))
+
+    async def truncate_messages(self, session_id: str, *, after: str, user_id: str | None = None) -> DeleteResult:
+        """Delete every message after ``after`` (a message id), to regenerate a reply."""
+        return await self._send(self._build.truncate_messages(session_id, after=after, user_id=user_id))
+
+    async def append_chunk(
+        self, session_id: str, message_id: str, *, index: int, content: str, user_id: str | None = None
+    ) -> Message:
+        """Append chunk ``index`` (from 0, no gaps) to a streamed reply; the message with its content so far."""
+        return await self._send(
+            self._build.append_chunk(session_id, message_id, index=index, content=content, user_id=user_id)
+        )
+
+    async def get_context(
+        self,
+        session_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        user_id: str | None = None,
+    ) -> Context:
+        """What an LLM call needs: the summary and the newest messages that fit the budget."""
+        return await self._send(
+            self._build.get_context(session_id, max_tokens=max_tokens, max_messages=max_messages, user_id=user_id)
+        )
+
+    def stream_reply(
+        self,
+        session_id: str,
+        *,
+        role: MessageRole = "assistant",
+        provider: str | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> AsyncReplyStream:
+        """A streamed reply: created ``in_progress`` on entering the ``async with`` block, grown by
+        :meth:`AsyncReplyStream.send`, finalized ``completed`` on leaving it, ``incomplete`` when it raises."""
+        return AsyncReplyStream(
+            self, session_id, role=role, provider=provider, model=model, metadata=metadata, user_id=user_id
+        )
+
+    # -- memory -----------------------------------------------------------------------------------------
+
+    async def add_memory(
+        self,
+        session_id: str,
+        *,
+        memory_type: MemoryType,
+        content: str,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> Memory:
+        """Add a memory record to an active session. Retried safely (an ``Idempotency-Key``)."""
+        return await self._send(
+            self._build.add_memory(
+                session_id, memory_type=memory_type, content=content, metadata=metadata, user_id=user_id
+            )
+        )
+
+    async def list_memories(
+        self,
+        session_id: str,
+        *,
+        memory_type: MemoryType | None = None,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        user_id: str | None = None,
+    ) -> MemoryList:
+        """One page of a session's memory records."""
+        return await self._send(
+            self._build.list_memories(
+                session_id, memory_type=memory_type, page_size=page_size, next_token=next_token, user_id=user_id
+            )
+        )
+
+    async def iter_memories(
+        self,
+        session_id: str,
+        *,
+        memory_type: MemoryType | None = None,
+        page_size: int | None = None,
+        user_id: str | None = None,
+    ) -> AsyncIterator[Memory]:
+        """Every memory record of a session (or of one type), page by page."""
+        token: str | None = None
+        while True:
+            page = await self.list_memories(
+                session_id, memory_type=memory_type, page_size=page_size, next_token=token, user_id=user_id
+            )
+            for item in page.memories:
+                yield item
+            token = page.next_token
+            if not token:
+                return
+
+    # -- a user's data ----------------------------------------------------------------------------------
+
+    async def get_usage(self, *, user_id: str | None = None) -> Usage:
+        """What the user's sessions hold: sessions, messages, tokens, cost, by model."""
+        return await self._send(self._build.get_usage(user_id=user_id))
+
+    async def export_user(
+        self, *, page_size: int | None = None, next_token: str | None = None, user_id: str | None = None
+    ) -> ExportPage:
+        """One page of the user's export, read whole (:meth:`iter_export` streams them all)."""
+        return await self._send(self._build.export_user(page_size=page_size, next_token=next_token, user_id=user_id))
+
+    async def iter_export(
+        self, *, page_size: int | None = None, user_id: str | None = None
+    ) -> AsyncIterator[ExportLine]:
+        """Every line of the user's export, read as it streams in, page after page (``Next-Token``). A page
+        whose stream breaks is asked for again and its lines already given are skipped."""
+        token: str | None = None
+        while True:
+            call = self._build.export_user(page_size=page_size, next_token=token, user_id=user_id)
+            given, broken = 0, 0
+            while True:
+                response = await self._open(call)
+                try:
+                    token, seen = response.headers.get(NEXT_TOKEN_HEADER), 0
+                    async for line in response.aiter_lines():
+                        if line:
+                            seen += 1
+                            if seen > given:
+                                given = seen
+                                yield parse_export_line(line)
+                    break
+                except httpx.TransportError as exc:
+                    error = connection_error(exc)
+                    delay = self._policy.delay(broken, error, safe=True, sent=True)
+                    if delay is None:
+                        raise error from exc
+                    broken += 1
+                    await asyncio.sleep(delay)
+                finally:
+                    await response.aclose()
+            if not token:
+                return
+
+    async def erase_user(self, *, user_id: str | None = None) -> ErasureAccepted:
+        """Erase the user's data (in the background: :meth:`get_erasure` tells its progress)."""
+        return await self._send(self._build.erase_user(user_id=user_id))
+
+    async def get_erasure(self, *, user_id: str | None = None) -> Erasure:
+        """The progress of the user's erasure."""
+        return await self._send(self._build.get_erasure(user_id=user_id))
+
+
+class AsyncReplyStream:
+    """A streamed reply (SPEC section 8), used as an async context manager (see
+    :meth:`AsyncSessionServiceClient.stream_reply`).
+
+    Its ``message_id`` is drawn by the client, so creating it is retried safely; each chunk is retried safely
+    too (the same index and content again is a no-op). Set ``tokens_used`` and ``cost_usd`` before the block
+    ends (or call :meth:`finish`): they are the reply's when it is finalized.
+    """
+
+    def __init__(
+        self,
+        client: AsyncSessionServiceClient,
+        session_id: str,
+        *,
+        role: MessageRole,
+        provider: str | None,
+        model: str | None,
+        metadata: Mapping[str, Any] | None,
+        user_id: str | None,
+    ) -> None:
+        self._client, self.session_id, self.user_id = client, session_id, user_id
+        self.role, self.provider, self.model, self.metadata = role, provider, model, metadata
+        self.message_id = str(uuid.uuid4())
+        self.index = 0
+        self.tokens_used = 0
+        self.cost_usd = Decimal(0)
+        self.message: Message | None = None
+
+    async def __aenter__(self) -> AsyncReplyStream:
+        self.message = await self._client.append_message(
+            self.session_id,
+            content="",
+            status="in_progress",
+            message_id=self.message_id,
+            role=self.role,
+            provider=self.provider,
+            model=self.model,
+            metadata=self.metadata,
+            user_id=self.user_id,
+        )
+        return self
+
+    async def send(self, content: str) -> Message:
+        """Append ``content`` as the next chunk; the message with its content so far."""
+        self.message = await self._client.append_chunk(
+            self.session_id, self.message_id, index=self.index, content=content, user_id=self.user_id
+        )
+        self.index += 1
+        return self.message
+
+    async def finish(
+        self,
+        status: MessageStatus = "completed",
+        *,
+        tokens_used: int | None = None,
+        cost_usd: Decimal | int | None = None,
+    ) -> Message:
+        """Finalize the reply (``completed`` or ``incomplete``) with its tokens and cost."""
+        if tokens_used is not None:
+            self.tokens_used = tokens_used
+        if cost_usd is not None:
+            self.cost_usd = Decimal(cost_usd)
+        self.message = await self._client.update_message(
+            self.session_id,
+            self.message_id,
+            status=status,
+            tokens_used=self.tokens_used,
+            cost_usd=self.cost_usd,
+            user_id=self.user_id,
+        )
+        return self.message
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.message is None or self.message.status != "in_progress":
+            return  # never created, or finished in the block
+        if error is None:
+            await self.finish("completed")
+            return
+        with contextlib.suppress(SessionServiceError):  # the block's own error is the one to raise
+            await self.finish("incomplete")
