@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devserver.child_process import serve_in_subprocess
 from devserver.dynamodb_local import DynamoDBLocalUnavailable, find_java, install
-from devserver.server import serve_in_subprocess
 
 DEADLINE = 90.0
 """Seconds to wait for the stream function's effect before failing (generous: a loaded 2-core machine)."""
