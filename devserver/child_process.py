@@ -42,15 +42,16 @@ def serve_in_subprocess(
     timeout: float = 120.0,
     endpoint_url: str | None = None,
     *,
-    store: str = "memory",
+    store: str = "moto",
     data_dir: Path | None = None,
     workers: int | None = None,
 ) -> Iterator[RunningServer]:
     """Run ``python -m devserver`` in a child process on ``port`` (0: a free one) and yield it once it
     serves; terminate it (SIGTERM, then kill after 20 s) on the way out.
 
-    ``store`` is ``memory`` (moto, the default here: fast to start) or ``dynamodb-local`` (its own DynamoDB
-    Local, persistent in ``data_dir``); ``endpoint_url`` is another DynamoDB (a shared DynamoDB Local)
+    ``store`` is ``moto`` (the default here: fast to start; ``MOTO_MAX_ITEMS`` in ``env`` bounds it),
+    ``memory`` (its own DynamoDB Local in memory) or ``dynamodb-local`` (its own DynamoDB Local, persistent
+    in ``data_dir``); ``endpoint_url`` is another DynamoDB (a shared DynamoDB Local)
     instead. The child never inherits this process's ``AWS_ENDPOINT_URL_DYNAMODB``. ``workers`` bounds its
     API instances. Raises ``RuntimeError`` when it exits or does not serve within ``timeout`` seconds.
     """

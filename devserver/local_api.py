@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -28,6 +29,9 @@ log = logging.getLogger("devserver")
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "date", "server"}
 
 _DOC_PATHS = {"/openapi.json", "/docs", "/docs/", "/docs/swagger-ui-bundle.min.js", "/docs/swagger-ui.min.css"}
+
+_WRITES = {"POST", "PUT", "PATCH"}
+"""The methods a bounded store refuses when full: those that add items (a DELETE frees them)."""
 
 INVOKE_LOCK = threading.Lock()
 """One invocation at a time in this process (the moto store's single instance, and building the OpenAPI
@@ -83,14 +87,21 @@ def _proxy_to_http(response: Any) -> HttpResponse:
 
 class LocalApi:
     """Routes requests to the template's functions, run by ``invoker`` (default: this process, one at a
-    time); also serves ``/openapi.json`` and ``/docs``."""
+    time); also serves ``/openapi.json`` and ``/docs``. ``write_refusal``, when given, is asked before each
+    POST, PUT and PATCH: a reason it returns is answered 503 with that reason as ``detail``, and the
+    handler is not run (a store that is full)."""
 
     def __init__(
-        self, api_routes: tuple[Route, ...] | None = None, stage: str = "local", invoker: Invoker | None = None
+        self,
+        api_routes: tuple[Route, ...] | None = None,
+        stage: str = "local",
+        invoker: Invoker | None = None,
+        write_refusal: Callable[[], str | None] | None = None,
     ) -> None:
         self.routes = api_routes if api_routes is not None else routes()
         self.stage = stage
         self.invoker: Invoker = invoker or InProcess(INVOKE_LOCK)
+        self.write_refusal = write_refusal
         self._openapi: str | None = None
 
     def preload(self) -> None:
@@ -127,6 +138,9 @@ class LocalApi:
             if route.method != method:
                 allowed.append(route.method)
                 continue
+            if method in _WRITES and self.write_refusal is not None and (reason := self.write_refusal()):
+                log.warning("%s %s refused: %s", method, path, reason)
+                return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"detail": reason})
             decoded = {k: unquote(v, errors="replace") for k, v in params.groupdict().items()}
             return self._invoke(route, method, path, decoded, split.query, headers, body)
         if allowed:

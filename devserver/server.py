@@ -26,7 +26,7 @@ from devserver.dynamodb_local import DATA_DIR
 from devserver.http_server import HttpServer, http_server
 from devserver.instances import InProcess, InstancePool, InvocationError, Invoker
 from devserver.local_api import INVOKE_LOCK, LocalApi
-from devserver.stores import STORES, Store, open_store
+from devserver.stores import MOTO_MAX_ITEMS, STORES, Store, open_store
 from devserver.template import (
     ensure_table,
     function_timeouts,
@@ -37,7 +37,15 @@ from devserver.template import (
     table_differences,
 )
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_WORKERS", "STORES", "DevServer", "RunningServer", "serve_in_subprocess"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_WORKERS",
+    "MOTO_MAX_ITEMS",
+    "STORES",
+    "DevServer",
+    "RunningServer",
+    "serve_in_subprocess",
+]
 
 log = logging.getLogger("devserver")
 
@@ -53,8 +61,10 @@ this, since a loaded laptop is slower than Lambda (the kill guards against a hun
 class DevServer:
     """The whole local stack: DynamoDB, the table, the instances, the stream poller and the HTTP server.
 
-    ``store`` is ``dynamodb-local`` (persistent, in ``data_dir``) or ``memory`` (moto); ``endpoint_url``
-    overrides both. ``workers`` bounds the concurrent API instances on a real DynamoDB.
+    ``store`` is ``dynamodb-local`` (persistent, in ``data_dir``), ``memory`` (DynamoDB Local in memory) or
+    ``moto`` (in this process, refusing new writes past ``moto_max_items`` items; also the fallback where
+    DynamoDB Local cannot start); ``endpoint_url`` overrides them. ``workers`` bounds the concurrent API
+    instances on a real DynamoDB.
     """
 
     host: str = "127.0.0.1"
@@ -65,8 +75,9 @@ class DevServer:
     store: str = "dynamodb-local"
     data_dir: Path = DATA_DIR
     workers: int = DEFAULT_WORKERS
+    moto_max_items: int = MOTO_MAX_ITEMS
     active_store: str = field(default="", init=False)
-    """What it runs on once started: ``dynamodb-local``, ``memory`` or ``endpoint``."""
+    """What it runs on once started: ``dynamodb-local``, ``memory``, ``moto`` or ``endpoint``."""
     _store: Store | None = field(default=None, init=False, repr=False)
     _pools: list[InstancePool] = field(default_factory=list, init=False, repr=False)
     _poller: Any = field(default=None, init=False, repr=False)
@@ -79,7 +90,12 @@ class DevServer:
         another server uses ``data_dir``, ``ValueError`` for an unknown store.
         """
         store = self._store = open_store(
-            self.store, endpoint_url=self.endpoint_url, data_dir=self.data_dir, table_name=self.table_name
+            self.store,
+            endpoint_url=self.endpoint_url,
+            data_dir=self.data_dir,
+            table_name=self.table_name,
+            moto_max_items=self.moto_max_items,
+            moto_lock=INVOKE_LOCK,
         )
         self.active_store = store.kind
         import boto3
@@ -109,7 +125,7 @@ class DevServer:
     def _instances(self, store: Store) -> tuple[LocalApi, Invoker | None]:
         """The API and the stream function's invoker (``None``: in this process, under ``INVOKE_LOCK``)."""
         if store.in_process:
-            api = LocalApi(invoker=InProcess(INVOKE_LOCK))
+            api = LocalApi(invoker=InProcess(INVOKE_LOCK), write_refusal=store.write_refusal)
             api.preload()
             log.info("instances: 1, in this process (moto lives here; invocations take turns)")
             return api, None
@@ -145,7 +161,7 @@ class DevServer:
             "1 for the stream function",
             self.workers,
         )
-        return LocalApi(api_routes, invoker=api_pool), stream_pool
+        return LocalApi(api_routes, invoker=api_pool, write_refusal=store.write_refusal), stream_pool
 
     def _start_streams(self, client: Any, table: str, region: str, store: Store, invoker: Invoker | None) -> None:
         """Start the thread that pumps the table's stream into the stream function (``invoker``, or this

@@ -46,7 +46,7 @@ def _store() -> dict[str, Any]:
     try:
         endpoint = shared_instance().endpoint
     except DynamoDBLocalUnavailable:
-        return {"store": "memory"}
+        return {"store": "moto"}
     return {"endpoint_url": endpoint, "env": {"TABLE_NAME": f"session-service-fuzz-{uuid.uuid4().hex[:8]}"}}
 
 
