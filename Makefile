@@ -48,9 +48,11 @@ $(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(VENV_313)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# STORE=dynamodb-local (default): Amazon DynamoDB Local, data in .dynamodb-data/ kept across restarts (falls
-# back to moto, loudly, where it cannot start); STORE=memory: moto in-process, lost on exit. WORKERS bounds the
-# concurrent Lambda-like instances. AWS_ENDPOINT_URL_DYNAMODB=... uses another DynamoDB instead.
+# STORE=dynamodb-local (default): Amazon DynamoDB Local, data in .dynamodb-data/ kept across restarts;
+# STORE=memory: Amazon DynamoDB Local in memory (-inMemory), lost on exit; STORE=moto: moto in-process, for tests.
+# Where DynamoDB Local cannot start, both fall back to moto, loudly; moto refuses new writes (503, saying why) once
+# its table holds MOTO_MAX_ITEMS items (default 2000). WORKERS bounds the concurrent Lambda-like instances.
+# AWS_ENDPOINT_URL_DYNAMODB=... uses another DynamoDB instead.
 serve: $(VENV)/.installed
 	$(PY) -m devserver --port $(PORT) --store $(STORE) --workers $(WORKERS)
 

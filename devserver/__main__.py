@@ -1,4 +1,4 @@
-"""``python -m devserver [--store dynamodb-local|memory] [--port N] [--workers N] ...``: the local API (``make serve``).
+"""``python -m devserver [--store dynamodb-local|memory|moto] [--port N] [--workers N] ...``: ``make serve``.
 
 ``--help`` lists every flag; each has an environment variable as its default (``STORE``, ``PORT``, ...).
 """
@@ -16,19 +16,21 @@ from types import FrameType
 
 from devserver.dynamodb_local import DATA_DIR, DataDirInUse
 from devserver.instances import InvocationError
-from devserver.server import DEFAULT_PORT, DEFAULT_WORKERS, STORES, DevServer
+from devserver.server import DEFAULT_PORT, DEFAULT_WORKERS, MOTO_MAX_ITEMS, STORES, DevServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options; ``STORE``, ``PORT``, ``HOST``, ``WORKERS``, ``AWS_ENDPOINT_URL_DYNAMODB`` and
-    ``TABLE_NAME`` are the defaults."""
+    """Command-line options; ``STORE``, ``PORT``, ``HOST``, ``WORKERS``, ``MOTO_MAX_ITEMS``,
+    ``AWS_ENDPOINT_URL_DYNAMODB`` and ``TABLE_NAME`` are the defaults."""
     parser = argparse.ArgumentParser(prog="python -m devserver", description="Serve the Session Service API locally.")
     parser.add_argument(
         "--store",
         choices=STORES,
         default=os.environ.get("STORE") or "dynamodb-local",
         help="dynamodb-local: Amazon DynamoDB Local, data kept in --data-dir across restarts (default); "
-        "memory: moto in this process, lost on exit (also the fallback where DynamoDB Local cannot start)",
+        "memory: Amazon DynamoDB Local in memory (-inMemory), lost on exit; moto: moto in this process, lost on "
+        "exit and refusing new writes (503) past --moto-max-items items, for the tests (and the loud fallback "
+        "of both others where DynamoDB Local cannot start)",
     )
     parser.add_argument(
         "--data-dir",
@@ -42,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=int(os.environ.get("WORKERS") or DEFAULT_WORKERS),
         help="at most this many API invocations run at once, each in its own instance (worker process), as "
         "Lambda's concurrency; the moto store has one in-process instance",
+    )
+    parser.add_argument(
+        "--moto-max-items",
+        type=int,
+        default=int(os.environ.get("MOTO_MAX_ITEMS") or MOTO_MAX_ITEMS),
+        help=f"the moto store refuses POST, PUT and PATCH (503) once its table holds this many items (default "
+        f"{MOTO_MAX_ITEMS}): moto copies the whole table for every transaction item, so writes slow down as it grows",
     )
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="0 picks a free one"
@@ -58,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.moto_max_items < 1:
+        parser.error("--moto-max-items must be at least 1")
     return args
 
 
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         store=args.store,
         data_dir=args.data_dir,
         workers=args.workers,
+        moto_max_items=args.moto_max_items,
     )
     log = logging.getLogger("devserver")
     try:

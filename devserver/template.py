@@ -1,6 +1,8 @@
-"""Read ``template.yaml``: the table definition and the API routes, so nothing is declared twice.
+"""Read ``template.yaml``: the table definition, the API routes and the functions' settings, so nothing is
+declared twice.
 
-Tests and the local server create the table from here; the local server routes requests from here.
+Tests and the local server create the table from here; the local server routes requests from here and takes
+the functions' environment, timeouts and stream event source from here.
 """
 
 from __future__ import annotations
@@ -73,6 +75,32 @@ def create_table(client: Any, table_name: str) -> None:
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     if definition["ttl"]:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=definition["ttl"])
+
+
+def ensure_table(client: Any, table_name: str) -> bool:
+    """Create ``table_name`` from ``template.yaml`` unless it exists. Returns True when it was created."""
+    try:
+        client.describe_table(TableName=table_name)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        create_table(client, table_name)
+        return True
+
+
+def table_differences(client: Any, table_name: str) -> list[str]:
+    """How the existing ``table_name`` differs from ``template.yaml`` (key schema, index names); empty when
+    it matches. A table kept from before a template change needs ``make wipe`` to be recreated."""
+    wanted = table_definition(table_name)["create"]
+    actual = client.describe_table(TableName=table_name)["Table"]
+    differences = []
+    if actual.get("KeySchema") != wanted["KeySchema"]:
+        differences.append("key schema")
+    for indexes, name in (("GlobalSecondaryIndexes", "global"), ("LocalSecondaryIndexes", "local")):
+        want = {i["IndexName"]: i["KeySchema"] for i in wanted.get(indexes) or []}
+        have = {i["IndexName"]: i["KeySchema"] for i in actual.get(indexes) or []}
+        if want != have:
+            differences.append(f"{name} secondary indexes (template: {sorted(want)}, table: {sorted(have)})")
+    return differences
 
 
 @dataclass(frozen=True)
@@ -157,3 +185,55 @@ def stream_function_dir() -> Path:
             if event.get("Type") == "DynamoDB":
                 return ROOT / str(resource["Properties"]["CodeUri"])
     raise LookupError("template.yaml has no DynamoDB stream function")
+
+
+# -- the functions ----------------------------------------------------------------------------------
+
+
+def function_environment() -> dict[str, str]:
+    """The functions' ``Globals`` environment, with ``!Ref Parameter`` resolved to the parameter's default.
+
+    Values that need a deployed stack (table name, secrets) and empty defaults are left out.
+    """
+    template = load_template()
+    parameters = template.get("Parameters") or {}
+    variables = ((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
+    env: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+            value = parameters[value["Ref"]].get("Default")
+        if isinstance(value, str | int | float | bool) and str(value) != "":
+            env[name] = str(value)
+    return env
+
+
+def function_timeouts() -> dict[str, float]:
+    """Each function's ``Timeout`` in seconds (its own, else ``Globals``, else Lambda's default 3 s)."""
+    template = load_template()
+    default = float(((template.get("Globals") or {}).get("Function") or {}).get("Timeout", 3))
+    return {
+        name: float(resource["Properties"].get("Timeout", default))
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def stream_function_name() -> str:
+    """Logical id of the function the table's stream triggers."""
+    for name, resource in load_template()["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if any(e.get("Type") == "DynamoDB" for e in (resource["Properties"].get("Events") or {}).values()):
+            return str(name)
+    raise LookupError("template.yaml has no DynamoDB stream function")
+
+
+def stream_event_properties() -> dict[str, Any]:
+    """``Properties`` of the template's ``DynamoDB`` stream event (batch size, retries, position)."""
+    for resource in load_template()["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "DynamoDB":
+                return dict(event.get("Properties") or {})
+    return {}

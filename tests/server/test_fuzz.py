@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from devserver.child_process import serve_in_subprocess
 from devserver.dynamodb_local import DynamoDBLocalUnavailable, shared_instance
 from devserver.openapi import OPENAPI_FILE
-from devserver.server import serve_in_subprocess
 
 CHECKS = (
     "not_a_server_error",
@@ -46,7 +46,7 @@ def _store() -> dict[str, Any]:
     try:
         endpoint = shared_instance().endpoint
     except DynamoDBLocalUnavailable:
-        return {"store": "memory"}
+        return {"store": "moto"}
     return {"endpoint_url": endpoint, "env": {"TABLE_NAME": f"session-service-fuzz-{uuid.uuid4().hex[:8]}"}}
 
 

@@ -17,7 +17,7 @@ import boto3
 import httpx
 import pytest
 
-from devserver.server import RunningServer, serve_in_subprocess
+from devserver.child_process import RunningServer, serve_in_subprocess
 from devserver.streams import StreamPoller
 from devserver.template import ROOT, stream_function_dir
 

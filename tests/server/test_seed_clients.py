@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devserver.server import serve_in_subprocess
+from devserver.child_process import serve_in_subprocess
 
 
 @pytest.fixture(scope="module")

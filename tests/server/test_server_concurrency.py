@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devserver.child_process import RunningServer, serve_in_subprocess
 from devserver.dynamodb_local import DynamoDBLocalUnavailable, shared_instance
-from devserver.server import RunningServer, serve_in_subprocess
 
 pytestmark = pytest.mark.dynamodb_local
 

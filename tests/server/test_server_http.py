@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from devserver.server import LocalApi, _RequestHandler, _Server
+from devserver.http_server import HttpServer, RequestHandler
+from devserver.local_api import LocalApi
 
 
 class _CannedInvoker:
@@ -60,7 +61,7 @@ def recording_server() -> Iterator[tuple[int, list[bytes], list[int]]]:
     writes: list[bytes] = []
     nodelay: list[int] = []
 
-    class Recording(_RequestHandler):
+    class Recording(RequestHandler):
         api = LocalApi(invoker=_CannedInvoker())
 
         def setup(self) -> None:
@@ -68,7 +69,7 @@ def recording_server() -> Iterator[tuple[int, list[bytes], list[int]]]:
             nodelay.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             self.wfile = _Recorder(self.wfile, writes)  # type: ignore[assignment]
 
-    server = _Server(("127.0.0.1", 0), Recording)
+    server = HttpServer(("127.0.0.1", 0), Recording)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

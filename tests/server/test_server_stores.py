@@ -1,6 +1,7 @@
 """`make serve`'s stores over real HTTP: the default, Amazon DynamoDB Local with its data in a folder (kept
-across a restart), and ``--store memory`` (moto). On both, statistics keep following writes after a
-refused (409) append, which froze them on moto before.
+across a restart), ``--store memory`` (DynamoDB Local in memory) and ``--store moto`` (in the server's
+process, bounded: past its item bound it refuses new writes with a 503 that says why). On each, statistics
+keep following writes after a refused (409) append, which froze them on moto before.
 
 Waits poll with generous deadlines: the stream reaches the stream function within about a second when
 the machine is idle, far later on a loaded one, and no assertion here depends on how long it took.
@@ -19,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devserver.child_process import serve_in_subprocess
 from devserver.dynamodb_local import DynamoDBLocalUnavailable, find_java, install
-from devserver.server import serve_in_subprocess
 
 DEADLINE = 90.0
 """Seconds to wait for the stream function's effect before failing (generous: a loaded 2-core machine)."""
@@ -96,13 +97,49 @@ def check_stats_follow_a_refused_append(http: httpx.Client) -> None:
     )
 
 
-def test_memory_store_stats_follow_writes_after_a_refused_append() -> None:
+def test_moto_store_stats_follow_writes_after_a_refused_append() -> None:
     with (
-        serve_in_subprocess(store="memory") as server,
+        serve_in_subprocess(store="moto") as server,
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
         assert "DynamoDB: embedded moto" in server.log
+        assert "REFUSES NEW WRITES (503) once its table holds 2000 items (--moto-max-items)" in server.log
         check_stats_follow_a_refused_append(http)
+
+
+def test_the_moto_store_refuses_new_writes_past_its_bound_and_says_why() -> None:
+    """Given a bound of 20 items, creates go through until the table holds 20 items; then every POST, PUT
+    and PATCH is a 503 whose detail names the store, its size, the bound and the way out, while reads and
+    deletes still answer."""
+    user = f"bound_{uuid.uuid4().hex[:8]}"
+    with (
+        serve_in_subprocess(store="moto", env={"MOTO_MAX_ITEMS": "20"}) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        assert "REFUSES NEW WRITES (503) once its table holds 20 items" in server.log  # said at start
+        created: list[str] = []
+        for _ in range(20):
+            answer = http.post("/api/v1/sessions", json={"user_id": user})
+            if answer.status_code != 201:
+                break
+            created.append(answer.json()["session_id"])
+        else:
+            pytest.fail("20 creates never reached a bound of 20 items")
+
+        assert answer.status_code == 503, answer.text
+        detail = answer.json()["detail"]
+        assert detail.startswith("The in-memory moto store is full: its table holds ")
+        assert "items, the bound is 20 (moto copies the whole table for every transaction item" in detail
+        assert "restart the server to start empty (--moto-max-items raises the bound)" in detail
+        assert created  # the bound let some writes in first
+        sid = created[0]
+        assert append(http, user, sid, "refused too").status_code == 503
+        put = http.put(f"/api/v1/sessions/{sid}", params={"user_id": user}, json={"title": "refused"})
+        assert put.status_code == 503 and put.json()["detail"].startswith("The in-memory moto store is full")
+        assert http.get(f"/api/v1/sessions/{sid}", params={"user_id": user}).status_code == 200
+        assert http.get(f"/api/v1/users/{user}/sessions").json()["total"] == len(created)
+        assert http.delete(f"/api/v1/sessions/{sid}", params={"user_id": user}).status_code == 200
+        assert "refused: The in-memory moto store is full" in server.log
 
 
 def test_where_dynamodb_local_cannot_start_the_server_falls_back_to_moto_loudly(tmp_path: Path) -> None:
@@ -115,6 +152,7 @@ def test_where_dynamodb_local_cannot_start_the_server_falls_back_to_moto_loudly(
     ):
         assert "DynamoDB Local cannot start here: npm is not on PATH" in server.log
         assert "FALLING BACK to the in-memory moto store: the data is LOST when the server stops" in server.log
+        assert "REFUSES NEW WRITES (503) once its table holds 2000 items" in server.log
         assert "DynamoDB: embedded moto (in memory: lost when the server stops)" in server.log
         user = f"fallback_{uuid.uuid4().hex[:8]}"
         sid = new_session(http, user)
@@ -128,6 +166,37 @@ def _dynamodb_local_or_skip() -> None:
         install()
     except (DynamoDBLocalUnavailable, OSError) as exc:
         pytest.skip(f"DynamoDB Local cannot run here: {exc}")
+
+
+def _command_lines(pid: int) -> list[str]:
+    """The command lines of ``pid``'s descendants (Linux ``/proc``)."""
+    found, pending = [], [pid]
+    while pending:
+        for children in Path(f"/proc/{pending.pop()}/task").glob("*/children"):
+            for child in children.read_text().split():
+                pending.append(int(child))
+                with contextlib.suppress(OSError):
+                    found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
+@pytest.mark.dynamodb_local
+def test_memory_store_is_dynamodb_local_in_memory(tmp_path: Path) -> None:
+    """`make serve STORE=memory`: DynamoDB Local with ``-inMemory`` (no moto, nothing on disk), answering,
+    with statistics that follow writes after a refused append."""
+    _dynamodb_local_or_skip()
+    data = tmp_path / "dynamodb-data"
+    with (
+        serve_in_subprocess(store="memory", data_dir=data) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        assert "DynamoDB: DynamoDB Local at http://127.0.0.1:" in server.log
+        assert "in memory (-inMemory: lost when the server stops), table " in server.log and "(created)" in server.log
+        assert "moto" not in server.log.lower() and "FALLING BACK" not in server.log
+        java = [line for line in _command_lines(server.process.pid) if "DynamoDBLocal.jar" in line]
+        assert len(java) == 1 and " -inMemory " in java[0] and "-dbPath" not in java[0]
+        check_stats_follow_a_refused_append(http)
+    assert not data.exists()  # nothing kept
 
 
 @pytest.mark.dynamodb_local
@@ -191,3 +260,38 @@ def test_dynamodb_local_store_keeps_data_across_a_restart(tmp_path: Path) -> Non
         assert after["total_tokens"] == counted["total_tokens"] + 4
         assert after["total_sessions"] == counted["total_sessions"]
         check_stats_follow_a_refused_append(http)
+
+
+def test_moto_keeps_no_copy_of_the_table_after_a_transaction(module_table: str) -> None:
+    """moto deep-copies the table for every item of a TransactWriteItems and tracked every copy for good
+    (the moto store grew to 23.4 GB after ~945 requests); with ``moto_compat`` none outlives its call, and
+    the stream's shard iterators are bounded."""
+    import gc
+
+    import boto3
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from devserver.moto_compat import MAX_SHARD_ITERATORS
+
+    client = boto3.client("dynamodb")
+    key = f"SESSION#moto-copies-{uuid.uuid4().hex[:8]}"
+    for i in range(20):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": module_table, "Item": {"PK": {"S": key}, "SK": {"S": f"M#{i}#{n}"}}}}
+                for n in range(3)
+            ]
+        )
+    gc.collect()
+    assert Table.instances_tracked == []  # type: ignore[attr-defined]
+    assert sum(isinstance(o, Table) for o in gc.get_objects()) == 1  # the table itself, no copy
+
+    streams = boto3.client("dynamodbstreams")
+    arn = client.describe_table(TableName=module_table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    for _ in range(MAX_SHARD_ITERATORS + 50):
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
+    assert streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"] == []  # the newest still works
+    (backend,) = [b for account in dynamodbstreams_backends.values() for b in account.values() if b.shard_iterators]
+    assert len(backend.shard_iterators) <= MAX_SHARD_ITERATORS + 1
