@@ -164,7 +164,7 @@ def mentioning(client: Any, table: str, *needles: str) -> list[tuple[str, str]]:
 
 def stats_item(client: Any, table: str) -> dict[str, Any]:
     """The global ``STATS`` item (plain values; empty when there is none), read consistently."""
-    from session_service import dynamo, items
+    from session_service.data import dynamo, keys
 
-    found = client.get_item(TableName=table, Key=items.STATS_KEY, ConsistentRead=True).get("Item")
+    found = client.get_item(TableName=table, Key=keys.STATS_KEY, ConsistentRead=True).get("Item")
     return dynamo.deserialize(found) if found else {}
