@@ -28,9 +28,9 @@ PYTHON_313 := $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; 
 # The tiers run again on 3.13 (the first that exist: the unit and handler tiers once tests are in tier folders).
 TESTS_313 ?= $(or $(wildcard tests/unit tests/handlers),tests/test_models.py tests/test_events.py)
 
-.PHONY: serve wipe test test-313 lint typecheck unit integration dynamodb-local validate build bench clean
+.PHONY: serve wipe test test-313 lint imports typecheck unit integration dynamodb-local validate build bench clean
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
@@ -42,7 +42,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
-$(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
 	PYENV_VERSION=$(PYENV_VERSION) $(PYTHON_313) -m venv $(VENV_313)
 	$(VENV_313)/bin/pip install --quiet --upgrade pip
 	$(VENV_313)/bin/pip install --quiet -r requirements-dev.txt
@@ -72,6 +72,10 @@ dynamodb-local: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
+# The layer's import contracts (pyproject.toml [tool.importlinter]): dependencies run one way.
+imports: $(VENV)/.installed
+	$(VENV)/bin/lint-imports --no-cache
+
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
@@ -83,7 +87,7 @@ integration: $(VENV)/.installed dynamodb-local
 
 # The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
 # follows the main run's. Fails when either fails; the last line says which Pythons ran what.
-test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck
 	@side_log=$$(mktemp); \
 	$(MAKE) --no-print-directory test-313 > "$$side_log" 2>&1 & side=$$!; \
 	status=0; SAM_CLI=$(SAM) $(PY) -m pytest || status=$$?; \
@@ -129,6 +133,7 @@ bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/message_records_cost.py
 	$(PY) benchmarks/erasure_cost.py
 	$(PY) benchmarks/serve_concurrency.py
+	$(PY) benchmarks/client_overhead.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
