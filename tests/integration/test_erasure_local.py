@@ -18,13 +18,13 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
 from devserver.template import create_table
-from session_service import dynamo, erasure, items
+from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.errors import SessionIdTaken, SessionNotFound, UserErasing
 from session_service.idempotency import WriteGuard
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
-from session_service.stream import StreamProcessor
+from session_service.stream import StreamProcessor, erasure
 from session_service.summarizer import ExtractiveSummarizer
 
 pytestmark = pytest.mark.dynamodb_local

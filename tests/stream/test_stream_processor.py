@@ -21,13 +21,13 @@ from botocore.exceptions import ClientError
 from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.streams import StreamReader
 from devserver.template import ROOT
-from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
 from session_service.dynamo import deserialize
 from session_service.items import STATS_KEY, session_key, summary_key, user_counts_key
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
+from session_service.stream import processor as stream_module
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 
 pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
@@ -747,9 +747,9 @@ def _owned_sessions(ddb: Any, user: str) -> list[dict[str, Any]]:
 def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_what_was_erased(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from session_service import erasure
     from session_service.errors import SessionNotFound
     from session_service.idempotency import WriteGuard
+    from session_service.stream import erasure
 
     monkeypatch.setattr(erasure, "SESSIONS_PER_PASS", 2)  # several passes
     # Given other users' activity and erin's sessions of every kind, with an idempotent create, all applied

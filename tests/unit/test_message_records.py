@@ -327,9 +327,9 @@ def test_a_cut_larger_than_a_pass_is_cleared_over_several_records(
 ) -> None:
     """Each partial pass changes the hot item (its stream record brings the next pass), also when the limit
     is reached among a reply's chunks."""
-    from session_service import stream
+    from session_service.stream import processor
 
-    monkeypatch.setattr(stream, "MAX_CUT_ITEMS", 3)
+    monkeypatch.setattr(processor, "MAX_CUT_ITEMS", 3)
     sid = new_session(store, user)
     head, *_ = store.append_messages(sid, user, [say(f"m{i}") for i in range(3)])
     (reply,) = store.append_messages(

@@ -98,10 +98,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from session_service import dynamo, items
 from session_service.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
-from session_service.erasure import Eraser
 from session_service.errors import ServiceUnavailable
 from session_service.models import SessionStatus
 from session_service.observability import logger, metrics
+from session_service.stream.erasure import Eraser
 from session_service.summarizer import Summarizer, Turn, summarizer_for
 
 SUMMARY_HISTORY = 50
