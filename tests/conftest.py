@@ -137,7 +137,7 @@ def move_index_keys() -> Callable[..., int]:
                 move = IndexMove(
                     hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], items.index_keys(hot)
                 )
-                moved += processor.move_index(move)
+                moved += processor.upkeep.move_index(move)
         return moved
 
     return move

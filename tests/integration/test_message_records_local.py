@@ -304,7 +304,7 @@ class Sequence:
 
     def apply_stream(self) -> None:
         """What the stream function does with the session's next record: delete the cuts' items."""
-        self.stream.clear_cuts(self.sid, _hot(self.client, self.table, self.sid))
+        self.stream.cleanup.clear_cuts(self.sid, _hot(self.client, self.table, self.sid))
         assert _hot(self.client, self.table, self.sid)["cuts"] == {}
         self.model.count("stream")
 

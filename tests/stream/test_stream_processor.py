@@ -27,7 +27,7 @@ from session_service.items import STATS_KEY, session_key, summary_key, user_coun
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
-from session_service.stream import processor as stream_module
+from session_service.stream import records as stream_records
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 
 pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
@@ -201,7 +201,7 @@ def test_batch_failing_halfway_is_applied_once_after_the_retry(
     modifies = [r for r in batch if r["eventName"] == "MODIFY" and entity(r) == "session"]
     middle = modifies[3]
     failing = middle["dynamodb"]["SequenceNumber"]
-    real_parse = stream_module.parse_record
+    real_parse = stream_records.parse_record
     attempts = {"n": 0}
 
     def flaky(record: Any, **kwargs: Any) -> Any:
@@ -210,7 +210,7 @@ def test_batch_failing_halfway_is_applied_once_after_the_retry(
             raise RuntimeError("transient failure")
         return real_parse(record, **kwargs)
 
-    monkeypatch.setattr(stream_module, "parse_record", flaky)
+    monkeypatch.setattr(stream_records, "parse_record", flaky)
     assert handler(batch) == {"batchItemFailures": [{"itemIdentifier": failing}]}
     position = [r["dynamodb"]["SequenceNumber"] for r in batch].index(failing)
     partial = stats(ddb)
@@ -273,7 +273,9 @@ def test_a_batch_touching_more_users_than_a_transaction_holds(
         "total_cost": Decimal("0.12"),
     }
     assert all(counts(ddb, f"user{i}") == (1, 1) for i in range(12))
-    outcome = small.apply(stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in batch], []))
+    outcome = small.apply(
+        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in batch], [])
+    )
     assert outcome.applied == 0 and outcome.transactions == 0
     assert stats(ddb)["total_sessions"] == 12
 
@@ -302,7 +304,7 @@ def test_summaries_share_the_counts_transactions_within_their_size(
         repo.append_messages(session.session_id, user, [msg(f"Topic {i}: kayaking in Norway.", 2, "0.01")])
     recorder = SizeRecorder(ddb)
     outcome = StreamProcessor(recorder, TABLE, ExtractiveSummarizer(), max_transact_items=7).apply(
-        stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in reader.drain()], [])
+        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in reader.drain()], [])
     )
     assert outcome.summaries == 12 and outcome.applied == 24
     assert recorder.sizes and max(recorder.sizes) <= 7 and outcome.transactions == len(recorder.sizes)
@@ -388,7 +390,7 @@ def test_own_writes_coming_back_through_the_stream_write_nothing(
     echo = reader.drain()  # STATS, marks, summaries and the index moves' session MODIFYs
     assert echo and any(r["dynamodb"]["Keys"]["SK"]["S"] == "SESSION" for r in echo)
     records = [_record(copy.deepcopy(r)) for r in echo]
-    outcome = processor.apply([stream_module.parse_record(r) for r in records])
+    outcome = processor.apply([stream_records.parse_record(r) for r in records])
     assert outcome.transactions == 0 and outcome.summaries == 0
     assert summarizer.calls == calls and stats(ddb) == before
     assert reader.drain() == []
@@ -581,10 +583,6 @@ def test_a_summary_that_failed_after_the_commit_is_written_by_the_retry(
     calls = summarizer.calls
     processor.handle({"Records": batch})  # covered now: not summarized again
     assert summarizer.calls == calls
-
-
-def test_summary_of_a_removed_session_is_skipped(ddb: Any, processor: StreamProcessor) -> None:
-    assert processor.refresh_summary("00000000-0000-4000-8000-000000000000") is False
 
 
 def test_handler_uses_the_extractive_summarizer_without_a_model(
