@@ -25,7 +25,7 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
 from devserver.template import create_table
-from session_service import dynamo, items, stream
+from session_service import dynamo, items
 from session_service.cursor import CursorCodec
 from session_service.errors import MessageConflict, MessageNotFound
 from session_service.models import (
@@ -38,7 +38,7 @@ from session_service.models import (
     SessionCreate,
 )
 from session_service.repository import SessionRepository
-from session_service.stream import StreamProcessor
+from session_service.stream import StreamProcessor, cleanup
 from session_service.summarizer import ExtractiveSummarizer
 
 pytestmark = pytest.mark.dynamodb_local
@@ -483,7 +483,7 @@ def test_the_stream_deletes_what_a_truncation_cut(
     """With small passes, each pass's change of the hot item comes back through the stream and brings the
     next one, until the cuts are gone."""
     if per_pass is not None:
-        monkeypatch.setattr(stream, "MAX_CUT_ITEMS", per_pass)
+        monkeypatch.setattr(cleanup, "MAX_CUT_ITEMS", per_pass)
     repo, client, table = own_table
     user = _user()
     sids = [repo.create_session(user, SessionCreate(user_id=user, title=f"s{n}"))[0].session_id for n in range(2)]
