@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
@@ -288,55 +288,89 @@ def parse_record(record: DynamoDBRecord) -> Change:
         raise MalformedRecord(f"{event.value} record without its image")
     if image.get(items.ENTITY) != items.SESSION_ENTITY:
         return Change(sequence, "other")
+    return _session_change(sequence, record, new, old)
+
+
+class _Moves(NamedTuple):
+    """What a session record moves: the statistics (``delta``), each owner's usage, the incarnation each usage part
+    is about (``origins``), the time before which the partition's items go (``expired_before``), the owner's counts
+    (``user_delta``)."""
+
+    delta: Delta
+    usage: dict[str, Delta]
+    origins: dict[str, str]
+    expired_before: str | None = None
+    user_delta: dict[str, int] | None = None
+
+
+def _inserted(new: dict[str, Any]) -> _Moves:
+    delta = contribution(new)
+    return _Moves(delta, {_text(new, "user_id"): delta}, {_text(new, "user_id"): _text(new, "created_at")})
+
+
+def _modified(old: dict[str, Any] | None, new: dict[str, Any]) -> _Moves:
+    if not old:
+        raise MalformedRecord("MODIFY record without OldImage")
+    user_id, previous_owner = _text(new, "user_id"), _text(old, "user_id")
+    delta = contribution(new) - contribution(old)
+    origins = {user_id: _text(new, "created_at")}
+    if previous_owner == user_id:
+        usage = {user_id: delta}
+    else:  # another user created the expired id again
+        usage = {previous_owner: -contribution(old), user_id: contribution(new)}
+        origins[previous_owner] = _text(old, "created_at")
+    expired_before = None
+    if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
+        expired_before = _text(new, "created_at")
+    elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
+        expired_before = _tombstone_bound(new)
+    return _Moves(delta, usage, origins, expired_before)
+
+
+def _removed(old: dict[str, Any], *, by_ttl: bool) -> _Moves:
+    user_id = _text(old, "user_id")
+    delta = -contribution(old)
+    moves = _Moves(delta, {user_id: delta}, {user_id: _text(old, "created_at")})
+    if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
+        return moves._replace(expired_before=_tombstone_bound(old) if by_ttl else None)
+    if by_ttl:
+        status = SessionStatus(_text(old, "status"))
+        return moves._replace(
+            expired_before=items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC)),
+            user_delta={items.count_attribute(None): -1, items.count_attribute(status): -1},
+        )
+    return moves
+
+
+def _session_change(sequence: int, record: DynamoDBRecord, new: dict[str, Any], old: dict[str, Any]) -> Change:
+    """The :class:`Change` of a record of a session's hot item (``new``, ``old``: its images, as its event has
+    them)."""
+    removed = record.event_name is DynamoDBRecordEventName.REMOVE
+    image = old if removed else new
     session_id, user_id = _text(image, "session_id"), _text(image, "user_id")
     _number(image, "expires_at")  # read: a session record without it is malformed
-    removed = event is DynamoDBRecordEventName.REMOVE
-    expired_before = None
-    user_delta: dict[str, int] = {}
-    usage: dict[str, Delta]
-    origins: dict[str, str] = {user_id: _text(image, "created_at")}
-    if event is DynamoDBRecordEventName.INSERT:
-        delta = contribution(new)
-        usage = {user_id: delta}
-    elif event is DynamoDBRecordEventName.MODIFY:
-        if not old:
-            raise MalformedRecord("MODIFY record without OldImage")
-        delta = contribution(new) - contribution(old)
-        previous_owner = _text(old, "user_id")
-        if previous_owner == user_id:
-            usage = {user_id: delta}
-        else:  # another user created the expired id again
-            usage = {previous_owner: -contribution(old), user_id: contribution(new)}
-            origins[previous_owner] = _text(old, "created_at")
-        if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
-            expired_before = _text(new, "created_at")
-        elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
-            expired_before = _tombstone_bound(new)
+    if record.event_name is DynamoDBRecordEventName.INSERT:
+        moves = _inserted(new)
+    elif record.event_name is DynamoDBRecordEventName.MODIFY:
+        moves = _modified(old, new)
     else:
-        delta = -contribution(old)
-        usage = {user_id: delta}
-        if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
-            expired_before = _tombstone_bound(old) if is_ttl_removal(record) else None
-        elif is_ttl_removal(record):
-            expired_before = items.iso(datetime.fromtimestamp(int(_number(old, "expires_at")), UTC))
-            status = SessionStatus(_text(old, "status"))
-            user_delta = {items.count_attribute(None): -1, items.count_attribute(status): -1}
+        moves = _removed(old, by_ttl=is_ttl_removal(record))
     return Change(
         sequence,
         "session",
         session_id=session_id,
         user_id=user_id,
         mark=applied_mark(image, removed=removed),
-        delta=delta,
-        user_delta=user_delta,
-        expired_before=expired_before,
+        delta=moves.delta,
+        user_delta=moves.user_delta or {},
+        expired_before=moves.expired_before,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
         forget=removed,
         by_erasure=bool(image.get(items.ERASED_BY)),
         image=None if removed else new,
-        usage={owner: part for owner, part in usage.items() if not part.is_zero()},
-        origins=origins,
+        usage={owner: part for owner, part in moves.usage.items() if not part.is_zero()},
+        origins=moves.origins,
     )
 
 
