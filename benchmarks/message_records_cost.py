@@ -269,7 +269,7 @@ def main() -> int:
             measure(
                 meter,
                 f"stream: delete the {last} chunks (clear_cuts)",
-                [lambda: processor.clear_cuts(sid, deserialize(hot))],
+                [lambda: processor.cleanup.clear_cuts(sid, deserialize(hot))],
             )
         )
 

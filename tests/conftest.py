@@ -138,7 +138,7 @@ def move_index_keys() -> Callable[..., int]:
                 move = IndexMove(
                     hot["session_id"], hot["created_at"], hot["status"], hot["last_activity"], keys.index_keys(hot)
                 )
-                moved += processor.move_index(move)
+                moved += processor.upkeep.move_index(move)
         return moved
 
     return move

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from session_service.observability import logger, metrics
-from session_service.stream import stream_processor
+from session_service.wiring import stream_processor
 
 
 @metrics.log_metrics

@@ -15,13 +15,12 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import erasure
 from session_service.data import dynamo
 from session_service.data.guard import WriteGuard
 from session_service.errors import SessionIdTaken, SessionNotFound, UserErasing
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, MessageRole, MessageStatus, SessionCreate
 from session_service.repository import SessionRepository
-from session_service.stream import StreamProcessor
+from session_service.stream import StreamProcessor, erasure
 from session_service.summarizer import ExtractiveSummarizer
 from tests.support import handle_with, mentioning, scan, settle, stats_item
 

@@ -24,7 +24,7 @@ import pytest
 
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
-from session_service import rules, stream
+from session_service import rules
 from session_service.data import dynamo, items, keys
 from session_service.errors import MessageConflict, MessageNotFound
 from session_service.models import (
@@ -37,7 +37,7 @@ from session_service.models import (
     SessionCreate,
 )
 from session_service.repository import SessionRepository
-from session_service.stream import StreamProcessor
+from session_service.stream import StreamProcessor, cleanup
 from session_service.summarizer import ExtractiveSummarizer
 from tests.support import handle_with, settle
 
@@ -304,7 +304,7 @@ class Sequence:
 
     def apply_stream(self) -> None:
         """What the stream function does with the session's next record: delete the cuts' items."""
-        self.stream.clear_cuts(self.sid, _hot(self.client, self.table, self.sid))
+        self.stream.cleanup.clear_cuts(self.sid, _hot(self.client, self.table, self.sid))
         assert _hot(self.client, self.table, self.sid)["cuts"] == {}
         self.model.count("stream")
 
@@ -457,7 +457,7 @@ def test_the_stream_deletes_what_a_truncation_cut(
     """With small passes, each pass's change of the hot item comes back through the stream and brings the
     next one, until the cuts are gone."""
     if per_pass is not None:
-        monkeypatch.setattr(stream, "MAX_CUT_ITEMS", per_pass)
+        monkeypatch.setattr(cleanup, "MAX_CUT_ITEMS", per_pass)
     repo, client, table = own_table
     user = _user()
     sids = [repo.create_session(user, SessionCreate(user_id=user, title=f"s{n}"))[0].session_id for n in range(2)]

@@ -85,9 +85,7 @@ def test_an_erasure_finishes_when_a_fresh_sessions_batch_fails_after_its_content
             raise ServiceUnavailable()
         return real(client, actions, **kwargs)
 
-    from session_service import stream
-
-    monkeypatch.setattr(stream.dynamo, "transact_write", once)
+    monkeypatch.setattr(dynamo, "transact_write", once)
     with pytest.raises(ServiceUnavailable):
         handler(held)
     assert calls["n"] == 1

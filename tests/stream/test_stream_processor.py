@@ -20,13 +20,13 @@ from botocore.exceptions import ClientError
 
 from devserver.streams import StreamReader
 from devserver.template import ROOT
-from session_service import stream as stream_module
 from session_service.cursor import CursorCodec
 from session_service.data.dynamo import deserialize
 from session_service.data.keys import STATS_KEY, session_key, summary_key, user_counts_key
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
+from session_service.stream import records as stream_records
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 from tests.support import settle
 
@@ -185,7 +185,7 @@ def test_batch_failing_halfway_is_applied_once_after_the_retry(
     modifies = [r for r in batch if r["eventName"] == "MODIFY" and entity(r) == "session"]
     middle = modifies[3]
     failing = middle["dynamodb"]["SequenceNumber"]
-    real_parse = stream_module.parse_record
+    real_parse = stream_records.parse_record
     attempts = {"n": 0}
 
     def flaky(record: Any, **kwargs: Any) -> Any:
@@ -194,7 +194,7 @@ def test_batch_failing_halfway_is_applied_once_after_the_retry(
             raise RuntimeError("transient failure")
         return real_parse(record, **kwargs)
 
-    monkeypatch.setattr(stream_module, "parse_record", flaky)
+    monkeypatch.setattr(stream_records, "parse_record", flaky)
     assert handler(batch) == {"batchItemFailures": [{"itemIdentifier": failing}]}
     position = [r["dynamodb"]["SequenceNumber"] for r in batch].index(failing)
     partial = stats(ddb)
@@ -257,7 +257,9 @@ def test_a_batch_touching_more_users_than_a_transaction_holds(
         "total_cost": Decimal("0.12"),
     }
     assert all(counts(ddb, f"user{i}") == (1, 1) for i in range(12))
-    outcome = small.apply(stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in batch], []))
+    outcome = small.apply(
+        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in batch], [])
+    )
     assert outcome.applied == 0 and outcome.transactions == 0
     assert stats(ddb)["total_sessions"] == 12
 
@@ -286,7 +288,7 @@ def test_summaries_share_the_counts_transactions_within_their_size(
         repo.append_messages(session.session_id, user, [msg(f"Topic {i}: kayaking in Norway.", 2, "0.01")])
     recorder = SizeRecorder(ddb)
     outcome = StreamProcessor(recorder, TABLE, ExtractiveSummarizer(), max_transact_items=7).apply(
-        stream_module.applicable_prefix([stream_module.parse_record(_record(r)) for r in reader.drain()], [])
+        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in reader.drain()], [])
     )
     assert outcome.summaries == 12 and outcome.applied == 24
     assert recorder.sizes and max(recorder.sizes) <= 7 and outcome.transactions == len(recorder.sizes)
@@ -372,7 +374,7 @@ def test_own_writes_coming_back_through_the_stream_write_nothing(
     echo = reader.drain()  # STATS, marks, summaries and the index moves' session MODIFYs
     assert echo and any(r["dynamodb"]["Keys"]["SK"]["S"] == "SESSION" for r in echo)
     records = [_record(copy.deepcopy(r)) for r in echo]
-    outcome = processor.apply([stream_module.parse_record(r) for r in records])
+    outcome = processor.apply([stream_records.parse_record(r) for r in records])
     assert outcome.transactions == 0 and outcome.summaries == 0
     assert summarizer.calls == calls and stats(ddb) == before
     assert reader.drain() == []
@@ -567,10 +569,6 @@ def test_a_summary_that_failed_after_the_commit_is_written_by_the_retry(
     assert summarizer.calls == calls
 
 
-def test_summary_of_a_removed_session_is_skipped(ddb: Any, processor: StreamProcessor) -> None:
-    assert processor.refresh_summary("00000000-0000-4000-8000-000000000000") is False
-
-
 def test_handler_uses_the_extractive_summarizer_without_a_model(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
 ) -> None:
@@ -708,9 +706,9 @@ def _owned_sessions(ddb: Any, user: str) -> list[dict[str, Any]]:
 def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_what_was_erased(
     repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from session_service import erasure
     from session_service.data.guard import WriteGuard
     from session_service.errors import SessionNotFound
+    from session_service.stream import erasure
 
     monkeypatch.setattr(erasure, "SESSIONS_PER_PASS", 2)  # several passes
     # Given other users' activity and erin's sessions of every kind, with an idempotent create, all applied

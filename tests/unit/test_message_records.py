@@ -80,7 +80,7 @@ def assert_counters_exact(store: SessionRepository, ddb: Any, sid: str, user: st
 def clear_cuts(ddb: Any, sid: str) -> int:
     """What the stream function does with the session's next record: delete its cuts' items."""
     hot = dynamo.deserialize(ddb.get_item(TableName=TABLE, Key=keys.session_key(sid))["Item"])
-    return StreamProcessor(ddb, TABLE, ExtractiveSummarizer()).clear_cuts(sid, hot)
+    return StreamProcessor(ddb, TABLE, ExtractiveSummarizer()).cleanup.clear_cuts(sid, hot)
 
 
 def test_a_message_is_read_by_its_id_in_any_form(store: SessionRepository, user: str, other_user: str) -> None:
@@ -322,9 +322,9 @@ def test_a_cut_larger_than_a_pass_is_cleared_over_several_records(
 ) -> None:
     """Each partial pass changes the hot item (its stream record brings the next pass), also when the limit
     is reached among a reply's chunks."""
-    from session_service import stream
+    from session_service.stream import cleanup
 
-    monkeypatch.setattr(stream, "MAX_CUT_ITEMS", 3)
+    monkeypatch.setattr(cleanup, "MAX_CUT_ITEMS", 3)
     sid = new_session(store, user)
     head, *_ = store.append_messages(sid, user, [say(f"m{i}") for i in range(3)])
     (reply,) = store.append_messages(

@@ -324,14 +324,14 @@ def test_listing_orders_by_the_activity_the_stream_moved_into_the_index(
     assert not table_keys.index_lags(hot)  # one second past: the stream function leaves it (a minute's grain)
     move = IndexMove(ids[0], hot["created_at"], hot["status"], hot["last_activity"], table_keys.index_keys(hot))
     processor = StreamProcessor(ddb, TABLE, ExtractiveSummarizer())
-    assert processor.move_index(move) is True
-    assert processor.move_index(move) is True  # idempotent
+    assert processor.upkeep.move_index(move) is True
+    assert processor.upkeep.move_index(move) is True  # idempotent
     assert [s.session_id for s in store.list_user_sessions(USER, page_size=1).sessions] == [ids[0]]
     clock.advance(table_keys.INDEX_GRAIN_SECONDS)
     store.append_messages(ids[1], USER, [message()])
     assert table_keys.index_lags(dynamo.deserialize(raw_item(ddb, f"SESSION#{ids[1]}", "SESSION") or {}))
     store.append_messages(ids[0], USER, [message()])
-    assert processor.move_index(move) is False  # stale: a newer record of that session moves it
+    assert processor.upkeep.move_index(move) is False  # stale: a newer record of that session moves it
 
 
 def test_memory_type_filter_is_a_key_condition(store: SessionRepository) -> None:

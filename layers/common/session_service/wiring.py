@@ -14,6 +14,7 @@ from session_service.settings import Settings
 
 if TYPE_CHECKING:
     from session_service.repository import SessionRepository
+    from session_service.stream import StreamProcessor
 
 
 @cache
@@ -81,6 +82,16 @@ def repository() -> SessionRepository:
         ttl_seconds=config.session_ttl_seconds,
         cursors=CursorCodec(cursor_key),
     )
+
+
+def stream_processor() -> StreamProcessor:
+    """The stream function's :class:`~session_service.stream.StreamProcessor` over the configured table and
+    summarizer (``SUMMARY_MODEL_ID``)."""
+    from session_service.stream import StreamProcessor
+    from session_service.summarizer import summarizer_for
+
+    config = settings()
+    return StreamProcessor(dynamodb_client(), config.table_name, summarizer_for(config.summary_model_id))
 
 
 def reset() -> None:

@@ -35,7 +35,16 @@ from session_service.data.keys import (
     status_index_prefix,
     user_counts_key,
 )
-from session_service.data.stats import ERASING, MARK_APPLIED, MODEL_PAIR, MODELS, count_attribute, pairs_named
+from session_service.data.stats import (
+    ERASING,
+    MARK_APPLIED,
+    MARK_SESSION,
+    MODEL_PAIR,
+    MODELS,
+    STATS_TOTALS,
+    count_attribute,
+    pairs_named,
+)
 from session_service.models import MAX_MODELS_PER_SESSION, ErasureStatus, SessionStatus
 
 OLD_ON_FAILURE = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
@@ -393,14 +402,16 @@ class StatsAdd:
     cost: Any
 
     def render(self, table: str) -> dict[str, Any]:
-        values = {":s": self.sessions, ":a": self.active, ":m": self.messages, ":t": self.tokens, ":c": self.cost}
+        placeholders = (":s", ":a", ":m", ":t", ":c")
+        values = dict(
+            zip(placeholders, (self.sessions, self.active, self.messages, self.tokens, self.cost), strict=True)
+        )
+        terms = ", ".join(f"{name} {mark}" for name, mark in zip(STATS_TOTALS, placeholders, strict=True))
         return {
             "Update": {
                 "TableName": table,
                 "Key": STATS_KEY,
-                "UpdateExpression": (
-                    "ADD total_sessions :s, active_sessions :a, total_messages :m, total_tokens :t, total_cost :c"
-                ),
+                "UpdateExpression": f"ADD {terms}",
                 "ExpressionAttributeValues": serialize(values),
             }
         }
@@ -442,7 +453,7 @@ class MarkMove:
             "Update": {
                 "TableName": table,
                 "Key": mark_key(self.session_id),
-                "UpdateExpression": f"SET {MARK_APPLIED} = :mark, {ENTITY} = :entity, session_id = :sid",
+                "UpdateExpression": f"SET {MARK_APPLIED} = :mark, {ENTITY} = :entity, {MARK_SESSION} = :sid",
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": serialize(values),
             }

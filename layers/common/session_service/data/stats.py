@@ -31,7 +31,10 @@ MODEL_PAIR = "pair"
 MODEL_USAGE = ("messages", "tokens", "cost")
 """A user's per-model usage item's counters (the values of :data:`USAGE_FIELDS`)."""
 MARK_APPLIED = "applied"
-"""A stream applied mark's attribute: ``<incarnation>#<version>`` of the newest record applied."""
+"""A stream applied mark's attribute: the state the newest applied record left the session in
+(``<created_at>#<version:012d>#<0|1>``)."""
+MARK_SESSION = "session_id"
+"""A stream applied mark's attribute: the session it is about (its key holds it too, with a prefix)."""
 MODELS = "models"
 """The hot item's string set of the (provider, model) pairs its messages named (the JSON of each pair), kept
 for the cap :data:`~session_service.models.MAX_MODELS_PER_SESSION`."""

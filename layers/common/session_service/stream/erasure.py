@@ -6,13 +6,13 @@ progress record (``ERASURE#<user_id>``, :func:`~session_service.items.erasure_it
 the data is gone for readers from that moment, whatever its amount. The rest is driven by the progress record's
 own stream records, one *pass* per record, so no request and no Lambda invocation waits for thousands of writes:
 
-1. **Tombstones.** A pass reads up to :data:`SESSIONS_PER_PASS` of the user's sessions (GSI1, keys only; their
-   hot items by one consistent BatchGetItem, expired ones included) and turns them into tombstones marked
+1. **Tombstones.** A pass reads up to :data:`SESSIONS_PER_PASS` of the user's sessions (GSI1; their hot items
+   read consistently, expired ones included) and turns them into tombstones marked
    :data:`~session_service.items.ERASED_BY` in one transaction, with the user's counts and the progress record
    (``sessions_erased``, ``passes``: conditioned on the pass read, so two deliveries of a record cannot both
    apply it). That write's stream record brings the next pass.
 2. **Clean-up.** Each tombstone's own stream record runs the session clean-up every permanent delete runs
-   (:mod:`session_service.stream`): the statistics and the user's usage lose the session exactly once, its
+   (:mod:`~session_service.stream.cleanup`): the statistics and the user's usage lose the session exactly once, its
    items and then the tombstone are deleted; the tombstone's removal deletes the session's applied mark and
    counts the session in ``sessions_cleared``, in one transaction conditioned on that mark, so exactly once.
    Each count moves the progress record, whose stream record brings a pass.

@@ -1,0 +1,170 @@
+"""What the stream deletes: a removed session's contents, its tombstone and applied mark, and the messages a request
+cut (SPEC section 6).
+
+* **TTL expiry**: a REMOVE by the TTL service deletes the session's messages and memory records before its mark
+  moves, so a crash in between repeats the deletion. Only items created before the session's final
+  ``expires_at`` are deleted: a new session that reuses the id after the removal keeps its own.
+* **Permanent delete**: the tombstone's MODIFY deletes the partition's items of that incarnation (created before
+  :func:`~session_service.items.tombstone_bound`); then, once the batch's counts are committed (a retry must still
+  find the incarnation), the tombstone itself while it is still that tombstone.
+* **Forgetting a session**: when a session's hot item leaves the table (a tombstone deleted here, or any item TTL
+  removed), its applied mark is deleted too, conditioned on being that incarnation's, so nothing of the session is
+  left. An erasure's session is counted in the erasure's progress in the same transaction.
+* **Cuts**: the items in the ranges a request cut (deleted messages, their chunks and reserved ids), at most
+  :data:`MAX_CUT_ITEMS` per cut and batch.
+
+Every deletion is idempotent or conditioned, so a record delivered again deletes nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from session_service.data import actions as table_actions
+from session_service.data import dynamo, items
+from session_service.data import keys as table_keys
+from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
+from session_service.data.stats import MARK_APPLIED
+from session_service.stream.commit import read_stored
+from session_service.stream.records import Change
+
+MAX_CUT_ITEMS = 5_000
+"""Items of one cut deleted per batch; the rest follow through the stream record of the cut's progress."""
+
+
+class Cleanup:
+    """Deletes what a batch's records leave behind (see the module docstring).
+
+    ``client`` is a low-level DynamoDB client, ``table`` the session table, ``sleep`` injectable for tests. DynamoDB
+    failures propagate (Lambda then retries the batch).
+    """
+
+    def __init__(self, client: Any, table: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._table = table
+        self._sleep = sleep
+
+    def delete_contents(self, session_id: str, created_before: str) -> int:
+        """Delete every item of a session's partition created before ``created_before`` (ISO time): the content of
+        a session that TTL removed, that an expired id's new session replaced, or that was deleted for good.
+        Returns the number of items deleted; idempotent.
+
+        A new session that reuses the id is created after ``created_before`` and keeps everything of its own. A hot
+        item is never deleted here: an old one left is a tombstone, deleted by :meth:`delete_tombstone` once the
+        batch's counts are committed (until then its incarnation is in the table, so a retried batch still applies
+        the session's records).
+        """
+        keys = [
+            {"PK": raw["PK"], "SK": raw["SK"]}
+            for raw in dynamo.query_keys(self._client, self._table, table_keys.session_pk(session_id), "created_at")
+            if raw.get("created_at", {}).get("S", created_before) < created_before
+            and raw["SK"]["S"] != table_keys.SESSION_SK
+        ]
+        return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+
+    def delete_tombstone(self, session_id: str, incarnation: str) -> int:
+        """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have
+        taken the id over meanwhile); return 1 when deleted, else 0. Its removal comes back through the stream
+        and changes nothing (:func:`~session_service.stream.records.contribution` of a tombstone is zero)."""
+        try:
+            dynamo.conditional(
+                self._client,
+                "delete_item",
+                TableName=self._table,
+                Key=table_keys.session_key(session_id),
+                ConditionExpression="created_at = :incarnation AND #status = :deleted",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize({":incarnation": incarnation, ":deleted": items.DELETED_STATUS}),
+            )
+        except ConditionFailed:
+            return 0
+        return 1
+
+    def forget(self, change: Change) -> int:
+        """A session's hot item left the table (TTL removed it, or its tombstone was deleted): delete its applied
+        mark, which nothing needs any more (no record of that incarnation can follow the removal, and Lambda
+        hands the removal over only once the batches before it succeeded; a record delivered again finds no
+        mark and no incarnation, and is skipped: :func:`~session_service.stream.records.still_there`). Conditioned
+        on the mark being that incarnation's (a later one of the id keeps its own). An erasure's session is counted
+        as cleaned (``sessions_cleared``) in the same transaction, so exactly once. Returns the items deleted (0 or
+        1)."""
+        incarnation = change.mark.split("#", 1)[0]
+        marks = read_stored(self._client, self._table, [change.session_id], sleep=self._sleep).marks
+        if not marks.get(change.session_id, "").startswith(f"{incarnation}#"):
+            return 0  # forgotten already (a record delivered again), or never applied
+        actions: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": table_keys.mark_key(change.session_id),
+                    "ConditionExpression": f"begins_with({MARK_APPLIED}, :incarnation)",
+                    "ExpressionAttributeValues": serialize({":incarnation": f"{incarnation}#"}),
+                }
+            }
+        ]
+        if change.by_erasure:
+            progress = {"sessions_cleared": 1, "items_deleted": 1}
+            actions.append(table_actions.add_action(self._table, table_keys.erasure_key(change.user_id), progress))
+        try:
+            dynamo.transact_write(self._client, actions, sleep=self._sleep)
+        except TransactionCanceled:
+            return 0  # forgotten meanwhile by another delivery
+        return 1
+
+    def count_erased(self, user_id: str, deleted: int) -> None:
+        """Add ``deleted`` items to the progress of ``user_id``'s erasure (``items_deleted``); nothing for 0."""
+        if deleted:
+            update = table_actions.add_action(self._table, table_keys.erasure_key(user_id), {"items_deleted": deleted})
+            dynamo.call(self._client, "update_item", **update["Update"])
+
+    def clear_cuts(self, session_id: str, hot: dict[str, Any]) -> int:
+        """Delete the items in each cut of the session's hot item ``hot`` (deleted messages, their chunks and
+        reserved ids) and remove the cut; return the number of items deleted.
+
+        Readers skip a cut from the moment it is written, so this only frees the table. At most
+        :data:`MAX_CUT_ITEMS` items per cut and batch: a larger cut counts the pass in the hot item (``passes``),
+        and that write's stream record brings the rest. Idempotent (a cut already removed deletes nothing).
+        """
+        deleted = 0
+        for cut_id, cut in (hot.get("cuts") or {}).items():
+            keys: list[dict[str, Any]] = []
+            # The chunks first: a message is deleted once nothing of it is left behind.
+            messages, chunks = table_keys.cut_ranges(str(cut["from"]), str(cut["to"]))
+            for low, high in (chunks, messages):
+                if len(keys) >= MAX_CUT_ITEMS:
+                    break
+                query = {
+                    "TableName": self._table,
+                    "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                    "ExpressionAttributeValues": serialize(
+                        {":pk": table_keys.session_pk(session_id), ":first": low, ":last": high}
+                    ),
+                    "ProjectionExpression": "PK, SK, message_id, body_hash",
+                    "ConsistentRead": True,
+                }
+                for found in map(deserialize, dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1)):
+                    if len(keys) >= MAX_CUT_ITEMS:
+                        break
+                    keys.append(table_keys.key(str(found["PK"]), str(found["SK"])))
+                    if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with it
+                        keys.append(table_keys.message_id_key(session_id, str(found["message_id"])))
+            done = len(keys) < MAX_CUT_ITEMS
+            deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+            # Done: the cut goes. Not yet: the cut counts this pass, a change of the hot item whose stream
+            # record brings the rest (what was deleted is not found again).
+            progress = "SET cuts.#cut.passes = if_not_exists(cuts.#cut.passes, :zero) + :one"
+            with contextlib.suppress(ConditionFailed):  # removed by another delivery of a record
+                dynamo.conditional(
+                    self._client,
+                    "update_item",
+                    TableName=self._table,
+                    Key=table_keys.session_key(session_id),
+                    UpdateExpression="REMOVE cuts.#cut" if done else progress,
+                    ConditionExpression="attribute_exists(cuts.#cut)",
+                    ExpressionAttributeNames={"#cut": cut_id},
+                    **({} if done else {"ExpressionAttributeValues": serialize({":zero": 0, ":one": 1})}),
+                )
+        return deleted

@@ -1,0 +1,286 @@
+"""The stream function's entry point: a Lambda batch read into changes and applied exactly once, phase by phase.
+
+:meth:`StreamProcessor.apply` runs a batch's phases in this order; each is a short method below:
+
+1. start reading the newest messages of the sessions due for a summary (while the marks are read);
+2. commit the counts: read the applied marks, keep the changes not applied yet, make the summaries, delete the
+   contents of removed sessions, and write it all (:mod:`~session_service.stream.commit`), again on a fresh read
+   when another delivery moved a mark first;
+3. move lagging index keys; 4. clear the sessions' cuts;
+5. raise a summary's failure, if any (the counts are in; Lambda's retry makes the summary);
+6. delete the tombstones; 7. forget the marks of sessions that left the table; 8. count what erasures deleted;
+9. advance the erasures whose progress records moved.
+
+Phases 6 to 9 come last, once nothing of the batch can fail any more: a tombstone deleted, or a mark forgotten,
+before a retry would make the retry skip what it must apply.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from session_service.data import dynamo, items
+from session_service.observability import logger, metrics
+from session_service.stream import records
+from session_service.stream.cleanup import Cleanup
+from session_service.stream.commit import (
+    Committer,
+    MarksMoved,
+    Stored,
+    StreamApplyError,
+    read_incarnations,
+    read_stored,
+)
+from session_service.stream.erasure import Eraser
+from session_service.stream.records import Change, MalformedRecord, Outcome
+from session_service.stream.upkeep import MAINTENANCE_WORKERS, SUMMARY_HISTORY, Upkeep
+from session_service.summarizer import Summarizer
+
+MAX_COMMIT_ATTEMPTS = 6
+"""Re-reads of the applied marks when another delivery moved them first."""
+
+History = dict[str, Future[list[dict[str, Any]]]]
+"""The reads of the newest messages under way, by session id."""
+
+
+@dataclass
+class _Batch:
+    """A batch on its way through :meth:`StreamProcessor.apply`: its changes, what they ask for, what was done."""
+
+    changes: Sequence[Change]
+    outcome: Outcome = field(default_factory=Outcome)
+    erased: dict[str, int] = field(default_factory=dict)
+    """Items deleted for erasures, by user."""
+
+    @property
+    def counted(self) -> list[Change]:
+        """The changes that move a mark (statistics, counts, usage or a clean-up)."""
+        return [c for c in self.changes if c.counts()]
+
+    @property
+    def sessions(self) -> list[Change]:
+        return [c for c in self.changes if c.kind == "session"]
+
+    def due_for_summary(self) -> list[Change]:
+        """The counted changes that ask for a summary, but none of a session this batch deletes for good (its items
+        are deleted before the commit)."""
+        newest = {c.session_id: c.image for c in self.sessions}
+        gone = {session_id for session_id, image in newest.items() if items.is_tombstone(image)}
+        return [c for c in self.counted if c.summary_due and c.image is not None and c.session_id not in gone]
+
+    def count_erased(self, change: Change, deleted: int) -> None:
+        """Count ``deleted`` items for the erasure that made ``change``'s tombstone, if one did."""
+        if change.by_erasure:
+            self.erased[change.user_id] = self.erased.get(change.user_id, 0) + deleted
+
+
+class StreamProcessor:
+    """Applies DynamoDB stream batches to the table's derived items (see :mod:`session_service.stream`).
+
+    ``client`` is a low-level DynamoDB client, ``table_name`` the session table, ``summarizer`` makes summaries from
+    the newest ``history`` messages; ``workers`` threads move index keys and make summaries; ``max_transact_items``
+    bounds a transaction (DynamoDB's 100); ``clock`` (epoch seconds) and ``sleep`` are injectable for tests. Its jobs
+    are public for tests: ``commit``, ``cleanup``, ``upkeep``, ``eraser``.
+    Raises :class:`~session_service.errors.ServiceUnavailable`, :class:`~session_service.errors.StoreUnavailable` and
+    :class:`~session_service.stream.commit.StreamApplyError` when DynamoDB keeps failing: Lambda then retries the
+    batch, and what was applied already is skipped.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        summarizer: Summarizer,
+        *,
+        history: int = SUMMARY_HISTORY,
+        workers: int = MAINTENANCE_WORKERS,
+        max_transact_items: int = dynamo.MAX_TRANSACTION_ITEMS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._sleep = sleep
+        self.commit = Committer(client, table_name, max_items=max_transact_items, sleep=sleep)
+        self.cleanup = Cleanup(client, table_name, sleep=sleep)
+        self.upkeep = Upkeep(client, table_name, summarizer, history=history, workers=workers, sleep=sleep)
+        self.eraser = Eraser(client, table_name, clock=clock, sleep=sleep)
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
+        """Process a Lambda DynamoDB stream event ``{"Records": [...]}``.
+
+        Returns ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}`` for records that
+        could not be read; everything before the first of them is applied. Raises Powertools'
+        ``BatchProcessingError`` when every record failed, and lets DynamoDB failures propagate (the whole
+        batch is then retried).
+        """
+        parsed: list[Change] = []
+        failed: list[int] = []
+
+        def record_handler(record: DynamoDBRecord) -> None:
+            try:
+                parsed.append(records.parse_record(record))
+            except Exception:
+                try:
+                    failed.append(records.sequence_of(record))
+                except MalformedRecord:
+                    failed.append(-1)  # no position known: apply nothing of this batch
+                logger.exception("Unreadable stream record", extra={"event_id": record.event_id})
+                raise
+
+        response = process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+            context=context,
+        )
+        outcome = self.apply(records.applicable_prefix(parsed, failed))
+        logger.info(
+            "Stream batch applied",
+            extra={
+                "records": len(event.get("Records", [])),
+                "failed": len(failed),
+                "applied": outcome.applied,
+                "skipped": outcome.skipped,
+                "transactions": outcome.transactions,
+                "deleted_items": outcome.deleted_items,
+                "summaries": outcome.summaries,
+                "index_moves": outcome.index_moves,
+            },
+        )
+        metrics.add_metric(name="StreamRecordsApplied", unit=MetricUnit.Count, value=outcome.applied)
+        metrics.add_metric(name="StreamRecordsSkipped", unit=MetricUnit.Count, value=outcome.skipped)
+        metrics.add_metric(name="StreamRecordsFailed", unit=MetricUnit.Count, value=len(failed))
+        return response
+
+    def apply(self, changes: Sequence[Change]) -> Outcome:
+        """Apply ``changes`` (in sequence order, all readable) exactly once, in the phases of the module docstring."""
+        batch = _Batch(changes)
+        histories = self._read_histories(batch)
+        failure = self._commit_counts(batch, histories)
+        self._move_index_keys(batch)
+        self._clear_cuts(batch)
+        if failure is not None:  # the counts are in; Lambda retries the batch for the summary
+            raise failure
+        self._delete_tombstones(batch)
+        self._forget_marks(batch)
+        self._count_erased(batch)
+        self._advance_erasures(batch)
+        return batch.outcome
+
+    # -- the phases, in order ----------------------------------------------------------------------------
+
+    def _read_histories(self, batch: _Batch) -> History:
+        """Start reading the newest messages of the sessions due for a summary, while the marks are read."""
+        return self.upkeep.read_histories((c.session_id, c.image) for c in batch.due_for_summary() if c.image)
+
+    def _commit_counts(self, batch: _Batch, histories: History) -> Exception | None:
+        """Commit the batch's counts, marks and summaries; read the marks again and recompute when another delivery
+        moved one first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`). Returns the
+        failure of a summary that could not be made, for :meth:`apply` to raise once the rest is done."""
+        counted = batch.counted
+        summaries: dict[str, dict[str, Any]] | None = None
+        failure: Exception | None = None
+        owners = {owner for c in counted for owner in c.usage}
+        for _ in range(MAX_COMMIT_ATTEMPTS):
+            # One read takes the marks, the stored summaries of the sessions due for one (the first time) and the
+            # erasures of the users whose usage moves.
+            summary_ids = set(histories) if summaries is None else set()
+            stored = read_stored(
+                self._client, self._table, {c.session_id for c in counted}, summary_ids, owners, sleep=self._sleep
+            )
+            pending = self._pending(counted, stored)
+            if summaries is None:
+                summaries, failure = self._make_summaries(batch, pending, histories, stored)
+            self._delete_contents(batch, pending)
+            try:
+                batch.outcome.transactions += self.commit.write(pending, stored.marks, summaries, batch.outcome)
+            except MarksMoved:
+                continue
+            batch.outcome.applied = len(pending)
+            batch.outcome.skipped = len(counted) - len(pending)
+            for change in pending:
+                batch.outcome.delta += change.delta
+            return failure
+        raise StreamApplyError("applied marks kept moving")
+
+    def _pending(self, counted: Sequence[Change], stored: Stored) -> list[Change]:
+        """The changes not applied yet, in order: above their session's stored mark, or, for a session without a
+        mark, of an incarnation still in the table (:func:`~session_service.stream.records.still_there`); each
+        without the usage an erasure of its owner covers."""
+        without_mark = {c.session_id for c in counted} - stored.marks.keys()
+        current = read_incarnations(self._client, self._table, without_mark, sleep=self._sleep)
+        pending: list[Change] = []
+        latest = dict(stored.marks)
+        for change in counted:
+            if change.session_id not in latest and not records.still_there(change, current.get(change.session_id)):
+                continue  # a forgotten session's record, delivered again: applied long ago
+            if change.mark > latest.get(change.session_id, ""):
+                pending.append(records.without_erased_usage(change, stored.erasures))
+                latest[change.session_id] = change.mark
+        return pending
+
+    def _make_summaries(
+        self, batch: _Batch, pending: Sequence[Change], histories: History, stored: Stored
+    ) -> tuple[dict[str, dict[str, Any]], Exception | None]:
+        """The new summaries of the sessions due for one (by session id), and the first failure to make one. A
+        change applied before (a retried batch whose summaries failed after the commit) may still owe its summary:
+        it is made unless the stored summary already covers it."""
+        applied_now = {id(c) for c in pending}
+        due = {c.session_id: (c.image, id(c) not in applied_now) for c in batch.due_for_summary() if c.image}
+        return self.upkeep.make_summaries(due, histories, stored.summaries)
+
+    def _delete_contents(self, batch: _Batch, pending: Sequence[Change]) -> None:
+        """Delete the contents of the sessions ``pending`` removes, before their marks move (a crash in between
+        repeats the deletion)."""
+        for change in pending:
+            if change.expired_before is not None:
+                deleted = self.cleanup.delete_contents(change.session_id, change.expired_before)
+                batch.outcome.deleted_items += deleted
+                batch.count_erased(change, deleted)
+
+    def _move_index_keys(self, batch: _Batch) -> None:
+        """Move the index keys that lag, as each session's last record asks."""
+        moves = {c.session_id: c.index for c in batch.sessions}
+        batch.outcome.index_moves = self.upkeep.move_indexes([m for m in moves.values() if m])
+
+    def _clear_cuts(self, batch: _Batch) -> None:
+        """Delete the items in the cuts of each session's newest image."""
+        newest = {c.session_id: c.image for c in batch.sessions}
+        for session_id, image in newest.items():
+            if image and image.get("cuts"):
+                batch.outcome.deleted_items += self.cleanup.clear_cuts(session_id, image)
+
+    def _delete_tombstones(self, batch: _Batch) -> None:
+        """Delete the tombstones the batch's records show, each while it is still that tombstone."""
+        for change in batch.sessions:
+            if change.image is not None and items.is_tombstone(change.image):
+                deleted = self.cleanup.delete_tombstone(change.session_id, str(change.image["created_at"]))
+                batch.outcome.deleted_items += deleted
+                batch.count_erased(change, deleted)
+
+    def _forget_marks(self, batch: _Batch) -> None:
+        """Delete the marks of the sessions whose hot item left the table."""
+        for change in batch.changes:
+            if change.forget:
+                batch.outcome.deleted_items += self.cleanup.forget(change)
+
+    def _count_erased(self, batch: _Batch) -> None:
+        """Add what the batch deleted for each erasure to its progress."""
+        for user_id, count in batch.erased.items():
+            self.cleanup.count_erased(user_id, count)
+
+    def _advance_erasures(self, batch: _Batch) -> None:
+        """Run a pass of each erasure whose progress record moved (once per user)."""
+        for user_id in dict.fromkeys(c.user_id for c in batch.changes if c.kind == "erasure"):
+            batch.outcome.erasure_writes += self.eraser.advance(user_id)
+
