@@ -70,7 +70,7 @@ the user's counts item. Every reader of a user's data reads that counts item wit
 so the user's data is gone for readers at once, whatever its amount; a create's ADD to the counts is conditioned on
 it. The stream function then turns the user's sessions into tombstones (marked
 :data:`~session_service.data.items.ERASED_BY`) and cleans them up as any permanent delete, and deletes the user's
-partition and idempotency records last (:mod:`session_service.erasure`).
+partition and idempotency records last (:mod:`session_service.stream.erasure`).
 
 Access patterns (requests made by the operation families, :mod:`session_service.operations`, and by
 :mod:`session_service.stream`):

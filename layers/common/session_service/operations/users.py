@@ -20,7 +20,7 @@ def erase_user(store: Store, caller: str) -> None:
     caller's counts item. From then on every reader of the caller's data reads that mark and finds nothing
     (:func:`~session_service.data.reads.session_items`, the listing), and a create is refused
     (:class:`~session_service.errors.UserErasing`). The stream function does the rest in the background, driven
-    by the progress record's own stream records (:mod:`session_service.erasure`): it turns the user's sessions
+    by the progress record's own stream records (:mod:`session_service.stream.erasure`): it turns the user's sessions
     into tombstones, lets the session clean-up delete their items, then deletes the user's counts, usage and
     idempotency records, and marks the record ``erased``. Raises :class:`ServiceUnavailable` when DynamoDB keeps
     refusing.

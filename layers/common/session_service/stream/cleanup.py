@@ -5,7 +5,7 @@ cut (SPEC section 6).
   moves, so a crash in between repeats the deletion. Only items created before the session's final
   ``expires_at`` are deleted: a new session that reuses the id after the removal keeps its own.
 * **Permanent delete**: the tombstone's MODIFY deletes the partition's items of that incarnation (created before
-  :func:`~session_service.items.tombstone_bound`); then, once the batch's counts are committed (a retry must still
+  :func:`~session_service.data.items.tombstone_bound`); then, once the batch's counts are committed (a retry must still
   find the incarnation), the tombstone itself while it is still that tombstone.
 * **Forgetting a session**: when a session's hot item leaves the table (a tombstone deleted here, or any item TTL
   removed), its applied mark is deleted too, conditioned on being that incarnation's, so nothing of the session is

@@ -1,14 +1,14 @@
 """A user's erasure (GDPR article 17, SPEC section 9), carried out by the stream function in the background.
 
-The request (:meth:`~session_service.repository.SessionRepository.erase_user`) writes two things: the erasure's
-progress record (``ERASURE#<user_id>``, :func:`~session_service.items.erasure_item`) and the mark
-:data:`~session_service.items.ERASING` on the user's counts item, which every reader of the user's data reads:
+The request (:func:`~session_service.operations.users.erase_user`) writes two things: the erasure's
+progress record (``ERASURE#<user_id>``, :func:`~session_service.data.items.erasure_item`) and the mark
+:data:`~session_service.data.stats.ERASING` on the user's counts item, which every reader of the user's data reads:
 the data is gone for readers from that moment, whatever its amount. The rest is driven by the progress record's
 own stream records, one *pass* per record, so no request and no Lambda invocation waits for thousands of writes:
 
 1. **Tombstones.** A pass reads up to :data:`SESSIONS_PER_PASS` of the user's sessions (GSI1; their hot items
    read consistently, expired ones included) and turns them into tombstones marked
-   :data:`~session_service.items.ERASED_BY` in one transaction, with the user's counts and the progress record
+   :data:`~session_service.data.items.ERASED_BY` in one transaction, with the user's counts and the progress record
    (``sessions_erased``, ``passes``: conditioned on the pass read, so two deliveries of a record cannot both
    apply it). That write's stream record brings the next pass.
 2. **Clean-up.** Each tombstone's own stream record runs the session clean-up every permanent delete runs
@@ -19,7 +19,7 @@ own stream records, one *pass* per record, so no request and no Lambda invocatio
 3. **The user's own items.** A pass that finds no session left, the user's counts at zero sessions (a session
    created just before the erasure may still be missing from GSI1, which is eventually consistent) and every
    tombstone cleaned, deletes the user's partition (counts, usage) and idempotency partition, then marks the
-   record ``erased``, to expire (TTL) :data:`~session_service.items.ERASURE_RETENTION_SECONDS` later. Only that
+   record ``erased``, to expire (TTL) :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later. Only that
    record stays: the user id and counts.
 
 Every step is idempotent or conditioned, so a replayed or duplicated stream record changes nothing twice.
@@ -186,7 +186,7 @@ class Eraser:
 
     def _finish(self, user_id: str, progress: dict[str, Any]) -> int:
         """Delete the user's partition (counts, usage) and idempotency partition, then mark the erasure
-        ``erased`` (expiring :data:`~session_service.items.ERASURE_RETENTION_SECONDS` later)."""
+        ``erased`` (expiring :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later)."""
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
             for partition in (table_keys.user_pk(user_id), table_keys.idempotency_pk(user_id))

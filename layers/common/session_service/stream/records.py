@@ -37,7 +37,7 @@ class MalformedRecord(ValueError):
 @dataclass(frozen=True)
 class Delta:
     """Change of the counts: sessions and active sessions (counts), messages, tokens, cost (USD, exact), and
-    ``by_model``: the per-model usage attributes (:func:`~session_service.items.usage_attribute` name ->
+    ``by_model``: the per-model usage attributes (:func:`~session_service.data.stats.usage_attribute` name ->
     number, zeros left out), which only the owners' usage items hold (``STATS`` has the totals)."""
 
     sessions: int = 0
@@ -84,7 +84,7 @@ class Delta:
         return {name: value for name, value in zip(stats.USAGE_TOTALS, totals, strict=True) if value}
 
     def model_adds(self) -> dict[str, dict[str, Any]]:
-        """The ``ADD``s of the user's per-model usage items: pair (:func:`~session_service.items.model_pair`) ->
+        """The ``ADD``s of the user's per-model usage items: pair (:func:`~session_service.data.stats.model_pair`) ->
         ``messages``, ``tokens``, ``cost`` (zeros left out; pairs that move nothing left out)."""
         moves: dict[str, dict[str, Any]] = {}
         for name, value in self.by_model.items():
@@ -184,7 +184,7 @@ def contribution(image: dict[str, Any]) -> Delta:
     """A session item's share of the statistics and of its owner's usage (``image`` in plain values, numbers as
     ``Decimal``): its totals, and its per-model usage attributes (``by_model``).
 
-    A tombstone (a permanently deleted session, :func:`~session_service.items.is_tombstone`) contributes
+    A tombstone (a permanently deleted session, :func:`~session_service.data.items.is_tombstone`) contributes
     nothing: the record that made it removes the session from the statistics, and its removal changes nothing.
     Raises :class:`MalformedRecord` when a counter is not a number or ``status`` is missing.
     """
@@ -230,7 +230,7 @@ def is_ttl_removal(record: DynamoDBRecord) -> bool:
 
 def _index_move(image: dict[str, Any]) -> IndexMove | None:
     """The index move a session image asks for, or ``None`` while its GSI keys are current enough
-    (:func:`~session_service.items.index_lags`)."""
+    (:func:`~session_service.data.keys.index_lags`)."""
     if not table_keys.index_lags(image):
         return None
     wanted = table_keys.index_keys(image)

@@ -2,7 +2,7 @@
 
 * **Index keys**: a session's GSI sort keys (its activity, for the listings) move here, not in the append: when a
   session record shows its ``last_activity`` a minute or more past its keys
-  (:func:`~session_service.items.index_lags`), the newest such record of the batch moves them, conditioned on the
+  (:func:`~session_service.data.keys.index_lags`), the newest such record of the batch moves them, conditioned on the
   item still being as that record left it, so a key never moves back in time.
 * **Summaries**: when a session's ``message_count`` reaches a
   :func:`~session_service.stream.records.summary_point`, its summary is made once per batch from its last
