@@ -283,4 +283,3 @@ class StreamProcessor:
         """Run a pass of each erasure whose progress record moved (once per user)."""
         for user_id in dict.fromkeys(c.user_id for c in batch.changes if c.kind == "erasure"):
             batch.outcome.erasure_writes += self.eraser.advance(user_id)
-
