@@ -79,12 +79,16 @@ Access patterns (requests made by the operation families, :mod:`session_service.
 pattern                                request
 =====================================  ==============================================================
 create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
-                                       ADD user counts; on an expired id, the same conditioned on it
+                                       ADD user counts; on an expired id, the same conditioned on it;
+                                       ensuring one that exists: that transaction cancelled + Query it
+create a batch of sessions             TransactWriteItems: Put hot and data of each, ADD each owner's
+                                       counts once
 get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
 summary                                BatchGetItem hot + summary + the owner's counts
 session exists (HEAD)                  BatchGetItem hot + the owner's counts
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
-                                       [Update data], [ADD user counts]; then get
+                                       [Update data], [ADD user counts]; then BatchGetItem to answer
+                                       (end: none)
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
@@ -94,11 +98,14 @@ list messages (asc or desc)            BatchGetItem hot + counts, Query
                                        ``SK BETWEEN MSG#<created_at> AND MSG#~``
                                        (messages in cuts dropped) [+ Query a streaming reply's chunks]
 context                                BatchGetItem hot + summary + counts, Query messages newest first
+                                       (more Queries only for a budget of more than 21 messages)
 one message by id                      BatchGetItem hot + counts, Query LSI1 ``LSI1SK = <message_id>``
                                        (concurrent)
-change / delete one message            the above + TransactWriteItems: message (``version``) + hot (ADD)
+change / delete one message            the above + TransactWriteItems: message (``version``), [its MID#],
+                                       hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
+                                       + Query the chunks (the answer)
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
 export a user's data                   GetItem counts + Query GSI1 (keys); per session Query its hot,
@@ -107,6 +114,8 @@ export a user's data                   GetItem counts + Query GSI1 (keys); per s
 erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
                                        :data:`~session_service.data.stats.ERASING`
 erasure's progress                     GetItem ``ERASURE#<user_id>``
+a write with ``Idempotency-Key``       + Put the write guard in the write's own transaction, + Powertools'
+                                       record writes (a conditional put before, an update after)
 statistics                             GetItem ``STATS``
 usage of a user                        Query ``USER#<user_id>`` (usage, per-model usage, counts)
 stream: counts, marks, summaries       BatchGetItem marks, summaries, erasures + TransactWriteItems (ADD
