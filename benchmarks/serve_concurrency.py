@@ -13,7 +13,7 @@ side: requests, throughput, latency p50/p95, errors, foreign data, and the speed
 
     PYTHONPATH=layers/common:. .venv/bin/python benchmarks/serve_concurrency.py [--clients 16] [--seconds 10]
 
-``--memory`` adds the moto store (``--store memory``, one in-process instance) as a third column. It
+``--memory`` adds the moto store (``--store moto``, one in-process instance) as a third column. It
 exits 1 when there are errors or foreign data; ``--check`` also when the speed-up is under 1.5 or the
 keep-alive p50 is 10 ms or more. Figures depend on the machine and its load (the clients share its CPUs).
 """
@@ -232,7 +232,7 @@ def main() -> int:
         ("workers=1 (serialized)", {"store": "dynamodb-local", "workers": 1}),
     ]
     if args.memory:
-        runs.append(("moto (--store memory)", {"store": "memory"}))
+        runs.append(("moto (--store moto)", {"store": "moto"}))
     results: list[tuple[str, Tally]] = []
     keep_alive_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as scratch:

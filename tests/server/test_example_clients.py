@@ -1,4 +1,5 @@
-"""The seed documents' own clients, run unchanged against ``make serve`` (a child ``python -m devserver``).
+"""The original API guide's own example clients (in the design documents the service started from), run
+unchanged against ``make serve`` (a child ``python -m devserver``).
 
 * seed 002's ``SessionClient`` (httpx, async): create, add message, create memory, get messages, end.
 * seed 004's memory service: "ensure the session exists" with ``GET`` then ``POST`` of a client-chosen
