@@ -1,16 +1,23 @@
 """SPEC section 5 / OWASP API1:2023: user B acting on user A's session, with and without the authorizer.
 
 For every route that names a session, B gets 404 (or 403 when B names A as ``user_id`` while the
-authorizer vouches for B) and the table is left exactly as it was.
+authorizer vouches for B) and the table is left exactly as it was. A trusted backend (a caller in one of the
+``TRUSTED_GROUPS``, with the authorizer on) acts for the user it names on every route, and is logged with both
+identities; a caller of any other group still gets 403.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 
 from session_service import wiring
+from session_service.observability import logger
 
 pytestmark = pytest.mark.fresh_table  # snapshot() scans the whole table; the stats test reads STATS
 
@@ -293,3 +300,194 @@ def test_with_authorizer_another_users_data_is_403(
     status, _, _ = api(method, path.format(user=OWNER), query={"user_id": OWNER}, claims={"sub": INTRUDER})
     assert status == 403
     assert snapshot(ddb) == before
+
+
+# -- trusted backends acting for users (SPEC section 5) ------------------------------------------------------
+
+AGENT = "agent_backend"
+TRUSTED = {"sub": AGENT, "cognito:groups": "service"}
+"""The claims of a trusted backend: a member of the ``service`` group."""
+UNTRUSTED = [{"sub": INTRUDER}, {"sub": INTRUDER, "cognito:groups": "admin,services"}]
+"""Callers outside the trusted groups: no group, and groups that are not ``service`` (one only resembles it)."""
+ACTING = "A trusted caller acts for a user"
+
+
+@pytest.fixture
+def trusted_on(monkeypatch: pytest.MonkeyPatch, authorizer_on: None) -> None:
+    """The authorizer on, and the members of the ``ops`` and ``service`` groups trusted to act for users."""
+    monkeypatch.setenv("TRUSTED_GROUPS", "ops,service")
+    wiring.settings.cache_clear()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """``log_lines()``: the JSON lines the service's logger wrote since the test began, at ``INFO`` as deployed
+    (``POWERTOOLS_LOG_LEVEL`` in ``template.yaml``; the tests' default is ``WARNING``)."""
+    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
+    stream, level = io.StringIO(), logger.log_level
+    previous = handler.setStream(stream)
+    logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    logger.setLevel(level)
+    if previous is not None:
+        handler.setStream(previous)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_a_trusted_caller_acts_for_the_user_it_names_on_every_session_route(
+    api: Any, owned: str, trusted_on: None, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    status, answer, _ = send(api, method, path, owned, body, OWNER, claims=TRUSTED)
+    assert status in (200, 201), answer
+    if method == "GET" and path == "/api/v1/sessions/{sid}":
+        assert answer["user_id"] == OWNER
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_a_trusted_caller_naming_no_user_acts_as_itself(
+    api: Any, ddb: Any, owned: str, trusted_on: None, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    before = snapshot(ddb)
+    status, answer, _ = send(api, method, path, owned, body, claims=TRUSTED)
+    assert (status, answer) == (404, NOT_FOUND)
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize("claims", UNTRUSTED)
+@pytest.mark.parametrize(("method", "path", "body"), SESSION_ROUTES)
+def test_outside_the_trusted_groups_naming_another_user_is_403(
+    api: Any,
+    ddb: Any,
+    owned: str,
+    trusted_on: None,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    claims: dict[str, Any],
+) -> None:
+    before = snapshot(ddb)
+    status, answer, _ = send(api, method, path, owned, body, OWNER, claims=claims)
+    assert status == 403 and "detail" in answer
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize(
+    ("groups", "trusted"),
+    [
+        ("service", True),
+        ("admin,service", True),  # a REST API's Cognito authorizer joins the list with commas
+        ("[admin service]", True),  # an HTTP API's JWT authorizer writes it in brackets
+        ("[service]", True),
+        ("[admin, service]", True),
+        (["admin", "service"], True),
+        ("", False),
+        ("services", False),
+        ("Service", False),
+        ("[admin]", False),
+        ("admin,service-x", False),
+        ([], False),
+    ],
+)
+def test_the_group_claim_in_each_form_api_gateway_gives(
+    api: Any, owned: str, trusted_on: None, groups: Any, trusted: bool
+) -> None:
+    claims = {"sub": AGENT, "cognito:groups": groups}
+    status, _, _ = api("GET", f"/api/v1/sessions/{owned}", query={"user_id": OWNER}, claims=claims)
+    assert status == (200 if trusted else 403)
+
+
+def test_a_trusted_caller_creates_for_the_user_it_names(api: Any, trusted_on: None) -> None:
+    status, session, _ = api("POST", "/api/v1/sessions", json_body={"user_id": OWNER}, claims=TRUSTED)
+    assert status == 201 and session["user_id"] == OWNER
+    sid = session["session_id"]
+    assert api("GET", f"/api/v1/sessions/{sid}", claims={"sub": OWNER})[0] == 200
+    assert api("GET", f"/api/v1/sessions/{sid}", claims=TRUSTED)[0] == 404  # not the backend's own
+
+    body = {"sessions": [{"user_id": OWNER}, {"user_id": OWNER}]}
+    status, created, _ = api("POST", "/api/v1/sessions:batch", query={"user_id": OWNER}, json_body=body, claims=TRUSTED)
+    assert status == 201 and [s["user_id"] for s in created["sessions"]] == [OWNER, OWNER]
+    ids = [s["session_id"] for s in created["sessions"]]
+    body = {"session_ids": ids}
+    status, _, _ = api("POST", "/api/v1/sessions:batchDelete", query={"user_id": OWNER}, json_body=body, claims=TRUSTED)
+    assert status == 200
+
+    status, own, _ = api("POST", "/api/v1/sessions", json_body={"user_id": AGENT}, claims=TRUSTED)
+    assert status == 201 and own["user_id"] == AGENT  # naming itself, the backend is a user like any other
+    assert api("GET", f"/api/v1/sessions/{own['session_id']}", claims=TRUSTED)[0] == 200
+
+
+@pytest.mark.parametrize("claims", UNTRUSTED)
+def test_outside_the_trusted_groups_creating_for_another_user_is_403(
+    api: Any, ddb: Any, trusted_on: None, claims: dict[str, Any]
+) -> None:
+    before = snapshot(ddb)
+    assert api("POST", "/api/v1/sessions", json_body={"user_id": OWNER}, claims=claims)[0] == 403
+    body = {"sessions": [{"user_id": OWNER}]}
+    assert api("POST", "/api/v1/sessions:batch", query={"user_id": OWNER}, json_body=body, claims=claims)[0] == 403
+    assert snapshot(ddb) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query"),
+    [
+        *((method, path, query) for method, path in USER_ROUTES for query in ({}, {"user_id": OWNER})),
+        ("GET", "/api/v1/users/{user}/sessions", {}),  # the listing takes no user_id but the path's
+    ],
+)
+def test_a_trusted_caller_acts_for_the_user_of_the_path(
+    api: Any, owned: str, trusted_on: None, method: str, path: str, query: dict[str, str]
+) -> None:
+    if path.endswith("/erasure"):  # an erasure of A's to read
+        assert api("DELETE", f"/api/v1/users/{OWNER}", claims={"sub": OWNER})[0] == 202
+    status, answer, _ = api(method, path.format(user=OWNER), query=query, claims=TRUSTED)
+    assert status == (202 if method == "DELETE" else 200), answer
+    if path.endswith(("/usage", "/erasure")):
+        assert answer["user_id"] == OWNER
+    if path.endswith("/export"):
+        assert owned in answer and "A's secret" in answer
+    if path.endswith("/sessions"):
+        assert [row["session_id"] for row in answer["sessions"]] == [owned]
+
+
+@pytest.mark.parametrize("claims", UNTRUSTED)
+@pytest.mark.parametrize(("method", "path"), [*USER_ROUTES, ("GET", "/api/v1/users/{user}/sessions")])
+def test_outside_the_trusted_groups_another_users_data_is_403(
+    api: Any, ddb: Any, owned: str, trusted_on: None, method: str, path: str, claims: dict[str, Any]
+) -> None:
+    before = snapshot(ddb)
+    assert api(method, path.format(user=OWNER), claims=claims)[0] == 403
+    assert snapshot(ddb) == before
+
+
+def test_without_authorizer_the_trusted_groups_change_nothing(
+    api: Any, owned: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUSTED_GROUPS", "service")
+    wiring.settings.cache_clear()
+    session = f"/api/v1/sessions/{owned}"
+    assert api("GET", session, query={"user_id": OWNER})[0] == 200  # the request's user_id is the caller
+    assert api("GET", session, query={"user_id": INTRUDER})[:2] == (404, NOT_FOUND)
+    assert api("GET", session, query={"user_id": OWNER}, claims=TRUSTED)[0] == 403  # claims bind as before
+    wiring.settings.cache_clear()
+
+
+def test_acting_for_a_user_is_logged_with_both_identities_once_a_request(
+    api: Any, owned: str, trusted_on: None, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    assert api("GET", f"/api/v1/sessions/{owned}", query={"user_id": OWNER}, claims=TRUSTED)[0] == 200
+    (line,) = [line for line in log_lines() if line["message"] == ACTING]
+    assert (line["acting_caller"], line["acting_for"], line["level"]) == (AGENT, OWNER, "INFO")
+    assert line["correlation_id"]  # the API Gateway request id
+
+    # A batch names the user three times (query and two bodies): one line.
+    body = {"sessions": [{"user_id": OWNER}, {"user_id": OWNER}]}
+    status, _, _ = api("POST", "/api/v1/sessions:batch", query={"user_id": OWNER}, json_body=body, claims=TRUSTED)
+    assert status == 201
+    assert len([line for line in log_lines() if line["message"] == ACTING]) == 2
+
+    # Neither the backend acting as itself, nor a user, nor the next invocation is logged as acting for anyone.
+    logged = len(log_lines())
+    assert api("GET", f"/api/v1/sessions/{owned}", claims=TRUSTED)[0] == 404
+    assert api("GET", f"/api/v1/sessions/{owned}", claims={"sub": OWNER})[0] == 200
+    assert api("GET", f"/api/v1/sessions/{owned}", query={"user_id": OWNER}, claims=UNTRUSTED[1])[0] == 403
+    assert not any("acting_caller" in line or "acting_for" in line for line in log_lines()[logged:])

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from session_service import __version__
 
 DEFAULT_SESSION_TTL_SECONDS = 30 * 24 * 3600
 """30 days: the default idle lifetime of a session (SPEC section 6)."""
+
+
+def _group_names(value: object) -> object:
+    """``TRUSTED_GROUPS`` is one string (a template parameter's value): group names separated by commas."""
+    return frozenset(value.replace(",", " ").split()) if isinstance(value, str) else value
+
+
+GroupNames = Annotated[frozenset[Annotated[str, Field(min_length=1, max_length=128)]], BeforeValidator(_group_names)]
 
 
 class Settings(BaseModel):
@@ -23,8 +31,10 @@ class Settings(BaseModel):
     when both are set); ``SESSION_TTL_SECONDS`` (seconds of idleness
     before a session expires, default 30 days), ``AUTHORIZER_ENABLED`` (``true`` when API Gateway's JWT
     authorizer fronts the API: the caller is then the verified ``sub``), ``ADMIN_GROUP`` (the
-    ``cognito:groups`` value that may read service-wide statistics), ``SUMMARY_MODEL_ID`` (an Amazon
-    Bedrock model id; unset selects the extractive summarizer).
+    ``cognito:groups`` value that may read service-wide statistics), ``TRUSTED_GROUPS`` (comma-separated
+    ``cognito:groups`` values whose members, trusted backends, may act for the ``user_id`` they name when the
+    authorizer is on; unset or empty trusts nobody), ``SUMMARY_MODEL_ID`` (an Amazon Bedrock model id; unset
+    selects the extractive summarizer).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -35,6 +45,7 @@ class Settings(BaseModel):
     session_ttl_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 24 * 3600)] = DEFAULT_SESSION_TTL_SECONDS
     authorizer_enabled: bool = False
     admin_group: str = "admin"
+    trusted_groups: GroupNames = frozenset()
     summary_model_id: str | None = None
     service_version: str = __version__
 

@@ -13,13 +13,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from session_service import errors
 from session_service.errors import MessageNotFound, SessionNotFound
 from session_service.idempotency import MAX_KEY_CHARS
-from session_service.identity import resolve_caller
+from session_service.identity import Caller, resolve_caller
 from session_service.models import (
     ITEM_ID_PATTERN,
     MAX_EXPORT_LINES,
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
 )
+from session_service.observability import logger
 from session_service.wiring import settings
 
 
@@ -90,15 +91,41 @@ def invalid_body(location: tuple[str, ...], message: str) -> RequestValidationEr
 
 
 def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str, ...] = ("query", "user_id")) -> str:
-    """The caller of the current request (see :func:`session_service.identity.resolve_caller`)."""
-    return resolve_caller(
-        app.current_event.raw_event, claimed, authorizer_enabled=settings().authorizer_enabled, location=location
+    """The user the current request acts for (see :func:`session_service.identity.resolve_caller`).
+
+    When a trusted backend acts for another user (SPEC section 5), the request is logged with both identities
+    (``acting_caller``, the verified ``sub``, and ``acting_for``, the user), once, and every later log line of
+    the invocation carries them too.
+    """
+    config = settings()
+    identity = resolve_caller(
+        app.current_event.raw_event,
+        claimed,
+        authorizer_enabled=config.authorizer_enabled,
+        trusted_groups=config.trusted_groups,
+        location=location,
     )
+    if identity.acting is not None:
+        _log_acting(app, identity)
+    return identity.user_id
+
+
+_ACTING = "acting_caller"
+"""The key of the resolver's per-request context that remembers the identity logged (a route may ask twice)."""
+
+
+def _log_acting(app: APIGatewayRestResolver, identity: Caller) -> None:
+    if app.context.get(_ACTING) == identity:
+        return
+    app.context[_ACTING] = identity  # Powertools clears the context after each request
+    logger.append_keys(acting_caller=identity.acting, acting_for=identity.user_id)  # cleared at the next invocation
+    logger.info("A trusted caller acts for a user")
 
 
 def user_caller(app: APIGatewayRestResolver, path_user: str, query_user: str | None) -> str:
     """The caller of a route on ``/users/{user_id}`` that acts on that user's own data (erasure, export, usage):
-    the path's user, verified as :func:`caller` verifies any claim. A ``?user_id=`` that names someone else is
+    the path's user, verified as :func:`caller` verifies any claim (so a trusted backend may name any user in the
+    path). A ``?user_id=`` that names anyone but the path's user is
     :class:`~session_service.errors.Forbidden` (SPEC section 9: a user erases and reads only their own data)."""
     if query_user is not None and query_user != path_user:
         raise errors.Forbidden("user_id does not match the user in the path")
