@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_service import http
-from session_service.errors import MessageNotFound, SessionNotActive
+from session_service.errors import DeletionsPending, MessageNotFound, SessionNotActive
 from session_service.models import ITEM_ID_PATTERN, DeleteResult
 from session_service.wiring import repository
 
@@ -16,7 +16,7 @@ app = http.make_resolver()
     "/api/v1/sessions/<session_id>/messages",
     summary="Delete every message after one (to regenerate a reply); the counters drop by exactly what went",
     tags=["messages"],
-    responses=http.responses_for(MessageNotFound, SessionNotActive, *http.SESSION_ERRORS),
+    responses=http.responses_for(MessageNotFound, SessionNotActive, DeletionsPending, *http.SESSION_ERRORS),
 )
 def truncate_messages(
     session_id: http.SessionIdPath,

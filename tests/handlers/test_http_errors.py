@@ -38,6 +38,7 @@ STATUSES = {
     "TooManyModels": 422,
     "PreconditionFailed": 412,
     "PayloadTooLarge": 413,
+    "DeletionsPending": 429,
     "MissingUserId": 422,
     "IdempotencyKeyReused": 422,
     "ServiceUnavailable": 503,

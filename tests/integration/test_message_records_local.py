@@ -473,7 +473,7 @@ def test_the_stream_deletes_what_a_truncation_cut(
         for i in range(30)
     ]
     stored = list(repo.append_messages(sid, user, requests[:12]))
-    # A finalized streamed reply (its chunks become a cut at finalization) ...
+    # A finalized streamed reply (the stream deletes its chunks on its record) ...
     (done,) = repo.append_messages(
         sid, user, [MessageCreate(role=MessageRole.ASSISTANT, content="", status=MessageStatus.IN_PROGRESS)]
     )
@@ -505,7 +505,7 @@ def test_the_stream_deletes_what_a_truncation_cut(
     assert repo.truncate_after(sid, user, stored[8].message_id) == 3 + 1 + 8 + 1 + 10  # m9-m11, done, m12-19, s, m20-29
     kept = [message.message_id for message in stored[1:9]]
     assert [message.message_id for message in _assert_sums(repo, sid, user)] == kept
-    assert _hot(client, table, sid)["cuts"]  # the finalization's chunks and the truncation's tail wait
+    assert _hot(client, table, sid)["cuts"]  # the truncation's tail waits (the finalized reply's chunks: its record)
 
     processor = StreamProcessor(client, table, ExtractiveSummarizer())
     streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint)

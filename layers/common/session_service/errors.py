@@ -68,6 +68,16 @@ class MessageNotFound(SessionServiceError):
     detail = "Message not found"
 
 
+class DeletionsPending(SessionServiceError):
+    """A truncation of a session that already holds ``MAX_PENDING_CUTS`` truncations the stream function has not
+    applied yet (:data:`~session_service.rules.MAX_PENDING_CUTS`): it waits until the stream catches up."""
+
+    detail = (
+        "Earlier deletions of this session are still being applied (the stream function is catching up); "
+        "retry after Retry-After seconds"
+    )
+
+
 class MessageConflict(SessionServiceError):
     """A message change that contradicts the stored message (SPEC section 8): a ``message_id`` reused with
     another body, a chunk out of order or with other content, a streamed reply finalized differently, or a

@@ -6,7 +6,8 @@ answers a question the operation families and the stream function ask:
 * the models cap (:func:`over_model_cap`, ``MAX_MODELS_PER_SESSION``);
 * the counts a create moves when it takes over an expired session's id (:func:`take_over_moves`);
 * cut visibility (:func:`visible`, :func:`past_cuts`, :func:`shows`, :func:`has_room_for_cut`): messages a
-  deletion cut are hidden from every reader until the stream function deleted them.
+  truncation cut are hidden from every reader until the stream function deleted them; what a repeated truncation
+  answers (:func:`truncated_before`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from session_service.data.stats import MODELS, count_attribute, pairs_named
 from session_service.models import ALLOWED_TRANSITIONS, MAX_MODELS_PER_SESSION, SessionStatus
 
 MAX_PENDING_CUTS = 20
-"""Cut ranges a session may hold at once while the stream function deletes them (each is a filter term)."""
+"""Truncations (cut ranges) a session may hold at once while the stream function deletes them: each is a term of
+every message Query's filter, so the bound keeps reads short. Only truncations cut (finalizing a streamed reply and
+deleting one message do not); a further one answers 429 until the stream function catches up (seconds)."""
 
 
 def visible(sort_key: str, hot: dict[str, Any]) -> bool:
@@ -44,6 +47,14 @@ def has_room_for_cut(hot: dict[str, Any]) -> bool:
     """False while the session ``hot`` holds :data:`MAX_PENDING_CUTS` cuts (the stream function is deleting them):
     a further deletion waits."""
     return len(hot.get("cuts") or {}) < MAX_PENDING_CUTS
+
+
+def truncated_before(hot: dict[str, Any], first: str) -> int:
+    """What the latest truncation whose cut begins at ``first`` deleted (its cut's ``deleted``), while its cut is
+    pending in the session ``hot``; else 0. A truncation repeated (a retry after its answer was lost: its tail is
+    gone) answers this, so its answer stays the one of the write that was applied."""
+    cuts = [c for c in (hot.get("cuts") or {}).values() if str(c["from"]) == first and "deleted" in c]
+    return int(max(cuts, key=lambda c: str(c["to"]))["deleted"]) if cuts else 0
 
 
 def shows(hot: dict[str, Any], message: dict[str, Any]) -> bool:

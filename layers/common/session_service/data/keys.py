@@ -48,12 +48,14 @@ outside the range message Queries read); finalizing the reply writes their text 
 checked first against the session's messages (LSI1): the id is unique in the session, and an append
 repeated with it writes nothing.
 
-Deleting messages *cuts* key ranges: the transaction that adjusts the counters records the range in the hot
-item's ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`),
-readers drop the messages in it from that moment (:func:`session_service.rules.visible`), and the stream
-function deletes its items in the background and removes the cut. ``cut_through`` (the highest cut bound
-ever) keeps an append from landing inside a cut; ``cut_count`` changes with every truncation, so a change of
-one message conditioned on it cannot apply to a message a truncation already removed.
+A truncation *cuts* a key range: the write that adjusts the counters records the range in the hot item's
+``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`), readers drop
+the messages in it from that moment (:func:`session_service.rules.visible`), and the stream function deletes
+its items in the background and removes the cut. Nothing else cuts: one message is deleted in its own
+transaction, and a streamed reply's chunks, once it is finalized or deleted, are deleted by the stream function
+on the reply's own record. ``cut_through`` (the highest cut bound ever) keeps an append from landing inside a
+cut; ``cut_count`` changes with every truncation, so a change of one message conditioned on it cannot apply to
+a message a truncation already removed.
 
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
 again, and the new session ignores (and the stream function deletes) every item older than itself.
@@ -126,6 +128,7 @@ stream: a removed session's content    Query the partition (keys, ``created_at``
                                        [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
+stream: a reply finalized or deleted   Query its chunks' range (keys) + BatchWriteItem deletes
 stream: a tombstone removed            GetItem its mark + TransactWriteItems: Delete the mark (that
                                        incarnation's) [+ ADD the erasure's progress]
 stream: an erasure's pass              GetItem progress + Query GSI1 (keys) + BatchGetItem hot items +

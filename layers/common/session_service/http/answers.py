@@ -122,6 +122,12 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
         HTTPStatus.PRECONDITION_FAILED, "`If-Match` does not name the session's current ETag"
     ),
     errors.PayloadTooLarge: ErrorAnswer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request too large for one transaction"),
+    errors.DeletionsPending: ErrorAnswer(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "The session already holds 20 truncations the stream function is still applying; retry after `Retry-After`"
+        " seconds",
+        retry_after=2,
+    ),
     RequestUnsupportedContentType: ErrorAnswer(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         "The body is not `application/json`",

@@ -86,9 +86,8 @@ def add_chunk(store: Store, session_id: str, caller: str, message_id: str, reque
 
 def _explain_refusal(store: Store, session_id: str, caller: str, message_id: str, hot: dict[str, Any] | None) -> int:
     """Raise why the session refused a chunk: gone, not active, or the message deleted by a cut. When none of
-    these holds, a cut of other messages lies above the reply (a later message deleted, a later reply finalized, a
-    truncation after a later message): return the session's ``cut_count``, on which the next attempt is
-    conditioned instead."""
+    these holds, a cut of other messages lies above the reply (a truncation after a later message): return the
+    session's ``cut_count``, on which the next attempt is conditioned instead."""
     if not store.is_live(hot, caller) or hot is None:
         raise SessionNotFound()
     if hot.get("status") != SessionStatus.ACTIVE:

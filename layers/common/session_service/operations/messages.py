@@ -22,10 +22,11 @@ from session_service.data.actions import Action, Delete, MessageChange, PutNew, 
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import is_streaming, message_from_item, message_id_item, message_item, summary_text
-from session_service.data.keys import after_message, chunks_cut, message_id_key, message_range, parse_iso
+from session_service.data.keys import after_message, message_id_key, message_range, parse_iso
 from session_service.data.reads import messages_query
 from session_service.data.stats import MODELS, message_usage, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
+    DeletionsPending,
     InvalidCursor,
     MessageConflict,
     MessageNotFound,
@@ -61,13 +62,12 @@ class Appended(list[Message]):
 class _Plan:
     """One change of a message: ``message`` is the item as it will be stored, ``actions`` the transaction's
     actions on message items (none: nothing to write), ``increments`` what the session's counters move by,
-    ``hot_sets`` what else the session's update sets, ``cut`` a key range to cut (a reply's chunks)."""
+    ``hot_sets`` what else the session's update sets."""
 
     message: dict[str, Any]
     actions: list[Action] = field(default_factory=list)
     increments: dict[str, Any] = field(default_factory=dict)
     hot_sets: dict[str, Any] = field(default_factory=dict)
-    cut: tuple[str, str] | None = None
 
 
 def _request_hash(request: MessageCreate) -> str:
@@ -224,13 +224,15 @@ def get_message(store: Store, session_id: str, caller: str, message_id: str) -> 
     return message_from_item(reads.with_content(store.table, item))
 
 
-def _add_cut(hot: dict[str, Any], first: str, last: str) -> tuple[dict[str, Any], str, dict[str, str]]:
-    """The ``sets``, condition and names that record a cut of ``[first, last]`` in the hot item (see
-    :mod:`session_service.data.keys`). Raises :class:`ServiceUnavailable` while the session already holds
-    :data:`~session_service.rules.MAX_PENDING_CUTS` cuts (the stream function is deleting them)."""
+def _add_cut(hot: dict[str, Any], first: str, last: str, deleted: int) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """The ``sets``, condition and names that record a truncation's cut of ``[first, last]`` in the hot item (see
+    :mod:`session_service.data.keys`), with the number of messages it ``deleted`` (what a retry of the truncation
+    answers: :func:`~session_service.rules.truncated_before`). Raises :class:`DeletionsPending` while the session
+    already holds :data:`~session_service.rules.MAX_PENDING_CUTS` cuts (the stream function is deleting them)."""
     if not rules.has_room_for_cut(hot):
-        raise ServiceUnavailable("Deletions of this session are still being applied, retry later")
-    sets = {"cuts.#cut": {"from": first, "to": last}, "cut_through": max(str(hot.get("cut_through", "")), last)}
+        raise DeletionsPending()
+    cut = {"from": first, "to": last, "deleted": deleted}
+    sets = {"cuts.#cut": cut, "cut_through": max(str(hot.get("cut_through", "")), last)}
     return sets, "size(cuts) < :max_cuts", {"#cut": uuid.uuid4().hex[:12]}
 
 
@@ -257,22 +259,14 @@ def _change_message(
         change = plan(hot, item)
         if not change.actions:
             return change
-        sets, condition, names = dict(change.hot_sets), "cut_count = :cut_count", dict[str, str]()
-        values: dict[str, Any] = {":cut_count": int(hot.get("cut_count", 0))}
-        if change.cut is not None:
-            cut_sets, cut_condition, names = _add_cut(hot, *change.cut)
-            sets.update(cut_sets)
-            condition = f"{condition} AND {cut_condition}"
-            values[":max_cuts"] = rules.MAX_PENDING_CUTS
         update = SessionActivity(
             session_id,
             caller,
             store.clock(),
             change.increments,
-            sets=sets,
-            condition=condition,
-            values=values,
-            names=names,
+            sets=change.hot_sets,
+            condition="cut_count = :cut_count",
+            values={":cut_count": int(hot.get("cut_count", 0))},
             known_pairs=set(hot.get(MODELS, set())),  # as read: the set never shrinks
         )
         try:
@@ -291,7 +285,8 @@ def update_message(store: Store, session_id: str, caller: str, message_id: str, 
     """Change a message (SPEC section 8): its ``metadata``, ``provider``, ``model``, or its ``content``,
     ``tokens_used`` and ``cost_usd`` (the session's counters move by the difference in the same transaction); or
     finalize a streamed reply with ``status`` (its chunks become its content, its tokens and cost count from now
-    on). A change that changes nothing writes nothing.
+    on; the stream function deletes its chunks when it sees the change, so a finalization waits for nothing).
+    A change that changes nothing writes nothing.
 
     Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
     :class:`MessageConflict` (a reply in progress changed without finalizing it, or a finalized one finalized
@@ -306,12 +301,9 @@ def update_message(store: Store, session_id: str, caller: str, message_id: str, 
         if "status" in given:
             given["status"] = given["status"].value
         streaming = is_streaming(item)
-        cut = None
         if streaming and "status" in given:  # the chunks so far become the content
             content = reads.with_content(store.table, item)["content"]
             given = {"content": content, "tokens_used": 0, "cost_usd": 0, **given}
-            if int(item.get("chunks", 0)):
-                cut = chunks_cut(str(item["SK"]))
         elif streaming and given.keys() & {"content", "tokens_used", "cost_usd"}:
             raise MessageConflict("The reply is in progress: finalize it with status completed or incomplete")
         changed = {name: value for name, value in given.items() if item.get(name) != value}
@@ -332,14 +324,14 @@ def update_message(store: Store, session_id: str, caller: str, message_id: str, 
         stored = {**item, **changed, "version": int(item["version"]) + 1}
         # The message leaves its (provider, model) row and joins its new one, with its new tokens and cost.
         increments.update(sum_usage(message_usage(item, -1), message_usage(stored)))
-        return _Plan(stored, [action], {k: v for k, v in increments.items() if v}, cut=cut)
+        return _Plan(stored, [action], {k: v for k, v in increments.items() if v})
 
     return message_from_item(_change_message(store, session_id, caller, message_id, plan).message)
 
 
 def delete_message(store: Store, session_id: str, caller: str, message_id: str) -> int:
-    """Delete one message and take it off the session's counters in one transaction (its reserved id and, for a
-    streamed reply, its chunks go with it: the chunks by a cut). Returns 1.
+    """Delete one message and take it off the session's counters in one transaction (its reserved id goes with
+    it; a streamed reply's chunks, the stream function deletes when it sees the deletion). Returns 1.
 
     Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
     :class:`ServiceUnavailable`.
@@ -355,9 +347,7 @@ def delete_message(store: Store, session_id: str, caller: str, message_id: str) 
             "total_cost": -Decimal(item["cost_usd"]),
             **message_usage(item, -1),
         }
-        streamed = is_streaming(item) and int(item.get("chunks", 0))  # a finalized reply's chunks are cut
-        cut = chunks_cut(str(item["SK"])) if streamed else None
-        return _Plan(item, actions, increments, cut=cut)
+        return _Plan(item, actions, increments)
 
     _change_message(store, session_id, caller, message_id, plan)
     return 1
@@ -370,9 +360,12 @@ def truncate_after(store: Store, session_id: str, caller: str, message_id: str) 
     conditional UpdateItem of the session: the counters drop by the tail's sums and the tail's key range
     becomes a cut, hidden from every reader at once; the stream function deletes its items in the
     background (so the answer does not wait for thousands of deletes). Conditioned on the session's
-    ``version``: a change in between (an append, an edit) makes it read the tail again.
+    ``version``: a change in between (an append, an edit) makes it read the tail again. The cut records how
+    many it deleted: a truncation repeated while that cut is pending (a retry after a lost answer, by botocore
+    or by the client) finds no tail and answers that count (:func:`~session_service.rules.truncated_before`).
     Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
-    :class:`ServiceUnavailable`.
+    :class:`DeletionsPending` (the session holds :data:`~session_service.rules.MAX_PENDING_CUTS` truncations the
+    stream function has not applied yet), :class:`ServiceUnavailable`.
     """
     for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
         hot, item = _message(store, session_id, caller, message_id)
@@ -384,8 +377,8 @@ def truncate_after(store: Store, session_id: str, caller: str, message_id: str) 
         query["ExpressionAttributeNames"] = {"#provider": "provider", "#model": "model"}
         tail = [row for row in store.table.query_all(query) if rules.visible(str(row["SK"]), hot)]
         if not tail:
-            return 0
-        sets, condition, names = _add_cut(hot, after, message_range(str(tail[-1]["SK"]))[1])
+            return rules.truncated_before(hot, after)
+        sets, condition, names = _add_cut(hot, after, message_range(str(tail[-1]["SK"]))[1], len(tail))
         increments = {
             "message_count": -len(tail),
             "total_tokens": -sum(int(row["tokens_used"]) for row in tail),

@@ -12,6 +12,8 @@ cut (SPEC section 6).
   left. An erasure's session is counted in the erasure's progress in the same transaction.
 * **Cuts**: the items in the ranges a request cut (deleted messages, their chunks and reserved ids), at most
   :data:`MAX_CUT_ITEMS` per cut and batch.
+* **A streamed reply's chunks**: once the reply is finalized (its chunks are its content now) or deleted, as its
+  record shows; no cut waits for them, so finalizing a reply never waits for the stream function.
 
 Every deletion is idempotent or conditioned, so a record delivered again deletes nothing twice.
 """
@@ -28,6 +30,7 @@ from session_service.data import dynamo, items
 from session_service.data import keys as table_keys
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize, serialize
 from session_service.data.stats import MARK_APPLIED
+from session_service.models import MAX_CHUNK_INDEX
 from session_service.stream.commit import read_stored
 from session_service.stream.records import Change
 
@@ -119,6 +122,23 @@ class Cleanup:
         if deleted:
             update = table_actions.add_action(self._table, table_keys.erasure_key(user_id), {"items_deleted": deleted})
             dynamo.call(self._client, "update_item", **update["Update"])
+
+    def delete_chunks(self, session_id: str, message_sort_key: str) -> int:
+        """Delete the chunks of the streamed reply ``message_sort_key`` of a session (finalized or deleted: nothing
+        reads them any more, and none can be added: a chunk's write is conditioned on the reply's version); return
+        the number deleted. Idempotent (a record delivered again finds none)."""
+        first, last = table_keys.chunk_range(message_sort_key)
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+            "ExpressionAttributeValues": serialize(
+                {":pk": table_keys.session_pk(session_id), ":first": first, ":last": last}
+            ),
+            "ProjectionExpression": "PK, SK",
+            "ConsistentRead": True,
+        }
+        found = dynamo.query_keys_where(self._client, query, limit=MAX_CHUNK_INDEX + 1)
+        return dynamo.delete_keys(self._client, self._table, list(found), sleep=self._sleep)
 
     def clear_cuts(self, session_id: str, hot: dict[str, Any]) -> int:
         """Delete the items in each cut of the session's hot item ``hot`` (deleted messages, their chunks and

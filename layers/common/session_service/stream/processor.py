@@ -6,7 +6,7 @@
 2. commit the counts: read the applied marks, keep the changes not applied yet, make the summaries, delete the
    contents of removed sessions, and write it all (:mod:`~session_service.stream.commit`), again on a fresh read
    when another delivery moved a mark first;
-3. move lagging index keys; 4. clear the sessions' cuts;
+3. move lagging index keys; 4. clear the sessions' cuts and the chunks of replies finalized or deleted;
 5. raise a summary's failure, if any (the counts are in; Lambda's retry makes the summary);
 6. delete the tombstones; 7. forget the marks of sessions that left the table; 8. count what erasures deleted;
 9. advance the erasures whose progress records moved.
@@ -254,11 +254,15 @@ class StreamProcessor:
         batch.outcome.index_moves = self.upkeep.move_indexes([m for m in moves.values() if m])
 
     def _clear_cuts(self, batch: _Batch) -> None:
-        """Delete the items in the cuts of each session's newest image."""
+        """Delete the items in the cuts of each session's newest image, and the chunks of the streamed replies the
+        batch shows finalized or deleted."""
         newest = {c.session_id: c.image for c in batch.sessions}
         for session_id, image in newest.items():
             if image and image.get("cuts"):
                 batch.outcome.deleted_items += self.cleanup.clear_cuts(session_id, image)
+        for change in batch.changes:
+            if change.kind == "chunks":
+                batch.outcome.deleted_items += self.cleanup.delete_chunks(change.session_id, change.message_sk)
 
     def _delete_tombstones(self, batch: _Batch) -> None:
         """Delete the tombstones the batch's records show, each while it is still that tombstone."""

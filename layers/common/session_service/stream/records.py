@@ -3,8 +3,8 @@ its owner's counts and usage, its applied mark, its clean-up, index move and sum
 
 A session contributes ``(1 session, 1 if active, message_count, total_tokens, total_cost)`` and its per-model usage
 (:func:`contribution`); INSERT adds the new image's contribution, MODIFY adds ``new - old``, REMOVE subtracts the
-old one (SPEC section 6; usage: SPEC section 9). Message and memory records change nothing here: the session's
-counters already include them.
+old one (SPEC section 6; usage: SPEC section 9). Message and memory records move no count (the session's counters
+already include them); a streamed reply finalized or deleted asks for its chunks to be deleted (``chunks``).
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ class Change:
     """What one stream record means here.
 
     ``kind`` is ``session`` (a session's hot item: counts, index keys, summaries), ``erasure`` (a user's erasure
-    progress record: ``user_id`` names the user) or ``other`` (ignored).
+    progress record: ``user_id`` names the user), ``chunks`` (a streamed reply was finalized or deleted: the chunks
+    of the message ``message_sk`` of ``session_id`` go) or ``other`` (ignored).
     For a session: ``mark`` is the applied mark the record leads to, ``delta`` its share of the statistics,
     ``user_delta`` what its owner's counts lose (TTL removals only: requests move the counts of everything else),
     ``expired_before`` the ISO time before which the partition's items belong to a session that is gone (a TTL
@@ -141,6 +142,7 @@ class Change:
     image: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     usage: dict[str, Delta] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    message_sk: str = ""
 
     def counts(self) -> bool:
         """True when applying this change moves the session's mark (statistics, counts, usage or a clean-up)."""
@@ -264,7 +266,10 @@ def parse_record(record: DynamoDBRecord) -> Change:
     if erased_user is not None:  # an erasure's progress moved: its next pass
         running = event is not DynamoDBRecordEventName.REMOVE and (stream.new_image or {}).get("status") == "erasing"
         return Change(sequence, "erasure" if running else "other", user_id=erased_user)
-    if sort_key != table_keys.SESSION_SK or table_keys.session_id_of(partition_key) is None:
+    session_id = table_keys.session_id_of(partition_key)
+    if session_id is not None and sort_key.startswith(table_keys.MESSAGE_PREFIX):
+        return _reply_done(sequence, session_id, sort_key, stream.old_image, stream.new_image)
+    if sort_key != table_keys.SESSION_SK or session_id is None:
         return Change(sequence, "other")
     new, old = stream.new_image, stream.old_image
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
@@ -273,6 +278,16 @@ def parse_record(record: DynamoDBRecord) -> Change:
     if image.get(items.ENTITY) != items.SESSION_ENTITY:
         return Change(sequence, "other")
     return _session_change(sequence, record, new, old)
+
+
+def _reply_done(
+    sequence: int, session_id: str, sort_key: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> Change:
+    """A message's record: ``chunks`` when it leaves a streamed reply with chunks that is no longer streaming
+    (finalized: its chunks are its content now; or deleted), else ``other``."""
+    if old and items.is_streaming(old) and int(old.get("chunks", 0)) and not (new and items.is_streaming(new)):
+        return Change(sequence, "chunks", session_id=session_id, message_sk=sort_key)
+    return Change(sequence, "other")
 
 
 class _Moves(NamedTuple):
