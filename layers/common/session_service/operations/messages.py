@@ -81,10 +81,10 @@ BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
 ``MID#`` reservation are two items; the session's update and the write guard fill the 100 (an AWS limit)."""
 SESSION_WRITE_BYTES = 1024
 """What a batch keeps below :data:`~session_service.data.dynamo.MAX_TRANSACTION_BYTES` (4,000,000 bytes) for the
-session's update and the write guard. DynamoDB's limit is 4 MiB (4,194,304 bytes), so a batch at the bound
-leaves about 190 KB for them: the hot item at its largest (16 provider/model pairs of 128 four-byte characters,
-their usage attributes, 20 pending cuts) is about 70 KB, a guard naming 98 ids about 4 KB
-(``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
+session's update and the write guard. DynamoDB's limit is 4 MiB (4,194,304 bytes; DynamoDB Local refuses 4.39 MB
+and takes 4.09 MB), so a batch at the bound leaves about 190 KB for them: the hot item at its largest (16
+provider/model pairs of 128 four-byte characters, 20 pending cuts) is about 18 KB, a guard naming 98 ids about
+4 KB (``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
 
 
 def _transaction_items(requests: Sequence[MessageCreate], guard: WriteGuard | None) -> int:
