@@ -76,10 +76,41 @@ def _request_hash(request: MessageCreate) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
+"""Messages of one transaction of a batch written in several (:func:`append_messages`): each message and its
+``MID#`` reservation are two items; the session's update and the write guard fill the 100 (an AWS limit)."""
+SESSION_WRITE_BYTES = 1024
+"""What a batch keeps below :data:`~session_service.data.dynamo.MAX_TRANSACTION_BYTES` (4,000,000 bytes) for the
+session's update and the write guard. DynamoDB's limit is 4 MiB (4,194,304 bytes; DynamoDB Local refuses 4.39 MB
+and takes 4.09 MB), so a batch at the bound leaves about 190 KB for them: the hot item at its largest (16
+provider/model pairs of 128 four-byte characters, 20 pending cuts) is about 18 KB, a guard naming 98 ids about
+4 KB (``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
+
+
+def _transaction_items(requests: Sequence[MessageCreate], guard: WriteGuard | None) -> int:
+    """The items one transaction of ``requests`` takes: each message, each ``MID#`` reservation, the session's
+    update and the guard."""
+    return len(requests) + sum(1 for r in requests if r.message_id) + 1 + (guard is not None)
+
+
+def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> list[str]:
+    """The ids of a batch's messages: the client's, else drawn; in a batch written in several transactions, a
+    message without one gets an id derived from the whole batch (which names client ids, unique in the
+    session), so a retry of the same batch finds it by id and writes it once."""
+    if not split:
+        return [request.message_id or store.new_id() for request in requests]
+    batch = [request.model_dump(mode="json") for request in requests]
+    digest = hashlib.sha256(json.dumps(batch, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    return [r.message_id or str(uuid.uuid5(uuid.NAMESPACE_OID, f"{digest}:{i}")) for i, r in enumerate(requests)]
+
+
 def append_messages(
     store: Store, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
 ) -> Appended:
-    """Store messages and add their counts to the session in one transaction (all or nothing).
+    """Store messages and add their counts to the session: in one transaction (all or nothing) when they fit
+    one (100 items, an AWS limit: a message, its ``MID#`` reservation when the client chose its id, the
+    session's update and the write guard), else in consecutive transactions of
+    :data:`BATCH_GROUP_MESSAGES`, in order.
 
     The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
     ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
@@ -89,16 +120,72 @@ def append_messages(
     (same ids and times) and writes nothing. A ``message_id`` the client chose is reserved in the same
     transaction: when every message of a repeated request names its id and its stored body is the same,
     the stored messages are returned with ``created`` false and nothing is written (SPEC section 8).
+    In a batch written in several transactions every message is reserved (one without a client id by an id
+    derived from the batch, :func:`_batch_ids`); a failure after the first transaction leaves the batch's
+    first transactions stored and counted, and the same batch again finds them and writes the rest (``created``
+    true), or finds all of it (``created`` false).
     Raises :class:`SessionNotFound`, :class:`SessionNotActive`,
     :class:`~session_service.errors.IdempotencyKeyReused`, :class:`MessageConflict` (an id in use with another
     body), :class:`TooManyModels` (the session would name more than ``MAX_MODELS_PER_SESSION`` provider/model
-    pairs), or :class:`PayloadTooLarge` (before any write) when the messages exceed what one transaction carries
-    (4 MB, an AWS limit).
+    pairs), or :class:`PayloadTooLarge` (before any write) when the messages and their reservations exceed what
+    one transaction carries (4 MB, an AWS limit, less :data:`SESSION_WRITE_BYTES`).
     """
     now = store.clock()
-    ids = [request.message_id or store.new_id() for request in requests]
-    hashes = [_request_hash(r) if r.message_id else None for r in requests]
-    increments = {
+    split = _transaction_items(requests, guard) > dynamo.MAX_TRANSACTION_ITEMS
+    ids = _batch_ids(store, requests, split)
+    hashes = [_request_hash(r) if r.message_id or split else None for r in requests]
+    if rules.over_model_cap(None, _increments(requests)):
+        raise TooManyModels()
+    planned = _message_items(session_id, caller, requests, ids, now, hashes)
+    reserved = [message_id_item(session_id, i["message_id"], i["SK"], i["created_at"]) for i in planned]
+    payload = sum(dynamo.item_size(item) for item in planned)
+    payload += sum(dynamo.item_size(item) for item, digest in zip(reserved, hashes, strict=True) if digest)
+    # DynamoDB refuses a larger transaction with a ValidationException (a 500).
+    if payload > dynamo.MAX_TRANSACTION_BYTES - SESSION_WRITE_BYTES:
+        raise PayloadTooLarge()
+    if not split:
+        chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
+        found = reads.find_messages(store.table, session_id, chosen)
+        if any(item is not None for item in found.values()):
+            # An id in use: a repeated append, or an id the server drew for another message of the session.
+            return _appended_before(store, session_id, caller, ids, hashes, found)
+        return _transaction(store, session_id, caller, requests, ids, hashes, now, guard)
+    for _ in range(3):
+        found = reads.find_messages(store.table, session_id, ids)
+        done = next((number for number, message_id in enumerate(ids) if found[message_id] is None), len(ids))
+        if any(found[message_id] is not None for message_id in ids[done:]):
+            raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
+        written = list(_appended_before(store, session_id, caller, ids[:done], hashes[:done], found)) if done else []
+        if done == len(ids):
+            return Appended(written, created=False)
+        start = now
+        if written:  # the rest of a batch stored in part lands after its stored part
+            start = max(start, written[-1].created_at + timedelta(microseconds=1))
+        for first in range(done, len(ids), BATCH_GROUP_MESSAGES):
+            group = slice(first, first + BATCH_GROUP_MESSAGES)
+            appended = _transaction(
+                store,
+                session_id,
+                caller,
+                requests[group],
+                ids[group],
+                hashes[group],
+                start,
+                guard if first == 0 else None,
+            )
+            if not appended.created:  # a concurrent append of the same batch took these ids: read it again
+                break
+            written.extend(appended)
+            start = appended[-1].created_at + timedelta(microseconds=1)
+        else:
+            return Appended(written, created=True)
+        now = store.clock()
+    raise ServiceUnavailable()
+
+
+def _increments(requests: Sequence[MessageCreate]) -> dict[str, Any]:
+    """What appending ``requests`` adds to the session's counters (per-model usage included)."""
+    increments: dict[str, Any] = {
         "message_count": len(requests),
         "total_tokens": sum(r.tokens_used for r in requests),
         "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
@@ -106,21 +193,27 @@ def append_messages(
     increments.update(
         sum_usage(*(usage_increments(r.provider, r.model, 1, r.tokens_used, r.cost_usd) for r in requests))
     )
-    if rules.over_model_cap(None, increments):
-        raise TooManyModels()
+    return increments
+
+
+def _transaction(
+    store: Store,
+    session_id: str,
+    caller: str,
+    requests: Sequence[MessageCreate],
+    ids: Sequence[str],
+    hashes: Sequence[str | None],
+    now: datetime,
+    guard: WriteGuard | None,
+) -> Appended:
+    """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
+    session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
+    taken meanwhile by the same body. Raises what :func:`append_messages` raises."""
+    increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-    found = reads.find_messages(store.table, session_id, chosen)
-    if any(item is not None for item in found.values()):
-        # An id in use: a repeated append, or an id the server drew for another message of the session.
-        return _appended_before(store, session_id, caller, ids, hashes, found)
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(3):
         message_items = _message_items(session_id, caller, requests, ids, now, hashes)
-        payload_bytes = sum(dynamo.item_size(item) for item in message_items)
-        # DynamoDB refuses a larger transaction with a ValidationException (a 500); 1 KiB is left for the
-        # session's update.
-        if payload_bytes > dynamo.MAX_TRANSACTION_BYTES - 1024:
-            raise PayloadTooLarge()
         reservations = [
             PutNew(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]))
             for item, digest in zip(message_items, hashes, strict=True)
@@ -140,7 +233,7 @@ def append_messages(
             )
         )
         try:
-            transact_guarded(store.table, actions, guard, ids, now)
+            transact_guarded(store.table, actions, guard, list(ids), now)
         except GuardHit as hit:
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
             return Appended(map(message_from_item, stored), created=True)
