@@ -1,4 +1,5 @@
-"""POST /api/v1/sessions/{session_id}/messages:batch: import up to 98 messages, all or nothing."""
+"""POST /api/v1/sessions/{session_id}/messages:batch: import up to 98 messages, in one transaction when they fit
+one (all or nothing), else in transactions of 49 in order that a resend of the same batch completes."""
 
 from collections.abc import Mapping
 
@@ -22,7 +23,7 @@ APPENDED: Mapping[int, OpenAPIResponse] = {
 
 @app.post(
     "/api/v1/sessions/<session_id>/messages:batch",
-    summary="Import up to 98 messages into an active session in one transaction: all or none",
+    summary="Import up to 98 messages into an active session: all or none when they fit one transaction",
     tags=["messages"],
     responses=http.create_responses(
         MessageConflict, PayloadTooLarge, SessionNotActive, *http.SESSION_ERRORS, success=APPENDED

@@ -707,9 +707,7 @@ def test_seed_002_flow(api: Any, user: str) -> None:
     assert api("GET", api.session_url(sid), query=q)[1]["status"] == "ended"
 
 
-def test_status_lists_the_sessions_of_any_status_from_the_index(
-    api: Any, new_session: NewSession, user: str
-) -> None:
+def test_status_lists_the_sessions_of_any_status_from_the_index(api: Any, new_session: NewSession, user: str) -> None:
     ids = make_sessions(new_session, 4)
     assert api("DELETE", api.session_url(ids[1]), query={"user_id": user})[0] == 200
     assert put_status(api, ids[2], user, "completed")[0] == 200

@@ -95,7 +95,8 @@ delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Up
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 append messages                        [Query LSI1 per client-chosen id] + TransactWriteItems: Put messages
-                                       [+ Put MID#] + Update hot (ADD)
+                                       [+ Put MID#] + Update hot (ADD); a batch too big for one: transactions
+                                       of 49 messages in order
 list messages (asc or desc)            BatchGetItem hot + counts, Query
                                        ``SK BETWEEN MSG#<created_at> AND MSG#~``
                                        (messages in cuts dropped) [+ Query a streaming reply's chunks]
