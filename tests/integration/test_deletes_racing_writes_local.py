@@ -67,7 +67,6 @@ def _filled(repo: SessionRepository, user: str, sessions: int) -> list[str]:
     return ids
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 defect 1: the clean-up deletes only items created before the delete")
 @pytest.mark.parametrize("path", ["delete", "batch delete", "erasure"])
 @pytest.mark.parametrize("write", sorted(WRITES))
 def test_a_write_committed_between_the_read_and_the_tombstone_leaves_nothing_behind(
@@ -107,4 +106,38 @@ def test_a_write_committed_between_the_read_and_the_tombstone_leaves_nothing_beh
     else:  # nothing of the deleted sessions (a single delete keeps the other one)
         deleted = ids if path == "batch delete" else ids[-1:]
         assert mentioning(client, table, *deleted, "late secret") == []
-        assert len(mentioning(client, table, *ids)) == (0 if path == "batch delete" else 4)
+        if path == "delete":
+            assert repo.get_session(ids[0], user).message_count == 1
+            assert len(repo.list_memories(ids[0], user).memories) == 1
+
+
+def test_a_take_over_after_the_tombstone_keeps_its_items_and_the_late_write_goes(
+    dynamodb_local: DynamoDBLocal, own_table: tuple[SessionRepository, Any, str]
+) -> None:
+    """The deleted incarnation's clean-up runs once a new session took the id over: it deletes the write that raced
+    the delete, never the new session's items (created after the new hot item)."""
+    repo, client, table = own_table
+    user, other = f"racer_{uuid.uuid4().hex[:8]}", f"taker_{uuid.uuid4().hex[:8]}"
+    sid = _filled(repo, user, 1)[0]
+    processor = StreamProcessor(client, table, ExtractiveSummarizer())
+    reader = StreamReader(client, boto3.client("dynamodbstreams", endpoint_url=dynamodb_local.endpoint), table)
+    settle(reader, handle_with(processor), batch_size=100)
+    endpoint = dynamodb_local.endpoint
+    writer = SessionRepository(
+        boto3.client("dynamodb", endpoint_url=endpoint), table, ttl_seconds=3600, cursors=CursorCodec("k" * 32)
+    )
+    deleter_client = boto3.client("dynamodb", endpoint_url=endpoint)
+    deleter = SessionRepository(deleter_client, table, ttl_seconds=3600, cursors=CursorCodec("k" * 32))
+    passed = _gate(deleter_client, lambda: WRITES["append"](writer, sid, user))
+    deleter.delete_session(sid, user)
+    assert passed == [True]
+
+    assert repo.create_session(other, SessionCreate(user_id=other, session_id=sid))[1]
+    repo.append_messages(sid, other, [MessageCreate(role=MessageRole.USER, content="the new owner's")])
+    repo.add_memory(sid, other, MemoryCreate(memory_type="entity", content="the new owner's"))
+    settle(reader, handle_with(processor), batch_size=100)
+
+    assert mentioning(client, table, "secret of") == []
+    assert repo.get_session(sid, other).message_count == 1
+    assert [m.content for m in repo.list_messages(sid, other).messages] == ["the new owner's"]
+    assert [m.content for m in repo.list_memories(sid, other).memories] == ["the new owner's"]
