@@ -57,7 +57,6 @@ def _old_session(store: SessionRepository, clock: Clock, ends: str) -> tuple[str
     return sid, mid
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 defect 7: the old incarnation's message ids answer 409")
 @pytest.mark.parametrize("ends", ["expiry", "delete"])
 @pytest.mark.parametrize("old_message", ["still there", "deleted before its reservation"])
 def test_an_append_after_a_take_over_may_name_a_message_id_the_old_session_used(

@@ -18,7 +18,7 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import dynamo, reads
-from session_service.data.actions import Action, Delete, MessageChange, PutNew, SessionActivity, transact
+from session_service.data.actions import Action, Delete, MessageChange, Put, PutNew, SessionActivity, transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import is_streaming, message_from_item, message_id_item, message_item, summary_text
@@ -110,9 +110,13 @@ def append_messages(
         raise TooManyModels()
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     found = reads.find_messages(store.table, session_id, chosen)
+    incarnation: str | None = None  # the session's created_at, once read: older reservations may be replaced
     if any(item is not None for item in found.values()):
-        # An id in use: a repeated append, or an id the server drew for another message of the session.
-        return _appended_before(store, session_id, caller, ids, hashes, found)
+        current = reads.hot(store.table, store.clock, session_id, caller)
+        found, incarnation = _of_incarnation(found, current), str(current["created_at"])
+        if any(item is not None for item in found.values()):
+            # An id in use: a repeated append, or an id the server drew for another message of the session.
+            return _appended_before(store, session_id, caller, ids, hashes, found, current)
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(3):
         message_items = _message_items(session_id, caller, requests, ids, now, hashes)
@@ -122,7 +126,7 @@ def append_messages(
         if payload_bytes > dynamo.MAX_TRANSACTION_BYTES - 1024:
             raise PayloadTooLarge()
         reservations = [
-            PutNew(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]))
+            _reservation(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]), incarnation)
             for item, digest in zip(message_items, hashes, strict=True)
             if digest is not None
         ]
@@ -148,8 +152,14 @@ def append_messages(
             hot = canceled.item(-1)
             reserved = range(len(message_items), len(message_items) + len(reservations))
             if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
-                found = reads.find_messages(store.table, session_id, chosen)  # taken meanwhile: read them again
-                return _appended_before(store, session_id, caller, ids, hashes, found)
+                # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
+                found = reads.find_messages(store.table, session_id, chosen)
+                current = reads.hot(store.table, store.clock, session_id, caller)
+                found = _of_incarnation(found, current)
+                if incarnation != current["created_at"] and not any(item is not None for item in found.values()):
+                    incarnation = str(current["created_at"])
+                    continue  # an older incarnation's reservations: replaced by this session's
+                return _appended_before(store, session_id, caller, ids, hashes, found, current)
             if not store.is_live(hot, caller):
                 raise SessionNotFound() from canceled
             if hot is None or hot.get("status") != SessionStatus.ACTIVE:
@@ -169,6 +179,22 @@ def append_messages(
     raise ServiceUnavailable()
 
 
+def _of_incarnation(found: dict[str, dict[str, Any] | None], hot: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """``found`` (message id -> its message item or ``None``) without the messages of older incarnations of the
+    session ``hot`` (expired or deleted ids taken over, whose items wait for the stream's clean-up): a take-over's
+    session is new for message ids too."""
+    incarnation = str(hot["created_at"])
+    return {mid: item if item and str(item["created_at"]) >= incarnation else None for mid, item in found.items()}
+
+
+def _reservation(item: dict[str, Any], incarnation: str | None) -> Action:
+    """The Put of a client-chosen id's reservation ``item``: new, or, once the session's ``incarnation`` is known,
+    over a reservation an older incarnation of the id left (created before it)."""
+    if incarnation is None:
+        return PutNew(item)
+    return Put(item, "attribute_not_exists(PK) OR created_at < :incarnation", {":incarnation": incarnation})
+
+
 def _appended_before(
     store: Store,
     session_id: str,
@@ -176,12 +202,12 @@ def _appended_before(
     ids: Sequence[str],
     hashes: Sequence[str | None],
     found: dict[str, dict[str, Any] | None],
+    hot: dict[str, Any],
 ) -> Appended:
     """The answer to an append whose client-chosen ids are taken: the stored messages (``created`` false) when
-    every message names its id and was stored with the same body. ``found`` holds the messages read by the
-    client-chosen ids (:func:`~session_service.data.reads.find_messages`). Raises :class:`MessageConflict`
-    otherwise, :class:`SessionNotFound` when the session is gone."""
-    hot = reads.hot(store.table, store.clock, session_id, caller)
+    every message names its id and was stored with the same body. ``found`` holds the messages of the session
+    ``hot`` (its hot item, as read) read by the client-chosen ids (:func:`~session_service.data.reads.
+    find_messages`). Raises :class:`MessageConflict` otherwise."""
     stored = []
     for message_id, digest in zip(ids, hashes, strict=True):
         item = found.get(message_id) if digest is not None else None
