@@ -76,7 +76,8 @@ class Cleanup:
             elif deleted is not None:
                 later.append((created, {"PK": raw["PK"], "SK": raw["SK"]}))
         if later:
-            keys += [key for created, key in later if created < self._incarnation_after(session_id, deleted)]
+            end = self._incarnation_after(session_id, deleted)
+            keys += [key for created, key in later if created < end]
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
     def _incarnation_after(self, session_id: str, incarnation: str | None) -> str:
