@@ -133,7 +133,9 @@ def user_erasing(table: Table, caller: str) -> bool:
 
 def find_message(table: Table, session_id: str, message_id: str) -> dict[str, Any] | None:
     """A message item by id, in one consistent Query of LSI1 (DynamoDB fetches the attributes the index does not
-    hold from the table in the same request); ``None`` when there is none."""
+    hold from the table in the same request); ``None`` when there is none. Of several (an older incarnation of the
+    id, taken over, may have used the id: its items wait for the stream's clean-up), the newest: the caller tells
+    whether it is the current incarnation's (:func:`~session_service.rules.shows`)."""
     try:
         message_id = str(uuid.UUID(message_id))
     except ValueError:
@@ -148,7 +150,7 @@ def find_message(table: Table, session_id: str, message_id: str) -> dict[str, An
         }
     )
     found = [deserialize(raw) for raw in response.get("Items", [])]
-    return found[0] if found else None
+    return max(found, key=lambda item: str(item.get("created_at", ""))) if found else None
 
 
 def find_messages(table: Table, session_id: str, message_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import dynamo, reads
-from session_service.data.actions import Action, Delete, MessageChange, PutNew, SessionActivity, transact
+from session_service.data.actions import Action, Delete, MessageChange, Put, PutNew, SessionActivity, transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import is_streaming, message_from_item, message_id_item, message_item, summary_text
@@ -145,17 +145,21 @@ def append_messages(
         raise PayloadTooLarge()
     if not split:
         chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-        found = reads.find_messages(store.table, session_id, chosen)
-        if any(item is not None for item in found.values()):
+        found, current = _found_in_session(store, session_id, caller, chosen)
+        if current is not None and any(item is not None for item in found.values()):
             # An id in use: a repeated append, or an id the server drew for another message of the session.
-            return _appended_before(store, session_id, caller, ids, hashes, found)
-        return _transaction(store, session_id, caller, requests, ids, hashes, now, guard)
+            return _appended_before(store, session_id, caller, ids, hashes, found, current)
+        incarnation = str(current["created_at"]) if current is not None else None
+        return _transaction(store, session_id, caller, requests, ids, hashes, now, guard, incarnation)
     for _ in range(3):
-        found = reads.find_messages(store.table, session_id, ids)
+        found, current = _found_in_session(store, session_id, caller, ids)
+        incarnation = str(current["created_at"]) if current is not None else None
         done = next((number for number, message_id in enumerate(ids) if found[message_id] is None), len(ids))
         if any(found[message_id] is not None for message_id in ids[done:]):
             raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
-        written = list(_appended_before(store, session_id, caller, ids[:done], hashes[:done], found)) if done else []
+        written: list[Message] = []
+        if done and current is not None:
+            written = list(_appended_before(store, session_id, caller, ids[:done], hashes[:done], found, current))
         if done == len(ids):
             return Appended(written, created=False)
         start = now
@@ -172,6 +176,7 @@ def append_messages(
                 hashes[group],
                 start,
                 guard if first == 0 else None,
+                incarnation,
             )
             if not appended.created:  # a concurrent append of the same batch took these ids: read it again
                 break
@@ -205,17 +210,20 @@ def _transaction(
     hashes: Sequence[str | None],
     now: datetime,
     guard: WriteGuard | None,
+    incarnation: str | None = None,
 ) -> Appended:
     """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
     session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
-    taken meanwhile by the same body. Raises what :func:`append_messages` raises."""
+    taken meanwhile by the same body. ``incarnation`` (the session's ``created_at``, when it was read) lets a
+    reservation replace one an older incarnation of the session id left (:func:`_reservation`). Raises what
+    :func:`append_messages` raises."""
     increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(3):
         message_items = _message_items(session_id, caller, requests, ids, now, hashes)
         reservations = [
-            PutNew(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]))
+            _reservation(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]), incarnation)
             for item, digest in zip(message_items, hashes, strict=True)
             if digest is not None
         ]
@@ -241,8 +249,14 @@ def _transaction(
             hot = canceled.item(-1)
             reserved = range(len(message_items), len(message_items) + len(reservations))
             if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
-                found = reads.find_messages(store.table, session_id, chosen)  # taken meanwhile: read them again
-                return _appended_before(store, session_id, caller, ids, hashes, found)
+                # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
+                found = reads.find_messages(store.table, session_id, chosen)
+                current = reads.hot(store.table, store.clock, session_id, caller)
+                found = _of_incarnation(found, current)
+                if incarnation != current["created_at"] and not any(item is not None for item in found.values()):
+                    incarnation = str(current["created_at"])
+                    continue  # an older incarnation's reservations: replaced by this session's
+                return _appended_before(store, session_id, caller, ids, hashes, found, current)
             if not store.is_live(hot, caller):
                 raise SessionNotFound() from canceled
             if hot is None or hot.get("status") != SessionStatus.ACTIVE:
@@ -262,6 +276,35 @@ def _transaction(
     raise ServiceUnavailable()
 
 
+def _found_in_session(
+    store: Store, session_id: str, caller: str, message_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, Any] | None]:
+    """The messages of the session named by ``message_ids`` (id -> its message item or ``None``), and the
+    session's hot item when one was found (read then, to drop the messages of older incarnations:
+    :func:`_of_incarnation`; ``None`` when none was found). Raises :class:`SessionNotFound`."""
+    found = reads.find_messages(store.table, session_id, message_ids)
+    if not any(item is not None for item in found.values()):
+        return found, None
+    current = reads.hot(store.table, store.clock, session_id, caller)
+    return _of_incarnation(found, current), current
+
+
+def _of_incarnation(found: dict[str, dict[str, Any] | None], hot: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """``found`` (message id -> its message item or ``None``) without the messages of older incarnations of the
+    session ``hot`` (expired or deleted ids taken over, whose items wait for the stream's clean-up): a take-over's
+    session is new for message ids too."""
+    incarnation = str(hot["created_at"])
+    return {mid: item if item and str(item["created_at"]) >= incarnation else None for mid, item in found.items()}
+
+
+def _reservation(item: dict[str, Any], incarnation: str | None) -> Action:
+    """The Put of a client-chosen id's reservation ``item``: new, or, once the session's ``incarnation`` is known,
+    over a reservation an older incarnation of the id left (created before it)."""
+    if incarnation is None:
+        return PutNew(item)
+    return Put(item, "attribute_not_exists(PK) OR created_at < :incarnation", {":incarnation": incarnation})
+
+
 def _appended_before(
     store: Store,
     session_id: str,
@@ -269,12 +312,12 @@ def _appended_before(
     ids: Sequence[str],
     hashes: Sequence[str | None],
     found: dict[str, dict[str, Any] | None],
+    hot: dict[str, Any],
 ) -> Appended:
     """The answer to an append whose client-chosen ids are taken: the stored messages (``created`` false) when
-    every message names its id and was stored with the same body. ``found`` holds the messages read by the
-    client-chosen ids (:func:`~session_service.data.reads.find_messages`). Raises :class:`MessageConflict`
-    otherwise, :class:`SessionNotFound` when the session is gone."""
-    hot = reads.hot(store.table, store.clock, session_id, caller)
+    every message names its id and was stored with the same body. ``found`` holds the messages of the session
+    ``hot`` (its hot item, as read) read by the client-chosen ids (:func:`~session_service.data.reads.
+    find_messages`). Raises :class:`MessageConflict` otherwise."""
     stored = []
     for message_id, digest in zip(ids, hashes, strict=True):
         item = found.get(message_id) if digest is not None else None

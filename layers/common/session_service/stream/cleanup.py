@@ -4,9 +4,11 @@ cut (SPEC section 6).
 * **TTL expiry**: a REMOVE by the TTL service deletes the session's messages and memory records before its mark
   moves, so a crash in between repeats the deletion. Only items created before the session's final
   ``expires_at`` are deleted: a new session that reuses the id after the removal keeps its own.
-* **Permanent delete**: the tombstone's MODIFY deletes the partition's items of that incarnation (created before
-  :func:`~session_service.data.items.tombstone_bound`); then, once the batch's counts are committed (a retry must still
-  find the incarnation), the tombstone itself while it is still that tombstone.
+* **Permanent delete** (and an erasure's tombstones): the tombstone's MODIFY deletes the partition's items of that
+  incarnation: those created before :func:`~session_service.data.items.tombstone_bound`, and those a request that
+  committed before the tombstone wrote with a later time, up to a later incarnation of the id (which keeps its own);
+  then, once the batch's counts are committed (a retry must still find the incarnation), the tombstone itself while
+  it is still that tombstone.
 * **Forgetting a session**: when a session's hot item leaves the table (a tombstone deleted here, or any item TTL
   removed), its applied mark is deleted too, conditioned on being that incarnation's, so nothing of the session is
   left. An erasure's session is counted in the erasure's progress in the same transaction.
@@ -50,7 +52,7 @@ class Cleanup:
         self._table = table
         self._sleep = sleep
 
-    def delete_contents(self, session_id: str, created_before: str) -> int:
+    def delete_contents(self, session_id: str, created_before: str, deleted: str | None = None) -> int:
         """Delete every item of a session's partition created before ``created_before`` (ISO time): the content of
         a session that TTL removed, that an expired id's new session replaced, or that was deleted for good.
         Returns the number of items deleted; idempotent.
@@ -59,14 +61,41 @@ class Cleanup:
         item is never deleted here: an old one left is a tombstone, deleted by :meth:`delete_tombstone` once the
         batch's counts are committed (until then its incarnation is in the table, so a retried batch still applies
         the session's records).
+
+        ``deleted``: the incarnation (``created_at``) a tombstone ended. A request that committed before the
+        tombstone may have drawn a later time than the delete (an append or a memory record racing it), so the items
+        at or after ``created_before`` go too, unless a later incarnation of the id owns them: the hot item, read
+        after the partition, is then that incarnation's, and only the items created before it go (an item of a
+        later incarnation is written after its hot item, so after that read when the Query missed it). The read
+        is made only when the partition holds such items.
         """
-        keys = [
-            {"PK": raw["PK"], "SK": raw["SK"]}
-            for raw in dynamo.query_keys(self._client, self._table, table_keys.session_pk(session_id), "created_at")
-            if raw.get("created_at", {}).get("S", created_before) < created_before
-            and raw["SK"]["S"] != table_keys.SESSION_SK
-        ]
+        keys, later = [], []
+        for raw in dynamo.query_keys(self._client, self._table, table_keys.session_pk(session_id), "created_at"):
+            if raw["SK"]["S"] == table_keys.SESSION_SK or "created_at" not in raw:
+                continue
+            created = raw["created_at"]["S"]
+            if created < created_before:
+                keys.append({"PK": raw["PK"], "SK": raw["SK"]})
+            elif deleted is not None:
+                later.append((created, {"PK": raw["PK"], "SK": raw["SK"]}))
+        if later:
+            end = self._incarnation_after(session_id, deleted)
+            keys += [key for created, key in later if created < end]
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+
+    def _incarnation_after(self, session_id: str, incarnation: str | None) -> str:
+        """The ``created_at`` of the session's hot item when it is an incarnation later than ``incarnation``; else
+        (the tombstone, or no hot item) a time above every item's."""
+        response = dynamo.call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=table_keys.session_key(session_id),
+            ProjectionExpression="created_at",
+            ConsistentRead=True,
+        )
+        created = str(response.get("Item", {}).get("created_at", {}).get("S", ""))
+        return created if incarnation is not None and created > incarnation else "~"
 
     def delete_tombstone(self, session_id: str, incarnation: str) -> int:
         """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have

@@ -244,7 +244,7 @@ class StreamProcessor:
         repeats the deletion)."""
         for change in pending:
             if change.expired_before is not None:
-                deleted = self.cleanup.delete_contents(change.session_id, change.expired_before)
+                deleted = self.cleanup.delete_contents(change.session_id, change.expired_before, change.deleted)
                 batch.outcome.deleted_items += deleted
                 batch.count_erased(change, deleted)
 

@@ -118,13 +118,15 @@ class Change:
     For a session: ``mark`` is the applied mark the record leads to, ``delta`` its share of the statistics,
     ``user_delta`` what its owner's counts lose (TTL removals only: requests move the counts of everything else),
     ``expired_before`` the ISO time before which the partition's items belong to a session that is gone (a TTL
-    removal, an expired id created again, or a permanent delete), ``index`` the GSI keys to move, ``summary_due``
-    whether its messages reached a :func:`summary_point` (``image`` is then the session as the record left it),
-    ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id was created again by
-    another user: the old owner loses the old session, the new one gains the new), ``forget`` that the session's
-    mark goes (its hot item left the table: nothing of the session is left to apply), ``by_erasure`` that an erasure
-    made the tombstone (:mod:`~session_service.stream.erasure`), ``origins`` the incarnation (``created_at``) each
-    ``usage`` part is about.
+    removal, an expired id created again, or a permanent delete), ``deleted`` the incarnation (``created_at``) a
+    tombstone ends (a permanent delete or an erasure: the items at or after ``expired_before`` that requests
+    committed before the tombstone wrote with a later time go too), ``index`` the GSI keys to move,
+    ``summary_due`` whether its messages reached a :func:`summary_point` (``image`` is then the session as the
+    record left it), ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id
+    was created again by another user: the old owner loses the old session, the new one gains the new),
+    ``forget`` that the session's mark goes (its hot item left the table: nothing of the session is left to
+    apply), ``by_erasure`` that an erasure made the tombstone (:mod:`~session_service.stream.erasure`),
+    ``origins`` the incarnation (``created_at``) each ``usage`` part is about.
     """
 
     sequence: int
@@ -135,6 +137,7 @@ class Change:
     delta: Delta = field(default_factory=Delta)
     user_delta: dict[str, int] = field(default_factory=dict)
     expired_before: str | None = None
+    deleted: str | None = None
     index: IndexMove | None = None
     summary_due: bool = False
     forget: bool = False
@@ -293,13 +296,14 @@ def _reply_done(
 class _Moves(NamedTuple):
     """What a session record moves: the statistics (``delta``), each owner's usage, the incarnation each usage part
     is about (``origins``), the time before which the partition's items go (``expired_before``), the owner's counts
-    (``user_delta``)."""
+    (``user_delta``), the incarnation a tombstone ends (``deleted``)."""
 
     delta: Delta
     usage: dict[str, Delta]
     origins: dict[str, str]
     expired_before: str | None = None
     user_delta: dict[str, int] | None = None
+    deleted: str | None = None
 
 
 def _inserted(new: dict[str, Any]) -> _Moves:
@@ -318,12 +322,12 @@ def _modified(old: dict[str, Any] | None, new: dict[str, Any]) -> _Moves:
     else:  # another user created the expired id again
         usage = {previous_owner: -contribution(old), user_id: contribution(new)}
         origins[previous_owner] = _text(old, "created_at")
-    expired_before = None
+    expired_before, deleted = None, None
     if _text(old, "created_at") != _text(new, "created_at"):  # an expired id created again
         expired_before = _text(new, "created_at")
     elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
-        expired_before = _tombstone_bound(new)
-    return _Moves(delta, usage, origins, expired_before)
+        expired_before, deleted = _tombstone_bound(new), _text(new, "created_at")
+    return _Moves(delta, usage, origins, expired_before, deleted=deleted)
 
 
 def _removed(old: dict[str, Any], *, by_ttl: bool) -> _Moves:
@@ -331,7 +335,9 @@ def _removed(old: dict[str, Any], *, by_ttl: bool) -> _Moves:
     delta = -contribution(old)
     moves = _Moves(delta, {user_id: delta}, {user_id: _text(old, "created_at")})
     if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
-        return moves._replace(expired_before=_tombstone_bound(old) if by_ttl else None)
+        if not by_ttl:
+            return moves
+        return moves._replace(expired_before=_tombstone_bound(old), deleted=_text(old, "created_at"))
     if by_ttl:
         status = SessionStatus(_text(old, "status"))
         return moves._replace(
@@ -363,6 +369,7 @@ def _session_change(sequence: int, record: DynamoDBRecord, new: dict[str, Any], 
         delta=moves.delta,
         user_delta=moves.user_delta or {},
         expired_before=moves.expired_before,
+        deleted=moves.deleted,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
         summary_due=not removed and summary_due(old, new),
         forget=removed,
