@@ -138,16 +138,35 @@ def add_action(table: str, key: dict[str, Any], deltas: dict[str, Any]) -> dict[
 @dataclass(frozen=True)
 class AddCounts:
     """``ADD`` ``deltas`` to a user's counts (:func:`~session_service.data.stats.count_attribute` names). When the
-    user gains sessions, conditioned on the user's data not being erased (:data:`~session_service.data.stats.
-    ERASING`): a create fails there while an erasure runs."""
+    user gains sessions, or ``unless_erasing`` is set, conditioned on the user's data not being erased
+    (:data:`~session_service.data.stats.ERASING`): a create (or a status change) fails there while an erasure
+    runs."""
 
     user_id: str
     deltas: dict[str, int]
+    unless_erasing: bool = False
 
     def render(self, table: str) -> dict[str, Any]:
         gains = self.deltas.get(count_attribute(None), 0) > 0
-        condition = f"attribute_not_exists({ERASING})" if gains else None
+        condition = f"attribute_not_exists({ERASING})" if gains or self.unless_erasing else None
         return Add(user_counts_key(self.user_id), self.deltas, condition).render(table)
+
+
+@dataclass(frozen=True)
+class NotErasing:
+    """Require that no erasure of the user's data runs (no :data:`~session_service.data.stats.ERASING` on the
+    user's counts; a missing counts item passes): a write that moves no count fails while an erasure runs."""
+
+    user_id: str
+
+    def render(self, table: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": user_counts_key(self.user_id),
+                "ConditionExpression": f"attribute_not_exists({ERASING})",
+            }
+        }
 
 
 @dataclass(frozen=True)
