@@ -26,6 +26,7 @@ from session_service.data.keys import (
     GSI_STATUS,
     STATS_KEY,
     data_key,
+    erasure_key,
     iso,
     key,
     mark_key,
@@ -309,7 +310,6 @@ class SessionEdit:
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(values),
-                **OLD_ON_FAILURE,
             }
         }
 
@@ -520,3 +520,40 @@ class ErasureStart:
         condition = "attribute_not_exists(PK) OR #status = :erased"
         values = {":erased": ErasureStatus.ERASED.value}
         return Put(erasure_item(self.user_id, self.now), condition, values, {"#status": "status"}).render(table)
+
+
+@dataclass(frozen=True)
+class ErasureNudge:
+    """Touch a running erasure's progress record as ``seen`` (plain values) at ``now``: ``SET nudged_at``,
+    ``ADD nudges 1``, conditioned on the record not having moved since it was read (still erasing, the same
+    ``passes``, ``sessions_cleared`` and ``nudges``), so of concurrent nudges one writes. The write's stream record
+    brings a pass (:mod:`~session_service.stream.erasure`), as any move of the progress does."""
+
+    user_id: str
+    now: datetime
+    seen: dict[str, Any]
+
+    def render(self, table: str) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":now": iso(self.now),
+            ":one": 1,
+            ":erasing": ErasureStatus.ERASING.value,
+            ":passes": self.seen["passes"],
+            ":cleared": self.seen["sessions_cleared"],
+        }
+        condition = "#status = :erasing AND passes = :passes AND sessions_cleared = :cleared"
+        if "nudges" in self.seen:
+            values[":nudges"] = self.seen["nudges"]
+            condition += " AND nudges = :nudges"
+        else:
+            condition += " AND attribute_not_exists(nudges)"
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": erasure_key(self.user_id),
+                "UpdateExpression": "SET nudged_at = :now ADD nudges :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
