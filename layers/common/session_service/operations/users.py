@@ -39,7 +39,7 @@ def erase_user(store: Store, caller: str) -> None:
         if not canceled.failed(0):
             raise ServiceUnavailable() from canceled
         # An erasure of the caller runs already: this request is that one.
-        running = canceled.item(0)
+        running = canceled.item(0) or store.table.get(erasure_key(caller), consistent=True)
         if running is not None:
             nudge_if_stalled(store, caller, running)
 

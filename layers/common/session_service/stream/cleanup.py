@@ -9,7 +9,8 @@ cut (SPEC section 6).
   find the incarnation), the tombstone itself while it is still that tombstone.
 * **Forgetting a session**: when a session's hot item leaves the table (a tombstone deleted here, or any item TTL
   removed), its applied mark is deleted too, conditioned on being that incarnation's, so nothing of the session is
-  left. An erasure's session is counted in the erasure's progress in the same transaction.
+  left. An erasure's session is counted in the erasure's progress in the same transaction, with its items
+  (``items_deleted``: its contents as counted before they were deleted, its hot item and its mark): exactly once.
 * **Cuts**: the items in the ranges a request cut (deleted messages, their chunks and reserved ids), at most
   :data:`MAX_CUT_ITEMS` per cut and batch.
 
@@ -47,7 +48,7 @@ class Cleanup:
         self._table = table
         self._sleep = sleep
 
-    def delete_contents(self, session_id: str, created_before: str) -> int:
+    def delete_contents(self, session_id: str, created_before: str, erased_by: str | None = None) -> int:
         """Delete every item of a session's partition created before ``created_before`` (ISO time): the content of
         a session that TTL removed, that an expired id's new session replaced, or that was deleted for good.
         Returns the number of items deleted; idempotent.
@@ -55,7 +56,8 @@ class Cleanup:
         A new session that reuses the id is created after ``created_before`` and keeps everything of its own. A hot
         item is never deleted here: an old one left is a tombstone, deleted by :meth:`delete_tombstone` once the
         batch's counts are committed (until then its incarnation is in the table, so a retried batch still applies
-        the session's records).
+        the session's records). For an erasure's session (``erased_by``: the user), the items found are counted
+        first (:meth:`count_erased`), so what a failed batch deleted is counted too.
         """
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
@@ -63,7 +65,22 @@ class Cleanup:
             if raw.get("created_at", {}).get("S", created_before) < created_before
             and raw["SK"]["S"] != table_keys.SESSION_SK
         ]
+        if erased_by is not None:
+            self.count_erased(erased_by, session_id, len(keys))
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
+
+    def count_erased(self, user_id: str, session_id: str, found: int) -> None:
+        """Keep the count of an erased session's items ``found`` before they are deleted, once: the first count
+        stays (a batch delivered again after its deletes finds fewer), until :meth:`forget` adds it to the erasure's
+        progress and deletes it in one transaction."""
+        dynamo.call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=table_keys.erasure_count_key(user_id, session_id),
+            UpdateExpression="SET items_found = if_not_exists(items_found, :n)",
+            ExpressionAttributeValues=serialize({":n": found}),
+        )
 
     def delete_tombstone(self, session_id: str, incarnation: str) -> int:
         """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have
@@ -106,19 +123,18 @@ class Cleanup:
             }
         ]
         if change.by_erasure:
-            progress = {"sessions_cleared": 1, "items_deleted": 1}
+            count_key = table_keys.erasure_count_key(change.user_id, change.session_id)
+            found = dynamo.call(self._client, "get_item", TableName=self._table, Key=count_key, ConsistentRead=True)
+            contents = int(deserialize(found["Item"])["items_found"]) if found.get("Item") else 0
+            # The session's items: its contents (counted before they were deleted), its hot item, this mark.
+            progress = {"sessions_cleared": 1, "items_deleted": contents + 2}
+            actions.append({"Delete": {"TableName": self._table, "Key": count_key}})
             actions.append(table_actions.add_action(self._table, table_keys.erasure_key(change.user_id), progress))
         try:
             dynamo.transact_write(self._client, actions, sleep=self._sleep)
         except TransactionCanceled:
             return 0  # forgotten meanwhile by another delivery
         return 1
-
-    def count_erased(self, user_id: str, deleted: int) -> None:
-        """Add ``deleted`` items to the progress of ``user_id``'s erasure (``items_deleted``); nothing for 0."""
-        if deleted:
-            update = table_actions.add_action(self._table, table_keys.erasure_key(user_id), {"items_deleted": deleted})
-            dynamo.call(self._client, "update_item", **update["Update"])
 
     def clear_cuts(self, session_id: str, hot: dict[str, Any]) -> int:
         """Delete the items in each cut of the session's hot item ``hot`` (deleted messages, their chunks and

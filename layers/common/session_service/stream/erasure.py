@@ -158,7 +158,7 @@ class Eraser:
         dynamo.transact_write(self._client, actions, sleep=self._sleep)
 
     def _progress_update(
-        self, progress: dict[str, Any], sets: str, adds: str, values: dict[str, Any]
+        self, progress: dict[str, Any], sets: str, adds: str, values: dict[str, Any], *, removes: str = ""
     ) -> dict[str, Any]:
         """A transaction's Update of the progress record (``SET`` ``sets``, ``ADD`` ``adds``), conditioned on its
         pass being the one read; it sets ``moved_at`` (now): a record that stays still for long is a stalled
@@ -168,7 +168,7 @@ class Eraser:
             "Update": {
                 "TableName": self._table,
                 "Key": table_keys.erasure_key(str(progress["user_id"])),
-                "UpdateExpression": f"{moved} ADD {adds}",
+                "UpdateExpression": f"{moved} ADD {adds}{' REMOVE ' + removes if removes else ''}",
                 "ConditionExpression": "#status = :erasing AND passes = :passes",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(
@@ -199,12 +199,33 @@ class Eraser:
 
     def _finish(self, user_id: str, progress: dict[str, Any]) -> int:
         """Delete the user's partition (counts, usage) and idempotency partition, then mark the erasure
-        ``erased`` (expiring :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later)."""
+        ``erased`` (expiring :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later).
+
+        The items are counted on the progress record (``final_items``) before they are deleted, once: a pass run
+        again after a failure past the deletes finds fewer, and adds the first count, in the write that marks the
+        erasure ``erased`` (conditioned on the pass, so once)."""
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
             for partition in (table_keys.user_pk(user_id), table_keys.idempotency_pk(user_id))
             for raw in dynamo.query_keys(self._client, self._table, partition)
         ]
+        try:
+            counted = dynamo.conditional(
+                self._client,
+                "update_item",
+                TableName=self._table,
+                Key=table_keys.erasure_key(user_id),
+                UpdateExpression="SET final_items = if_not_exists(final_items, :n)",
+                ConditionExpression="#status = :erasing AND passes = :passes",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize(
+                    {":n": len(keys), ":erasing": ErasureStatus.ERASING.value, ":passes": int(progress["passes"])}
+                ),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            return 0  # another delivery moved it (or finished it) first
+        final_items = int(deserialize(counted["Attributes"])["final_items"])
         deleted = dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
         now = self._clock()
         update = self._progress_update(
@@ -215,7 +236,8 @@ class Eraser:
                 ":erased": ErasureStatus.ERASED.value,
                 ":now": table_keys.iso(datetime.fromtimestamp(now, UTC)),
                 ":until": int(now) + items.ERASURE_RETENTION_SECONDS,
-                ":n": deleted,
+                ":n": final_items,
             },
+            removes="final_items",
         )
         return deleted + self._move_progress(update)  # 0: another delivery finished it
