@@ -221,7 +221,7 @@ class Eraser:
                 ExpressionAttributeValues=serialize(
                     {":n": len(keys), ":erasing": ErasureStatus.ERASING.value, ":passes": int(progress["passes"])}
                 ),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
         except ConditionFailed:
             return 0  # another delivery moved it (or finished it) first
