@@ -310,6 +310,7 @@ class SessionEdit:
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(values),
+                **OLD_ON_FAILURE,
             }
         }
 
