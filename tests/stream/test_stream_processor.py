@@ -742,7 +742,7 @@ def test_an_erasure_leaves_nothing_of_the_user_and_drops_the_stats_by_exactly_wh
     assert [(i["PK"]["S"], i["SK"]["S"]) for i in left] == [("ERASURE#erin", "PROGRESS")]
     assert set(deserialize(left[0])) == {
         "PK", "SK", "entity", "user_id", "status", "started_at", "finished_at", "expires_at",
-        "sessions_erased", "sessions_cleared", "items_deleted", "passes",
+        "sessions_erased", "sessions_cleared", "items_deleted", "passes", "moved_at",
     }  # fmt: skip
     assert int(deserialize(left[0])["sessions_erased"]) == 4 == int(deserialize(left[0])["sessions_cleared"])
     # The statistics lost exactly erin's share; the other users kept everything

@@ -26,6 +26,7 @@ from session_service.data.keys import (
     GSI_STATUS,
     STATS_KEY,
     data_key,
+    erasure_key,
     iso,
     key,
     mark_key,
@@ -138,16 +139,35 @@ def add_action(table: str, key: dict[str, Any], deltas: dict[str, Any]) -> dict[
 @dataclass(frozen=True)
 class AddCounts:
     """``ADD`` ``deltas`` to a user's counts (:func:`~session_service.data.stats.count_attribute` names). When the
-    user gains sessions, conditioned on the user's data not being erased (:data:`~session_service.data.stats.
-    ERASING`): a create fails there while an erasure runs."""
+    user gains sessions, or ``unless_erasing`` is set, conditioned on the user's data not being erased
+    (:data:`~session_service.data.stats.ERASING`): a create (or a status change) fails there while an erasure
+    runs."""
 
     user_id: str
     deltas: dict[str, int]
+    unless_erasing: bool = False
 
     def render(self, table: str) -> dict[str, Any]:
         gains = self.deltas.get(count_attribute(None), 0) > 0
-        condition = f"attribute_not_exists({ERASING})" if gains else None
+        condition = f"attribute_not_exists({ERASING})" if gains or self.unless_erasing else None
         return Add(user_counts_key(self.user_id), self.deltas, condition).render(table)
+
+
+@dataclass(frozen=True)
+class NotErasing:
+    """Require that no erasure of the user's data runs (no :data:`~session_service.data.stats.ERASING` on the
+    user's counts; a missing counts item passes): a write that moves no count fails while an erasure runs."""
+
+    user_id: str
+
+    def render(self, table: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": user_counts_key(self.user_id),
+                "ConditionExpression": f"attribute_not_exists({ERASING})",
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -501,3 +521,40 @@ class ErasureStart:
         condition = "attribute_not_exists(PK) OR #status = :erased"
         values = {":erased": ErasureStatus.ERASED.value}
         return Put(erasure_item(self.user_id, self.now), condition, values, {"#status": "status"}).render(table)
+
+
+@dataclass(frozen=True)
+class ErasureNudge:
+    """Touch a running erasure's progress record as ``seen`` (plain values) at ``now``: ``SET nudged_at``,
+    ``ADD nudges 1``, conditioned on the record not having moved since it was read (still erasing, the same
+    ``passes``, ``sessions_cleared`` and ``nudges``), so of concurrent nudges one writes. The write's stream record
+    brings a pass (:mod:`~session_service.stream.erasure`), as any move of the progress does."""
+
+    user_id: str
+    now: datetime
+    seen: dict[str, Any]
+
+    def render(self, table: str) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":now": iso(self.now),
+            ":one": 1,
+            ":erasing": ErasureStatus.ERASING.value,
+            ":passes": self.seen["passes"],
+            ":cleared": self.seen["sessions_cleared"],
+        }
+        condition = "#status = :erasing AND passes = :passes AND sessions_cleared = :cleared"
+        if "nudges" in self.seen:
+            values[":nudges"] = self.seen["nudges"]
+            condition += " AND nudges = :nudges"
+        else:
+            condition += " AND attribute_not_exists(nudges)"
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": erasure_key(self.user_id),
+                "UpdateExpression": "SET nudged_at = :now ADD nudges :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }

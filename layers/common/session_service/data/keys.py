@@ -27,6 +27,7 @@ per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pa
 service statistics     ``STATS``                       ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
+erased session's count ``ERASURE#<user_id>``           ``CLEARED#<session_id>``                -
 idempotency record     ``IDEMPOTENCY#<user_id>``       ``<function>#<hash>`` (Powertools)      -
 keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operation and key>``   -
 =====================  ==============================  ======================================  ==================
@@ -125,17 +126,19 @@ stream: counts, marks, summaries       BatchGetItem marks, summaries, erasures +
                                        STATS, COUNTS, USAGE, MODEL#; SET marks; Put summaries)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary                        Query newest messages (while the marks are read) + a Put above
-stream: a removed session's content    Query the partition (keys, ``created_at``) + BatchWriteItem deletes
+stream: a removed session's content    Query the partition (keys, ``created_at``) [+ UpdateItem its erasure
+                                       count, if not set] + BatchWriteItem deletes
                                        [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
 stream: a cut                          Query its chunks' and messages' ranges (keys) + BatchWriteItem
                                        deletes + UpdateItem hot (REMOVE the cut)
 stream: a reply finalized or deleted   Query its chunks' range (keys) + BatchWriteItem deletes
-stream: a tombstone removed            GetItem its mark + TransactWriteItems: Delete the mark (that
-                                       incarnation's) [+ ADD the erasure's progress]
+stream: a tombstone removed            GetItem its mark [+ GetItem its erasure count] + TransactWriteItems:
+                                       Delete the mark (that incarnation's) [+ Delete the count + ADD the
+                                       erasure's progress]
 stream: an erasure's pass              GetItem progress + Query GSI1 (keys) + BatchGetItem hot items +
                                        TransactWriteItems (tombstones, counts, progress); at the end Query +
-                                       BatchWriteItem the ``USER#`` and ``IDEMPOTENCY#`` partitions + Update
-                                       progress
+                                       UpdateItem progress (their count, if not set) + BatchWriteItem the
+                                       ``USER#`` and ``IDEMPOTENCY#`` partitions + Update progress
 =====================================  ==============================================================
 
 Usage by model: a session's hot item holds, beside its totals, three flat number attributes per (``provider``,
@@ -193,6 +196,7 @@ order sessions by activity to the minute, and a listing page orders its rows by 
 ``last_activity`` (read with the rows)."""
 ERASURE_PREFIX = "ERASURE#"
 ERASURE_SK = "PROGRESS"
+ERASURE_COUNT_PREFIX = "CLEARED#"
 
 
 def iso(moment: datetime) -> str:
@@ -264,6 +268,12 @@ def model_usage_key(user_id: str, pair: str) -> dict[str, Any]:
 def erasure_key(user_id: str) -> dict[str, Any]:
     """Primary key of the progress record of a user's erasure (outside the user's partition, which it outlives)."""
     return key(f"{ERASURE_PREFIX}{user_id}", ERASURE_SK)
+
+
+def erasure_count_key(user_id: str, session_id: str) -> dict[str, Any]:
+    """Primary key of the count of an erased session's items (written before they are deleted, deleted when the
+    session is counted as cleared), beside the erasure's progress record."""
+    return key(f"{ERASURE_PREFIX}{user_id}", f"{ERASURE_COUNT_PREFIX}{session_id}")
 
 
 def erasure_user_of(partition_key: str, sort_key: str) -> str | None:

@@ -15,6 +15,7 @@ from session_service.data import dynamo, reads
 from session_service.data.actions import (
     AddCounts,
     DataEdit,
+    NotErasing,
     Put,
     PutNew,
     SessionEdit,
@@ -290,7 +291,9 @@ def _update(
     if_match: int | None,
 ) -> None:
     """The PUT transaction (:class:`~session_service.data.actions.SessionEdit`, the data item's edit, the counts
-    of a transition). Raises :class:`TransactionCanceled` with the hot item first."""
+    of a transition, or else a check of the counts), conditioned last on no erasure of the caller running: a write
+    during an erasure is refused before it writes, as every read answers (:class:`SessionNotFound`, SPEC section
+    9). Raises :class:`TransactionCanceled` with the hot item first."""
     actions: list[Any] = [SessionEdit(session_id, caller, store.clock(), changes, target, before, if_match)]
     data: dict[str, str] = {
         name: dump_json(changes[name]) for name in ("metadata", "conversation_data") if name in changes
@@ -298,8 +301,16 @@ def _update(
     if data:
         actions.append(DataEdit(session_id, data))
     if target is not None and before is not None:
-        actions.append(AddCounts(caller, {count_attribute(before): -1, count_attribute(target): 1}))
-    transact(store.table, actions)
+        moves = {count_attribute(before): -1, count_attribute(target): 1}
+        actions.append(AddCounts(caller, moves, unless_erasing=True))
+    else:
+        actions.append(NotErasing(caller))
+    try:
+        transact(store.table, actions)
+    except TransactionCanceled as canceled:
+        if canceled.failed(len(actions) - 1):
+            raise SessionNotFound() from canceled
+        raise
 
 
 def delete_session(store: Store, session_id: str, caller: str, *, if_match: int | None = None) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from session_service.data.actions import ErasureStart, MarkErasing, transact
-from session_service.data.dynamo import TransactionCanceled, serialize
+from typing import Any
+
+from session_service.data.actions import ErasureNudge, ErasureStart, MarkErasing, transact
+from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.items import erasure_from_item
-from session_service.data.keys import STATS_KEY, erasure_key, user_pk
+from session_service.data.keys import STATS_KEY, erasure_key, parse_iso, user_pk
 from session_service.data.stats import stats_from_item, usage_from_items
 from session_service.errors import ErasureNotFound, ServiceUnavailable
-from session_service.models import Erasure, Stats, Usage
+from session_service.models import Erasure, ErasureStatus, Stats, Usage
 from session_service.operations import Store
+
+ERASURE_STALL_SECONDS = 300
+"""How long a running erasure's progress may stay still before a request of its user restarts it
+(:func:`nudge_if_stalled`): longer than Lambda's retries of a failing stream batch (5 attempts with backoff), after
+which a record is sent to the on-failure queue and nothing else would move the erasure on."""
 
 
 def erase_user(store: Store, caller: str) -> None:
@@ -22,8 +29,8 @@ def erase_user(store: Store, caller: str) -> None:
     (:class:`~session_service.errors.UserErasing`). The stream function does the rest in the background, driven
     by the progress record's own stream records (:mod:`session_service.stream.erasure`): it turns the user's sessions
     into tombstones, lets the session clean-up delete their items, then deletes the user's counts, usage and
-    idempotency records, and marks the record ``erased``. Raises :class:`ServiceUnavailable` when DynamoDB keeps
-    refusing.
+    idempotency records, and marks the record ``erased``. Asked again while it runs, it is that erasure, restarted
+    when stalled (:func:`nudge_if_stalled`). Raises :class:`ServiceUnavailable` when DynamoDB keeps refusing.
     """
     now = store.clock()
     try:
@@ -32,15 +39,40 @@ def erase_user(store: Store, caller: str) -> None:
         if not canceled.failed(0):
             raise ServiceUnavailable() from canceled
         # An erasure of the caller runs already: this request is that one.
+        running = canceled.item(0) or store.table.get(erasure_key(caller), consistent=True)
+        if running is not None:
+            nudge_if_stalled(store, caller, running)
+
+
+def nudge_if_stalled(store: Store, caller: str, progress: dict[str, Any]) -> bool:
+    """Restart ``caller``'s running erasure when its progress record ``progress`` (as read) has not moved for
+    :data:`ERASURE_STALL_SECONDS` (no pass since, nor a nudge): a stream record of it was lost (sent to the
+    on-failure queue once Lambda's retries ran out), and nothing else would bring the next pass. Touches the record
+    (:class:`~session_service.data.actions.ErasureNudge`, conditioned on it being as read), whose stream record
+    brings a pass. Returns True when this request nudged it."""
+    if progress.get("status") != ErasureStatus.ERASING.value:
+        return False
+    moved = max(str(progress[name]) for name in ("started_at", "moved_at", "nudged_at") if name in progress)
+    now = store.clock()
+    if (now - parse_iso(moved)).total_seconds() < ERASURE_STALL_SECONDS:
+        return False
+    try:
+        store.table.update(ErasureNudge(caller, now, progress).render(store.table.name)["Update"])
+    except ConditionFailed:
+        return False  # it moved meanwhile, or another request nudged it
+    return True
 
 
 def erasure(store: Store, caller: str) -> Erasure:
     """GET /users/{user_id}/erasure: the progress of the caller's latest erasure (its record, read consistently).
 
-    Raises :class:`ErasureNotFound` when none was asked for (or its record expired, 30 days after it finished)."""
+    A running erasure whose progress stalled is restarted (:func:`nudge_if_stalled`): the user's next look at it
+    drives it on. Raises :class:`ErasureNotFound` when none was asked for (or its record expired, 30 days after it
+    finished)."""
     item = store.table.get(erasure_key(caller), consistent=True)
     if item is None:
         raise ErasureNotFound()
+    nudge_if_stalled(store, caller, item)
     return erasure_from_item(caller, item)
 
 

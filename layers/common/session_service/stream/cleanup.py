@@ -11,7 +11,8 @@ cut (SPEC section 6).
   it is still that tombstone.
 * **Forgetting a session**: when a session's hot item leaves the table (a tombstone deleted here, or any item TTL
   removed), its applied mark is deleted too, conditioned on being that incarnation's, so nothing of the session is
-  left. An erasure's session is counted in the erasure's progress in the same transaction.
+  left. An erasure's session is counted in the erasure's progress in the same transaction, with its items
+  (``items_deleted``: its contents as counted before they were deleted, its hot item and its mark): exactly once.
 * **Cuts**: the items in the ranges a request cut (deleted messages, their chunks and reserved ids), at most
   :data:`MAX_CUT_ITEMS` per cut and batch.
 * **A streamed reply's chunks**: once the reply is finalized (its chunks are its content now) or deleted, as its
@@ -52,7 +53,9 @@ class Cleanup:
         self._table = table
         self._sleep = sleep
 
-    def delete_contents(self, session_id: str, created_before: str, deleted: str | None = None) -> int:
+    def delete_contents(
+        self, session_id: str, created_before: str, deleted: str | None = None, erased_by: str | None = None
+    ) -> int:
         """Delete every item of a session's partition created before ``created_before`` (ISO time): the content of
         a session that TTL removed, that an expired id's new session replaced, or that was deleted for good.
         Returns the number of items deleted; idempotent.
@@ -67,7 +70,8 @@ class Cleanup:
         at or after ``created_before`` go too, unless a later incarnation of the id owns them: the hot item, read
         after the partition, is then that incarnation's, and only the items created before it go (an item of a
         later incarnation is written after its hot item, so after that read when the Query missed it). The read
-        is made only when the partition holds such items.
+        is made only when the partition holds such items. For an erasure's session (``erased_by``: the user), the
+        items to delete are counted first (:meth:`count_erased`), so what a failed batch deleted is counted too.
         """
         keys, later = [], []
         for raw in dynamo.query_keys(self._client, self._table, table_keys.session_pk(session_id), "created_at"):
@@ -81,6 +85,8 @@ class Cleanup:
         if later:
             end = self._incarnation_after(session_id, deleted)
             keys += [key for created, key in later if created < end]
+        if erased_by is not None:
+            self.count_erased(erased_by, session_id, len(keys))
         return dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
 
     def _incarnation_after(self, session_id: str, incarnation: str | None) -> str:
@@ -96,6 +102,19 @@ class Cleanup:
         )
         created = str(response.get("Item", {}).get("created_at", {}).get("S", ""))
         return created if incarnation is not None and created > incarnation else "~"
+
+    def count_erased(self, user_id: str, session_id: str, found: int) -> None:
+        """Keep the count of an erased session's items ``found`` before they are deleted, once: the first count
+        stays (a batch delivered again after its deletes finds fewer), until :meth:`forget` adds it to the erasure's
+        progress and deletes it in one transaction."""
+        dynamo.call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=table_keys.erasure_count_key(user_id, session_id),
+            UpdateExpression="SET items_found = if_not_exists(items_found, :n)",
+            ExpressionAttributeValues=serialize({":n": found}),
+        )
 
     def delete_tombstone(self, session_id: str, incarnation: str) -> int:
         """Delete a session's hot item while it is still the tombstone of ``incarnation`` (a create may have
@@ -138,19 +157,18 @@ class Cleanup:
             }
         ]
         if change.by_erasure:
-            progress = {"sessions_cleared": 1, "items_deleted": 1}
+            count_key = table_keys.erasure_count_key(change.user_id, change.session_id)
+            found = dynamo.call(self._client, "get_item", TableName=self._table, Key=count_key, ConsistentRead=True)
+            contents = int(deserialize(found["Item"])["items_found"]) if found.get("Item") else 0
+            # The session's items: its contents (counted before they were deleted), its hot item, this mark.
+            progress = {"sessions_cleared": 1, "items_deleted": contents + 2}
+            actions.append({"Delete": {"TableName": self._table, "Key": count_key}})
             actions.append(table_actions.add_action(self._table, table_keys.erasure_key(change.user_id), progress))
         try:
             dynamo.transact_write(self._client, actions, sleep=self._sleep)
         except TransactionCanceled:
             return 0  # forgotten meanwhile by another delivery
         return 1
-
-    def count_erased(self, user_id: str, deleted: int) -> None:
-        """Add ``deleted`` items to the progress of ``user_id``'s erasure (``items_deleted``); nothing for 0."""
-        if deleted:
-            update = table_actions.add_action(self._table, table_keys.erasure_key(user_id), {"items_deleted": deleted})
-            dynamo.call(self._client, "update_item", **update["Update"])
 
     def delete_chunks(self, session_id: str, message_sort_key: str) -> int:
         """Delete the chunks of the streamed reply ``message_sort_key`` of a session (finalized or deleted: nothing

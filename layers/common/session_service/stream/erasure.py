@@ -23,6 +23,13 @@ own stream records, one *pass* per record, so no request and no Lambda invocatio
    record stays: the user id and counts.
 
 Every step is idempotent or conditioned, so a replayed or duplicated stream record changes nothing twice.
+
+**A lost record.** A stream record of the progress that Lambda gives up on (retries exhausted: sent to the
+on-failure queue) brings no pass, and nothing else might: the erasure would stay ``erasing``. Each pass's write sets
+``moved_at``; a request of the user (``GET /users/{u}/erasure``, or ``DELETE /users/{u}`` again) that finds the
+record still for :data:`~session_service.operations.users.ERASURE_STALL_SECONDS` touches it
+(:class:`~session_service.data.actions.ErasureNudge`: ``nudged_at``, ``nudges``), and that MODIFY record, like any
+move of a running erasure's progress, brings a pass.
 """
 
 from __future__ import annotations
@@ -147,16 +154,21 @@ class Eraser:
         actions.append(
             table_actions.add_action(self._table, table_keys.user_counts_key(user_id), stats.counts_lost(hots))
         )
-        actions.append(self._progress_update(progress, "ADD sessions_erased :n, passes :one", {":n": len(hots)}))
+        actions.append(self._progress_update(progress, "", "sessions_erased :n, passes :one", {":n": len(hots)}))
         dynamo.transact_write(self._client, actions, sleep=self._sleep)
 
-    def _progress_update(self, progress: dict[str, Any], expression: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A transaction's Update of the progress record, conditioned on its pass being the one read."""
+    def _progress_update(
+        self, progress: dict[str, Any], sets: str, adds: str, values: dict[str, Any], *, removes: str = ""
+    ) -> dict[str, Any]:
+        """A transaction's Update of the progress record (``SET`` ``sets``, ``ADD`` ``adds``), conditioned on its
+        pass being the one read; it sets ``moved_at`` (now): a record that stays still for long is a stalled
+        erasure, which the user's next request restarts (:class:`~session_service.data.actions.ErasureNudge`)."""
+        moved = f"SET moved_at = :moved{', ' + sets if sets else ''}"
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": table_keys.erasure_key(str(progress["user_id"])),
-                "UpdateExpression": expression,
+                "UpdateExpression": f"{moved} ADD {adds}{' REMOVE ' + removes if removes else ''}",
                 "ConditionExpression": "#status = :erasing AND passes = :passes",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(
@@ -165,6 +177,7 @@ class Eraser:
                         ":one": 1,
                         ":erasing": ErasureStatus.ERASING.value,
                         ":passes": int(progress["passes"]),
+                        ":moved": table_keys.iso(datetime.fromtimestamp(self._clock(), UTC)),
                     }
                 ),
             }
@@ -173,7 +186,7 @@ class Eraser:
     def _ask_again(self, progress: dict[str, Any]) -> int:
         """Move the progress record (``passes``) so that its stream record brings another pass; return 1 (0 when
         another delivery moved it first)."""
-        return self._move_progress(self._progress_update(progress, "ADD passes :one", {}))
+        return self._move_progress(self._progress_update(progress, "", "passes :one", {}))
 
     def _move_progress(self, update: dict[str, Any]) -> int:
         """Make one :meth:`_progress_update` on its own (a conditional UpdateItem, not a one-item transaction at
@@ -186,22 +199,45 @@ class Eraser:
 
     def _finish(self, user_id: str, progress: dict[str, Any]) -> int:
         """Delete the user's partition (counts, usage) and idempotency partition, then mark the erasure
-        ``erased`` (expiring :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later)."""
+        ``erased`` (expiring :data:`~session_service.data.items.ERASURE_RETENTION_SECONDS` later).
+
+        The items are counted on the progress record (``final_items``) before they are deleted, once: a pass run
+        again after a failure past the deletes finds fewer, and adds the first count, in the write that marks the
+        erasure ``erased`` (conditioned on the pass, so once)."""
         keys = [
             {"PK": raw["PK"], "SK": raw["SK"]}
             for partition in (table_keys.user_pk(user_id), table_keys.idempotency_pk(user_id))
             for raw in dynamo.query_keys(self._client, self._table, partition)
         ]
+        try:
+            counted = dynamo.conditional(
+                self._client,
+                "update_item",
+                TableName=self._table,
+                Key=table_keys.erasure_key(user_id),
+                UpdateExpression="SET final_items = if_not_exists(final_items, :n)",
+                ConditionExpression="#status = :erasing AND passes = :passes",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize(
+                    {":n": len(keys), ":erasing": ErasureStatus.ERASING.value, ":passes": int(progress["passes"])}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return 0  # another delivery moved it (or finished it) first
+        final_items = int(deserialize(counted["Attributes"])["final_items"])
         deleted = dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
         now = self._clock()
         update = self._progress_update(
             progress,
-            "SET #status = :erased, finished_at = :now, expires_at = :until ADD items_deleted :n, passes :one",
+            "#status = :erased, finished_at = :now, expires_at = :until",
+            "items_deleted :n, passes :one",
             {
                 ":erased": ErasureStatus.ERASED.value,
                 ":now": table_keys.iso(datetime.fromtimestamp(now, UTC)),
                 ":until": int(now) + items.ERASURE_RETENTION_SECONDS,
-                ":n": deleted,
+                ":n": final_items,
             },
+            removes="final_items",
         )
         return deleted + self._move_progress(update)  # 0: another delivery finished it

@@ -8,10 +8,10 @@
    when another delivery moved a mark first;
 3. move lagging index keys; 4. clear the sessions' cuts and the chunks of replies finalized or deleted;
 5. raise a summary's failure, if any (the counts are in; Lambda's retry makes the summary);
-6. delete the tombstones; 7. forget the marks of sessions that left the table; 8. count what erasures deleted;
-9. advance the erasures whose progress records moved.
+6. delete the tombstones; 7. forget the marks of sessions that left the table (an erasure's session counted in its
+progress then, exactly once); 8. advance the erasures whose progress records moved.
 
-Phases 6 to 9 come last, once nothing of the batch can fail any more: a tombstone deleted, or a mark forgotten,
+Phases 6 to 8 come last, once nothing of the batch can fail any more: a tombstone deleted, or a mark forgotten,
 before a retry would make the retry skip what it must apply.
 """
 
@@ -58,8 +58,6 @@ class _Batch:
 
     changes: Sequence[Change]
     outcome: Outcome = field(default_factory=Outcome)
-    erased: dict[str, int] = field(default_factory=dict)
-    """Items deleted for erasures, by user."""
 
     @property
     def counted(self) -> list[Change]:
@@ -76,11 +74,6 @@ class _Batch:
         newest = {c.session_id: c.image for c in self.sessions}
         gone = {session_id for session_id, image in newest.items() if items.is_tombstone(image)}
         return [c for c in self.counted if c.summary_due and c.image is not None and c.session_id not in gone]
-
-    def count_erased(self, change: Change, deleted: int) -> None:
-        """Count ``deleted`` items for the erasure that made ``change``'s tombstone, if one did."""
-        if change.by_erasure:
-            self.erased[change.user_id] = self.erased.get(change.user_id, 0) + deleted
 
 
 class StreamProcessor:
@@ -173,7 +166,6 @@ class StreamProcessor:
             raise failure
         self._delete_tombstones(batch)
         self._forget_marks(batch)
-        self._count_erased(batch)
         self._advance_erasures(batch)
         return batch.outcome
 
@@ -244,9 +236,11 @@ class StreamProcessor:
         repeats the deletion)."""
         for change in pending:
             if change.expired_before is not None:
-                deleted = self.cleanup.delete_contents(change.session_id, change.expired_before, change.deleted)
+                erased_by = change.user_id if change.by_erasure else None
+                deleted = self.cleanup.delete_contents(
+                    change.session_id, change.expired_before, change.deleted, erased_by
+                )
                 batch.outcome.deleted_items += deleted
-                batch.count_erased(change, deleted)
 
     def _move_index_keys(self, batch: _Batch) -> None:
         """Move the index keys that lag, as each session's last record asks."""
@@ -268,20 +262,15 @@ class StreamProcessor:
         """Delete the tombstones the batch's records show, each while it is still that tombstone."""
         for change in batch.sessions:
             if change.image is not None and items.is_tombstone(change.image):
-                deleted = self.cleanup.delete_tombstone(change.session_id, str(change.image["created_at"]))
-                batch.outcome.deleted_items += deleted
-                batch.count_erased(change, deleted)
+                batch.outcome.deleted_items += self.cleanup.delete_tombstone(
+                    change.session_id, str(change.image["created_at"])
+                )
 
     def _forget_marks(self, batch: _Batch) -> None:
         """Delete the marks of the sessions whose hot item left the table."""
         for change in batch.changes:
             if change.forget:
                 batch.outcome.deleted_items += self.cleanup.forget(change)
-
-    def _count_erased(self, batch: _Batch) -> None:
-        """Add what the batch deleted for each erasure to its progress."""
-        for user_id, count in batch.erased.items():
-            self.cleanup.count_erased(user_id, count)
 
     def _advance_erasures(self, batch: _Batch) -> None:
         """Run a pass of each erasure whose progress record moved (once per user)."""
