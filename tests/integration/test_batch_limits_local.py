@@ -22,7 +22,7 @@ import pytest
 from devserver.lambda_runtime import invoke_route
 from session_service.errors import ServiceUnavailable
 from session_service.models import MAX_BATCH_MESSAGES, MAX_MODEL_FIELD_CHARS, MessageCreate, SessionCreate
-from session_service.operations import messages
+from session_service.operations import appends
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -110,7 +110,7 @@ def test_a_batch_of_every_size_with_every_field_is_stored_once(
 def _failing_after(monkeypatch: pytest.MonkeyPatch, transactions: int) -> Callable[[], None]:
     """Make the batch's transactions after the first ``transactions`` fail (503, nothing applied); the returned
     function heals them."""
-    real = messages.transact_guarded
+    real = appends.transact_guarded
     calls = {"left": transactions, "failing": True}
 
     def flaky(*args: Any, **kwargs: Any) -> None:
@@ -119,7 +119,7 @@ def _failing_after(monkeypatch: pytest.MonkeyPatch, transactions: int) -> Callab
         calls["left"] -= 1
         real(*args, **kwargs)
 
-    monkeypatch.setattr(messages, "transact_guarded", flaky)
+    monkeypatch.setattr(appends, "transact_guarded", flaky)
     return lambda: calls.update(failing=False)
 
 
@@ -140,7 +140,7 @@ def test_a_batch_whose_later_transaction_failed_is_completed_once_by_the_same_ba
         local_repo.append_messages(sid, user, batch)
 
     # Then its first 49 messages are stored and counted, in order
-    group = messages.BATCH_GROUP_MESSAGES
+    group = appends.BATCH_GROUP_MESSAGES
     assert local_repo.get_session(sid, user).message_count == group
     shown = local_repo.list_messages(sid, user, page_size=100).messages
     assert [m.content for m in shown] == [m.content for m in batch[:group]]

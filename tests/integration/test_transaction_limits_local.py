@@ -32,7 +32,7 @@ from session_service.models import (
     MessageStatus,
     SessionCreate,
 )
-from session_service.operations import messages
+from session_service.operations import appends
 from session_service.rules import MAX_PENDING_CUTS
 
 pytestmark = pytest.mark.dynamodb_local
@@ -105,11 +105,11 @@ def test_a_batch_at_the_4_mb_bound_into_the_largest_session_with_a_guard(
     def payload(metadata_bytes: int) -> int:
         batch = [MessageCreate(**base, message_id=str(uuid.uuid4()), metadata=_metadata(metadata_bytes))] * count
         ids = [str(message.message_id) for message in batch]
-        planned = messages._message_items(sid, user, batch, ids, local_repo._store.clock(), ["h" * 64] * count)
+        planned = appends._message_items(sid, user, batch, ids, local_repo._store.clock(), ["h" * 64] * count)
         reserved = [items.message_id_item(sid, i["message_id"], i["SK"], i["created_at"]) for i in planned]
         return sum(dynamo.item_size(item) for item in [*planned, *reserved])
 
-    bound = dynamo.MAX_TRANSACTION_BYTES - messages.SESSION_WRITE_BYTES
+    bound = dynamo.MAX_TRANSACTION_BYTES - appends.SESSION_WRITE_BYTES
     fill = 100 + (bound - payload(100)) // count
     assert bound - count < payload(fill) <= bound
     batch = [MessageCreate(**base, message_id=str(uuid.uuid4()), metadata=_metadata(fill)) for _ in range(count)]

@@ -35,8 +35,19 @@ from session_service.models import (
     Stats,
     Usage,
 )
-from session_service.operations import Store, chunks, export, memory, messages, new_uuid, sessions, users, utcnow
-from session_service.operations.messages import Appended
+from session_service.operations import (
+    Store,
+    appends,
+    chunks,
+    export,
+    memory,
+    messages,
+    new_uuid,
+    sessions,
+    users,
+    utcnow,
+)
+from session_service.operations.appends import Appended
 
 __all__ = ["Appended", "SessionRepository"]
 
@@ -118,13 +129,13 @@ class SessionRepository:
             self._store, user_id, status=status, page=page, page_size=page_size, next_token=next_token
         )
 
-    # -- messages: operations.messages, operations.chunks ----------------------------------------------
+    # -- messages: operations.appends, operations.messages, operations.chunks-------------------------------------------
 
     def append_messages(
         self, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
     ) -> Appended:
-        """:func:`session_service.operations.messages.append_messages`."""
-        return messages.append_messages(self._store, session_id, caller, requests, guard)
+        """:func:`session_service.operations.appends.append_messages`."""
+        return appends.append_messages(self._store, session_id, caller, requests, guard)
 
     def get_message(self, session_id: str, caller: str, message_id: str) -> Message:
         """:func:`session_service.operations.messages.get_message`."""

@@ -1,36 +1,32 @@
-"""Messages: append (one or a batch), get, update, delete, truncate, list, and the context window.
+"""Messages as records: get, update, delete, truncate, list, and the context window.
 
 Every write moves the session's counters in the same transaction as the messages
-(:class:`~session_service.data.actions.SessionActivity`), so a reader never sees one without the other; deletions
-*cut* key ranges that readers skip at once and the stream function deletes later (:mod:`session_service.rules`).
+(:class:`~session_service.data.actions.SessionActivity`), so a reader never sees one without the other; a
+truncation *cuts* a key range that readers skip at once and the stream function deletes later
+(:mod:`session_service.rules`). Appending is :mod:`session_service.operations.appends`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from session_service import rules
 from session_service.data import dynamo, reads
-from session_service.data.actions import Action, Delete, MessageChange, Put, PutNew, SessionActivity, transact
+from session_service.data.actions import Action, Delete, MessageChange, SessionActivity, transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
-from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
-from session_service.data.items import is_streaming, message_from_item, message_id_item, message_item, summary_text
-from session_service.data.keys import after_message, message_id_key, message_range, parse_iso
+from session_service.data.items import is_streaming, message_from_item, summary_text
+from session_service.data.keys import after_message, message_id_key, message_range
 from session_service.data.reads import messages_query
-from session_service.data.stats import MODELS, message_usage, pairs_named, sum_usage, usage_increments
+from session_service.data.stats import MODELS, message_usage, sum_usage
 from session_service.errors import (
     DeletionsPending,
     InvalidCursor,
     MessageConflict,
     MessageNotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
     SessionNotActive,
     SessionNotFound,
@@ -39,7 +35,6 @@ from session_service.errors import (
 from session_service.models import (
     Context,
     Message,
-    MessageCreate,
     MessageList,
     MessageOrder,
     MessageUpdate,
@@ -47,15 +42,6 @@ from session_service.models import (
     dump_json,
 )
 from session_service.operations import Store
-
-
-class Appended(list[Message]):
-    """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
-    append with the client's ``message_id``s: 200 instead of 201)."""
-
-    def __init__(self, messages: Iterable[Message], *, created: bool) -> None:
-        super().__init__(messages)
-        self.created = created
 
 
 @dataclass
@@ -68,278 +54,6 @@ class _Plan:
     actions: list[Action] = field(default_factory=list)
     increments: dict[str, Any] = field(default_factory=dict)
     hot_sets: dict[str, Any] = field(default_factory=dict)
-
-
-def _request_hash(request: MessageCreate) -> str:
-    """SHA-256 of an append's body as validated (canonical JSON): what a repeated append is compared with."""
-    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
-"""Messages of one transaction of a batch written in several (:func:`append_messages`): each message and its
-``MID#`` reservation are two items; the session's update and the write guard fill the 100 (an AWS limit)."""
-SESSION_WRITE_BYTES = 1024
-"""What a batch keeps below :data:`~session_service.data.dynamo.MAX_TRANSACTION_BYTES` (4,000,000 bytes) for the
-session's update and the write guard. DynamoDB's limit is 4 MiB (4,194,304 bytes; DynamoDB Local refuses 4.39 MB
-and takes 4.09 MB), so a batch at the bound leaves about 190 KB for them: the hot item at its largest (16
-provider/model pairs of 128 four-byte characters, 20 pending cuts) is about 18 KB, a guard naming 98 ids about
-4 KB (``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
-
-
-def _transaction_items(requests: Sequence[MessageCreate], guard: WriteGuard | None) -> int:
-    """The items one transaction of ``requests`` takes: each message, each ``MID#`` reservation, the session's
-    update and the guard."""
-    return len(requests) + sum(1 for r in requests if r.message_id) + 1 + (guard is not None)
-
-
-def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> list[str]:
-    """The ids of a batch's messages: the client's, else drawn; in a batch written in several transactions, a
-    message without one gets an id derived from the whole batch (which names client ids, unique in the
-    session), so a retry of the same batch finds it by id and writes it once."""
-    if not split:
-        return [request.message_id or store.new_id() for request in requests]
-    batch = [request.model_dump(mode="json") for request in requests]
-    digest = hashlib.sha256(json.dumps(batch, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
-    return [r.message_id or str(uuid.uuid5(uuid.NAMESPACE_OID, f"{digest}:{i}")) for i, r in enumerate(requests)]
-
-
-def append_messages(
-    store: Store, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
-) -> Appended:
-    """Store messages and add their counts to the session: in one transaction (all or nothing) when they fit
-    one (100 items, an AWS limit: a message, its ``MID#`` reservation when the client chose its id, the
-    session's update and the write guard), else in consecutive transactions of
-    :data:`BATCH_GROUP_MESSAGES`, in order.
-
-    The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
-    ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
-    appends lose nothing (``ADD`` is atomic; conflicting transactions are retried). Nothing else is
-    written: no index key moves (the stream function moves them once per batch).
-    With a ``guard`` (an ``Idempotency-Key``), a retry of an append that was applied returns its messages
-    (same ids and times) and writes nothing. A ``message_id`` the client chose is reserved in the same
-    transaction: when every message of a repeated request names its id and its stored body is the same,
-    the stored messages are returned with ``created`` false and nothing is written (SPEC section 8).
-    In a batch written in several transactions every message is reserved (one without a client id by an id
-    derived from the batch, :func:`_batch_ids`); a failure after the first transaction leaves the batch's
-    first transactions stored and counted, and the same batch again finds them and writes the rest (``created``
-    true), or finds all of it (``created`` false).
-    Raises :class:`SessionNotFound`, :class:`SessionNotActive`,
-    :class:`~session_service.errors.IdempotencyKeyReused`, :class:`MessageConflict` (an id in use with another
-    body), :class:`TooManyModels` (the session would name more than ``MAX_MODELS_PER_SESSION`` provider/model
-    pairs), or :class:`PayloadTooLarge` (before any write) when the messages and their reservations exceed what
-    one transaction carries (4 MB, an AWS limit, less :data:`SESSION_WRITE_BYTES`).
-    """
-    now = store.clock()
-    split = _transaction_items(requests, guard) > dynamo.MAX_TRANSACTION_ITEMS
-    ids = _batch_ids(store, requests, split)
-    hashes = [_request_hash(r) if r.message_id or split else None for r in requests]
-    if rules.over_model_cap(None, _increments(requests)):
-        raise TooManyModels()
-    planned = _message_items(session_id, caller, requests, ids, now, hashes)
-    reserved = [message_id_item(session_id, i["message_id"], i["SK"], i["created_at"]) for i in planned]
-    payload = sum(dynamo.item_size(item) for item in planned)
-    payload += sum(dynamo.item_size(item) for item, digest in zip(reserved, hashes, strict=True) if digest)
-    # DynamoDB refuses a larger transaction with a ValidationException (a 500).
-    if payload > dynamo.MAX_TRANSACTION_BYTES - SESSION_WRITE_BYTES:
-        raise PayloadTooLarge()
-    if not split:
-        chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-        found, current = _found_in_session(store, session_id, caller, chosen)
-        if current is not None and any(item is not None for item in found.values()):
-            # An id in use: a repeated append, or an id the server drew for another message of the session.
-            return _appended_before(store, session_id, caller, ids, hashes, found, current)
-        incarnation = str(current["created_at"]) if current is not None else None
-        return _transaction(store, session_id, caller, requests, ids, hashes, now, guard, incarnation)
-    for _ in range(3):
-        found, current = _found_in_session(store, session_id, caller, ids)
-        incarnation = str(current["created_at"]) if current is not None else None
-        done = next((number for number, message_id in enumerate(ids) if found[message_id] is None), len(ids))
-        if any(found[message_id] is not None for message_id in ids[done:]):
-            raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
-        written: list[Message] = []
-        if done and current is not None:
-            written = list(_appended_before(store, session_id, caller, ids[:done], hashes[:done], found, current))
-        if done == len(ids):
-            return Appended(written, created=False)
-        start = now
-        if written:  # the rest of a batch stored in part lands after its stored part
-            start = max(start, written[-1].created_at + timedelta(microseconds=1))
-        for first in range(done, len(ids), BATCH_GROUP_MESSAGES):
-            group = slice(first, first + BATCH_GROUP_MESSAGES)
-            appended = _transaction(
-                store,
-                session_id,
-                caller,
-                requests[group],
-                ids[group],
-                hashes[group],
-                start,
-                guard if first == 0 else None,
-                incarnation,
-            )
-            if not appended.created:  # a concurrent append of the same batch took these ids: read it again
-                break
-            written.extend(appended)
-            start = appended[-1].created_at + timedelta(microseconds=1)
-        else:
-            return Appended(written, created=True)
-        now = store.clock()
-    raise ServiceUnavailable()
-
-
-def _increments(requests: Sequence[MessageCreate]) -> dict[str, Any]:
-    """What appending ``requests`` adds to the session's counters (per-model usage included)."""
-    increments: dict[str, Any] = {
-        "message_count": len(requests),
-        "total_tokens": sum(r.tokens_used for r in requests),
-        "total_cost": sum((r.cost_usd for r in requests), Decimal(0)),
-    }
-    increments.update(
-        sum_usage(*(usage_increments(r.provider, r.model, 1, r.tokens_used, r.cost_usd) for r in requests))
-    )
-    return increments
-
-
-def _transaction(
-    store: Store,
-    session_id: str,
-    caller: str,
-    requests: Sequence[MessageCreate],
-    ids: Sequence[str],
-    hashes: Sequence[str | None],
-    now: datetime,
-    guard: WriteGuard | None,
-    incarnation: str | None = None,
-) -> Appended:
-    """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
-    session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
-    taken meanwhile by the same body. ``incarnation`` (the session's ``created_at``, when it was read) lets a
-    reservation replace one an older incarnation of the session id left (:func:`_reservation`). Raises what
-    :func:`append_messages` raises."""
-    increments = _increments(requests)
-    chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-    known: set[str] | None = None  # the pairs named that the session names already, once read
-    for _ in range(3):
-        message_items = _message_items(session_id, caller, requests, ids, now, hashes)
-        reservations = [
-            _reservation(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]), incarnation)
-            for item, digest in zip(message_items, hashes, strict=True)
-            if digest is not None
-        ]
-        actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
-        # A message lands above every cut (a truncation that read the tail before this append committed).
-        actions.append(
-            SessionActivity(
-                session_id,
-                caller,
-                now,
-                increments,
-                condition="(attribute_not_exists(cut_through) OR cut_through < :first)",
-                values={":first": message_items[0]["SK"]},
-                known_pairs=known,
-            )
-        )
-        try:
-            transact_guarded(store.table, actions, guard, list(ids), now)
-        except GuardHit as hit:
-            stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
-            return Appended(map(message_from_item, stored), created=True)
-        except TransactionCanceled as canceled:
-            hot = canceled.item(-1)
-            reserved = range(len(message_items), len(message_items) + len(reservations))
-            if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
-                # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
-                found = reads.find_messages(store.table, session_id, chosen)
-                current = reads.hot(store.table, store.clock, session_id, caller)
-                found = _of_incarnation(found, current)
-                if incarnation != current["created_at"] and not any(item is not None for item in found.values()):
-                    incarnation = str(current["created_at"])
-                    continue  # an older incarnation's reservations: replaced by this session's
-                return _appended_before(store, session_id, caller, ids, hashes, found, current)
-            if not store.is_live(hot, caller):
-                raise SessionNotFound() from canceled
-            if hot is None or hot.get("status") != SessionStatus.ACTIVE:
-                raise SessionNotActive() from canceled
-            if canceled.failed(-1) and rules.over_model_cap(hot, increments):
-                raise TooManyModels() from canceled
-            if canceled.failed(-1):
-                # A cut reaching past ``now`` (append just above it), or the cap's first guess, which counts
-                # every pair named as new: its condition is made again from the pairs the session names.
-                known = pairs_named(increments) & set(hot.get(MODELS, set()))
-                if hot.get("cut_through"):
-                    cut = parse_iso(str(hot["cut_through"]).split("#")[1])
-                    now = max(now, cut + timedelta(microseconds=1))
-                continue
-            raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
-        return Appended(map(message_from_item, message_items), created=True)
-    raise ServiceUnavailable()
-
-
-def _found_in_session(
-    store: Store, session_id: str, caller: str, message_ids: Sequence[str]
-) -> tuple[dict[str, dict[str, Any] | None], dict[str, Any] | None]:
-    """The messages of the session named by ``message_ids`` (id -> its message item or ``None``), and the
-    session's hot item when one was found (read then, to drop the messages of older incarnations:
-    :func:`_of_incarnation`; ``None`` when none was found). Raises :class:`SessionNotFound`."""
-    found = reads.find_messages(store.table, session_id, message_ids)
-    if not any(item is not None for item in found.values()):
-        return found, None
-    current = reads.hot(store.table, store.clock, session_id, caller)
-    return _of_incarnation(found, current), current
-
-
-def _of_incarnation(found: dict[str, dict[str, Any] | None], hot: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
-    """``found`` (message id -> its message item or ``None``) without the messages of older incarnations of the
-    session ``hot`` (expired or deleted ids taken over, whose items wait for the stream's clean-up): a take-over's
-    session is new for message ids too."""
-    incarnation = str(hot["created_at"])
-    return {mid: item if item and str(item["created_at"]) >= incarnation else None for mid, item in found.items()}
-
-
-def _reservation(item: dict[str, Any], incarnation: str | None) -> Action:
-    """The Put of a client-chosen id's reservation ``item``: new, or, once the session's ``incarnation`` is known,
-    over a reservation an older incarnation of the id left (created before it)."""
-    if incarnation is None:
-        return PutNew(item)
-    return Put(item, "attribute_not_exists(PK) OR created_at < :incarnation", {":incarnation": incarnation})
-
-
-def _appended_before(
-    store: Store,
-    session_id: str,
-    caller: str,
-    ids: Sequence[str],
-    hashes: Sequence[str | None],
-    found: dict[str, dict[str, Any] | None],
-    hot: dict[str, Any],
-) -> Appended:
-    """The answer to an append whose client-chosen ids are taken: the stored messages (``created`` false) when
-    every message names its id and was stored with the same body. ``found`` holds the messages of the session
-    ``hot`` (its hot item, as read) read by the client-chosen ids (:func:`~session_service.data.reads.
-    find_messages`). Raises :class:`MessageConflict` otherwise."""
-    stored = []
-    for message_id, digest in zip(ids, hashes, strict=True):
-        item = found.get(message_id) if digest is not None else None
-        if item is None or item.get("body_hash") != digest or not rules.shows(hot, item):
-            raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
-        stored.append(reads.with_content(store.table, item))
-    return Appended(map(message_from_item, stored), created=False)
-
-
-def _message_items(
-    session_id: str,
-    caller: str,
-    requests: Sequence[MessageCreate],
-    ids: Sequence[str],
-    now: datetime,
-    hashes: Sequence[str | None],
-) -> list[dict[str, Any]]:
-    """The items of a batch of messages: ``now`` plus a microsecond each keeps them in the order given."""
-    return [
-        message_item(session_id, caller, message_id, request, now + timedelta(microseconds=offset), digest)
-        for offset, (request, message_id, digest) in enumerate(zip(requests, ids, hashes, strict=True))
-    ]
 
 
 def _message(store: Store, session_id: str, caller: str, message_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
