@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from session_service.data import actions
+from session_service.data import actions, service_actions
 from session_service.data.dynamo import serialize
 from session_service.data.keys import STATS_KEY, mark_key, model_usage_key, session_key, user_counts_key
 
@@ -59,7 +59,7 @@ def test_message_change_is_conditioned_on_the_version_read() -> None:
 
 
 def test_stats_add_is_the_stream_functions_add_to_stats() -> None:
-    rendered = actions.StatsAdd(1, 1, 2, 30, Decimal("0.5")).render(TABLE)
+    rendered = service_actions.StatsAdd(1, 1, 2, 30, Decimal("0.5")).render(TABLE)
 
     assert rendered == {
         "Update": {
@@ -74,7 +74,7 @@ def test_stats_add_is_the_stream_functions_add_to_stats() -> None:
 
 
 def test_model_usage_add_names_its_pair() -> None:
-    rendered = actions.ModelUsageAdd("u", '["p","m"]', {"messages": 1}).render(TABLE)["Update"]
+    rendered = service_actions.ModelUsageAdd("u", '["p","m"]', {"messages": 1}).render(TABLE)["Update"]
 
     assert rendered["Key"] == model_usage_key("u", '["p","m"]')
     assert rendered["UpdateExpression"] == "SET #pair = :pair ADD #a0 :a0"
@@ -83,8 +83,8 @@ def test_model_usage_add_names_its_pair() -> None:
 
 
 def test_mark_move_creates_a_mark_or_moves_it_from_the_one_read() -> None:
-    new = actions.MarkMove("s", "2025#3").render(TABLE)["Update"]
-    moved = actions.MarkMove("s", "2025#4", previous="2025#3").render(TABLE)["Update"]
+    new = service_actions.MarkMove("s", "2025#3").render(TABLE)["Update"]
+    moved = service_actions.MarkMove("s", "2025#4", previous="2025#3").render(TABLE)["Update"]
 
     assert new["Key"] == mark_key("s")
     assert new["UpdateExpression"] == "SET applied = :mark, entity = :entity, session_id = :sid"

@@ -15,7 +15,6 @@ from session_service.data import dynamo, reads
 from session_service.data.actions import (
     AddCounts,
     DataEdit,
-    NotErasing,
     Put,
     PutNew,
     SessionEdit,
@@ -41,6 +40,7 @@ from session_service.data.keys import (
     user_counts_key,
     user_pk,
 )
+from session_service.data.service_actions import NotErasing
 from session_service.data.stats import count_attribute, counts_lost, erasing
 from session_service.errors import (
     InvalidStatusTransition,

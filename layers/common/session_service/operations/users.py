@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.data.actions import ErasureNudge, ErasureStart, MarkErasing, transact
+from session_service.data.actions import transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.items import erasure_from_item
 from session_service.data.keys import STATS_KEY, erasure_key, parse_iso, user_pk
+from session_service.data.service_actions import ErasureNudge, ErasureStart, MarkErasing
 from session_service.data.stats import stats_from_item, usage_from_items
 from session_service.errors import ErasureNotFound, ServiceUnavailable
 from session_service.models import Erasure, ErasureStatus, Stats, Usage
@@ -48,7 +49,7 @@ def nudge_if_stalled(store: Store, caller: str, progress: dict[str, Any]) -> boo
     """Restart ``caller``'s running erasure when its progress record ``progress`` (as read) has not moved for
     :data:`ERASURE_STALL_SECONDS` (no pass since, nor a nudge): a stream record of it was lost (sent to the
     on-failure queue once Lambda's retries ran out), and nothing else would bring the next pass. Touches the record
-    (:class:`~session_service.data.actions.ErasureNudge`, conditioned on it being as read), whose stream record
+    (:class:`~session_service.data.service_actions.ErasureNudge`, conditioned on it being as read), whose stream record
     brings a pass. Returns True when this request nudged it."""
     if progress.get("status") != ErasureStatus.ERASING.value:
         return False

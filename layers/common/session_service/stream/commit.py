@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from session_service.data import actions as table_actions
-from session_service.data import dynamo
+from session_service.data import dynamo, service_actions
 from session_service.data import keys as table_keys
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.stats import MARK_APPLIED, MARK_SESSION
@@ -237,7 +237,7 @@ class Committer:
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
         if not total.totals_zero():
-            stats_add = table_actions.StatsAdd(total.sessions, total.active, total.messages, total.tokens, total.cost)
+            stats_add = service_actions.StatsAdd(total.sessions, total.active, total.messages, total.tokens, total.cost)
             actions.append(stats_add.render(self._table))
         for user_id, deltas in per_user.items():
             deltas = {name: value for name, value in deltas.items() if value}
@@ -246,7 +246,7 @@ class Committer:
         for user_id, part in usage.items():
             actions += self._usage_adds(user_id, part)
         actions += [
-            table_actions.MarkMove(session_id, change.mark, marks.get(session_id)).render(self._table)
+            service_actions.MarkMove(session_id, change.mark, marks.get(session_id)).render(self._table)
             for session_id, change in final.items()
         ]
         return actions
@@ -258,7 +258,7 @@ class Committer:
         if adds:
             actions.append(table_actions.add_action(self._table, table_keys.user_usage_key(user_id), adds))
         actions += [
-            table_actions.ModelUsageAdd(user_id, pair, moves).render(self._table)
+            service_actions.ModelUsageAdd(user_id, pair, moves).render(self._table)
             for pair, moves in part.model_adds().items()
         ]
         return actions

@@ -28,8 +28,8 @@ Every step is idempotent or conditioned, so a replayed or duplicated stream reco
 on-failure queue) brings no pass, and nothing else might: the erasure would stay ``erasing``. Each pass's write sets
 ``moved_at``; a request of the user (``GET /users/{u}/erasure``, or ``DELETE /users/{u}`` again) that finds the
 record still for :data:`~session_service.operations.users.ERASURE_STALL_SECONDS` touches it
-(:class:`~session_service.data.actions.ErasureNudge`: ``nudged_at``, ``nudges``), and that MODIFY record, like any
-move of a running erasure's progress, brings a pass.
+(:class:`~session_service.data.service_actions.ErasureNudge`: ``nudged_at``, ``nudges``), and that MODIFY
+record, like any move of a running erasure's progress, brings a pass.
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ class Eraser:
     ) -> dict[str, Any]:
         """A transaction's Update of the progress record (``SET`` ``sets``, ``ADD`` ``adds``), conditioned on its
         pass being the one read; it sets ``moved_at`` (now): a record that stays still for long is a stalled
-        erasure, which the user's next request restarts (:class:`~session_service.data.actions.ErasureNudge`)."""
+        erasure, which the user's next request restarts
+        (:class:`~session_service.data.service_actions.ErasureNudge`)."""
         moved = f"SET moved_at = :moved{', ' + sets if sets else ''}"
         return {
             "Update": {
