@@ -11,7 +11,10 @@ A call is retried (``Call.retry``) only where a retry cannot write twice (docs/c
   retries: the service answers a retry with the first write's result, written once;
 * a streamed reply's chunks (a repeated index with the same content is a no-op) and its finalization
   (the same finalization again is a no-op);
-* a session update sent with ``if_match`` (a conditional write: applied once, a retry after it is 412).
+* a session update sent with ``if_match``, and ending a session: applied at most once. When a retry meets
+  the refusal an applied earlier attempt causes (412: the version moved; 409: the session is ended already),
+  the session is read: if it holds exactly what the write asked for, that is the result (``Call.confirm``);
+  otherwise the refusal is raised.
 
 A write that is none of these (an update without ``if_match``, a message edit) is retried only when the
 request never left (the connection could not be opened).
@@ -80,6 +83,7 @@ class Call(Generic[T]):
     ``accept`` lists the error statuses that are answers here, read by ``parse`` (a ``HEAD``'s 404, the
     degraded health check's 503). ``after_lost`` turns an error met by a retry whose earlier attempt's
     answer was lost into the result that attempt had (a deletion retried finds nothing left: 404).
+    ``confirm`` does the same for a conditional write, by reading what is stored.
     """
 
     method: str
@@ -91,11 +95,26 @@ class Call(Generic[T]):
     retry: bool = False
     accept: frozenset[int] = frozenset()
     after_lost: Callable[[APIStatusError], T | None] | None = None
+    confirm: Confirm[T] | None = None
 
     @property
     def content(self) -> bytes | None:
         """The JSON body as sent (money with all of its digits)."""
         return None if self.body is None else _json.dumps(self.body)
+
+
+@dataclass(frozen=True)
+class Confirm(Generic[T]):
+    """How a retry of a conditional write tells that an earlier attempt was applied (its answer lost).
+
+    When a retry is refused with one of ``statuses`` (the refusal the applied attempt itself causes), ``read``
+    is sent; ``stored`` turns the session read into the write's result when it holds exactly what the write
+    asked for, else ``None``: another writer changed it, and the refusal is raised.
+    """
+
+    statuses: frozenset[int]
+    read: Call[Session]
+    stored: Callable[[Session], T | None]
 
 
 def _segment(value: str) -> str:
@@ -113,6 +132,41 @@ def _session(response: httpx.Response) -> Session:
 def _gone(result: T) -> Callable[[APIStatusError], T | None]:
     # A deletion whose first answer was lost and whose retry finds nothing: the first attempt deleted it.
     return lambda error: result if isinstance(error, NotFound) else None
+
+
+def version(etag: str | None) -> int | None:
+    """The version a session's strong ETag names (``'"3"'`` -> 3), or ``None`` (absent, ``*``, weak, other)."""
+    text = (etag or "").strip()
+    inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+    return int(inner) if inner.isascii() and inner.isdigit() else None
+
+
+def _same_json(sent: Any, stored: Any) -> bool:
+    # Both through the client's JSON: a number compares by value whatever its type (Decimal, float, int).
+    return bool(_json.loads(_json.dumps(sent)) == _json.loads(_json.dumps(stored)))
+
+
+def _updated(after: int, body: Mapping[str, Any]) -> Callable[[Session], Session | None]:
+    """The stored session when it is the update's result: version ``after``, and every field sent holds the
+    value sent."""
+
+    def stored(session: Session) -> Session | None:
+        held = version(session.etag) == after and all(
+            _same_json(value, getattr(session, name)) for name, value in body.items()
+        )
+        return session if held else None
+
+    return stored
+
+
+def _ended(after: int | None) -> Callable[[Session], EndSessionResult | None]:
+    """The end's answer when the stored session is ended (at version ``after`` when the end was conditional)."""
+
+    def stored(session: Session) -> EndSessionResult | None:
+        held = session.status == "ended" and (after is None or version(session.etag) == after)
+        return EndSessionResult() if held else None
+
+    return stored
 
 
 def _fields(**values: Any) -> dict[str, Any]:
@@ -245,6 +299,12 @@ class RequestBuilder:
         user_id: str | None = None,
     ) -> Call[Session]:
         body = _fields(title=title, metadata=metadata, conversation_data=conversation_data, status=status)
+        expected = version(if_match)
+        confirm = None
+        if expected is not None:  # applied once: a retry after it is 412 (the version moved)
+            confirm = Confirm(
+                frozenset({412}), self.get_session(session_id, user_id=user_id), _updated(expected + 1, body)
+            )
         return Call(
             "PUT",
             self._session_path(session_id),
@@ -253,11 +313,16 @@ class RequestBuilder:
             headers={} if if_match is None else {"If-Match": if_match},
             body=body,
             retry=if_match is not None,
+            confirm=confirm,
         )
 
     def end_session(
         self, session_id: str, *, if_match: str | None = None, user_id: str | None = None
     ) -> Call[EndSessionResult]:
+        expected, confirm = version(if_match), None
+        if if_match is None or expected is not None:  # (an ETag that names no version never matches: 412)
+            after = None if expected is None else expected + 1
+            confirm = Confirm(frozenset({409, 412}), self.get_session(session_id, user_id=user_id), _ended(after))
         return Call(
             "DELETE",
             self._session_path(session_id),
@@ -265,6 +330,7 @@ class RequestBuilder:
             params=self._caller(user_id),
             headers={} if if_match is None else {"If-Match": if_match},
             retry=True,
+            confirm=confirm,  # a retry after an applied end is 409 (ended already), 412 if conditional
         )
 
     def delete_session(

@@ -23,6 +23,7 @@ from session_service_client.errors import (
     error_for,
     retry_after_seconds,
 )
+from session_service_client.models import Session
 
 T = TypeVar("T")
 
@@ -87,6 +88,8 @@ class Attempts(Generic[T]):
                 continue
             delay = attempts.answered(response)  # raises likewise
             if delay is None:
+                if attempts.confirming is not None:  # a retry refused: did an earlier attempt apply it?
+                    return attempts.confirmed(read(attempts.confirming))  # None when that read fails
                 return attempts.result(response)
             sleep(delay)
     """
@@ -96,6 +99,7 @@ class Attempts(Generic[T]):
         self.count = 0
         self.lost = False  # an earlier attempt may have been applied, its answer lost
         self._recovered: T | None = None
+        self._refused: SessionServiceError | None = None  # a retry's refusal that call.confirm may explain
 
     def failed(self, exc: httpx.TransportError) -> float:
         """The wait before the next attempt after ``exc`` (no answer). Raises the client's error instead."""
@@ -119,11 +123,30 @@ class Attempts(Generic[T]):
             self._recovered = self.call.after_lost(error)
             if self._recovered is not None:
                 return None
+        confirm = self.call.confirm
+        if self.count and confirm is not None and error.status_code in confirm.statuses:
+            self._refused = error  # a retry: an earlier attempt may have applied (its answer lost, or a 5xx)
+            return None
         delay = self.policy.delay(self.count, error, safe=self.call.retry, sent=True)
         if delay is None:
             raise error
         self.count += 1
         return delay
+
+    @property
+    def confirming(self) -> Call[Session] | None:
+        """The read that tells whether the refused retry's earlier attempt was applied, once
+        :meth:`answered` met such a refusal (then call :meth:`confirmed`); else ``None``."""
+        return self.call.confirm.read if self._refused is not None and self.call.confirm is not None else None
+
+    def confirmed(self, stored: Session | None) -> T:
+        """The write's result when the session read (``stored``; ``None``: the read failed) holds exactly what
+        the write asked for: an earlier attempt applied it. Raises the retry's refusal otherwise."""
+        assert self._refused is not None and self.call.confirm is not None
+        result = None if stored is None else self.call.confirm.stored(stored)
+        if result is None:
+            raise self._refused
+        return result
 
     def result(self, response: httpx.Response) -> T:
         """The call's result from its answer (or what a retry after a lost answer recovered)."""

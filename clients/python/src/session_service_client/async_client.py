@@ -115,8 +115,17 @@ class AsyncSessionServiceClient:
                 continue
             delay = attempts.answered(response)
             if delay is None:
+                if attempts.confirming is not None:
+                    return attempts.confirmed(await self._stored(attempts.confirming))
                 return attempts.result(response)
             await asyncio.sleep(delay)
+
+    async def _stored(self, read: Call[Session]) -> Session | None:
+        """The session a confirmation reads, or ``None`` when the read fails (the write's refusal is raised)."""
+        try:
+            return await self._send(read)
+        except SessionServiceError:
+            return None
 
     async def _open(self, call: Call[Any]) -> httpx.Response:
         """``call``'s answer as an open stream (close it), once its status is a success."""

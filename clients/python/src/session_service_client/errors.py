@@ -76,7 +76,9 @@ class Unprocessable(APIStatusError):
 
 
 class RateLimited(APIStatusError):
-    """429: API Gateway's throttling (retried where that is safe)."""
+    """429: API Gateway's throttling, or the service's own: a truncation while 20 earlier ones of the session
+    are still pending (``retry_after`` says when to try again). Retried where that is safe, honouring
+    ``Retry-After`` (a truncation is: repeated, it answers the same count)."""
 
     @property
     def retry_after(self) -> float | None:
