@@ -208,6 +208,11 @@ def _actions(policy: dict[str, Any]) -> list[str]:
     return actions
 
 
+READER_WRITES = {"GetErasureFunction": ["dynamodb:UpdateItem"]}
+"""The one GET that may write: reading an erasure's progress nudges a stalled erasure (a conditional update of its
+progress record whose stream record drives the next pass), so a lost stream record cannot leave it running."""
+
+
 def test_read_only_functions_get_read_only_policies(template: dict[str, Any]) -> None:
     functions = _resources(template, "AWS::Serverless::Function")
     readers = {route.function for route in routes() if route.method == "GET"}
@@ -220,7 +225,7 @@ def test_read_only_functions_get_read_only_policies(template: dict[str, Any]) ->
             templates = set(policy) - {"Statement"}
             assert templates <= READ_ONLY_POLICY_TEMPLATES, f"{name}: {templates}"
             writes = [action for action in _actions(policy) if WRITE_ACTION.match(action)]
-            assert not writes, f"{name} only reads but may {writes}"
+            assert writes == READER_WRITES.get(name, []), f"{name} only reads but may {writes}"
 
 
 def test_table(template: dict[str, Any]) -> None:
