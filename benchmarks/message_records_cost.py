@@ -192,7 +192,6 @@ def main() -> int:
         from session_service import wiring
         from session_service.cursor import CursorCodec
         from session_service.data import keys
-        from session_service.data.dynamo import deserialize
         from session_service.models import (
             ChunkCreate,
             MessageCreate,
@@ -263,13 +262,14 @@ def main() -> int:
                 [lambda: repo.update_message(sid, user, reply.message_id, final)],
             )
         )
+        # The stream function deletes a finalized reply's chunks when it sees the reply's record (no cut).
         processor = StreamProcessor(wiring.dynamodb_client(), table, ExtractiveSummarizer())
-        hot = client.get_item(TableName=table, Key=keys.session_key(sid), ConsistentRead=True)["Item"]
+        reply_sk = keys.message_sk(keys.iso(reply.created_at), reply.message_id)
         rows.append(
             measure(
                 meter,
-                f"stream: delete the {last} chunks (clear_cuts)",
-                [lambda: processor.cleanup.clear_cuts(sid, deserialize(hot))],
+                f"stream: delete the {last} chunks (delete_chunks)",
+                [lambda: processor.cleanup.delete_chunks(sid, reply_sk)],
             )
         )
 
