@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from devserver.child_process import RunningServer, serve_in_subprocess
-from devserver.dynamodb_local import DynamoDBLocalUnavailable, shared_instance
+from devserver.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 
 pytestmark = [pytest.mark.dynamodb_local, pytest.mark.slow]  # about 20 s on an idle machine
 
@@ -36,14 +36,18 @@ waiting as soon as nothing is left (a loaded machine makes it slower, not red)."
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[RunningServer, Any, str]]:
-    """`make serve` (4 instances) on the test session's DynamoDB Local, a table of its own; with a client on it."""
+    """`make serve` (4 instances) on a DynamoDB Local of its own (a table dropped on the shared one, as the
+    integration tier's tables are, stops the streams of the others), with a client on it."""
     try:
-        dynamodb = shared_instance()
+        dynamodb = DynamoDBLocal().start()
     except DynamoDBLocalUnavailable as exc:
         pytest.skip(f"DynamoDB Local cannot run here: {exc}")
-    table = f"session-service-racing-{uuid.uuid4().hex[:8]}"
-    with serve_in_subprocess(endpoint_url=dynamodb.endpoint, env={"TABLE_NAME": table}, workers=4) as running:
-        yield running, boto3.client("dynamodb", endpoint_url=dynamodb.endpoint), table
+    try:
+        table = f"session-service-racing-{uuid.uuid4().hex[:8]}"
+        with serve_in_subprocess(endpoint_url=dynamodb.endpoint, env={"TABLE_NAME": table}, workers=4) as running:
+            yield running, boto3.client("dynamodb", endpoint_url=dynamodb.endpoint), table
+    finally:
+        dynamodb.stop()
 
 
 def _left(client: Any, table: str, needles: list[str]) -> list[tuple[str, str]]:
