@@ -268,7 +268,7 @@ def main() -> int:
         rows.append(
             measure(
                 meter,
-                f"stream: delete the {last} chunks (delete_chunks)",
+                f"stream: delete the {last} chunks",
                 [lambda: processor.cleanup.delete_chunks(sid, reply_sk)],
             )
         )
