@@ -174,18 +174,21 @@ class Cleanup:
         """Delete the chunks of the streamed reply ``message_sort_key`` of a session (finalized or deleted: nothing
         reads them any more, and none can be added: a chunk's write is conditioned on the reply's version); return
         the number deleted. Idempotent (a record delivered again finds none)."""
-        first, last = table_keys.chunk_range(message_sort_key)
-        query = {
+        query = self._range_query(session_id, *table_keys.chunk_range(message_sort_key), "PK, SK")
+        found = dynamo.query_keys_where(self._client, query, limit=MAX_CHUNK_INDEX + 1)
+        return dynamo.delete_keys(self._client, self._table, list(found), sleep=self._sleep)
+
+    def _range_query(self, session_id: str, first: str, last: str, projection: str) -> dict[str, Any]:
+        """The consistent Query of the session's items with sort keys from ``first`` to ``last``, projected."""
+        return {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
             "ExpressionAttributeValues": serialize(
                 {":pk": table_keys.session_pk(session_id), ":first": first, ":last": last}
             ),
-            "ProjectionExpression": "PK, SK",
+            "ProjectionExpression": projection,
             "ConsistentRead": True,
         }
-        found = dynamo.query_keys_where(self._client, query, limit=MAX_CHUNK_INDEX + 1)
-        return dynamo.delete_keys(self._client, self._table, list(found), sleep=self._sleep)
 
     def clear_cuts(self, session_id: str, hot: dict[str, Any]) -> int:
         """Delete the items in each cut of the session's hot item ``hot`` (deleted messages, their chunks and
@@ -203,15 +206,7 @@ class Cleanup:
             for low, high in (chunks, messages):
                 if len(keys) >= MAX_CUT_ITEMS:
                     break
-                query = {
-                    "TableName": self._table,
-                    "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
-                    "ExpressionAttributeValues": serialize(
-                        {":pk": table_keys.session_pk(session_id), ":first": low, ":last": high}
-                    ),
-                    "ProjectionExpression": "PK, SK, message_id, body_hash",
-                    "ConsistentRead": True,
-                }
+                query = self._range_query(session_id, low, high, "PK, SK, message_id, body_hash")
                 for found in map(deserialize, dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1)):
                     if len(keys) >= MAX_CUT_ITEMS:
                         break
