@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ import warnings
 from pathlib import Path
 from types import FrameType
 
+from devserver.child_process import layer_pythonpath
 from devserver.dynamodb_local import DATA_DIR, DataDirInUse
 from devserver.instances import InvocationError
 from devserver.server import DEFAULT_PORT, DEFAULT_WORKERS, MOTO_MAX_ITEMS, STORES, DevServer
@@ -104,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         return 1
     except OSError as exc:
-        log.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        log.error(
+            "cannot serve on %s:%s: %s. Another server (a second `make serve`?) holds the port: stop it, or "
+            "choose another port: `make serve PORT=%d` (or `--port`)",
+            args.host,
+            args.port,
+            exc.strerror or exc,
+            args.port + 1 if args.port else DEFAULT_PORT + 1,
+        )
         return 1
     finally:
         # A second SIGTERM must not cut the clean-up short (DynamoDB Local, worker processes).
@@ -113,5 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _with_layer_on_path() -> None:
+    """Run this command again with the layer (``session_service``) and the checkout importable, when they
+    are not: ``python -m devserver`` from the checkout then works without setting ``PYTHONPATH`` (the
+    worker processes get the same variable; no ``sys.path`` edits)."""
+    if importlib.util.find_spec("session_service") is not None:
+        return
+    env = {**os.environ, "PYTHONPATH": layer_pythonpath(os.environ.get("PYTHONPATH"))}
+    os.execve(sys.executable, [sys.executable, "-m", "devserver", *sys.argv[1:]], env)  # noqa: S606
+
+
 if __name__ == "__main__":
+    _with_layer_on_path()
     sys.exit(main())

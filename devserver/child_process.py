@@ -21,6 +21,12 @@ from devserver.template import ROOT
 _URL_LINE = re.compile(r"Serving Session Service on (http://\S+)")
 
 
+def layer_pythonpath(existing: str | None = None) -> str:
+    """``PYTHONPATH`` that makes the layer (``layers/common``: ``session_service``) and the checkout
+    (``devserver``, ``functions``) importable, before ``existing`` entries."""
+    return os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT), *([existing] if existing else [])])
+
+
 @dataclass
 class RunningServer:
     """A ``python -m devserver`` child process: its base URL and its log so far (stderr lines)."""
@@ -56,7 +62,7 @@ def serve_in_subprocess(
     API instances. Raises ``RuntimeError`` when it exits or does not serve within ``timeout`` seconds.
     """
     child_env = {**os.environ, **(env or {})}
-    child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
+    child_env["PYTHONPATH"] = layer_pythonpath()
     child_env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     child_env.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     command = [sys.executable, "-m", "devserver", "--port", str(port), "--host", "127.0.0.1", "--store", store]

@@ -148,8 +148,14 @@ class HttpServer(ThreadingHTTPServer):
         log.debug("connection error from %s:\n%s", client_address, traceback.format_exc())
 
 
-def http_server(host: str, port: int, api: LocalApi) -> HttpServer:
+def http_server(host: str, port: int, api: LocalApi | None = None) -> HttpServer:
     """A server bound to ``host:port`` (0: a free port, read back from ``server_port``) answering with
-    ``api``. Raises ``OSError`` when the port is taken."""
+    ``api`` (given later with :func:`serve_api` when the socket is bound before the API exists). Raises
+    ``OSError`` when the port is taken."""
     handler = type("RequestHandler", (RequestHandler,), {"api": api})
     return HttpServer((host, port), handler)
+
+
+def serve_api(server: HttpServer, api: LocalApi) -> None:
+    """Answer ``server``'s requests with ``api`` (before :meth:`~HttpServer.serve_forever`)."""
+    server.RequestHandlerClass.api = api  # type: ignore[attr-defined]

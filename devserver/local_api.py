@@ -3,7 +3,8 @@
 :class:`LocalApi` matches a request against the routes of ``template.yaml`` (API Gateway's precedence),
 turns it into an API Gateway REST proxy event for that route's ``lambda_handler``, runs it through an
 :class:`~devserver.instances.Invoker`, and turns the proxy response back into an :class:`HttpResponse` as
-API Gateway merges it. It also serves ``/openapi.json`` and ``/docs`` (Swagger UI, offline). It knows
+API Gateway merges it. It also serves ``/openapi.json`` and ``/docs`` (Swagger UI, offline), and sends ``/``
+to ``/docs`` (locally only: the deployed API has no route at ``/``). It knows
 nothing of sockets (:mod:`devserver.http_server`) or of the store and processes (:mod:`devserver.server`).
 """
 
@@ -129,6 +130,8 @@ class LocalApi:
         path = unquote(raw_path, errors="replace")
         if method == "GET" and path in _DOC_PATHS:
             return self._docs(path, parse_qs(split.query))
+        if method in ("GET", "HEAD") and path == "/":
+            return HttpResponse(HTTPStatus.FOUND, [("Location", "/docs")])
         allowed: list[str] = []
         for route in self.routes:
             # Match the raw path so an encoded "/" (%2F) stays inside its path parameter.

@@ -23,7 +23,7 @@ from typing import Any
 # Re-exported for benchmarks/serve_concurrency.py; devserver.child_process owns them.
 from devserver.child_process import RunningServer, serve_in_subprocess
 from devserver.dynamodb_local import DATA_DIR
-from devserver.http_server import HttpServer, http_server
+from devserver.http_server import HttpServer, http_server, serve_api
 from devserver.instances import InProcess, InstancePool, InvocationError, Invoker
 from devserver.local_api import INVOKE_LOCK, LocalApi
 from devserver.stores import MOTO_MAX_ITEMS, STORES, Store, open_store
@@ -86,9 +86,11 @@ class DevServer:
     def start(self) -> str:
         """Bring everything up; returns the base URL (``http://host:port``).
 
-        Raises ``OSError`` if the port is taken, :class:`~devserver.dynamodb_local.DataDirInUse` when
-        another server uses ``data_dir``, ``ValueError`` for an unknown store.
+        Raises ``OSError`` if the port is taken (before anything starts: the socket is bound first),
+        :class:`~devserver.dynamodb_local.DataDirInUse` when another server uses ``data_dir``, ``ValueError``
+        for an unknown store.
         """
+        self._http = http_server(self.host, self.port)
         store = self._store = open_store(
             self.store,
             endpoint_url=self.endpoint_url,
@@ -114,7 +116,7 @@ class DevServer:
         api, stream_invoker = self._instances(store)
         if self.streams:
             self._start_streams(client, table, region, store, stream_invoker)
-        self._http = http_server(self.host, self.port, api)
+        serve_api(self._http, api)
         host, port = self.host, self._http.server_port
         log.info("DynamoDB: %s, table %s (%s)", store.description, table, "created" if created else "existing")
         url = f"http://{host}:{port}"
