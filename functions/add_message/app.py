@@ -9,6 +9,7 @@ from session_service import http
 from session_service.data.guard import WriteGuard
 from session_service.errors import MessageConflict, SessionNotActive
 from session_service.models import Message, MessageCreate
+from session_service.observability import count_messages
 from session_service.wiring import repository
 
 app = http.make_resolver()
@@ -37,6 +38,8 @@ def add_message(
     def write(guard: WriteGuard | None) -> tuple[Message, bool]:
         appended = repository().append_messages(session_id, owner, [body], guard)
         (message,) = appended
+        if appended.created:
+            count_messages(appended)
         return message, appended.created
 
     return http.create_once(app, f"add_message:{session_id}", owner, key, body, write)

@@ -10,6 +10,7 @@ from session_service import http
 from session_service.data.guard import WriteGuard
 from session_service.errors import MessageConflict, PayloadTooLarge, SessionNotActive
 from session_service.models import MessageBatchCreate, MessageBatchResult
+from session_service.observability import count_messages
 from session_service.wiring import repository
 
 app = http.make_resolver()
@@ -39,6 +40,8 @@ def add_messages_batch(
 
     def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool]:
         appended = repository().append_messages(session_id, owner, body.messages, guard)
+        if appended.created:
+            count_messages(appended)
         return MessageBatchResult(messages=appended, total=len(appended)), appended.created
 
     return http.create_once(app, f"add_messages_batch:{session_id}", owner, key, body, write)

@@ -20,7 +20,7 @@ from session_service.models import (
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
 )
-from session_service.observability import logger
+from session_service.observability import logger, note_caller
 from session_service.wiring import settings
 
 
@@ -91,7 +91,8 @@ def invalid_body(location: tuple[str, ...], message: str) -> RequestValidationEr
 
 
 def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str, ...] = ("query", "user_id")) -> str:
-    """The user the current request acts for (see :func:`session_service.identity.resolve_caller`).
+    """The user the current request acts for (see :func:`session_service.identity.resolve_caller`), named as
+    ``caller`` on the invocation's later log lines (the request's own line included).
 
     When a trusted backend acts for another user (SPEC section 5), the request is logged with both identities
     (``acting_caller``, the verified ``sub``, and ``acting_for``, the user), once, and every later log line of
@@ -105,6 +106,7 @@ def caller(app: APIGatewayRestResolver, claimed: str | None, location: tuple[str
         trusted_groups=config.trusted_groups,
         location=location,
     )
+    note_caller(identity.user_id)
     if identity.acting is not None:
         _log_acting(app, identity)
     return identity.user_id

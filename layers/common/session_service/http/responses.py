@@ -3,6 +3,7 @@ at most once per ``Idempotency-Key``, and the Lambda entry point that wraps a re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -16,7 +17,7 @@ from session_service.data.guard import WriteGuard, guard_for
 from session_service.http.answers import ERROR_ANSWERS, NDJSON_MEDIA_TYPE, NEXT_TOKEN_HEADER
 from session_service.idempotency import run_once
 from session_service.models import HealthDetailed, Session
-from session_service.observability import logger, publish_metrics
+from session_service.observability import log_request, logger, metric_dimensions, publish_metrics
 
 _JSON = content_types.APPLICATION_JSON
 
@@ -96,12 +97,21 @@ def create_once(
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point for ``app``: structured logs with the API Gateway request id as correlation
-    id, and the metrics the invocation recorded published after it (see
+    id, one line per request (:func:`~session_service.observability.log_request`), and the metrics the
+    invocation recorded published after it with its stage as a dimension (see
     :func:`session_service.observability.publish_metrics`)."""
 
     @publish_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        started = time.perf_counter()
+        metric_dimensions(event)
+        status = HTTPStatus.INTERNAL_SERVER_ERROR.value  # what API Gateway answers if resolve raised
+        try:
+            response = app.resolve(event, context)
+            status = int(response.get("statusCode", status))
+            return response
+        finally:
+            log_request(event, status, started)
 
     return lambda_handler
