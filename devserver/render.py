@@ -6,7 +6,8 @@ cfn-lint does not, and rejects the template ("Invalid value for 'Auth' property"
 aws/serverless-application-model#1859). So the checks run on each rendered variant instead: given
 parameter values (``AuthorizerEnabled``), every condition decidable from them is evaluated, ``Fn::If`` on
 it is replaced by the chosen branch, ``AWS::NoValue`` disappears, resources and outputs whose condition
-is false are dropped, and the LanguageExtensions transform is removed. Conditions on parameters that were
+is false are dropped, a ``DeletionPolicy`` naming a parameter (``TableDeletionPolicy``) takes its value (the
+default unless given), and the LanguageExtensions transform is removed. Conditions on parameters that were
 not given (``UseBedrock``, ``HasAlarmEmail``) stay as they are: the SAM transform handles those.
 
 By hand::
@@ -109,6 +110,22 @@ def _mentions_condition(node: Any, name: str) -> bool:
     return False
 
 
+POLICY_ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy")
+"""Resource attributes that ``AWS::LanguageExtensions`` lets name a parameter (``!Ref``): CloudFormation alone
+takes only a literal there."""
+
+
+def _resolve_policies(template: dict[str, Any], parameters: Mapping[str, str]) -> None:
+    """Replace a policy attribute's ``Ref`` to a parameter by its value: the one given, else the default."""
+    declared = template.get("Parameters", {})
+    for resource in template.get("Resources", {}).values():
+        for attribute in POLICY_ATTRIBUTES:
+            value = resource.get(attribute) if isinstance(resource, dict) else None
+            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in declared:
+                name = value["Ref"]
+                resource[attribute] = parameters.get(name, declared[name].get("Default"))
+
+
 def render(
     parameters: Mapping[str, str],
     template: Mapping[str, Any] | None = None,
@@ -147,6 +164,7 @@ def render(
         if section in body:
             body[section] = kept
     rendered: dict[str, Any] = _resolve(body, decided)
+    _resolve_policies(rendered, parameters)
     transforms = rendered.get("Transform")
     if isinstance(transforms, list):
         remaining = [t for t in transforms if t != LANGUAGE_EXTENSIONS]

@@ -236,7 +236,7 @@ def test_table(template: dict[str, Any]) -> None:
     assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
-    assert table.get("DeletionPolicy") == "Retain"
+    assert table.get("DeletionPolicy") == {"Ref": "TableDeletionPolicy"}  # Retain by default
 
 
 def test_stream_event(template: dict[str, Any]) -> None:
