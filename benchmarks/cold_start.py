@@ -9,6 +9,10 @@ reported.
 The goal (issue 2) is a handler import at most 1.3x a bare ``import boto3``.
 
     python benchmarks/cold_start.py [--runs 9] [--profile get_session]
+    python benchmarks/cold_start.py --tracer [--runs 9]   # needs aws-xray-sdk importable
+
+``--tracer`` measures instead what Powertools Tracer on the DynamoDB client would add to a cold start: a
+fresh process creating the DynamoDB client, with and without ``Tracer(patch_modules=["botocore"])`` first.
 
 ``--profile OP`` also prints the heaviest imports of that handler from ``python -X importtime`` (ms,
 cumulative). Run from the repository root (``make bench`` does).
@@ -59,6 +63,44 @@ if first_request:
     result["status"] = response["statusCode"]
 print(json.dumps(result))
 """
+
+
+TRACED_CLIENT = """
+import json, sys, time
+start = time.perf_counter()
+if sys.argv[1] == "1":
+    from aws_lambda_powertools import Tracer
+    Tracer(service="session_service", patch_modules=["botocore"])
+import boto3
+boto3.client("dynamodb")
+print(json.dumps({"import_ms": (time.perf_counter() - start) * 1000}))
+"""
+"""A cold start's DynamoDB client (what ``session_service.wiring`` creates on the first request), traced or not."""
+
+
+def tracer_cost(runs: int) -> int:
+    """Print the median ms of creating the DynamoDB client in a fresh process, with and without Powertools
+    Tracer patching botocore (X-Ray subsegments for every DynamoDB call); rounds interleave."""
+    env = _env(None) | {"POWERTOOLS_TRACE_DISABLED": "false", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env["PYTHONPATH"], os.environ.get("PYTHONPATH")]))
+    samples: dict[str, list[float]] = {"0": [], "1": []}
+    for round_number in range(runs + 1):
+        for traced in samples:
+            result = subprocess.run(
+                [sys.executable, "-c", TRACED_CLIENT, traced], env=env, capture_output=True, text=True, check=False
+            )
+            if result.returncode:
+                print(f"cannot measure (is aws-xray-sdk installed?):\n{result.stderr[-800:]}")
+                return 1
+            if round_number:
+                samples[traced].append(json.loads(result.stdout.strip().splitlines()[-1])["import_ms"])
+    plain, traced_ms = (statistics.median(samples[key]) for key in ("0", "1"))
+    print(f"Python {'.'.join(map(str, sys.version_info[:3]))}; {runs} fresh processes each, interleaved; ms")
+    print(f"{'DynamoDB client':<52} {plain:>8.1f}  (min {min(samples['0']):.1f})")
+    label = "DynamoDB client, Powertools Tracer patching botocore"
+    print(f"{label:<52} {traced_ms:>8.1f}  (min {min(samples['1']):.1f})")
+    print(f"the Tracer adds {traced_ms - plain:.1f} ms ({traced_ms / plain:.2f}x) to a cold start's first request")
+    return 0
 
 
 def _env(code_dir: Path | None) -> dict[str, str]:
@@ -124,7 +166,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="fresh processes per module (median), >= 7 advised")
     parser.add_argument("--profile", metavar="OP", action="append", default=[], help="-X importtime of a handler")
     parser.add_argument("--check", action="store_true", help="exit 1 if a handler exceeds the goal")
+    parser.add_argument("--tracer", action="store_true", help="measure Powertools Tracer on the DynamoDB client")
     args = parser.parse_args()
+    if args.tracer:
+        return tracer_cost(args.runs)
 
     handlers = sorted(path.parent for path in (ROOT / "functions").glob("*/app.py"))
     version = ".".join(map(str, sys.version_info[:3]))
