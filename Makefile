@@ -28,7 +28,7 @@ PYTHON_313 := $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; 
 # The tiers run again on 3.13 (the first that exist: the unit and handler tiers once tests are in tier folders).
 TESTS_313 ?= $(or $(wildcard tests/unit tests/handlers),tests/test_models.py tests/test_events.py)
 
-.PHONY: serve wipe test test-313 lint imports typecheck unit integration dynamodb-local validate build bench clean
+.PHONY: serve wipe test test-313 lint imports typecheck unit integration dynamodb-local validate build smoke bench clean
 
 # Each install says what it installs and how big (measured installed sizes), and pip and npm show their progress.
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
@@ -128,6 +128,12 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	@[ -n "$(PYTHON_313)" ] || { echo "sam build needs python3.13 on PATH (or installed in pyenv)" >&2; exit 1; }
 	$(SAM) build
+
+# After a deploy (docs/deploy.md): the typed client's round trip against the deployed API; TOKEN=<Cognito ID
+# token> when the authorizer is on. Against make serve: make smoke URL=http://127.0.0.1:8205
+smoke: $(VENV)/.installed
+	@[ -n "$(URL)" ] || { echo "usage: make smoke URL=<the stack's ApiUrl> [TOKEN=<Cognito ID token>]" >&2; exit 2; }
+	@TOKEN='$(TOKEN)' $(PY) -m devserver.smoke '$(URL)'
 
 bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
