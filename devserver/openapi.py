@@ -13,7 +13,9 @@ info, server and tag descriptions, and then makes the result one a client genera
 * header parameters are named as HTTP writes them (``If-Match``, ``Idempotency-Key``);
 * the export's NDJSON lines are typed (:data:`EXPORT_LINES`: one schema per ``type``, under
   ``x-itemSchema``, OpenAPI 3.2's ``itemSchema`` for sequential media types, as an extension of 3.1);
-* the deployed authorizer is a ``securitySchemes`` entry (Swagger UI's Authorize button).
+* the deployed authorizer is a ``securitySchemes`` entry (Swagger UI's Authorize button);
+* request and response bodies carry examples (:mod:`devserver.openapi_examples`): requests that work when
+  executed twice, responses that are real answers.
 
 Money is declared where its type is (``session_service.models.Money``: ``format: decimal``, which
 datamodel-code-generator reads as ``Decimal``). The result is committed as ``openapi.json``;
@@ -35,6 +37,7 @@ from aws_lambda_powertools.event_handler.openapi import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import Server, Tag
 
 from devserver.lambda_runtime import load_handler_module
+from devserver.openapi_examples import add_examples
 from devserver.template import ROOT, Route, routes
 
 OPENAPI_FILE = ROOT / "openapi.json"
@@ -189,6 +192,7 @@ def build_document() -> dict[str, Any]:
         if not route.path.startswith("/api/"):
             operation["security"] = []
         _refine(operation)
+    add_examples(document)
     schemas = document["components"]["schemas"]
     schemas.pop("ResponseValidationError", None)  # only the 500s removed above referred to it
     schemas.update(_export_schemas())
