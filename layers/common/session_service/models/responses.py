@@ -143,12 +143,20 @@ class Message(_Response):
     status: MessageStatus = MessageStatus.COMPLETED
     provider: str | None = None
     model: str | None = None
+    data: Any = Field(default=None, description="The message's structured JSON as it was stored; null for none")
 
 
 class DeleteResult(_Response):
     """A deletion's answer: how many messages it deleted."""
 
     deleted: int
+
+
+class PopResult(_Response):
+    """POST .../messages:pop answer: the messages removed, newest first."""
+
+    messages: list[Message] = Field(description="The messages removed, newest first (as they were stored)")
+    deleted: int = Field(description="How many were removed (fewer than asked when the session held fewer)")
 
 
 class MessageList(_Response):

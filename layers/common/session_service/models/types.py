@@ -60,6 +60,10 @@ class MessageRole(StrEnum):
     SYSTEM = "system"
     TOOL_CALL = "tool_call"
     TOOL_RESULT = "tool_result"
+    DEVELOPER = "developer"
+    """The OpenAI Responses convention's instructions from the developer."""
+    TOOL = "tool"
+    """A tool's output, as the OpenAI Chat and LangChain conventions name it."""
 
 
 class MessageType(StrEnum):
@@ -149,6 +153,9 @@ MAX_CHUNK_INDEX = 100_000
 MAX_BATCH_MESSAGES = 98
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
 ``Idempotency-Key``'s write guard."""
+MAX_POP_MESSAGES = 49
+"""Messages one pop removes: each message and its ``MID#`` reservation are two of TransactWriteItems' 100 actions
+(an AWS limit); the session's update and the ``Idempotency-Key``'s write guard are the other two."""
 MAX_BATCH_SESSIONS = 25
 """Sessions one batch creates or deletes (SPEC section 9; seed 003's batch operations): one transaction of at
 most 2 items a session, the owners' counts and the write guard stays within TransactWriteItems' 100."""
@@ -338,4 +345,32 @@ MessageId = Annotated[
     AfterValidator(lambda value: str(uuid.UUID(value))),
 ]
 MemoryContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MEMORY_BYTES)]
+
+
+def _check_data(value: Any) -> Any:
+    plain = _plain_json(value, 1)
+    if len(dump_json(plain).encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"must be at most {MAX_MESSAGE_BYTES} bytes as JSON")
+    return plain
+
+
+def data_bytes(value: Any) -> int:
+    """UTF-8 size of a message's ``data`` as stored (its compact JSON text; 0 for none)."""
+    return 0 if value is None else len(dump_json(value).encode("utf-8"))
+
+
+MessageData = Annotated[
+    Any,
+    AfterValidator(_check_data),
+    Field(
+        description=(
+            "Structured JSON beside or instead of content: any JSON value (object, array, string, number, "
+            f"boolean), at most {MAX_JSON_DEPTH} levels deep; returned exactly as stored, null for none. content "
+            f"and data's compact JSON count together against the {MAX_MESSAGE_BYTES}-byte limit"
+        ),
+        examples=[{"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}'}],
+    ),
+]
+"""A message's structured ``data``: any JSON value, numbers as doubles (like :data:`JsonObject`), stored as its
+compact JSON text (:func:`dump_json`)."""
 TtlSeconds = Annotated[int, Field(strict=True, ge=60, le=365 * 24 * 3600, description="Idle lifetime, seconds")]
