@@ -46,6 +46,7 @@ from session_service.models import (
     SessionCreate,
     SessionListItem,
     SessionStatus,
+    data_bytes,
     dump_json,
 )
 
@@ -216,7 +217,8 @@ def message_item(
 ) -> dict[str, Any]:
     """A message's item (plain values). ``request_hash`` (the body's hash, when the client chose the id) is
     what a repeated append is compared with; ``version`` counts the item's changes, ``chunks`` a streamed
-    reply's chunks so far and ``content_bytes`` its content's UTF-8 size."""
+    reply's chunks so far and ``content_bytes`` its content's UTF-8 size with its ``data``'s (the size limit
+    counts both); ``data``, when given, is stored as its compact JSON text (exact, any JSON value)."""
     item = {
         "PK": session_pk(session_id),
         "SK": message_sk(iso(created), message_id),
@@ -235,9 +237,11 @@ def message_item(
         "status": request.status.value,
         "version": 1,
         "chunks": 0,
-        "content_bytes": len(request.content.encode("utf-8")),
+        "content_bytes": len(request.content.encode("utf-8")) + data_bytes(request.data),
     }
     item.update({name: value for name, value in (("provider", request.provider), ("model", request.model)) if value})
+    if request.data is not None:
+        item["data"] = dump_json(request.data)
     if request_hash is not None:
         item["body_hash"] = request_hash
     return item
@@ -280,8 +284,11 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def message_from_item(item: dict[str, Any]) -> Message:
-    """Map a message item (plain values) to the :class:`Message` model."""
-    return Message.model_validate(_record(item))
+    """Map a message item (plain values) to the :class:`Message` model (``data`` is stored as JSON text)."""
+    record = _record(item)
+    if item.get("data") is not None:
+        record["data"] = json.loads(item["data"])
+    return Message.model_validate(record)
 
 
 def memory_item(session_id: str, caller: str, memory_id: str, request: MemoryCreate, now: datetime) -> dict[str, Any]:
