@@ -75,9 +75,7 @@ def test_200_items_in_four_batches_read_back_in_that_order(base_url: str, user: 
     asyncio.run(scenario())
 
 
-def test_two_users_with_the_same_framework_id_never_see_each_others_items(
-    base_url: str, namespace: str
-) -> None:
+def test_two_users_with_the_same_framework_id_never_see_each_others_items(base_url: str, namespace: str) -> None:
     alice, bob = "fw_alice_" + namespace, "fw_bob_" + namespace
 
     async def agents_sdk() -> None:
@@ -118,7 +116,10 @@ def test_two_namespaces_never_see_each_others_items(base_url: str, user: str, na
         store_a = SessionServiceSessionStore(base_url=base_url, user_id=user, namespace=namespace + "-a")
         store_b = SessionServiceSessionStore(base_url=base_url, user_id=user, namespace=namespace + "-b")
         await store_a.append({"project_key": "p", "session_id": "s"}, [{"type": "x"}])
-        assert await store_b.list_sessions("p") == [] and await store_b.load({"project_key": "p", "session_id": "s"}) is None
+        assert (
+            await store_b.list_sessions("p") == []
+            and await store_b.load({"project_key": "p", "session_id": "s"}) is None
+        )
 
     asyncio.run(scenario())
 

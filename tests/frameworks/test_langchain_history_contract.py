@@ -28,6 +28,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from session_service_client.langchain import SessionServiceChatMessageHistory
 
 Make = Callable[[str], BaseChatMessageHistory]
+pytestmark = pytest.mark.filterwarnings("ignore::langchain_core._api.deprecation.LangChainDeprecationWarning")
 
 
 @pytest.fixture(params=["in-memory (control)", "session service"])
@@ -52,7 +53,10 @@ def conversation() -> list[BaseMessage]:
     return [
         SystemMessage("You are terse.", id="m-0"),
         HumanMessage(
-            content=[{"type": "text", "text": "What is in this image?"}, {"type": "image_url", "image_url": {"url": "x"}}],
+            content=[
+                {"type": "text", "text": "What is in this image?"},
+                {"type": "image_url", "image_url": {"url": "x"}},
+            ],
             id="m-1",
             additional_kwargs={"lang": "en", "weight": 0.5},
         ),

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "frameworks"
 HERE = Path(__file__).resolve().parent
 SUITES = ["tests/memory/test_session.py", "tests/memory/test_session_limit.py"]
+CHILD_OPTIONS = ["-q", "-p", "no:cacheprovider", "-p", "session_service_agents_swap", "-o", "addopts="]
 EXCLUDED_CASES = len(EXCLUDED) + 2  # post_commit_cancellation_... runs for add, pop and clear
 
 
@@ -33,9 +34,9 @@ def agents_sdist() -> Path:
     unpacked = CACHE / f"openai_agents-{version}"
     if not (unpacked / "tests" / "memory").is_dir():
         CACHE.mkdir(parents=True, exist_ok=True)
+        download = ["download", "--quiet", "--no-deps", "--no-binary", ":all:", f"openai-agents=={version}"]
         subprocess.run(  # noqa: S603 - pip of this interpreter, a pinned version
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
-            + [f"openai-agents=={version}", "-d", str(CACHE)],
+            [sys.executable, "-m", "pip", *download, "-d", str(CACHE)],
             check=True,
         )
         with tarfile.open(CACHE / f"openai_agents-{version}.tar.gz") as archive:
@@ -57,8 +58,7 @@ def test_the_sdks_session_tests_pass_on_the_adapter(base_url: str) -> None:
         "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "clients" / "python" / "src")]),
     }
     run = subprocess.run(  # noqa: S603 - this interpreter's pytest on the SDK's own tests
-        [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", "-p", "session_service_agents_swap"]
-        + ["-o", "addopts=", "-W", "ignore::ResourceWarning"],
+        [sys.executable, "-m", "pytest", *SUITES, *CHILD_OPTIONS, "-W", "ignore::ResourceWarning"],
         cwd=sdist,
         env=env,
         capture_output=True,
@@ -67,6 +67,8 @@ def test_the_sdks_session_tests_pass_on_the_adapter(base_url: str) -> None:
     )
     print(run.stdout[-6000:], run.stderr[-3000:])
     assert run.returncode == 0
-    counts = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (passed|failed|deselected|skipped|error)", run.stdout))
+    counts = dict(
+        (kind, int(n)) for n, kind in re.findall(r"(\d+) (passed|failed|deselected|skipped|error)", run.stdout)
+    )
     assert counts.get("deselected") == EXCLUDED_CASES and counts.get("passed", 0) > 0, counts
     assert not counts.get("failed") and not counts.get("skipped"), counts
