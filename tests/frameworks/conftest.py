@@ -2,7 +2,7 @@
 SDK) under the frameworks' own tests and ours, against ``make serve``'s stack on Amazon DynamoDB Local (a
 server of the tier's own, like the client tier's).
 
-The frameworks live in ``.venv-frameworks`` (``make test-frameworks`` makes it: docs/testing.md), not in the
+The frameworks live in ``.venv-frameworks`` (``make test-frameworks`` makes it: docs/frameworks.md), not in the
 dev venv: where they cannot be imported this folder is not collected.
 """
 
