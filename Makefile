@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
 VENV_313 ?= .venv-313
+FRAMEWORKS_VENV ?= .venv-frameworks
 PORT ?= 8205
 STORE ?= dynamodb-local
 WORKERS ?= 4
@@ -28,7 +29,7 @@ PYTHON_313 := $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; 
 # The tiers run again on 3.13 (the first that exist: the unit and handler tiers once tests are in tier folders).
 TESTS_313 ?= $(or $(wildcard tests/unit tests/handlers),tests/test_models.py tests/test_events.py)
 
-.PHONY: serve wipe test test-313 lint imports typecheck unit integration dynamodb-local validate build smoke bench clean
+.PHONY: serve wipe test test-313 test-frameworks lint imports typecheck unit integration dynamodb-local validate build smoke bench clean
 
 # Each install says what it installs and how big (measured installed sizes), and pip and npm show their progress.
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
@@ -50,6 +51,15 @@ $(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt clie
 	PYENV_VERSION=$(PYENV_VERSION) $(PYTHON_313) -m venv $(VENV_313)
 	$(VENV_313)/bin/pip install --disable-pip-version-check --upgrade pip
 	$(VENV_313)/bin/pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The agent frameworks the client's adapters serve (requirements-frameworks.txt), in a venv of their own so that
+# their dependencies never change .venv; about 40 s to make, once.
+$(FRAMEWORKS_VENV)/.installed: requirements-frameworks.txt requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
+	@echo "making $(FRAMEWORKS_VENV): the dev env plus $$(grep -vE '^(#|-r)' requirements-frameworks.txt | tr '\n' ' ')"
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_VENV)/bin/pip install --disable-pip-version-check --upgrade pip
+	$(FRAMEWORKS_VENV)/bin/pip install --disable-pip-version-check -r requirements-frameworks.txt
 	touch $@
 
 # STORE=dynamodb-local (default): Amazon DynamoDB Local, data in .dynamodb-data/ kept across restarts;
@@ -89,9 +99,14 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed dynamodb-local
 	$(PY) -m pytest tests/integration
 
+# The frameworks' own tests (OpenAI Agents SDK, Claude Agent SDK) and ours (LangChain, the adapters) on the client's
+# adapters, against a devserver on DynamoDB Local; the OpenAI sdist is downloaded once into .cache/frameworks/.
+test-frameworks: $(FRAMEWORKS_VENV)/.installed dynamodb-local
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/frameworks
+
 # The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
 # follows the main run's. Fails when either fails; the last line says which Pythons ran what.
-test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck test-frameworks
 	@side_log=$$(mktemp); \
 	$(MAKE) --no-print-directory test-313 > "$$side_log" 2>&1 & side=$$!; \
 	status=0; SAM_CLI=$(SAM) $(PY) -m pytest || status=$$?; \
@@ -129,13 +144,14 @@ build: $(SAM_VENV)/.installed
 	@[ -n "$(PYTHON_313)" ] || { echo "sam build needs python3.13 on PATH (or installed in pyenv)" >&2; exit 1; }
 	$(SAM) build
 
+<<<<<<< HEAD
 # After a deploy (docs/deploy.md): the typed client's round trip against the deployed API; TOKEN=<Cognito ID
 # token> when the authorizer is on. Against make serve: make smoke URL=http://127.0.0.1:8205
 smoke: $(VENV)/.installed
 	@[ -n "$(URL)" ] || { echo "usage: make smoke URL=<the stack's ApiUrl> [TOKEN=<Cognito ID token>]" >&2; exit 2; }
 	@TOKEN='$(TOKEN)' $(PY) -m devserver.smoke '$(URL)'
 
-bench: $(VENV)/.installed dynamodb-local
+bench: $(VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/append_cost.py
 	$(PY) benchmarks/context_cost.py
@@ -144,7 +160,8 @@ bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/erasure_cost.py
 	$(PY) benchmarks/serve_concurrency.py
 	$(PY) benchmarks/client_overhead.py
+	$(FRAMEWORKS_VENV)/bin/python -W ignore::DeprecationWarning benchmarks/frameworks_cost.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(VENV_313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local
+	rm -rf $(VENV) $(SAM_VENV) $(VENV_313) $(FRAMEWORKS_VENV) .cache/frameworks .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local
