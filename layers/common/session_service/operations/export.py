@@ -173,7 +173,8 @@ def _export_messages(
         for item in rows:
             if not rules.visible(str(item["SK"]), hot):
                 continue
-            if not page.add(export_line(Line.MESSAGE, message_from_item(reads.with_content(store.table, item)))):
+            message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
+            if not page.add(export_line(Line.MESSAGE, message)):
                 return False, after
             after = str(item["SK"])
         if "LastEvaluatedKey" not in response:
