@@ -144,7 +144,6 @@ build: $(SAM_VENV)/.installed
 	@[ -n "$(PYTHON_313)" ] || { echo "sam build needs python3.13 on PATH (or installed in pyenv)" >&2; exit 1; }
 	$(SAM) build
 
-<<<<<<< HEAD
 # After a deploy (docs/deploy.md): the typed client's round trip against the deployed API; TOKEN=<Cognito ID
 # token> when the authorizer is on. Against make serve: make smoke URL=http://127.0.0.1:8205
 smoke: $(VENV)/.installed

@@ -106,7 +106,7 @@ def test_a_batch_at_the_4_mb_bound_into_the_largest_session_with_a_guard(
         batch = [MessageCreate(**base, message_id=str(uuid.uuid4()), metadata=_metadata(metadata_bytes))] * count
         ids = [str(message.message_id) for message in batch]
         planned = appends._message_items(sid, user, batch, ids, local_repo._store.clock(), ["h" * 64] * count)
-        reserved = [items.message_id_item(sid, i["message_id"], i["SK"], i["created_at"]) for i in planned]
+        reserved = [items.message_id_item(item) for item in planned]
         return sum(dynamo.item_size(item) for item in [*planned, *reserved])
 
     bound = dynamo.MAX_TRANSACTION_BYTES - appends.SESSION_WRITE_BYTES

@@ -16,7 +16,7 @@ import pytest
 from devserver.dynamodb_local import DynamoDBLocal
 from devserver.streams import StreamReader
 from session_service import rules
-from session_service.data import dynamo, items
+from session_service.data import dynamo, items, keys
 from session_service.models import (
     ChunkCreate,
     MessageCreate,
@@ -58,7 +58,7 @@ def truth(client: Any, table: str) -> dict[str, Usage]:
         total["sessions"] += 1
         total["active_sessions"] += hot["status"] == "active"
     for message in everything:
-        hot = hots.get(message.get("session_id"))
+        hot = hots.get(keys.session_id_of(str(message["PK"])))  # a message item names its session by its key
         if message.get("entity") != "message" or hot is None:
             continue
         if message["created_at"] < hot["created_at"] or not rules.visible(message["SK"], hot):

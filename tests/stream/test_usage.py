@@ -47,7 +47,7 @@ def truth(ddb: Any) -> dict[str, Usage]:
         total["sessions"] += 1
         total["active_sessions"] += hot["status"] == "active"
     for message in everything:
-        hot = hots.get(str(message.get("session_id")))
+        hot = hots.get(str(keys.session_id_of(str(message["PK"]))))  # a message item names its session by its key
         if message.get("entity") != "message" or hot is None:
             continue
         if str(message["created_at"]) < str(hot["created_at"]) or not rules.visible(str(message["SK"]), hot):

@@ -19,7 +19,6 @@ from session_service.data.keys import (
     ERASURE_SK,
     GSI_ACTIVITY,
     GSI_STATUS,
-    LSI_MESSAGE_ID,
     MESSAGE_ID_PREFIX,
     SESSION_SK,
     SUMMARY_SK,
@@ -27,9 +26,12 @@ from session_service.data.keys import (
     index_keys,
     iso,
     memory_prefix,
+    message_id_of,
     message_sk,
     parse_iso,
+    session_id_of,
     session_pk,
+    time_ordered_id,
     user_pk,
 )
 from session_service.models import (
@@ -42,6 +44,7 @@ from session_service.models import (
     Message,
     MessageCreate,
     MessageStatus,
+    MessageType,
     Session,
     SessionCreate,
     SessionListItem,
@@ -212,49 +215,80 @@ def memory_count_attribute(memory_type: MemoryType | None) -> str:
     return f"memory_count_{memory_type.value}" if memory_type else "memory_count"
 
 
+_DEFAULTS: dict[str, Any] = {
+    "message_type": MessageType.CHAT.value,
+    "metadata": "{}",
+    "status": MessageStatus.COMPLETED.value,
+    "chunks": 0,
+}
+"""A message's fields at these values are not stored (:func:`message_item`)."""
+
+
 def message_item(
     session_id: str, caller: str, message_id: str, request: MessageCreate, created: datetime, request_hash: str | None
 ) -> dict[str, Any]:
-    """A message's item (plain values). ``request_hash`` (the body's hash, when the client chose the id) is
-    what a repeated append is compared with; ``version`` counts the item's changes, ``chunks`` a streamed
-    reply's chunks so far and ``content_bytes`` its content's UTF-8 size with its ``data``'s (the size limit
-    counts both); ``data``, when given, is stored as its compact JSON text (exact, any JSON value)."""
-    item = {
+    """A message's item as stored (plain values): what its keys and the session's hot item say is not stored
+    again, nor a field at its default (:func:`message_values` reads them back).
+
+    The sort key names the creation time and the id (``message_id``, ``session_id`` and ``created_at`` are read
+    from the keys; ``created_at`` is stored too: every item of a session carries its incarnation), the owner is the
+    session's (``caller``, not stored). ``request_hash`` (the body's hash, when the client chose the id and a
+    ``MID#`` item reserves it) is what a repeated append is compared with; without one the server names the
+    message: ``message_id`` is then the seed of its time-ordered id (:func:`~session_service.data.keys.
+    time_ordered_id`), from which its sort key is derived, so no index entry is written to find it. ``version``
+    counts the item's changes; a streamed reply (``in_progress``) also carries ``chunks``, its chunks so far, and
+    ``content_bytes``, its content's UTF-8 size with its ``data``'s (the size limit counts both); ``data``, when
+    given, is stored as its compact JSON text (exact, any JSON value)."""
+    if request_hash is None:
+        message_id = time_ordered_id(created, message_id)
+    item: dict[str, Any] = {
         "PK": session_pk(session_id),
         "SK": message_sk(iso(created), message_id),
-        f"{LSI_MESSAGE_ID}SK": message_id,
         ENTITY: MESSAGE_ENTITY,
-        "message_id": message_id,
-        "session_id": session_id,
-        "user_id": caller,
         "role": request.role.value,
         "content": request.content,
-        "message_type": request.message_type.value,
-        "metadata": dump_json(request.metadata),
         "tokens_used": request.tokens_used,
         "cost_usd": request.cost_usd,
         "created_at": iso(created),
-        "status": request.status.value,
         "version": 1,
-        "chunks": 0,
-        "content_bytes": len(request.content.encode("utf-8")) + data_bytes(request.data),
     }
-    item.update({name: value for name, value in (("provider", request.provider), ("model", request.model)) if value})
-    if request.data is not None:
-        item["data"] = dump_json(request.data)
-    if request_hash is not None:
-        item["body_hash"] = request_hash
+    optional = {
+        "message_type": request.message_type.value,
+        "metadata": dump_json(request.metadata),
+        "status": request.status.value,
+        "provider": request.provider,
+        "model": request.model,
+        "body_hash": request_hash,
+        "data": None if request.data is None else dump_json(request.data),
+    }
+    item.update({name: value for name, value in optional.items() if value is not None and value != _DEFAULTS.get(name)})
+    if is_streaming(item):
+        item.update(chunks=0, content_bytes=len(request.content.encode("utf-8")) + data_bytes(request.data))
     return item
 
 
-def message_id_item(session_id: str, message_id: str, message_sort_key: str, created: str) -> dict[str, Any]:
-    """The item reserving a client-chosen ``message_id``: it names the message's sort key."""
+def message_values(item: dict[str, Any]) -> dict[str, Any]:
+    """A message item (plain values) with what it does not store filled in: ``message_id`` and ``session_id``
+    from its keys, the fields at their defaults, and ``content_bytes``. An item stored before messages were
+    trimmed (with ``LSI1SK``, ``message_id``, ``session_id``, ``user_id`` and every default) reads the same."""
+    derived = {
+        **_DEFAULTS,
+        "message_id": message_id_of(str(item["SK"])),
+        "session_id": session_id_of(str(item["PK"])),
+        "content_bytes": len(str(item.get("content", "")).encode("utf-8"))
+        + len(str(item.get("data", "")).encode("utf-8")),
+    }
+    return {**derived, **item}
+
+
+def message_id_item(message: dict[str, Any]) -> dict[str, Any]:
+    """The item reserving the client-chosen id of ``message`` (its item): it names the message's sort key."""
     return {
-        "PK": session_pk(session_id),
-        "SK": f"{MESSAGE_ID_PREFIX}{message_id}",
+        "PK": message["PK"],
+        "SK": f"{MESSAGE_ID_PREFIX}{message_id_of(str(message['SK']))}",
         ENTITY: MESSAGE_ID_ENTITY,
-        "message_sk": message_sort_key,
-        "created_at": created,
+        "message_sk": message["SK"],
+        "created_at": message["created_at"],
     }
 
 
@@ -283,9 +317,11 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "metadata": json.loads(item.get("metadata", "{}"))}
 
 
-def message_from_item(item: dict[str, Any]) -> Message:
-    """Map a message item (plain values) to the :class:`Message` model (``data`` is stored as JSON text)."""
-    record = _record(item)
+def message_from_item(item: dict[str, Any], owner: str) -> Message:
+    """Map a message item (plain values, as stored or as :func:`message_values` gives it) of a session ``owner``
+    owns to the :class:`Message` model (a message's ``user_id`` is its session's owner: new items do not store
+    it; ``data`` is stored as JSON text)."""
+    record = _record({"user_id": owner, **message_values(item)})
     if item.get("data") is not None:
         record["data"] = json.loads(item["data"])
     return Message.model_validate(record)

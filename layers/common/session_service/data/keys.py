@@ -159,7 +159,8 @@ seconds (the table's TTL attribute, on hot items only); money is a DynamoDB numb
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from session_service.models import MemoryType, SessionStatus
@@ -173,7 +174,9 @@ MESSAGE_END = "MSG#~"
 MESSAGE_ID_PREFIX = "MID#"
 CHUNK_PREFIX = "CHK#"
 LSI_MESSAGE_ID = "LSI1"
-"""A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id)."""
+"""A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id): written by messages stored
+before ids were time-ordered (:func:`time_ordered_id`), read only to find those (the table keeps the index: an
+LSI is defined with the table, and removing it replaces the table)."""
 CHUNK_DIGITS = 6
 """A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
 MEMORY_PREFIX = "MEM#"
@@ -349,6 +352,41 @@ def cut_ranges(first: str, last: str) -> list[tuple[str, str]]:
 def after_message(message_sort_key: str) -> str:
     """The lowest sort key above a message and its chunks (where the messages after it begin)."""
     return f"{message_sort_key}#~~"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOW_62 = (1 << 62) - 1
+
+
+def time_ordered_id(created: datetime, seed: str) -> str:
+    """The id of a message the server names, created at ``created``: an RFC 9562 UUIDv7 whose 48-bit Unix
+    milliseconds and 12-bit ``rand_a`` (the microsecond within the millisecond, the RFC's method 3 of increased
+    clock precision) hold ``created`` to the microsecond, and whose 62 random bits are the uuid ``seed``'s (a
+    random uuid). The message's sort key is derivable from it (:func:`message_sk_of_id`)."""
+    micros = (created - _EPOCH) // timedelta(microseconds=1)
+    millis, within = divmod(micros, 1000)
+    number = millis << 80 | 0x7 << 76 | within << 64 | 0b10 << 62 | uuid.UUID(seed).int & _LOW_62
+    return str(uuid.UUID(int=number))
+
+
+def message_sk_of_id(message_id: str) -> str | None:
+    """The sort key a message with the time-ordered id ``message_id`` (:func:`time_ordered_id`) has when the server
+    named it; ``None`` for any other id (a client's choice may look time-ordered too: the key it names then holds
+    no message, and the id's ``MID#`` item names the message's)."""
+    try:
+        number = uuid.UUID(message_id).int
+    except ValueError:
+        return None
+    within = number >> 64 & 0xFFF
+    if number >> 76 & 0xF != 0x7 or number >> 62 & 0b11 != 0b10 or within >= 1000:
+        return None
+    created = _EPOCH + timedelta(milliseconds=number >> 80, microseconds=within)
+    return message_sk(iso(created), str(uuid.UUID(int=number)))
+
+
+def message_id_of(message_sort_key: str) -> str:
+    """The message id a message's sort key ends with (:func:`message_sk`)."""
+    return message_sort_key.rsplit("#", 1)[1]
 
 
 def message_id_key(session_id: str, message_id: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 * :func:`session_items` (and :func:`hot`, :func:`hot_and_summary`, :func:`read_session`): the caller's live
   session's items and the caller's counts, read together, so a session missing, another user's, expired, deleted,
   or of a user being erased is :class:`~session_service.errors.SessionNotFound` for every reader alike.
-* :func:`find_message`, :func:`hot_and_message`: a message by id (LSI1), with the session's hot item.
+* :func:`find_message`, :func:`find_messages`, :func:`hot_and_message`: a message by id (by key: its time-ordered
+  id, or its ``MID#`` item; LSI1 only for messages stored before ids were time-ordered), with the session's hot
+  item.
 * :func:`with_content`: a streamed reply's content so far (its chunks).
 
 ``clock`` is the operation's clock: liveness is judged at the time the read returned.
@@ -13,23 +15,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from session_service.data.dynamo import Table, deserialize, serialize
-from session_service.data.items import is_live, is_streaming, session_from_items
+from session_service.data.items import is_live, is_streaming, message_values, session_from_items
 from session_service.data.keys import (
     DATA_SK,
     GSI_ACTIVITY,
     LSI_MESSAGE_ID,
     MESSAGE_END,
+    MESSAGE_ID_PREFIX,
+    MESSAGE_PREFIX,
     SESSION_SK,
     SUMMARY_SK,
     chunk_range,
     key,
     memory_prefix,
+    message_sk_of_id,
     message_start,
     session_pk,
     user_counts_key,
@@ -114,32 +118,22 @@ def read_session(table: Table, clock: Clock, session_id: str, caller: str) -> Se
     return session_from_items(found[SESSION_SK], found.get(DATA_SK), found.get(SUMMARY_SK))
 
 
-def session_parts(table: Table, session_id: str) -> dict[str, dict[str, Any]]:
-    """A session's hot, data and summary items by sort key (one consistent Query), whoever owns them."""
-    response = table.query(
-        {
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
-            "ExpressionAttributeValues": serialize({":pk": session_pk(session_id), ":sk": SESSION_SK}),
-            "ConsistentRead": True,
-        }
-    )
-    return {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
-
-
 def user_erasing(table: Table, caller: str) -> bool:
     """True while the caller's data is being erased (the caller's counts, read consistently)."""
     return erasing(table.get(user_counts_key(caller), consistent=True))
 
 
-def find_message(table: Table, session_id: str, message_id: str) -> dict[str, Any] | None:
-    """A message item by id, in one consistent Query of LSI1 (DynamoDB fetches the attributes the index does not
-    hold from the table in the same request); ``None`` when there is none. Of several (an older incarnation of the
-    id, taken over, may have used the id: its items wait for the stream's clean-up), the newest: the caller tells
-    whether it is the current incarnation's (:func:`~session_service.rules.shows`)."""
-    try:
-        message_id = str(uuid.UUID(message_id))
-    except ValueError:
-        return None
+def _lookup_keys(message_id: str) -> list[str]:
+    """The sort keys that can find the message ``message_id`` (a normalized uuid) by key: the one its time-ordered
+    id names (:func:`~session_service.data.keys.message_sk_of_id`), and its ``MID#`` reservation."""
+    derived = message_sk_of_id(message_id)
+    return [*([derived] if derived else []), f"{MESSAGE_ID_PREFIX}{message_id}"]
+
+
+def _legacy_find(table: Table, session_id: str, message_id: str) -> list[dict[str, Any]]:
+    """The messages of the session with the id ``message_id`` in LSI1 (one consistent Query; DynamoDB fetches the
+    attributes the index does not hold from the table in the same request): messages the server named before its
+    ids were time-ordered, the only ones found neither by key nor by a ``MID#`` item."""
     response = table.query(
         {
             "IndexName": LSI_MESSAGE_ID,
@@ -149,23 +143,97 @@ def find_message(table: Table, session_id: str, message_id: str) -> dict[str, An
             "ConsistentRead": True,
         }
     )
-    found = [deserialize(raw) for raw in response.get("Items", [])]
-    return max(found, key=lambda item: str(item.get("created_at", ""))) if found else None
+    return [deserialize(raw) for raw in response.get("Items", [])]
 
 
-def find_messages(table: Table, session_id: str, message_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    """:func:`find_message` of each id, concurrently: id -> its message item or ``None``."""
-    return dict(zip(message_ids, _READS.map(partial(find_message, table, session_id), message_ids), strict=True))
+def _resolve(
+    table: Table,
+    session_id: str,
+    message_ids: Sequence[str],
+    found: dict[str, dict[str, Any]],
+    legacy: dict[str, Future[list[dict[str, Any]]]],
+) -> dict[str, dict[str, Any] | None]:
+    """Each id's message from what the first read ``found`` (items by sort key: the keys of :func:`_lookup_keys`)
+    and the ``legacy`` Queries under way: the message its key names, else the one its ``MID#`` item names (read
+    now, one BatchGetItem for all), else what LSI1 holds; of several (an older incarnation of the session id, taken
+    over, may have used the id: its items wait for the stream's clean-up), the newest, as
+    :func:`~session_service.data.items.message_values` gives it."""
+    named = {
+        mid: str(found[f"{MESSAGE_ID_PREFIX}{mid}"]["message_sk"])
+        for mid in message_ids
+        if f"{MESSAGE_ID_PREFIX}{mid}" in found
+    }
+    missing = sorted({sk for sk in named.values() if sk not in found})
+    if missing:
+        messages = table.batch_get([key(session_pk(session_id), sort_key) for sort_key in missing])
+        found = {**found, **{str(item["SK"]): item for item in messages}}
+    result: dict[str, dict[str, Any] | None] = {}
+    for mid in message_ids:
+        candidates = [found[sk] for sk in (*_lookup_keys(mid)[:-1], named.get(mid, "")) if sk in found]
+        candidates += legacy[mid].result() if mid in legacy else []
+        candidates = [c for c in candidates if str(c["SK"]).startswith(MESSAGE_PREFIX)]
+        newest = max(candidates, key=lambda item: str(item.get("created_at", "")), default=None)
+        result[mid] = message_values(newest) if newest is not None else None
+    return result
+
+
+def _normalized(message_ids: Sequence[str]) -> dict[str, str | None]:
+    """Each id as a normalized uuid (message ids are uuids), or ``None`` when it is not one (no message has it)."""
+    normal: dict[str, str | None] = {}
+    for message_id in message_ids:
+        try:
+            normal[message_id] = str(uuid.UUID(message_id))
+        except ValueError:
+            normal[message_id] = None
+    return normal
+
+
+def find_messages(
+    table: Table,
+    session_id: str,
+    message_ids: Sequence[str],
+    read: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
+) -> dict[str, dict[str, Any] | None]:
+    """The messages of the session with these ids: id -> its message item (:func:`~session_service.data.items.
+    message_values`) or ``None``, whoever owns the session (callers check).
+
+    A message is found by key, not by an index: one consistent BatchGetItem of the sort key each time-ordered id
+    names (a message the server named) and of each id's ``MID#`` item (a client-chosen id: it names the message's
+    sort key, read next when one is found); while it runs, a Query of LSI1 for each id that is not time-ordered (a
+    message named before ids were, :func:`_legacy_find`). ``read`` (sort keys -> the items found, by sort key) makes
+    the first read instead, with what the caller reads with it (:func:`hot_and_message`)."""
+    normal = _normalized(message_ids)
+    ids = [mid for mid in dict.fromkeys(normal.values()) if mid is not None]
+    legacy = {mid: _READS.submit(_legacy_find, table, session_id, mid) for mid in ids if not message_sk_of_id(mid)}
+    sort_keys = [sk for mid in ids for sk in _lookup_keys(mid)]
+    if read is None:
+        keys = [key(session_pk(session_id), sk) for sk in sort_keys]
+        found = {str(item["SK"]): item for item in table.batch_get(keys)} if keys else {}
+    else:
+        found = read(sort_keys)
+    resolved = _resolve(table, session_id, ids, found, legacy)
+    return {given: resolved[mid] if mid is not None else None for given, mid in normal.items()}
+
+
+def find_message(table: Table, session_id: str, message_id: str) -> dict[str, Any] | None:
+    """The message of the session with the id ``message_id`` (:func:`find_messages`), or ``None``."""
+    return find_messages(table, session_id, [message_id])[message_id]
 
 
 def hot_and_message(
     table: Table, clock: Clock, session_id: str, caller: str, message_id: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The caller's live session's hot item (:func:`hot`) and its message ``message_id`` (:func:`find_message`,
-    ``None`` when there is none), read concurrently. Raises :class:`SessionNotFound`."""
-    found = _READS.submit(find_message, table, session_id, message_id)  # both reads in one round trip's time
-    hot_item = hot(table, clock, session_id, caller)
-    return hot_item, found.result()
+    ``None`` when there is none): the message's keys are read in the hot item's BatchGetItem, so a message the
+    server named costs that one request. Raises :class:`SessionNotFound`."""
+    hot_item: dict[str, Any] = {}
+
+    def read(sort_keys: list[str]) -> dict[str, dict[str, Any]]:
+        found = session_items(table, clock, session_id, caller, SESSION_SK, *sort_keys)
+        hot_item.update(found[SESSION_SK])
+        return found
+
+    return hot_item, find_messages(table, session_id, [message_id], read)[message_id]
 
 
 def with_content(table: Table, message: dict[str, Any]) -> dict[str, Any]:

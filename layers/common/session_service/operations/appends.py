@@ -124,7 +124,7 @@ def append_messages(
     if rules.over_model_cap(None, _increments(requests)):
         raise TooManyModels()
     planned = _message_items(session_id, caller, requests, ids, now, hashes)
-    reserved = [message_id_item(session_id, i["message_id"], i["SK"], i["created_at"]) for i in planned]
+    reserved = [message_id_item(item) for item in planned]
     payload = sum(dynamo.item_size(item) for item in planned)
     payload += sum(dynamo.item_size(item) for item, digest in zip(reserved, hashes, strict=True) if digest)
     # DynamoDB refuses a larger transaction with a ValidationException (a 500).
@@ -202,7 +202,7 @@ def _transaction(
     for _ in range(3):
         message_items = _message_items(session_id, caller, requests, ids, now, hashes)
         reservations = [
-            _reservation(message_id_item(session_id, item["message_id"], item["SK"], item["created_at"]), incarnation)
+            _reservation(message_id_item(item), incarnation)
             for item, digest in zip(message_items, hashes, strict=True)
             if digest is not None
         ]
@@ -225,7 +225,7 @@ def _transaction(
             if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
                 raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
-            return Appended(map(message_from_item, stored), created=True)
+            return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
             reserved = range(len(message_items), len(message_items) + len(reservations))
@@ -253,7 +253,7 @@ def _transaction(
                     now = max(now, cut + timedelta(microseconds=1))
                 continue
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
-        return Appended(map(message_from_item, message_items), created=True)
+        return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
 
 
@@ -305,7 +305,7 @@ def _appended_before(
         if item is None or item.get("body_hash") != digest or not rules.shows(hot, item):
             raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
         stored.append(reads.with_content(store.table, item))
-    return Appended(map(message_from_item, stored), created=False)
+    return Appended((message_from_item(item, caller) for item in stored), created=False)
 
 
 def _stored_alike(

@@ -8,10 +8,12 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import reads
-from session_service.data.dynamo import deserialize
+from session_service.data.dynamo import deserialize, serialize
 from session_service.data.items import memory_from_item, message_from_item, session_from_items
 from session_service.data.keys import (
     DATA_SK,
+    MEMORY_PREFIX,
+    MESSAGE_END,
     SESSION_SK,
     SUMMARY_SK,
     after_message,
@@ -21,7 +23,7 @@ from session_service.data.keys import (
     session_pk,
 )
 from session_service.data.reads import messages_query, user_sessions_query
-from session_service.errors import InvalidCursor, SessionNotFound
+from session_service.errors import InvalidCursor
 from session_service.models import ExportType as Line
 from session_service.models import export_line
 from session_service.operations import Store
@@ -31,6 +33,8 @@ MAX_EXPORT_PAGE_BYTES = 6_291_456 - 64 * 1024
 the payload limit of "Lambda quotas"), and that is the JSON document the runtime writes, in which the NDJSON body
 is one escaped string. Lines are counted as escaped (:func:`_escaped_size`); 64 KiB are left for the status,
 the headers (the ``Next-Token`` cursor is at most 2 KiB) and the document's own syntax."""
+EXPORT_SESSIONS_READ = 33
+"""Sessions whose hot, data and summary items one BatchGetItem reads (100 keys a request, an AWS limit)."""
 EXPORT_PARTS = ("session", "messages", "memory")
 """Where a page of an export may stop within a session: before its line, among its messages, or among its
 memory records."""
@@ -95,14 +99,30 @@ def export_user(
     if reads.user_erasing(store.table, caller):  # gone for every reader from the moment the erasure was accepted
         return [], None
     page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
-    for session_id in _session_ids(store, caller):
-        if position is not None and session_id < position["s"]:
-            continue
-        resume = position if position is not None and session_id == position["s"] else None
-        stop = _export_session(store, session_id, caller, resume, page)
-        if stop is not None:
-            return page.taken, store.cursors.encode(scope, stop)
+    left = [sid for sid in _session_ids(store, caller) if position is None or sid >= position["s"]]
+    while left and page.room > 0:
+        # The next sessions' items in one BatchGetItem: as many as the page may still reach (a session is at
+        # least its line), at most what one request reads.
+        group, left = left[: min(page.room, EXPORT_SESSIONS_READ)], left[min(page.room, EXPORT_SESSIONS_READ) :]
+        parts = _session_items(store, group)
+        for session_id in group:
+            resume = position if position is not None and session_id == position["s"] else None
+            stop = _export_session(store, session_id, caller, resume, page, parts.get(session_id, {}))
+            if stop is not None:
+                return page.taken, store.cursors.encode(scope, stop)
+    if left:
+        return page.taken, store.cursors.encode(scope, {"s": left[0], "c": "", "p": "session", "k": None})
     return page.taken, None
+
+
+def _session_items(store: Store, session_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The hot, data and summary items of each session (session id -> sort key -> item), whoever owns them, in
+    one consistent BatchGetItem (:data:`EXPORT_SESSIONS_READ` sessions, three keys each)."""
+    keys = [key(session_pk(sid), sort_key) for sid in session_ids for sort_key in (SESSION_SK, DATA_SK, SUMMARY_SK)]
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in store.table.batch_get(keys):
+        found.setdefault(str(session_id_of(str(item["PK"]))), {})[str(item["SK"])] = item
+    return found
 
 
 def _export_position(store: Store, scope: str, token: str) -> dict[str, Any]:
@@ -128,25 +148,29 @@ def _session_ids(store: Store, caller: str) -> list[str]:
 
 
 def _export_session(
-    store: Store, session_id: str, caller: str, resume: dict[str, Any] | None, page: _ExportPage
+    store: Store,
+    session_id: str,
+    caller: str,
+    resume: dict[str, Any] | None,
+    page: _ExportPage,
+    found: dict[str, dict[str, Any]],
 ) -> dict[str, Any] | None:
     """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return the
-    position to continue from when the page filled, ``None`` when the session is done or not live."""
+    position to continue from when the page filled, ``None`` when the session is done or not live. ``found`` holds
+    the session's hot, data and summary items by sort key (:func:`_session_items`)."""
+    hot = found.get(SESSION_SK)
+    if hot is None or not store.is_live(hot, caller):
+        return None  # expired or deleted (since the last page)
     if resume is None or resume["p"] == "session":
-        found = reads.session_parts(store.table, session_id)
-        hot = found.get(SESSION_SK)
-        if hot is None or not store.is_live(hot, caller):
-            return None
         at = {"s": session_id, "c": str(hot["created_at"])}
         session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
         if not page.add(export_line(Line.SESSION, session)):
             return {**at, "p": "session", "k": None}
+        whole = _session_records(store, hot)
+        if whole is not None:
+            return _export_records(store, hot, page, at, *whole)
         part, after = "messages", None
     else:
-        try:
-            hot = reads.hot(store.table, store.clock, session_id, caller)
-        except SessionNotFound:
-            return None  # expired or deleted since the last page
         if hot["created_at"] != resume["c"]:
             return None  # expired, and its id taken by a session created after the export began
         at, part, after = {"s": session_id, "c": resume["c"]}, str(resume["p"]), resume["k"]
@@ -157,6 +181,59 @@ def _export_session(
         after = None
     done, after = _export_memories(store, hot, page, after)
     return None if done else {**at, "p": "memory", "k": after}
+
+
+def _session_records(store: Store, hot: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The messages and memory records of the session ``hot`` describes, in one consistent Query of the sort keys
+    from ``MEM#`` to ``MSG#~`` (memory records, client-chosen ids' reservations, messages): its incarnation's
+    visible messages oldest first and its memory records by type then oldest first; ``None`` when they take more
+    than the Query's one page (1 MB), read then part by part."""
+    incarnation = str(hot["created_at"])
+    response = store.table.query(
+        {
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+            "ExpressionAttributeValues": serialize(
+                {":pk": session_pk(str(hot["session_id"])), ":first": MEMORY_PREFIX, ":last": MESSAGE_END}
+            ),
+            "ConsistentRead": True,
+        }
+    )
+    if "LastEvaluatedKey" in response:
+        return None
+    found = [deserialize(raw) for raw in response.get("Items", [])]
+    messages = [
+        item for item in found if str(item["SK"]) >= message_start(incarnation) and rules.visible(str(item["SK"]), hot)
+    ]
+    memories = [
+        item
+        for item in found
+        if str(item["SK"]).startswith(MEMORY_PREFIX) and str(item.get("created_at", "")) >= incarnation
+    ]
+    return messages, memories
+
+
+def _export_records(
+    store: Store,
+    hot: dict[str, Any],
+    page: _ExportPage,
+    at: dict[str, Any],
+    messages: list[dict[str, Any]],
+    memories: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Add a session's ``messages`` then its ``memories`` (:func:`_session_records`) to ``page``; return the
+    position to continue from when the page filled, ``None`` when they all fit."""
+    after = None
+    for item in messages:
+        message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
+        if not page.add(export_line(Line.MESSAGE, message)):
+            return {**at, "p": "messages", "k": after}
+        after = str(item["SK"])
+    after = None
+    for item in memories:
+        if not page.add(export_line(Line.MEMORY, memory_from_item(item))):
+            return {**at, "p": "memory", "k": after}
+        after = str(item["SK"])
+    return None
 
 
 def _export_messages(
@@ -173,7 +250,8 @@ def _export_messages(
         for item in rows:
             if not rules.visible(str(item["SK"]), hot):
                 continue
-            if not page.add(export_line(Line.MESSAGE, message_from_item(reads.with_content(store.table, item)))):
+            message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
+            if not page.add(export_line(Line.MESSAGE, message)):
                 return False, after
             after = str(item["SK"])
         if "LastEvaluatedKey" not in response:

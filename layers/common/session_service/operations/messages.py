@@ -76,7 +76,7 @@ def get_message(store: Store, session_id: str, caller: str, message_id: str) -> 
     Raises :class:`SessionNotFound`, :class:`MessageNotFound`.
     """
     _, item = _message(store, session_id, caller, message_id)
-    return message_from_item(reads.with_content(store.table, item))
+    return message_from_item(reads.with_content(store.table, item), caller)
 
 
 def _add_cut(hot: dict[str, Any], first: str, last: str, deleted: int) -> tuple[dict[str, Any], str, dict[str, str]]:
@@ -186,7 +186,7 @@ def update_message(store: Store, session_id: str, caller: str, message_id: str, 
         increments.update(sum_usage(message_usage(item, -1), message_usage(stored)))
         return _Plan(stored, [action], {k: v for k, v in increments.items() if v})
 
-    return message_from_item(_change_message(store, session_id, caller, message_id, plan).message)
+    return message_from_item(_change_message(store, session_id, caller, message_id, plan).message, caller)
 
 
 def delete_message(store: Store, session_id: str, caller: str, message_id: str) -> int:
@@ -434,7 +434,7 @@ def list_messages(
     if result.last_evaluated:
         cursor = store.cursors.encode(scope, {"k": result.last_evaluated, "p": page + 1, "c": hot["created_at"]})
     return MessageList(
-        messages=[message_from_item(reads.with_content(store.table, deserialize(raw))) for raw in result.items],
+        messages=[message_from_item(reads.with_content(store.table, deserialize(raw)), caller) for raw in result.items],
         total=int(hot["message_count"]),
         page=page,
         page_size=page_size,
@@ -466,7 +466,7 @@ def get_context(store: Store, session_id: str, caller: str, *, max_tokens: int, 
             if len(taken) == max_messages or tokens + int(item["tokens_used"]) > max_tokens:
                 truncated = True
                 break
-            taken.append(message_from_item(reads.with_content(store.table, item)))
+            taken.append(message_from_item(reads.with_content(store.table, item), caller))
             tokens += taken[-1].tokens_used
         start_key = response.get("LastEvaluatedKey")
         if truncated or not start_key:

@@ -206,13 +206,14 @@ class Cleanup:
             for low, high in (chunks, messages):
                 if len(keys) >= MAX_CUT_ITEMS:
                     break
-                query = self._range_query(session_id, low, high, "PK, SK, message_id, body_hash")
+                query = self._range_query(session_id, low, high, "PK, SK, body_hash")
                 for found in map(deserialize, dynamo.query_keys_where(self._client, query, limit=MAX_CUT_ITEMS + 1)):
                     if len(keys) >= MAX_CUT_ITEMS:
                         break
                     keys.append(table_keys.key(str(found["PK"]), str(found["SK"])))
                     if found.get("body_hash") is not None:  # a client-chosen id's reservation goes with it
-                        keys.append(table_keys.message_id_key(session_id, str(found["message_id"])))
+                        message_id = table_keys.message_id_of(str(found["SK"]))
+                        keys.append(table_keys.message_id_key(session_id, message_id))
             done = len(keys) < MAX_CUT_ITEMS
             deleted += dynamo.delete_keys(self._client, self._table, keys, sleep=self._sleep)
             # Done: the cut goes. Not yet: the cut counts this pass, a change of the hot item whose stream
