@@ -1,22 +1,27 @@
 """The summary function: the table's second stream consumer, which makes the sessions' summaries apart from the
 statistics (SPEC section 6: a slow summarizer never delays statistics or usage).
 
-Its event source mapping's filter (``template.yaml``) hands it only the records of session hot items that are not
-removals; a record asks for a summary when the session's ``message_count`` passed a
-:func:`~session_service.stream.records.summary_point` (:func:`~session_service.stream.records.summary_due`), read
-from the record's raw ``message_count`` and ``created_at`` alone: nothing else of an image is deserialised unless
-its session is due.
+Its event source mapping's filter (``template.yaml``) hands it only the inserts and changes of session hot items; a
+record asks for a summary when the session's ``message_count`` passed a
+:func:`~session_service.stream.records.summary_point` (:func:`point_passed`), read from the record's raw
+``message_count``, ``created_at`` and ``version`` alone: nothing else of an image is deserialised unless its session
+is due.
 
-**The rule for summary points.** Every batch in which a session passed a summary point leaves the session with a
-summary covering at least the messages its newest record of the batch shows (one summary per session per batch,
-made from its newest :data:`~session_service.stream.upkeep.SUMMARY_HISTORY` messages). A summary is *made* at least
-once and *written* at most once per (incarnation, newest message): the write is conditioned never to replace a
-summary of a newer incarnation or of newer messages (:func:`summary_put`), and a
-summary whose stored one already covers the session's ``message_count`` is not made again, so a redelivered or
-replayed batch writes nothing and asks the summarizer nothing. After the write, the hot item is read: a summary
-whose session was deleted, erased or removed by TTL meanwhile is taken back, so a summary never outlives its
-session (a delete after that read comes after the write: the statistics function's clean-up of it finds the
-summary).
+**The rule for summary points** (SPEC section 6: the summary is regenerated after new messages, at the summary
+points). Every batch in which a session passed a summary point leaves the session with a summary made at or after
+the session's version at that point (one summary per session per batch, made from its newest
+:data:`~session_service.stream.upkeep.SUMMARY_HISTORY` messages as its newest record of the batch shows them). A
+summary is *made* at least once and *written* at most once per point:
+
+* the write is conditioned never to replace a summary of a newer incarnation or of newer messages
+  (:func:`summary_put`);
+* the summary item records the session's version it was made at
+  (:data:`~session_service.data.stats.SUMMARY_VERSION`), and a point whose version the stored summary reaches is
+  covered: a redelivered or replayed batch writes nothing and asks the summarizer nothing, while messages appended
+  after a removal (a deleted or popped message, a clear) pass their points again at later versions and get theirs;
+* after the write, the hot item is read: a summary whose session was deleted, erased or removed by TTL meanwhile is
+  taken back, so a summary never outlives its session (a delete after that read comes after the write: the
+  statistics function's clean-up of it finds the summary).
 
 **Failures.** When a summary cannot be made (the summarizer or DynamoDB failed), the others of the batch are
 written first and the batch then fails: Lambda retries it and the summaries written already are skipped. The
@@ -36,12 +41,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from session_service.data import dynamo, items
 from session_service.data import keys as table_keys
 from session_service.data.dynamo import ConditionFailed, deserialize, serialize
+from session_service.data.stats import SUMMARY_VERSION
 from session_service.observability import logger, metrics
 from session_service.stream.records import MalformedRecord, summary_point
 from session_service.stream.upkeep import MAINTENANCE_WORKERS, SUMMARY_HISTORY, Upkeep, pool
 from session_service.summarizer import Summarizer
 
-SUMMARY_PROJECTION = "session_id, created_at, summary_through, summary_messages"
+SUMMARY_PROJECTION = f"session_id, created_at, summary_through, {SUMMARY_VERSION}"
 """What is read of a stored summary: enough to tell whether it covers a session already."""
 
 
@@ -64,10 +70,14 @@ def summary_put(table: str, item: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Due:
-    """A session due for a summary: its newest image of the batch (DynamoDB JSON, as the record has it)."""
+    """A session due for a summary: its newest image of the batch (DynamoDB JSON, as the record has it), the last
+    summary point its ``message_count`` passed in the batch and the session's ``version`` then: a summary made at
+    that version or later is owed."""
 
     session_id: str
     image: dict[str, Any]
+    point: int
+    version: int
 
 
 @dataclass
@@ -99,20 +109,22 @@ def _raw_count(image: dict[str, Any] | None, name: str = "message_count") -> int
         raise MalformedRecord(f"{name} is not an integer") from exc
 
 
-def raw_summary_due(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    """:func:`~session_service.stream.records.summary_due` read from raw images (DynamoDB JSON): only
-    ``message_count`` and ``created_at`` are looked at."""
+def point_passed(old: dict[str, Any] | None, new: dict[str, Any]) -> int:
+    """The highest :func:`~session_service.stream.records.summary_point` a session's ``message_count`` passed from
+    raw image ``old`` to ``new`` (DynamoDB JSON; only ``message_count`` and ``created_at`` are read), ``0`` for
+    none. A new incarnation counts from zero."""
     same = old is not None and _raw_text(old, "created_at") == _raw_text(new, "created_at")
     before = _raw_count(old) if same else 0
-    return any(summary_point(count) for count in range(before + 1, _raw_count(new) + 1))
+    return next((count for count in range(_raw_count(new), before, -1) if summary_point(count)), 0)
 
 
 def due_sessions(records: Sequence[dict[str, Any]]) -> list[Due]:
-    """The sessions of ``records`` (Lambda stream records, in order) due for a summary: those with a record that
-    passed a summary point, with their newest image of the batch, unless that is a removal or a tombstone. A record
-    whose ``message_count`` is unreadable asks for nothing (the statistics function reports it)."""
+    """The sessions of ``records`` (Lambda stream records, in order) due for a summary: those whose current
+    incarnation passed a summary point in the batch, with their newest image of the batch and the highest point,
+    unless that image is a removal or a tombstone. A record whose ``message_count`` is unreadable asks for nothing
+    (the statistics function reports it)."""
     newest: dict[str, dict[str, Any] | None] = {}
-    due: set[str] = set()
+    points: dict[str, tuple[int, int]] = {}
     for record in records:
         stream = record.get("dynamodb") or {}
         keys = stream.get("Keys") or {}
@@ -123,20 +135,26 @@ def due_sessions(records: Sequence[dict[str, Any]]) -> list[Due]:
         new = stream.get("NewImage")
         if record.get("eventName") == "REMOVE" or not new:
             newest[session_id] = None
+            points.pop(session_id, None)
             continue
         if _raw_text(new, items.ENTITY) != items.SESSION_ENTITY:
             continue
+        previous = newest.get(session_id)
+        if previous is not None and _raw_text(previous, "created_at") != _raw_text(new, "created_at"):
+            points.pop(session_id, None)  # an expired id created again: the old incarnation's points are moot
         newest[session_id] = new
         try:
-            if raw_summary_due(stream.get("OldImage"), new):
-                due.add(session_id)
+            point = point_passed(stream.get("OldImage"), new)
         except MalformedRecord:  # the statistics function reports it; a summary waits for the next good record
             logger.warning("Unreadable session record", extra={"event_id": record.get("eventID")})
+            continue
+        if point:  # the latest point passed, and the session's version when it was
+            points[session_id] = (point, _raw_count(new, "version"))
     found = []
-    for session_id in sorted(due):
+    for session_id, (point, version) in sorted(points.items()):
         image = newest[session_id]
         if image is not None and _raw_text(image, "status") != items.DELETED_STATUS:
-            found.append(Due(session_id, image))
+            found.append(Due(session_id, image, point, version))
     return found
 
 
@@ -217,18 +235,16 @@ class SummaryWriter:
         return {str(item["session_id"]): item for item in found}
 
     def _make(self, due: Due, stored: dict[str, Any]) -> dict[str, Any] | None:
-        """The new summary item of ``due``; ``None`` when ``stored`` covers its ``message_count`` already (the
-        summarizer is not asked), ``{}`` when there is nothing newer to summarize."""
+        """The new summary item of ``due`` (made from its newest messages); ``None`` when ``stored`` covers its
+        summary point already (the summarizer is not asked), ``{}`` when there is nothing newer to summarize."""
         hot = deserialize(due.image)
         incarnation = str(hot["created_at"])
-        if stored.get("created_at") == incarnation and int(stored.get("summary_messages", 0)) >= int(
-            hot.get("message_count", 0)
-        ):
+        if stored.get("created_at") == incarnation and int(stored.get(SUMMARY_VERSION, -1)) >= due.version:
             return None
         item = self.upkeep.summary_of(
             due.session_id, hot, lambda: self.upkeep.newest_messages(hot), stored, unless_covered=False
         )
-        return item or {}
+        return {**item, SUMMARY_VERSION: int(hot["version"])} if item else {}
 
     def _write(self, item: dict[str, Any]) -> bool:
         """Put the summary ``item`` on its condition (:func:`summary_put`), then check that the session's hot item
