@@ -31,9 +31,6 @@ from devserver.template import (
     ensure_table,
     function_timeouts,
     routes,
-    stream_event_properties,
-    stream_function_dir,
-    stream_function_name,
     table_differences,
 )
 
@@ -139,8 +136,13 @@ class DevServer:
         self._pools.append(api_pool)
         stream_pool: InstancePool | None = None
         if self.streams:
-            stream_timeout = max(timeouts.get(stream_function_name(), 3.0), MIN_LOCAL_TIMEOUT)
-            stream_pool = InstancePool("stream", 1, preload=[stream_function_dir()], timeout=stream_timeout)
+            from devserver.streams import stream_consumers
+
+            # One instance per stream consumer (statistics, summaries): a slow summary never holds statistics up.
+            consumers = stream_consumers()
+            stream_timeout = max([timeouts.get(c.function, 3.0) for c in consumers] + [MIN_LOCAL_TIMEOUT])
+            preload = [c.code_dir for c in consumers]
+            stream_pool = InstancePool("stream", len(consumers), preload=preload, timeout=stream_timeout)
             self._pools.append(stream_pool)
         # Both warm up at once: the API's first instance and the stream function's only one.
         errors: list[Exception] = []
@@ -168,20 +170,17 @@ class DevServer:
     def _start_streams(self, client: Any, table: str, region: str, store: Store, invoker: Invoker | None) -> None:
         """Start the thread that pumps the table's stream into the stream function (``invoker``, or this
         process under ``INVOKE_LOCK``)."""
-        from devserver.streams import stream_poller_for_table
+        from devserver.streams import stream_pollers_for_table
 
         try:
-            code_dir = stream_function_dir()
-            self._poller = stream_poller_for_table(
+            # One poller per stream consumer of the template (statistics, summaries), each with its filter.
+            self._poller = stream_pollers_for_table(
                 client,
                 table,
-                code_dir,
                 region=region,
                 endpoint_url=store.endpoint,
-                event_source=stream_event_properties(),
                 invoke_lock=INVOKE_LOCK if invoker is None else None,
                 invoker=invoker,
-                function=stream_function_name(),
                 positions_file=store.positions_file,
             )
         except LookupError as exc:

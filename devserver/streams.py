@@ -1,12 +1,15 @@
-"""Deliver the table's stream to the stream function locally, the way Lambda's event source mapping does.
+"""Deliver the table's stream to its stream functions locally, the way Lambda's event source mapping does.
 
-A background thread polls the DynamoDB Streams API (moto in-process, DynamoDB Local, or AWS, through a
-``dynamodbstreams`` client) and hands each batch of records to the stream function's ``lambda_handler``
-in the Lambda event shape (``{"Records": [...]}`` with ``eventSource``, ``eventSourceARN``,
-``awsRegion``). It honours ``ReportBatchItemFailures``: records before the first reported failure are
-done; the batch is redelivered from that record, up to ``max_retries`` times, after which that one record
-is logged as sent to the on-failure destination and delivery carries on after it (what bisecting a
-batch on error converges to). A handler that raises fails the whole batch, as a function error does.
+A background thread per consumer polls the DynamoDB Streams API (moto in-process, DynamoDB Local, or AWS, through a
+``dynamodbstreams`` client) and hands each batch of records to a stream function's ``lambda_handler`` in the
+Lambda event shape (``{"Records": [...]}`` with ``eventSource``, ``eventSourceARN``, ``awsRegion``). Every function
+with a ``DynamoDB`` event in ``template.yaml`` is a consumer (:func:`stream_consumers`: the statistics function and
+the summary function), each with its own position. A consumer's ``FilterCriteria`` (the template's, the one source
+of truth) is honoured as Lambda's event source mapping does: a record no filter matches is dropped before the
+invocation and never reaches the handler (:func:`record_matches`). It honours ``ReportBatchItemFailures``: records
+before the first reported failure are done; the batch is redelivered from that record, up to ``max_retries``
+times, after which that one record is logged as sent to the on-failure destination and delivery carries on after it
+(what bisecting a batch on error converges to). A handler that raises fails the whole batch, as a function error does.
 
 The stream is described again every ``discovery_interval`` and as soon as a shard is drained, so new
 shards are picked up (children of a closed shard after it, as Lambda does). With a ``positions`` file
@@ -38,6 +41,7 @@ from urllib.parse import urlsplit
 
 from devserver.instances import Invoker
 from devserver.lambda_runtime import LambdaContext, load_handler_module
+from devserver.template import ROOT, load_template
 
 log = logging.getLogger("devserver.streams")
 
@@ -99,6 +103,77 @@ class DeliveryStats:
     """Batches delivered again after a failure."""
     dead_lettered: list[str] = field(default_factory=list)
     """Sequence numbers given up on after ``max_retries`` (what would go to the on-failure queue)."""
+    filtered: int = 0
+    """Records dropped by the consumer's ``FilterCriteria`` before invocation."""
+
+
+# -- event filtering (Lambda's FilterCriteria) -------------------------------------------------------------
+
+
+def filters_of(event_source: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The patterns of an event source's ``FilterCriteria`` (``{"Filters": [{"Pattern": "<json>"}, ...]}``), parsed;
+    ``[]`` when it has none (every record passes). Raises ``ValueError`` for a pattern that is not a JSON object."""
+    criteria = (event_source or {}).get("FilterCriteria") or {}
+    patterns = []
+    for entry in criteria.get("Filters") or []:
+        pattern = json.loads(entry["Pattern"]) if isinstance(entry.get("Pattern"), str) else entry.get("Pattern")
+        if not isinstance(pattern, dict):
+            raise ValueError(f"a filter pattern is not a JSON object: {entry!r}")
+        patterns.append(pattern)
+    return patterns
+
+
+def _value_matches(rule: Any, value: Any, present: bool) -> bool:
+    """One entry of a pattern's list against a record's value (EventBridge pattern syntax: a literal, or
+    ``{"prefix": s}``, ``{"exists": bool}``, ``{"anything-but": v | [v, ...]}``, ``{"numeric": [op, n, ...]}``)."""
+    if not isinstance(rule, dict):
+        return present and value == rule
+    (operator, operand), *_ = rule.items()
+    if operator == "exists":
+        return present is bool(operand)
+    if not present:
+        return False
+    if operator == "prefix":
+        return isinstance(value, str) and value.startswith(str(operand))
+    if operator == "anything-but":
+        return value not in (operand if isinstance(operand, list) else [operand])
+    if operator == "numeric":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        compare = {
+            "=": float.__eq__,
+            "<": float.__lt__,
+            "<=": float.__le__,
+            ">": float.__gt__,
+            ">=": float.__ge__,
+        }
+        pairs = zip(operand[::2], operand[1::2], strict=True)
+        return all(compare[op](number, float(bound)) for op, bound in pairs)
+    raise ValueError(f"filter operator {operator!r} is not supported locally")
+
+
+def record_matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether the Lambda stream record ``record`` matches the filter ``pattern`` (Lambda event filtering: every
+    field the pattern names matches one of its values; a nested object recurses; a list-valued field matches when
+    one of its elements does)."""
+    for name, rule in pattern.items():
+        present = isinstance(record, dict) and name in record
+        value = record.get(name) if present else None
+        if isinstance(rule, dict):
+            if not isinstance(value, dict) or not record_matches(rule, value):
+                return False
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not any(_value_matches(entry, v, present) for entry in rule for v in values):
+            return False
+    return True
+
+
+def passes(patterns: list[dict[str, Any]], record: dict[str, Any]) -> bool:
+    """Whether ``record`` reaches the handler: no patterns, or one of ``patterns`` matches (filters are ORed)."""
+    return not patterns or any(record_matches(pattern, record) for pattern in patterns)
 
 
 def _jsonable_attribute(value: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +288,8 @@ class StreamPoller:
     invocations with the API handlers when they share this process (moto is not thread-safe).
     ``positions`` keeps the position across restarts; ``fresh_iterators`` takes a new iterator for every
     read (moto, see the module docstring); the stream is described again every ``discovery_interval``.
+    ``filters`` are the consumer's ``FilterCriteria`` patterns (:func:`filters_of`): records none matches are
+    dropped before invocation, as Lambda does. ``function`` names the consumer (its thread, its context).
     Times are seconds.
     """
 
@@ -232,6 +309,8 @@ class StreamPoller:
         positions: StreamPositions | None = None,
         fresh_iterators: bool = False,
         discovery_interval: float = 1.0,
+        filters: list[dict[str, Any]] | None = None,
+        function: str = "stream_processor",
     ) -> None:
         self._client = streams_client
         self.stream_arn = stream_arn
@@ -246,6 +325,8 @@ class StreamPoller:
         self._positions = positions
         self._fresh_iterators = fresh_iterators
         self._discovery_interval = discovery_interval
+        self._filters = list(filters or [])
+        self._function = function
         self._shards: dict[str, _Shard] = {}
         self._finished: set[str] = set()
         self._first_discovery = True
@@ -258,7 +339,7 @@ class StreamPoller:
 
     def start(self) -> None:
         """Start polling in a daemon thread."""
-        self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"stream-poller-{self._function}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -383,12 +464,14 @@ class StreamPoller:
 
     def _deliver(self, raw: list[dict[str, Any]], handler: StreamHandler) -> None:
         """Deliver ``raw`` records in order until each is acknowledged or given up on."""
-        records = [lambda_record(r, stream_arn=self.stream_arn, region=self._region) for r in raw]
+        every = [lambda_record(r, stream_arn=self.stream_arn, region=self._region) for r in raw]
+        records = [record for record in every if passes(self._filters, record)]
+        self.stats.filtered += len(every) - len(records)
         attempts = 0
         while records:
             try:
                 with self._lock:
-                    result = handler({"Records": records}, LambdaContext(function_name="stream_processor"))
+                    result = handler({"Records": records}, LambdaContext(function_name=self._function))
                 failed = _first_failure(result, records)
             except Exception:
                 log.exception("stream function raised; the batch of %d records failed", len(records))
@@ -473,6 +556,85 @@ def _bounded_retries(value: Any) -> int:
     return 10 if retries < 0 else min(retries, 10)
 
 
+@dataclass(frozen=True)
+class StreamConsumer:
+    """A function the table's stream triggers: its logical id, code directory and ``DynamoDB`` event ``Properties``
+    (starting position, batch size, retries, ``FilterCriteria``)."""
+
+    function: str
+    code_dir: Path
+    event_source: dict[str, Any]
+
+
+def stream_consumers(template: dict[str, Any] | None = None) -> list[StreamConsumer]:
+    """Every function with a ``DynamoDB`` event in ``template.yaml``, in the template's order (the statistics
+    function first)."""
+    found = []
+    for name, resource in (template or load_template())["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "DynamoDB":
+                code_dir = ROOT / str(resource["Properties"]["CodeUri"])
+                found.append(StreamConsumer(str(name), code_dir, dict(event.get("Properties") or {})))
+    return found
+
+
+class StreamPollers:
+    """The pollers of a table's stream, one per consumer, started and stopped together."""
+
+    def __init__(self, pollers: list[StreamPoller]) -> None:
+        self.pollers = pollers
+
+    def start(self) -> None:
+        """Start every poller's thread."""
+        for poller in self.pollers:
+            poller.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every poller (each waits up to ``timeout`` seconds)."""
+        for poller in self.pollers:
+            poller.stop(timeout)
+
+
+def stream_pollers_for_table(
+    dynamodb_client: Any,
+    table_name: str,
+    *,
+    region: str,
+    endpoint_url: str | None = None,
+    invoke_lock: threading.Lock | None = None,
+    invoker: Invoker | None = None,
+    positions_file: Path | None = None,
+    consumers: list[StreamConsumer] | None = None,
+) -> StreamPollers:
+    """A poller per stream consumer of ``template.yaml`` (:func:`stream_consumers`), each as
+    :func:`stream_poller_for_table` makes it, with its own filter and its own position (the first consumer's is
+    kept under the stream's ARN, the others' under ``<arn>|<function>``). Raises ``LookupError`` when the table has
+    no stream or the template no consumer."""
+    chosen = stream_consumers() if consumers is None else consumers
+    if not chosen:
+        raise LookupError("template.yaml has no DynamoDB stream function")
+    return StreamPollers(
+        [
+            stream_poller_for_table(
+                dynamodb_client,
+                table_name,
+                consumer.code_dir,
+                region=region,
+                endpoint_url=endpoint_url,
+                event_source=consumer.event_source,
+                invoke_lock=invoke_lock,
+                invoker=invoker,
+                function=consumer.function,
+                positions_file=positions_file,
+                positions_key=None if index == 0 else consumer.function,
+            )
+            for index, consumer in enumerate(chosen)
+        ]
+    )
+
+
 def stream_poller_for_table(
     dynamodb_client: Any,
     table_name: str,
@@ -485,12 +647,14 @@ def stream_poller_for_table(
     invoker: Invoker | None = None,
     function: str = "stream_processor",
     positions_file: Path | None = None,
+    positions_key: str | None = None,
 ) -> StreamPoller:
     """A poller for ``table_name``'s stream feeding the handler in ``code_dir/app.py``.
 
     ``event_source`` is the template's ``DynamoDB`` event ``Properties`` (starting position, batch size,
-    retries). The handler runs in this process (under ``invoke_lock``) or, with ``invoker``, in its own
-    instance as ``function``. ``positions_file`` keeps the stream position across restarts. The embedded
+    retries, ``FilterCriteria``: honoured). The handler runs in this process (under ``invoke_lock``) or, with
+    ``invoker``, in its own instance as ``function``. ``positions_file`` keeps the stream position across restarts
+    (under the stream's ARN, or ``<arn>|<positions_key>`` for a second consumer of the same stream). The embedded
     moto store (``endpoint_url`` None) reads with fresh iterators (module docstring). Raises
     ``LookupError`` when the table has no stream.
     """
@@ -513,9 +677,15 @@ def stream_poller_for_table(
         batch_size=min(int(props.get("BatchSize", 100)), 1000),
         max_retries=_bounded_retries(props.get("MaximumRetryAttempts", 5)),
         invoke_lock=invoke_lock,
-        positions=StreamPositions(positions_file, arn) if positions_file is not None else None,
+        positions=(
+            StreamPositions(positions_file, f"{arn}|{positions_key}" if positions_key else arn)
+            if positions_file is not None
+            else None
+        ),
         fresh_iterators=endpoint_url is None,
         poll_interval=0.25,  # Lambda's event source mapping polls a shard four times a second
         # Describing the stream costs moto nothing; elsewhere a closed shard triggers it at once anyway.
         discovery_interval=1.0 if endpoint_url is None else 10.0,
+        filters=filters_of(props),
+        function=function,
     )

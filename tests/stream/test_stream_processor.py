@@ -1,4 +1,4 @@
-"""The stream function on moto: exact statistics and user counts, exactly once, TTL clean-up, summaries.
+"""The stream functions on moto: exact statistics and user counts, exactly once, TTL clean-up, summaries.
 
 Records come from two places: the moto table's own stream (read with the ``dynamodbstreams`` client, so
 they have the shape DynamoDB gives them) and the sample events in ``events/stream_processor/``.
@@ -27,6 +27,7 @@ from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, Ses
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.stream import records as stream_records
+from session_service.stream.summaries import SummaryWriter
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 from tests.support import settle
 
@@ -279,24 +280,27 @@ class SizeRecorder:
         return self._client.transact_write_items(**kwargs)
 
 
-def test_summaries_share_the_counts_transactions_within_their_size(
+def test_the_commit_writes_no_summary_the_summary_function_writes_them(
     repo: SessionRepository, ddb: Any, reader: StreamReader
 ) -> None:
     for i in range(12):
         user = f"user{i}"
         session, _ = repo.create_session(user, SessionCreate(user_id=user))
         repo.append_messages(session.session_id, user, [msg(f"Topic {i}: kayaking in Norway.", 2, "0.01")])
+    records = reader.drain()
     recorder = SizeRecorder(ddb)
-    outcome = StreamProcessor(recorder, TABLE, ExtractiveSummarizer(), max_transact_items=7).apply(
-        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in reader.drain()], [])
+    outcome = StreamProcessor(recorder, TABLE, max_transact_items=7).apply(
+        stream_records.applicable_prefix([stream_records.parse_record(_record(r)) for r in records], [])
     )
-    assert outcome.summaries == 12 and outcome.applied == 24
+    assert outcome.summaries == 0 and outcome.applied == 24
     assert recorder.sizes and max(recorder.sizes) <= 7 and outcome.transactions == len(recorder.sizes)
-    # Four runs of three sessions (STATS, three users' USAGE and three marks each), then the twelve summaries in
-    # the room left and transactions of their own.
-    assert sum(recorder.sizes) == 4 * (1 + 3 + 3) + 12
+    # Four runs of three sessions (STATS, three users' USAGE and three marks each), and no summary.
+    assert sum(recorder.sizes) == 4 * (1 + 3 + 3)
     assert stats(ddb)["total_sessions"] == 12 and same(stats(ddb), truth(ddb))
     ids = [repo.list_user_sessions(f"user{i}").sessions[0].session_id for i in range(12)]
+    assert not any("Item" in ddb.get_item(TableName=TABLE, Key=summary_key(session_id)) for session_id in ids)
+    made = SummaryWriter(ddb, TABLE, ExtractiveSummarizer()).apply(records)
+    assert (made.due, made.written) == (12, 12)
     assert all("Norway" in _summary_item(ddb, session_id)["session_summary"] for session_id in ids)
 
 
@@ -485,7 +489,8 @@ def test_a_remove_by_a_user_leaves_the_contents(
     handler(reader.drain())
     assert same(stats(ddb), truth(ddb)) and stats(ddb)["total_sessions"] == 0
     pk = {"S": f"SESSION#{session.session_id}"}
-    assert partition_count(ddb, pk) == 3  # the message, the data item and the summary
+    # The message and the data item: no summary is kept of a session gone before its summary was written.
+    assert partition_count(ddb, pk) == 2
 
 
 # -- summaries -------------------------------------------------------------------------------------------

@@ -127,11 +127,12 @@ def test_render_resolves_the_authorizer_switch() -> None:
 def test_render_keeps_conditions_on_parameters_not_given() -> None:
     rendered = render({"AuthorizerEnabled": "false"})
     assert set(rendered["Conditions"]) == {"UseBedrock", "HasAlarmEmail"}
-    policies = rendered["Resources"]["StreamProcessorFunction"]["Properties"]["Policies"]
+    policies = rendered["Resources"]["SessionSummariesFunction"]["Properties"]["Policies"]
     assert {"Fn::If": ["UseBedrock", policies[-1]["Fn::If"][1], {"Ref": "AWS::NoValue"}]} == policies[-1]
     decided = render({"AuthorizerEnabled": "false", "SummaryModelId": "", "AlarmEmail": ""})
     assert "Conditions" not in decided
     assert "AlarmEmailSubscription" not in decided["Resources"]
+    assert len(decided["Resources"]["SessionSummariesFunction"]["Properties"]["Policies"]) == 2
     assert len(decided["Resources"]["StreamProcessorFunction"]["Properties"]["Policies"]) == 2
 
 
@@ -246,14 +247,15 @@ def test_stream_event(template: dict[str, Any]) -> None:
         for event in (function["Properties"].get("Events") or {}).values()
         if event["Type"] == "DynamoDB"
     ]
-    assert len(events) == 1
-    (stream,) = events
-    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert stream["BisectBatchOnFunctionError"] is True
-    assert 0 <= stream["MaximumRetryAttempts"] <= 10
-    assert 60 <= stream["MaximumRecordAgeInSeconds"] <= 86400
-    assert stream["DestinationConfig"]["OnFailure"]["Destination"]
-    assert stream["Stream"] == {"Fn::GetAtt": ["SessionTable", "StreamArn"]}
+    assert len(events) == 2  # statistics, and summaries apart
+    for stream in events:
+        assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert stream["BisectBatchOnFunctionError"] is True
+        assert 0 <= stream["MaximumRetryAttempts"] <= 10
+        assert 60 <= stream["MaximumRecordAgeInSeconds"] <= 86400
+        assert stream["DestinationConfig"]["OnFailure"]["Destination"]
+        assert stream["Stream"] == {"Fn::GetAtt": ["SessionTable", "StreamArn"]}
+        assert 1 <= len(stream["FilterCriteria"]["Filters"]) <= 5  # Lambda's quota of filters per mapping
 
 
 def test_alarms(template: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from session_service.settings import Settings
 if TYPE_CHECKING:
     from session_service.repository import SessionRepository
     from session_service.stream import StreamProcessor
+    from session_service.stream.summaries import SummaryWriter
 
 
 @cache
@@ -85,13 +86,21 @@ def repository() -> SessionRepository:
 
 
 def stream_processor() -> StreamProcessor:
-    """The stream function's :class:`~session_service.stream.StreamProcessor` over the configured table and
-    summarizer (``SUMMARY_MODEL_ID``)."""
+    """The statistics function's :class:`~session_service.stream.StreamProcessor` over the configured table (no
+    summarizer: the summary function makes the summaries)."""
     from session_service.stream import StreamProcessor
+
+    return StreamProcessor(dynamodb_client(), settings().table_name)
+
+
+def summary_writer() -> SummaryWriter:
+    """The summary function's :class:`~session_service.stream.summaries.SummaryWriter` over the configured table and
+    summarizer (``SUMMARY_MODEL_ID``)."""
+    from session_service.stream.summaries import SummaryWriter
     from session_service.summarizer import summarizer_for
 
     config = settings()
-    return StreamProcessor(dynamodb_client(), config.table_name, summarizer_for(config.summary_model_id))
+    return SummaryWriter(dynamodb_client(), config.table_name, summarizer_for(config.summary_model_id))
 
 
 def reset() -> None:

@@ -33,6 +33,9 @@ MODEL_USAGE = ("messages", "tokens", "cost")
 MARK_APPLIED = "applied"
 """A stream applied mark's attribute: the state the newest applied record left the session in
 (``<created_at>#<version:012d>#<0|1>``)."""
+SUMMARY_VERSION = "summary_version"
+"""A session's summary item's attribute: the session's ``version`` its summary was made at; a summary point passed at
+that version or before is covered (the summary function makes no summary twice on a replay)."""
 MARK_SESSION = "session_id"
 """A stream applied mark's attribute: the session it is about (its key holds it too, with a prefix)."""
 MODELS = "models"

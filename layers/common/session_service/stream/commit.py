@@ -1,11 +1,11 @@
-"""The commit of a batch: its counts, usage, applied marks and new summaries in one transaction per run.
+"""The commit of a batch: its counts, usage and applied marks in one transaction per run.
 
 A run's transaction ``ADD``s the run's summed deltas to ``STATS``, to each touched user's ``COUNTS``, ``USAGE`` and
 per-model usage items (a zero delta writes nothing), moves each session's applied mark to the state its last record
-left it in, and puts the new summaries in the room left. A transaction holds at most 100 items (an AWS limit): a
-batch touching more is cut into consecutive runs of records. Each mark is conditioned on being the mark read
-(``attribute_not_exists(PK) OR applied = :previous``), so two deliveries of a record race safely: the loser's
-transaction is cancelled (:class:`MarksMoved`) and it reads the marks again.
+left it in; summaries are not part of it (:mod:`~session_service.stream.summaries`). A transaction holds at most 100
+items (an AWS limit): a batch touching more is cut into consecutive runs of records. Each mark is conditioned on
+being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two deliveries of a record race safely:
+the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks again.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 from session_service.data import actions as table_actions
 from session_service.data import dynamo, service_actions
 from session_service.data import keys as table_keys
-from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
+from session_service.data.dynamo import TransactionCanceled
 from session_service.data.stats import MARK_APPLIED, MARK_SESSION
-from session_service.stream.records import Change, Delta, Outcome
+from session_service.stream.records import Change, Delta
 
 
 class StreamApplyError(RuntimeError):
@@ -31,12 +31,10 @@ class MarksMoved(Exception):
 
 
 class Stored(NamedTuple):
-    """What is stored of a batch's sessions and users: the applied marks (session id -> mark), the summaries (session
-    id -> ``created_at``, ``summary_through``, ``summary_messages``), the starts (``started_at``) of the users'
-    latest erasures (user id -> start)."""
+    """What is stored of a batch's sessions and users: the applied marks (session id -> mark), the starts
+    (``started_at``) of the users' latest erasures (user id -> start)."""
 
     marks: dict[str, str]
-    summaries: dict[str, dict[str, Any]]
     erasures: dict[str, str]
 
 
@@ -44,22 +42,16 @@ def read_stored(
     client: Any,
     table: str,
     session_ids: Iterable[str],
-    summary_ids: Iterable[str] = (),
     user_ids: Iterable[str] = (),
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Stored:
-    """The applied marks of ``session_ids``, the summaries of ``summary_ids`` and the erasures of ``user_ids``
-    (a consistent batch read)."""
-    keys = [table_keys.mark_key(i) for i in sorted(session_ids)] + [
-        table_keys.summary_key(i) for i in sorted(summary_ids)
-    ]
+    """The applied marks of ``session_ids`` and the erasures of ``user_ids`` (a consistent batch read)."""
+    keys = [table_keys.mark_key(i) for i in sorted(session_ids)]
     keys += [table_keys.erasure_key(user_id) for user_id in sorted(user_ids)]
     if not keys:
-        return Stored({}, {}, {})
-    projection = (
-        f"SK, {MARK_SESSION}, {MARK_APPLIED}, created_at, summary_through, summary_messages, user_id, started_at"
-    )
+        return Stored({}, {})
+    projection = f"SK, {MARK_SESSION}, {MARK_APPLIED}, user_id, started_at"
     found = dynamo.batch_get(client, table, keys, projection=projection, sleep=sleep)
     return Stored(
         {
@@ -67,7 +59,6 @@ def read_stored(
             for item in found
             if item["SK"] == table_keys.MARK_SK
         },
-        {str(item["session_id"]): item for item in found if item["SK"] == table_keys.SUMMARY_SK},
         {str(item["user_id"]): str(item["started_at"]) for item in found if item["SK"] == table_keys.ERASURE_SK},
     )
 
@@ -85,23 +76,6 @@ def read_incarnations(
     return {str(item["session_id"]): str(item["created_at"]) for item in found}
 
 
-def summary_put(table: str, item: dict[str, Any]) -> dict[str, Any]:
-    """The conditional write of a summary item (PutItem's or a transaction's ``Put``): a newer incarnation's
-    summary is never replaced by an older one's, nor a summary of newer messages by one of older (incarnation
-    times and message sort keys sort as text)."""
-    return {
-        "TableName": table,
-        "Item": serialize(item),
-        "ConditionExpression": (
-            "attribute_not_exists(PK) OR created_at < :incarnation"
-            " OR (created_at = :incarnation AND summary_through < :through)"
-        ),
-        "ExpressionAttributeValues": serialize(
-            {":incarnation": item["created_at"], ":through": item["summary_through"]}
-        ),
-    }
-
-
 def _usage_items(change: Change) -> set[tuple[str, str]]:
     """The usage items ``change`` moves: (owner, ``""``) for an owner's usage item, (owner, pair) for a per-model
     one (each a transaction item of the commit)."""
@@ -112,10 +86,10 @@ def _usage_items(change: Change) -> set[tuple[str, str]]:
     return found
 
 
-def _runs(pending: Sequence[Change], max_items: int) -> tuple[list[list[Change]], int]:
-    """``pending`` cut into consecutive runs whose items fit one transaction of ``max_items``, and the room (items)
-    left in the last run. A run's items: STATS, the COUNTS of users with count moves, the USAGE of users with usage
-    moves and their per-model usage items, a mark per session."""
+def _runs(pending: Sequence[Change], max_items: int) -> list[list[Change]]:
+    """``pending`` cut into consecutive runs whose items fit one transaction of ``max_items``. A run's items: STATS,
+    the COUNTS of users with count moves, the USAGE of users with usage moves and their per-model usage items, a mark
+    per session."""
     runs: list[list[Change]] = []
     counted: set[str] = set()
     used: set[tuple[str, str]] = set()
@@ -129,12 +103,11 @@ def _runs(pending: Sequence[Change], max_items: int) -> tuple[list[list[Change]]
             grown_used, grown_sessions = _usage_items(change), {change.session_id}
         runs[-1].append(change)
         counted, used, sessions = grown_counted, grown_used, grown_sessions
-    room = max_items - (1 + len(counted) + len(used) + len(sessions)) if runs else 0
-    return runs, room
+    return runs
 
 
 class Committer:
-    """Writes a batch's pending changes and new summaries (see the module docstring).
+    """Writes a batch's pending changes (see the module docstring).
 
     ``client`` is a low-level DynamoDB client, ``table`` the session table, ``max_items`` the most items of one
     transaction (DynamoDB's 100; tests make it smaller), ``sleep`` injectable for tests.
@@ -153,71 +126,19 @@ class Committer:
         self._max_items = max_items
         self._sleep = sleep
 
-    def write(
-        self,
-        pending: Sequence[Change],
-        marks: dict[str, str],
-        summaries: dict[str, dict[str, Any]],
-        outcome: Outcome,
-    ) -> int:
-        """Write ``pending`` and the new ``summaries`` (session id -> summary item) in runs that each fit one
-        transaction: the changes' runs in order, the summaries in the room left after them. ``marks`` (the marks
-        read) follows what is committed, ``summaries`` loses what is written (counted in ``outcome``). Returns
-        the number of transactions made; raises :class:`MarksMoved` when another delivery moved a mark first."""
-        runs, room = _runs(pending, self._max_items)
-        waiting = list(summaries)
-        plan: list[tuple[list[Change], list[str]]] = [(run, []) for run in runs]
-        if plan:  # the summaries fill the last run's room, then transactions of their own
-            plan[-1] = (runs[-1], waiting[:room])
-        plan += [([], waiting[i : i + self._max_items]) for i in range(room, len(waiting), self._max_items)]
-        transactions = 0
-        for run, ids in plan:
-            own = {session_id: summaries[session_id] for session_id in ids}
-            transactions += self._transact(run, marks, own)
-            outcome.summaries += len(own)  # what is left of them: the ones whose condition held
-            for session_id in ids:
-                del summaries[session_id]
-        return transactions
-
-    def _transact(self, run: Sequence[Change], marks: dict[str, str], summaries: dict[str, dict[str, Any]]) -> int:
-        """One transaction: the ``ADD``s and mark moves of ``run`` (:meth:`_actions`) and the new ``summaries``
-        (each conditioned never to replace a newer summary). Returns the transactions made.
-
-        When another delivery moved a mark first, the transaction is cancelled and :class:`MarksMoved` asks for a
-        fresh read and a retry. A summary whose condition failed (a newer one is stored) is left out of
-        ``summaries`` and the rest is written again. A single summary without counts is a conditional put alone.
-        """
-        actions = self._actions(run, marks)
-        transactions = 0
-        while actions or summaries:
-            if not actions and len(summaries) == 1:
-                session_id, item = next(iter(summaries.items()))
-                try:
-                    dynamo.conditional(self._client, "put_item", **summary_put(self._table, item))
-                except ConditionFailed:
-                    del summaries[session_id]
-                break
-            order = list(summaries)
+    def write(self, pending: Sequence[Change], marks: dict[str, str]) -> int:
+        """Write ``pending`` in runs that each fit one transaction, in order. ``marks`` (the marks read) follows what
+        is committed. Returns the number of transactions made; raises :class:`MarksMoved` when another delivery
+        moved a mark first (the runs before it are committed: their marks in ``marks`` say so)."""
+        runs = _runs(pending, self._max_items)
+        for run in runs:
             try:
-                dynamo.transact_write(
-                    self._client,
-                    actions + [{"Put": summary_put(self._table, summaries[i])} for i in order],
-                    sleep=self._sleep,
-                )
+                dynamo.transact_write(self._client, self._actions(run, marks), sleep=self._sleep)
             except TransactionCanceled as canceled:
-                if any(canceled.failed(index) for index in range(len(actions))):
-                    raise MarksMoved() from canceled
-                stale = [i for index, i in enumerate(order) if canceled.failed(len(actions) + index)]
-                if not stale:  # pragma: no cover - DynamoDB names the failed actions
-                    raise StreamApplyError("transaction cancelled without a failed condition") from canceled
-                for session_id in stale:
-                    del summaries[session_id]
-                continue
-            transactions += 1
-            break
-        for change in run:
-            marks[change.session_id] = change.mark
-        return transactions
+                raise MarksMoved() from canceled
+            for change in run:
+                marks[change.session_id] = change.mark
+        return len(runs)
 
     def _actions(self, run: Sequence[Change], marks: dict[str, str]) -> list[dict[str, Any]]:
         """The transaction items of ``run``: ``ADD`` to STATS, to users' COUNTS, USAGE and per-model usage, and

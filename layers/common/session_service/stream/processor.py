@@ -1,25 +1,26 @@
-"""The stream function's entry point: a Lambda batch read into changes and applied exactly once, phase by phase.
+"""The statistics function's entry point: a Lambda batch read into changes and applied exactly once, phase by phase.
 
 :meth:`StreamProcessor.apply` runs a batch's phases in this order; each is a short method below:
 
-1. start reading the newest messages of the sessions due for a summary (while the marks are read);
-2. commit the counts: read the applied marks, keep the changes not applied yet, make the summaries, delete the
-   contents of removed sessions, and write it all (:mod:`~session_service.stream.commit`), again on a fresh read
-   when another delivery moved a mark first;
-3. move lagging index keys; 4. clear the sessions' cuts and the chunks of replies finalized or deleted;
-5. raise a summary's failure, if any (the counts are in; Lambda's retry makes the summary);
-6. delete the tombstones; 7. forget the marks of sessions that left the table (an erasure's session counted in its
-progress then, exactly once); 8. advance the erasures whose progress records moved.
+1. commit the counts: read the applied marks, keep the changes not applied yet, delete the contents of removed
+   sessions, and write it all (:mod:`~session_service.stream.commit`), again on a fresh read when another delivery
+   moved a mark first;
+2. move lagging index keys; 3. clear the sessions' cuts and the chunks of replies finalized or deleted;
+4. delete the tombstones; 5. forget the marks of sessions that left the table (an erasure's session counted in its
+progress then, exactly once); 6. advance the erasures whose progress records moved.
 
-Phases 6 to 8 come last, once nothing of the batch can fail any more: a tombstone deleted, or a mark forgotten,
+Phases 4 to 6 come last, once nothing of the batch can fail any more: a tombstone deleted, or a mark forgotten,
 before a retry would make the retry skip what it must apply.
+
+Summaries are not made here: the summary function (:mod:`~session_service.stream.summaries`), the stream's second
+consumer, makes them, so a slow summarizer never delays a commit. A processor given a ``summarizer`` (one-process
+tools and tests that drive the stream through one function) runs that consumer's work on each batch after it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,14 +43,12 @@ from session_service.stream.commit import (
 )
 from session_service.stream.erasure import Eraser
 from session_service.stream.records import Change, MalformedRecord, Outcome
+from session_service.stream.summaries import SummaryWriter
 from session_service.stream.upkeep import MAINTENANCE_WORKERS, SUMMARY_HISTORY, Upkeep
 from session_service.summarizer import Summarizer
 
 MAX_COMMIT_ATTEMPTS = 6
 """Re-reads of the applied marks when another delivery moved them first."""
-
-History = dict[str, Future[list[dict[str, Any]]]]
-"""The reads of the newest messages under way, by session id."""
 
 
 @dataclass
@@ -68,21 +67,16 @@ class _Batch:
     def sessions(self) -> list[Change]:
         return [c for c in self.changes if c.kind == "session"]
 
-    def due_for_summary(self) -> list[Change]:
-        """The counted changes that ask for a summary, but none of a session this batch deletes for good (its items
-        are deleted before the commit)."""
-        newest = {c.session_id: c.image for c in self.sessions}
-        gone = {session_id for session_id, image in newest.items() if items.is_tombstone(image)}
-        return [c for c in self.counted if c.summary_due and c.image is not None and c.session_id not in gone]
-
 
 class StreamProcessor:
     """Applies DynamoDB stream batches to the table's derived items (see :mod:`session_service.stream`).
 
-    ``client`` is a low-level DynamoDB client, ``table_name`` the session table, ``summarizer`` makes summaries from
-    the newest ``history`` messages; ``workers`` threads move index keys and make summaries; ``max_transact_items``
-    bounds a transaction (DynamoDB's 100); ``clock`` (epoch seconds) and ``sleep`` are injectable for tests. Its jobs
-    are public for tests: ``commit``, ``cleanup``, ``upkeep``, ``eraser``.
+    ``client`` is a low-level DynamoDB client, ``table_name`` the session table; ``summarizer``, when given, makes
+    each batch's summaries after its commit (:class:`~session_service.stream.summaries.SummaryWriter` over the newest
+    ``history`` messages; the deployed statistics function has none: the summary function makes them);
+    ``workers`` threads move index keys; ``max_transact_items`` bounds a transaction (DynamoDB's 100); ``clock``
+    (epoch seconds) and ``sleep`` are injectable for tests. Its jobs are public for tests: ``commit``, ``cleanup``,
+    ``upkeep``, ``eraser``, ``summaries`` (``None`` without a summarizer).
     Raises :class:`~session_service.errors.ServiceUnavailable`, :class:`~session_service.errors.StoreUnavailable` and
     :class:`~session_service.stream.commit.StreamApplyError` when DynamoDB keeps failing: Lambda then retries the
     batch, and what was applied already is skipped.
@@ -92,7 +86,7 @@ class StreamProcessor:
         self,
         client: Any,
         table_name: str,
-        summarizer: Summarizer,
+        summarizer: Summarizer | None = None,
         *,
         history: int = SUMMARY_HISTORY,
         workers: int = MAINTENANCE_WORKERS,
@@ -105,8 +99,13 @@ class StreamProcessor:
         self._sleep = sleep
         self.commit = Committer(client, table_name, max_items=max_transact_items, sleep=sleep)
         self.cleanup = Cleanup(client, table_name, sleep=sleep)
-        self.upkeep = Upkeep(client, table_name, summarizer, history=history, workers=workers, sleep=sleep)
+        self.upkeep = Upkeep(client, table_name, workers=workers, sleep=sleep)
         self.eraser = Eraser(client, table_name, clock=clock, sleep=sleep)
+        self.summaries = (
+            SummaryWriter(client, table_name, summarizer, history=history, workers=workers, sleep=sleep)
+            if summarizer is not None
+            else None
+        )
 
     def handle(self, event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
         """Process a Lambda DynamoDB stream event ``{"Records": [...]}``.
@@ -136,7 +135,12 @@ class StreamProcessor:
             processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
             context=context,
         )
-        outcome = self.apply(records.applicable_prefix(parsed, failed))
+        applicable = records.applicable_prefix(parsed, failed)
+        outcome = self.apply(applicable)
+        if self.summaries is not None:
+            done = {change.sequence for change in applicable}
+            ordered = [r for r in event.get("Records", []) if _sequence(r) in done]
+            outcome.summaries = self.summaries.apply(ordered).written
         logger.info(
             "Stream batch applied",
             extra={
@@ -146,7 +150,6 @@ class StreamProcessor:
                 "skipped": outcome.skipped,
                 "transactions": outcome.transactions,
                 "deleted_items": outcome.deleted_items,
-                "summaries": outcome.summaries,
                 "index_moves": outcome.index_moves,
             },
         )
@@ -158,12 +161,9 @@ class StreamProcessor:
     def apply(self, changes: Sequence[Change]) -> Outcome:
         """Apply ``changes`` (in sequence order, all readable) exactly once, in the phases of the module docstring."""
         batch = _Batch(changes)
-        histories = self._read_histories(batch)
-        failure = self._commit_counts(batch, histories)
+        self._commit_counts(batch)
         self._move_index_keys(batch)
         self._clear_cuts(batch)
-        if failure is not None:  # the counts are in; Lambda retries the batch for the summary
-            raise failure
         self._delete_tombstones(batch)
         self._forget_marks(batch)
         self._advance_erasures(batch)
@@ -171,38 +171,25 @@ class StreamProcessor:
 
     # -- the phases, in order ----------------------------------------------------------------------------
 
-    def _read_histories(self, batch: _Batch) -> History:
-        """Start reading the newest messages of the sessions due for a summary, while the marks are read."""
-        return self.upkeep.read_histories((c.session_id, c.image) for c in batch.due_for_summary() if c.image)
-
-    def _commit_counts(self, batch: _Batch, histories: History) -> Exception | None:
-        """Commit the batch's counts, marks and summaries; read the marks again and recompute when another delivery
-        moved one first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`). Returns the
-        failure of a summary that could not be made, for :meth:`apply` to raise once the rest is done."""
+    def _commit_counts(self, batch: _Batch) -> None:
+        """Commit the batch's counts and marks; read the marks again and recompute when another delivery moved one
+        first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`)."""
         counted = batch.counted
-        summaries: dict[str, dict[str, Any]] | None = None
-        failure: Exception | None = None
         owners = {owner for c in counted for owner in c.usage}
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            # One read takes the marks, the stored summaries of the sessions due for one (the first time) and the
-            # erasures of the users whose usage moves.
-            summary_ids = set(histories) if summaries is None else set()
-            stored = read_stored(
-                self._client, self._table, {c.session_id for c in counted}, summary_ids, owners, sleep=self._sleep
-            )
+            # One read takes the marks and the erasures of the users whose usage moves.
+            stored = read_stored(self._client, self._table, {c.session_id for c in counted}, owners, sleep=self._sleep)
             pending = self._pending(counted, stored)
-            if summaries is None:
-                summaries, failure = self._make_summaries(batch, pending, histories, stored)
             self._delete_contents(batch, pending)
             try:
-                batch.outcome.transactions += self.commit.write(pending, stored.marks, summaries, batch.outcome)
+                batch.outcome.transactions += self.commit.write(pending, stored.marks)
             except MarksMoved:
                 continue
             batch.outcome.applied = len(pending)
             batch.outcome.skipped = len(counted) - len(pending)
             for change in pending:
                 batch.outcome.delta += change.delta
-            return failure
+            return
         raise StreamApplyError("applied marks kept moving")
 
     def _pending(self, counted: Sequence[Change], stored: Stored) -> list[Change]:
@@ -220,16 +207,6 @@ class StreamProcessor:
                 pending.append(records.without_erased_usage(change, stored.erasures))
                 latest[change.session_id] = change.mark
         return pending
-
-    def _make_summaries(
-        self, batch: _Batch, pending: Sequence[Change], histories: History, stored: Stored
-    ) -> tuple[dict[str, dict[str, Any]], Exception | None]:
-        """The new summaries of the sessions due for one (by session id), and the first failure to make one. A
-        change applied before (a retried batch whose summaries failed after the commit) may still owe its summary:
-        it is made unless the stored summary already covers it."""
-        applied_now = {id(c) for c in pending}
-        due = {c.session_id: (c.image, id(c) not in applied_now) for c in batch.due_for_summary() if c.image}
-        return self.upkeep.make_summaries(due, histories, stored.summaries)
 
     def _delete_contents(self, batch: _Batch, pending: Sequence[Change]) -> None:
         """Delete the contents of the sessions ``pending`` removes, before their marks move (a crash in between
@@ -276,3 +253,9 @@ class StreamProcessor:
         """Run a pass of each erasure whose progress record moved (once per user)."""
         for user_id in dict.fromkeys(c.user_id for c in batch.changes if c.kind == "erasure"):
             batch.outcome.erasure_writes += self.eraser.advance(user_id)
+
+
+def _sequence(record: dict[str, Any]) -> int:
+    """A raw record's sequence number (``-1`` when unreadable: such a record is never applicable)."""
+    text = (record.get("dynamodb") or {}).get("SequenceNumber")
+    return int(text) if isinstance(text, str) and text.isdigit() else -1

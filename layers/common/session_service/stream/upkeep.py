@@ -4,22 +4,20 @@
   session record shows its ``last_activity`` a minute or more past its keys
   (:func:`~session_service.data.keys.index_lags`), the newest such record of the batch moves them, conditioned on the
   item still being as that record left it, so a key never moves back in time.
-* **Summaries**: when a session's ``message_count`` reaches a
-  :func:`~session_service.stream.records.summary_point`, its summary is made once per batch from its last
-  :data:`SUMMARY_HISTORY` messages into the session's summary item, which the commit puts on the condition that it
-  never replaces a summary of newer messages (:func:`~session_service.stream.commit.summary_put`). A summary that
-  would cover no newer message than the stored one is not made. The session item is not written, so a summary
-  costs appends nothing.
+* **Summaries**: a summary is made from a session's last :data:`SUMMARY_HISTORY` messages into the session's summary
+  item (:meth:`Upkeep.summary_of`); the summary function (:mod:`~session_service.stream.summaries`) decides when and
+  writes it. A summary that would cover no newer message than the stored one is not made. The session item is not
+  written, so a summary costs appends nothing.
 
-The index moves and summaries of a batch are independent single-item work, made concurrently on one thread pool
+The index moves (and a batch's summaries) are independent single-item work, made concurrently on one thread pool
 kept for the process (:func:`pool`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -46,15 +44,15 @@ class Upkeep:
     """Moves lagging index keys and makes summaries (see the module docstring).
 
     ``client`` is a low-level DynamoDB client, ``table`` the session table, ``summarizer`` makes summaries from the
-    newest ``history`` messages; ``workers`` threads do a batch's work concurrently; ``sleep`` is injectable for
-    tests.
+    newest ``history`` messages (``None``: this one moves index keys only); ``workers`` threads do a batch's work
+    concurrently; ``sleep`` is injectable for tests.
     """
 
     def __init__(
         self,
         client: Any,
         table: str,
-        summarizer: Summarizer,
+        summarizer: Summarizer | None = None,
         *,
         history: int = SUMMARY_HISTORY,
         workers: int = MAINTENANCE_WORKERS,
@@ -109,45 +107,6 @@ class Upkeep:
 
     # -- summaries ------------------------------------------------------------------------------------
 
-    def read_histories(self, hots: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Future[list[dict[str, Any]]]]:
-        """Start reading the newest messages of each of ``hots`` ((session id, its image) in record order), on the
-        pool; returns the reads under way by session id (a session's last image's)."""
-        return {session_id: pool(self._workers).submit(self.newest_messages, hot) for session_id, hot in hots}
-
-    def make_summaries(
-        self,
-        due: dict[str, tuple[dict[str, Any], bool]],
-        histories: dict[str, Future[list[dict[str, Any]]]],
-        stored: dict[str, dict[str, Any]],
-    ) -> tuple[dict[str, dict[str, Any]], Exception | None]:
-        """New summary items of the sessions that are due (session id -> its newest image, and whether to check
-        first that the stored summary does not already cover it; ``histories`` holds the reads of their newest
-        messages, under way; ``stored`` their stored summaries as read), made concurrently. Returns them by
-        session id, and the first failure (a summarizer's or DynamoDB's error) for the caller to raise once the
-        counts are committed."""
-        made = {
-            session_id: pool(self._workers).submit(
-                self.summary_of,
-                session_id,
-                image,
-                histories[session_id].result,
-                stored.get(session_id, {}),
-                unless_covered=check,
-            )
-            for session_id, (image, check) in due.items()
-        }
-        summaries: dict[str, dict[str, Any]] = {}
-        failure: Exception | None = None
-        for session_id, future in made.items():
-            try:
-                item = future.result()
-            except Exception as exc:  # raised again once the counts are committed
-                failure = failure or exc
-                continue
-            if item is not None:
-                summaries[session_id] = item
-        return summaries, failure
-
     def summary_of(
         self,
         session_id: str,
@@ -161,7 +120,9 @@ class Upkeep:
         the stored summary (``stored``, ``{}`` for none) covers it already: with ``unless_covered``, its
         ``message_count``; always, the newest message read (the conditional write would keep the stored one).
         ``history`` gives its newest messages, newest first (:meth:`newest_messages`); it is not called when the
-        stored summary covers ``message_count``."""
+        stored summary covers ``message_count``. Raises ``RuntimeError`` when this upkeep has no summarizer."""
+        if self._summarizer is None:
+            raise RuntimeError("no summarizer: summaries are made by the summary function")
         incarnation = str(hot["created_at"])
         summary = stored if stored and stored.get("created_at") == incarnation else {}
         if unless_covered and summary and int(summary.get("summary_messages", 0)) >= int(hot.get("message_count", 0)):
