@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -110,3 +111,11 @@ def test_an_append_counts_the_message_its_tokens_and_cost_and_a_repeat_counts_no
     assert api("POST", f"{url}:batch", query={"user_id": user}, json_body=batch)[0] == 201
     (imported,) = published()
     assert (imported["MessagesAppended"], imported["MessageTokens"]) == ([2.0], [5.0])
+
+
+def test_invocations_that_record_no_metric_warn_nothing(api: Any, user: str, published: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            assert api("GET", "/health")[0] == 200
+            assert api("GET", api.session_url(str(uuid.uuid4())), query={"user_id": user})[0] == 404

@@ -67,7 +67,8 @@ def metric_dimensions(event: Mapping[str, Any]) -> None:
     Not the model or the user: client-chosen values would make a billed custom metric each (usage by model
     is ``GET /users/{user_id}/usage``)."""
     stage = (event.get("requestContext") or {}).get("stage")
-    if isinstance(stage, str) and stage:
+    # Kept until a flush clears it: adding it again would warn on every invocation that records no metric.
+    if isinstance(stage, str) and stage and metrics.dimension_set.get("stage") != stage:
         metrics.add_dimension(name="stage", value=stage)
 
 
