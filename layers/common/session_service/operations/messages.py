@@ -297,7 +297,7 @@ def pop_messages(
     never return the same message. A streamed reply's chunks, the stream function deletes when it sees the
     deletion (as for a deleted reply). With a ``guard`` (an ``Idempotency-Key``), a retry of a pop that was applied
     but whose answer and record were lost writes nothing and returns an empty list
-    (:class:`~session_service.data.guard.GuardHit`: the messages are gone; the count is the guard's).
+    (:class:`~session_service.data.guard.GuardHit`: the messages are gone).
     Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`ServiceUnavailable` (still losing races
     after :data:`POP_ATTEMPTS`), :class:`~session_service.errors.IdempotencyKeyReused`.
     """
