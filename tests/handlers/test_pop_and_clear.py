@@ -16,7 +16,9 @@ import pytest
 
 from session_service import rules, wiring
 from session_service.data import dynamo, keys, stats
+from session_service.data.dynamo import TransactionCanceled
 from session_service.models import MAX_POP_MESSAGES, MessageCreate, MessageRole
+from session_service.operations import messages
 
 CLAUDE = {"provider": "bedrock", "model": "claude"}
 
@@ -284,3 +286,27 @@ def test_a_retried_clear_with_its_idempotency_key_answers_the_first_answer(
     _append(api, user, sid, content="new")
     assert _clear(api, user, sid, **{"Idempotency-Key": "clear-1"}) == (200, {"deleted": 3})
     assert len(_listing(api, user, sid)) == 1  # the retry wrote nothing
+
+
+def test_a_pop_that_keeps_losing_its_race_answers_503_and_writes_nothing(
+    api: Any, ddb: Any, user: str, new_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pop whose every transaction finds its newest message taken by another (a race it always loses)
+    sid = new_session()["session_id"]
+    _append(api, user, sid)
+    before = _hot(ddb, sid)
+    attempts: list[int] = []
+
+    def lose(*_: Any, **__: Any) -> None:
+        attempts.append(1)
+        raise TransactionCanceled([{"Code": "ConditionalCheckFailed"}, {"Code": "None"}])
+
+    monkeypatch.setattr(messages, "transact_guarded", lose)
+    monkeypatch.setattr(messages.time, "sleep", lambda _: None)
+    # When it pops
+    status, answer = _pop(api, user, sid)
+    # Then it gave up after its bounded retries with a 503 that says why, and nothing moved
+    assert status == 503, answer
+    assert "retry the pop" in answer["detail"]
+    assert len(attempts) == messages.POP_ATTEMPTS
+    assert _hot(ddb, sid) == before
