@@ -102,7 +102,7 @@ integration: $(VENV)/.installed dynamodb-local
 # The frameworks' own tests (OpenAI Agents SDK, Claude Agent SDK) and ours (LangChain, the adapters) on the client's
 # adapters, against a devserver on DynamoDB Local; the OpenAI sdist is downloaded once into .cache/frameworks/.
 test-frameworks: $(FRAMEWORKS_VENV)/.installed dynamodb-local
-	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/frameworks
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider -p no:asyncio tests/frameworks
 
 # The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
 # follows the main run's. Fails when either fails; the last line says which Pythons ran what.
