@@ -1,6 +1,5 @@
-"""An export reads at the least requests (issue 23): per page the user's counts and session keys, the sessions'
-hot, data and summary items in batches (BatchGetItem), and one Query per session of its messages and memory
-records together."""
+"""An export reads at the least requests (issue 23): per page the user's counts and session keys, then one Query
+per session of its whole partition (its session items, messages and memory records together)."""
 
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ from typing import Any
 import pytest
 
 from session_service.models import MemoryCreate, MemoryType, MessageCreate, MessageRole, SessionCreate
-from session_service.operations.export import EXPORT_SESSIONS_READ
 from session_service.repository import SessionRepository
 
-SESSIONS, MESSAGES = 34, 2
+SESSIONS, MESSAGES = 12, 2
 
 
 class Clock:
@@ -69,18 +67,17 @@ def _ids(page: list[str]) -> list[tuple[str, str]]:
     return [(row.get("message_id") or row.get("memory_id") or row["session_id"], row["type"]) for row in rows]
 
 
-def test_an_export_reads_sessions_in_batches_and_each_session_in_one_query(
+def test_an_export_reads_each_session_in_one_query(
     store: SessionRepository, user: str, exported: list[tuple[str, str]], calls: list[str]
 ) -> None:
-    # One page: the counts, the keys, the sessions in batches, one Query per session
+    # One page: the counts, the keys, one Query per session
     calls.clear()
     page, token = store.export_user(user, 1000)
     assert token is None and _ids(page) == exported
-    batches = -(-SESSIONS // EXPORT_SESSIONS_READ)
-    assert sorted(calls) == sorted(["GetItem", "Query", *["BatchGetItem"] * batches, *["Query"] * SESSIONS])
+    assert calls == ["GetItem", "Query", *["Query"] * SESSIONS]
 
-    # Pages of 7 lines: per page the counts, the keys and one batch of sessions; per session one Query, and per
-    # page that resumes inside a session at most two more (the rest of its messages, its memory records)
+    # Pages of 7 lines: per page the counts and the keys; per session one Query, and one more for the session a
+    # page resumes inside
     calls.clear()
     lines, token, pages = [], None, 0
     while pages == 0 or token is not None:
@@ -88,5 +85,5 @@ def test_an_export_reads_sessions_in_batches_and_each_session_in_one_query(
         lines += _ids(page)
         pages += 1
     assert lines == exported
-    assert calls.count("GetItem") == pages and calls.count("BatchGetItem") == pages
-    assert calls.count("Query") <= pages + SESSIONS + 2 * pages
+    assert calls.count("GetItem") == pages and set(calls) == {"GetItem", "Query"}
+    assert calls.count("Query") <= pages + SESSIONS + pages

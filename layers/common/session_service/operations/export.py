@@ -23,7 +23,7 @@ from session_service.data.keys import (
     session_pk,
 )
 from session_service.data.reads import messages_query, user_sessions_query
-from session_service.errors import InvalidCursor
+from session_service.errors import InvalidCursor, SessionNotFound
 from session_service.models import ExportType as Line
 from session_service.models import export_line
 from session_service.operations import Store
@@ -33,8 +33,6 @@ MAX_EXPORT_PAGE_BYTES = 6_291_456 - 64 * 1024
 the payload limit of "Lambda quotas"), and that is the JSON document the runtime writes, in which the NDJSON body
 is one escaped string. Lines are counted as escaped (:func:`_escaped_size`); 64 KiB are left for the status,
 the headers (the ``Next-Token`` cursor is at most 2 KiB) and the document's own syntax."""
-EXPORT_SESSIONS_READ = 33
-"""Sessions whose hot, data and summary items one BatchGetItem reads (100 keys a request, an AWS limit)."""
 EXPORT_PARTS = ("session", "messages", "memory")
 """Where a page of an export may stop within a session: before its line, among its messages, or among its
 memory records."""
@@ -87,42 +85,30 @@ def export_user(
     did not exist when the export passed there); one ahead of it is. A session expired or deleted is left
     out, as is one whose id was taken over by a new session while a page stopped inside it.
 
-    Each page reads the caller's session keys (GSI1, keys only), then only what it emits: per session its hot,
-    data and summary items (its hot item alone where a page resumes inside it) and its messages and memory
-    records, each Query's ``Limit`` what the page still takes. A page holds ``page_size`` lines, fewer when the
-    next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB response), and may be empty when
-    the previous one ended exactly at the end. Raises :class:`~session_service.errors.InvalidCursor` for a cursor
-    altered or issued for another caller.
+    Each page reads the caller's counts (an erasure running ends the export) and session keys (GSI1, keys only),
+    then each session it reaches in one Query of its partition (:func:`_session_records`: its session items,
+    messages and memory records together; part by part, each Query's ``Limit`` what the page still takes, past a
+    Query's page of 1 MB). The least any export of this table can do is one request per session (a BatchGetItem of
+    sessions' items would charge each item rounded up to 4 KB; a Query charges their total size). A page holds
+    ``page_size`` lines, fewer when the next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB
+    response), and may be empty when the previous one ended exactly at the end. Raises
+    :class:`~session_service.errors.InvalidCursor` for a cursor altered or issued for another caller.
     """
     scope = f"export|{caller}"
     position = _export_position(store, scope, next_token) if next_token else None
     if reads.user_erasing(store.table, caller):  # gone for every reader from the moment the erasure was accepted
         return [], None
     page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
-    left = [sid for sid in _session_ids(store, caller) if position is None or sid >= position["s"]]
-    while left and page.room > 0:
-        # The next sessions' items in one BatchGetItem: as many as the page may still reach (a session is at
-        # least its line), at most what one request reads.
-        group, left = left[: min(page.room, EXPORT_SESSIONS_READ)], left[min(page.room, EXPORT_SESSIONS_READ) :]
-        parts = _session_items(store, group)
-        for session_id in group:
-            resume = position if position is not None and session_id == position["s"] else None
-            stop = _export_session(store, session_id, caller, resume, page, parts.get(session_id, {}))
-            if stop is not None:
-                return page.taken, store.cursors.encode(scope, stop)
-    if left:
-        return page.taken, store.cursors.encode(scope, {"s": left[0], "c": "", "p": "session", "k": None})
+    for session_id in _session_ids(store, caller):
+        if position is not None and session_id < position["s"]:
+            continue
+        if page.room <= 0:
+            return page.taken, store.cursors.encode(scope, {"s": session_id, "c": "", "p": "session", "k": None})
+        resume = position if position is not None and session_id == position["s"] else None
+        stop = _export_session(store, session_id, caller, resume, page)
+        if stop is not None:
+            return page.taken, store.cursors.encode(scope, stop)
     return page.taken, None
-
-
-def _session_items(store: Store, session_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The hot, data and summary items of each session (session id -> sort key -> item), whoever owns them, in
-    one consistent BatchGetItem (:data:`EXPORT_SESSIONS_READ` sessions, three keys each)."""
-    keys = [key(session_pk(sid), sort_key) for sid in session_ids for sort_key in (SESSION_SK, DATA_SK, SUMMARY_SK)]
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-    for item in store.table.batch_get(keys):
-        found.setdefault(str(session_id_of(str(item["PK"]))), {})[str(item["SK"])] = item
-    return found
 
 
 def _export_position(store: Store, scope: str, token: str) -> dict[str, Any]:
@@ -148,32 +134,34 @@ def _session_ids(store: Store, caller: str) -> list[str]:
 
 
 def _export_session(
-    store: Store,
-    session_id: str,
-    caller: str,
-    resume: dict[str, Any] | None,
-    page: _ExportPage,
-    found: dict[str, dict[str, Any]],
+    store: Store, session_id: str, caller: str, resume: dict[str, Any] | None, page: _ExportPage
 ) -> dict[str, Any] | None:
     """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return the
-    position to continue from when the page filled, ``None`` when the session is done or not live. ``found`` holds
-    the session's hot, data and summary items by sort key (:func:`_session_items`)."""
+    position to continue from when the page filled, ``None`` when the session is done or not live."""
+    whole = _session_records(store, session_id)
+    records: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    if whole is None:  # more than a Query's page: its session items, then its records part by part
+        try:
+            found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, DATA_SK, SUMMARY_SK)
+        except SessionNotFound:
+            return None
+    else:
+        found, records = whole[0], (whole[1], whole[2])
     hot = found.get(SESSION_SK)
     if hot is None or not store.is_live(hot, caller):
         return None  # expired or deleted (since the last page)
+    if resume is not None and resume["p"] != "session" and hot["created_at"] != resume["c"]:
+        return None  # expired, and its id taken by a session created after the export began
+    at = {"s": session_id, "c": str(hot["created_at"])}
+    part, after = "messages", None
     if resume is None or resume["p"] == "session":
-        at = {"s": session_id, "c": str(hot["created_at"])}
         session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
         if not page.add(export_line(Line.SESSION, session)):
             return {**at, "p": "session", "k": None}
-        whole = _session_records(store, hot)
-        if whole is not None:
-            return _export_records(store, hot, page, at, *whole)
-        part, after = "messages", None
     else:
-        if hot["created_at"] != resume["c"]:
-            return None  # expired, and its id taken by a session created after the export began
-        at, part, after = {"s": session_id, "c": resume["c"]}, str(resume["p"]), resume["k"]
+        part, after = str(resume["p"]), resume["k"]
+    if records is not None:
+        return _export_records(store, hot, page, at, (part, after), *records)
     if part == "messages":
         done, after = _export_messages(store, hot, page, after)
         if not done:
@@ -183,17 +171,19 @@ def _export_session(
     return None if done else {**at, "p": "memory", "k": after}
 
 
-def _session_records(store: Store, hot: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
-    """The messages and memory records of the session ``hot`` describes, in one consistent Query of the sort keys
-    from ``MEM#`` to ``MSG#~`` (memory records, client-chosen ids' reservations, messages): its incarnation's
-    visible messages oldest first and its memory records by type then oldest first; ``None`` when they take more
-    than the Query's one page (1 MB), read then part by part."""
-    incarnation = str(hot["created_at"])
+def _session_records(
+    store: Store, session_id: str
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """A session's partition in one consistent Query of the sort keys from ``MEM#`` to ``SESSION#~`` (memory
+    records, client-chosen ids' reservations, messages, then the hot, data and summary items), whoever owns it:
+    its session items by sort key, its messages (the hot item's incarnation's, visible) oldest first and its memory
+    records (of that incarnation) by type then oldest first; ``None`` when the partition takes more than the
+    Query's one page (1 MB), read then part by part."""
     response = store.table.query(
         {
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
             "ExpressionAttributeValues": serialize(
-                {":pk": session_pk(str(hot["session_id"])), ":first": MEMORY_PREFIX, ":last": MESSAGE_END}
+                {":pk": session_pk(session_id), ":first": MEMORY_PREFIX, ":last": f"{SESSION_SK}#~"}
             ),
             "ConsistentRead": True,
         }
@@ -201,15 +191,22 @@ def _session_records(store: Store, hot: dict[str, Any]) -> tuple[list[dict[str, 
     if "LastEvaluatedKey" in response:
         return None
     found = [deserialize(raw) for raw in response.get("Items", [])]
+    sessions = {str(item["SK"]): item for item in found if str(item["SK"]).startswith(SESSION_SK)}
+    hot = sessions.get(SESSION_SK)
+    if hot is None:
+        return sessions, [], []
+    incarnation = str(hot["created_at"])
     messages = [
-        item for item in found if str(item["SK"]) >= message_start(incarnation) and rules.visible(str(item["SK"]), hot)
+        item
+        for item in found
+        if MESSAGE_END > str(item["SK"]) >= message_start(incarnation) and rules.visible(str(item["SK"]), hot)
     ]
     memories = [
         item
         for item in found
         if str(item["SK"]).startswith(MEMORY_PREFIX) and str(item.get("created_at", "")) >= incarnation
     ]
-    return messages, memories
+    return sessions, messages, memories
 
 
 def _export_records(
@@ -217,19 +214,26 @@ def _export_records(
     hot: dict[str, Any],
     page: _ExportPage,
     at: dict[str, Any],
+    position: tuple[str, str | None],
     messages: list[dict[str, Any]],
     memories: list[dict[str, Any]],
 ) -> dict[str, Any] | None:
-    """Add a session's ``messages`` then its ``memories`` (:func:`_session_records`) to ``page``; return the
-    position to continue from when the page filled, ``None`` when they all fit."""
-    after = None
-    for item in messages:
-        message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
-        if not page.add(export_line(Line.MESSAGE, message)):
-            return {**at, "p": "messages", "k": after}
-        after = str(item["SK"])
-    after = None
+    """Add a session's ``messages`` then its ``memories`` (:func:`_session_records`) past ``position`` (the part,
+    and the last sort key emitted in it) to ``page``; return the position to continue from when the page filled,
+    ``None`` when they all fit."""
+    part, after = position
+    if part == "messages":
+        for item in messages:
+            if after is not None and str(item["SK"]) <= after:
+                continue
+            message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
+            if not page.add(export_line(Line.MESSAGE, message)):
+                return {**at, "p": "messages", "k": after}
+            after = str(item["SK"])
+        after = None
     for item in memories:
+        if after is not None and str(item["SK"]) <= after:
+            continue
         if not page.add(export_line(Line.MEMORY, memory_from_item(item))):
             return {**at, "p": "memory", "k": after}
         after = str(item["SK"])
