@@ -181,6 +181,29 @@ class Floor:
             delta = {k: v for k, v in delta.items() if v}
             if delta:
                 changes.append((_s(image, "session_id"), _s(image, "user_id"), _mark(image, not new), delta))
+        for run in self._runs(changes):
+            self._commit(run)
+
+    @staticmethod
+    def _runs(changes: list[tuple[str, str, str, dict[str, Decimal]]]) -> list[list[Any]]:
+        """``changes`` cut into consecutive runs whose items fit one transaction (DynamoDB's 100)."""
+        runs: list[list[Any]] = []
+        items: set[tuple[str, ...]] = set()
+        for change in changes:
+            session_id, owner, _mark, delta = change
+            wanted = {("mark", session_id), ("usage", owner)} | {
+                ("model", owner, n[:-2]) for n in delta if n[:3] == "by:"
+            }
+            if not runs or len(items | wanted) + 1 > 100:
+                runs.append([])
+                items = set()
+            runs[-1].append(change)
+            items |= wanted
+        return runs
+
+    def _commit(self, changes: list[tuple[str, str, str, dict[str, Decimal]]]) -> None:
+        """One transaction; when a mark's condition fails, the failed marks (named by the cancellation reasons)
+        tell which changes were applied, and the rest is written again."""
         applied: dict[str, str] = {}
         for _ in range(6):
             pending = [c for c in changes if c[2] > applied.get(c[0], "")]
@@ -303,10 +326,13 @@ class Measured:
         self.writes.update(self.bill.touched)
         return result
 
-    def hottest(self) -> tuple[str, float]:
-        if not self.writes:
+    def hottest(self, shared: bool = False) -> tuple[str, float]:
+        """The item written by the most batches, and their share; ``shared``: among the items no user owns
+        (statistics), the ones every batch could write."""
+        found = [(k, n) for k, n in self.writes.most_common() if not shared or "USER#" not in k[0]]
+        if not found:
             return "-", 0.0
-        (key, count), *_ = self.writes.most_common(1)
+        (key, count), *_ = found
         return "/".join(key), count / self.batches
 
 
@@ -383,6 +409,9 @@ def one_run(bench: Any, args: Any, number: int) -> dict[str, Any]:
 
 
 def report(number: int, run: dict[str, Any]) -> dict[str, float]:
+    """Print a run's figures; returns the ratios and rates the median is taken of."""
+    from session_service.data.stats import STATS_SHARDS
+
     handler, floor, summaries = run["handler"], run["floor"], run["summaries"]
     api = run["api"]
     figures = {
@@ -393,8 +422,9 @@ def report(number: int, run: dict[str, Any]) -> dict[str, float]:
         "handler_rps": api / handler.elapsed,
         "floor_rps": api / floor.elapsed,
     }
-    hot_key, hot_share = handler.hottest()
-    floor_key, floor_share = floor.hottest()
+    hot_key, hot_share = handler.hottest(shared=True)
+    floor_key, floor_share = floor.hottest(shared=True)
+    user_key, user_share = handler.hottest()
     print(f"run {number}: {api} workload records, {run['passed']} through the statistics filter; its own writes "
           f"brought {run['own']} more ({run['rounds']} rounds); failed records: {run['failed']}")  # fmt: skip
     print(f"  statistics function: {handler.elapsed:.2f} s ({figures['handler_rps']:,.0f} workload records/s),"
@@ -405,8 +435,9 @@ def report(number: int, run: dict[str, Any]) -> dict[str, float]:
           f" {floor.bill.units:.0f} WCU billed, {floor.batches} batches")  # fmt: skip
     print(f"  ratios: time {figures['time']:.2f}x, write units {figures['wcu']:.2f}x; statistics identical to the"
           f" floor's: {run['identical']}")  # fmt: skip
-    print(f"  most written item: function {hot_key} by {hot_share:.0%} of its batches; floor {floor_key} by"
-          f" {floor_share:.0%}")  # fmt: skip
+    print(f"  most written shared item: function {hot_key} by {hot_share:.0%} of its batches (1/N = "
+          f"{1 / STATS_SHARDS:.0%}); floor {floor_key} by {floor_share:.0%}; most written of all (a user's, as in"
+          f" the floor): {user_key} by {user_share:.0%}")  # fmt: skip
     print(f"  summary function (apart): {summaries.elapsed:.2f} s, {run['summaries_written']} summaries written,"
           f" {summaries.meter.requests} requests {json.dumps(summaries.meter.calls)},"
           f" {summaries.bill.units:.0f} WCU billed")  # fmt: skip
