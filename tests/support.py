@@ -163,8 +163,9 @@ def mentioning(client: Any, table: str, *needles: str) -> list[tuple[str, str]]:
 
 
 def stats_item(client: Any, table: str) -> dict[str, Any]:
-    """The global ``STATS`` item (plain values; empty when there is none), read consistently."""
-    from session_service.data import dynamo, keys
+    """The global ``STATS`` totals: its shards, read consistently and summed (plain values; empty when there is
+    none)."""
+    from session_service.data import dynamo, keys, stats
 
-    found = client.get_item(TableName=table, Key=keys.STATS_KEY, ConsistentRead=True).get("Item")
-    return dynamo.deserialize(found) if found else {}
+    shards = [keys.stats_key(shard) for shard in range(stats.STATS_SHARDS)]
+    return stats.sum_shards(dynamo.batch_get(client, table, shards))

@@ -20,7 +20,7 @@ from session_service.data import keys
 from session_service.data.dynamo import deserialize
 from session_service.models import MemoryCreate, MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
-from tests.support import Handle, mentioning, settle
+from tests.support import Handle, mentioning, settle, stats_item
 
 pytestmark = pytest.mark.fresh_table
 
@@ -49,7 +49,7 @@ def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_a
         sid, "user-hana", [MessageCreate(role="user", content="hi", tokens_used=3, cost_usd=Decimal("0.01"))]
     )
     settle(reader, handler)
-    assert int(_item(ddb, keys.STATS_KEY)["total_sessions"]) == 1
+    assert int(stats_item(ddb, TABLE)["total_sessions"]) == 1
     # When 20 days later she adds a memory record: the session's expiry slides 20 days, its mark's does not
     now[0] += timedelta(days=20)
     repo.add_memory(sid, "user-hana", MemoryCreate(memory_type="preference", content="likes tea"))
@@ -66,7 +66,7 @@ def test_a_session_removed_by_ttl_after_its_mark_expired_leaves_the_statistics_a
     assert handler(batch) == {"batchItemFailures": []}
     settle(reader, handler)
     # Then the session leaves the statistics, hana's counts and usage, and its items leave the table (SPEC section 6)
-    stats = _item(ddb, keys.STATS_KEY)
+    stats = stats_item(ddb, TABLE)
     assert int(stats["total_sessions"]) == 0 and int(stats["total_messages"]) == 0
     assert repo.get_usage("user-hana").sessions == 0
     assert [key for key in mentioning(ddb, TABLE, sid) if key[0] == f"SESSION#{sid}"] == []

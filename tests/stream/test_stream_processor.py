@@ -22,14 +22,14 @@ from devserver.streams import StreamReader
 from devserver.template import ROOT
 from session_service.cursor import CursorCodec
 from session_service.data.dynamo import deserialize
-from session_service.data.keys import STATS_KEY, session_key, summary_key, user_counts_key
+from session_service.data.keys import session_key, summary_key, user_counts_key
 from session_service.models import ChunkCreate, MemoryCreate, MessageCreate, SessionCreate, SessionUpdate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
 from session_service.stream import records as stream_records
 from session_service.stream.summaries import SummaryWriter
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
-from tests.support import settle
+from tests.support import settle, stats_item
 
 pytestmark = pytest.mark.fresh_table  # STATS, the user counts and the stream are table-wide
 
@@ -66,8 +66,7 @@ def event_records(name: str) -> list[dict[str, Any]]:
 
 
 def stats(ddb: Any) -> dict[str, Any]:
-    item = ddb.get_item(TableName=TABLE, Key=STATS_KEY, ConsistentRead=True).get("Item")
-    values = deserialize(item) if item else {}
+    values = stats_item(ddb, TABLE)  # the shards, summed
     names = ("total_sessions", "active_sessions", "total_messages", "total_tokens", "total_cost")
     return {k: values.get(k, 0) for k in names}
 

@@ -15,7 +15,7 @@ from devserver.lambda_runtime import LambdaContext, load_handler_module
 from devserver.streams import StreamReader
 from session_service import wiring
 from session_service.data.dynamo import deserialize
-from session_service.data.keys import STATS_KEY, summary_key
+from session_service.data.keys import summary_key
 from session_service.models import MessageCreate, SessionCreate
 from session_service.repository import SessionRepository
 from session_service.stream import StreamProcessor
@@ -23,6 +23,7 @@ from session_service.stream.records import summary_point
 from session_service.stream.summaries import SummaryWriter
 from session_service.summarizer import ExtractiveSummarizer, MessageLike
 from tests.stream.conftest import HANDLER_DIR, SUMMARIES_DIR
+from tests.support import stats_item
 
 pytestmark = pytest.mark.fresh_table  # STATS and the stream are table-wide
 
@@ -57,8 +58,7 @@ def _summaries_written(records: list[dict[str, Any]]) -> list[int]:
 
 
 def _stats(ddb: Any) -> dict[str, Any]:
-    item = ddb.get_item(TableName=TABLE, Key=STATS_KEY, ConsistentRead=True).get("Item")
-    return deserialize(item) if item else {}
+    return stats_item(ddb, TABLE)
 
 
 def test_every_summary_point_gets_its_summary_and_a_replay_writes_none(

@@ -24,7 +24,7 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
-service statistics     ``STATS``                       ``GLOBAL``                              -
+service statistics     ``STATS``, ``STATS#<1..N-1>``   ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
 erased session's count ``ERASURE#<user_id>``           ``CLEARED#<session_id>``                -
@@ -136,12 +136,13 @@ erase a user                           TransactWriteItems: Put progress (none ru
 erasure's progress                     GetItem ``ERASURE#<user_id>``
 a write with ``Idempotency-Key``       + Put the write guard in the write's own transaction, + Powertools'
                                        record writes (a conditional put before, an update after)
-statistics                             GetItem ``STATS``
+statistics                             BatchGetItem the N ``STATS`` shards (summed)
 usage of a user                        Query ``USER#<user_id>`` (usage, per-model usage, counts)
-stream: counts, marks, summaries       BatchGetItem marks, summaries, erasures + TransactWriteItems (ADD
-                                       STATS, COUNTS, USAGE, MODEL#; SET marks; Put summaries)
+stream: counts, marks                  BatchGetItem marks, erasures + TransactWriteItems (ADD one STATS
+                                       shard, COUNTS, USAGE, MODEL#; SET marks)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
-stream: summary                        Query newest messages (while the marks are read) + a Put above
+stream: summary (summary function)     BatchGetItem summaries + Query newest messages + conditional Put
+                                       + GetItem hot (the session still there)
 stream: a removed session's content    Query the partition (keys, ``created_at``) [+ UpdateItem its erasure
                                        count, if not set] + BatchWriteItem deletes
                                        [+ DeleteItem of a tombstone (its incarnation, still a tombstone)]
@@ -202,6 +203,7 @@ USAGE_SK = "USAGE"
 MODEL_USAGE_PREFIX = "MODEL#"
 """Sort-key prefix of a user's per-model usage item: ``MODEL#<hash of the pair>`` (:func:`model_usage_key`)."""
 STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
+"""The statistics' shard 0 (:func:`stats_key`)."""
 MARK_PREFIX = "STREAM#SESSION#"
 MARK_SK = "APPLIED"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
@@ -243,6 +245,12 @@ def session_id_of(partition_key: str) -> str | None:
 def key(partition: str, sort: str) -> dict[str, Any]:
     """A primary key in DynamoDB JSON."""
     return {"PK": {"S": partition}, "SK": {"S": sort}}
+
+
+def stats_key(shard: int) -> dict[str, Any]:
+    """The key of the statistics' shard ``shard`` (:data:`~session_service.data.stats.STATS_SHARDS` of them, summed on
+    read): :data:`STATS_KEY` for shard 0, ``STATS#<shard>``/``GLOBAL`` for the others (a partition key each)."""
+    return STATS_KEY if shard == 0 else key(f"STATS#{shard}", "GLOBAL")
 
 
 def session_key(session_id: str) -> dict[str, Any]:

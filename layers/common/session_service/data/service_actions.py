@@ -15,7 +15,7 @@ from typing import Any
 from session_service.data.actions import Add, Put
 from session_service.data.dynamo import serialize
 from session_service.data.items import ENTITY, MARK_ENTITY, erasure_item
-from session_service.data.keys import STATS_KEY, erasure_key, iso, mark_key, model_usage_key, user_counts_key
+from session_service.data.keys import erasure_key, iso, mark_key, model_usage_key, stats_key, user_counts_key
 from session_service.data.stats import ERASING, MARK_APPLIED, MARK_SESSION, MODEL_PAIR, STATS_TOTALS
 from session_service.models import ErasureStatus
 
@@ -57,14 +57,16 @@ class MarkErasing:
 
 @dataclass(frozen=True)
 class StatsAdd:
-    """The stream function's ``ADD`` to ``STATS`` (:data:`~session_service.data.stats.STATS_TOTALS`): sessions,
-    active sessions, messages, tokens and cost (USD, exact)."""
+    """The stream function's ``ADD`` to a ``STATS`` shard (:data:`~session_service.data.stats.STATS_TOTALS`):
+    sessions, active sessions, messages, tokens and cost (USD, exact); ``shard`` is one of
+    :data:`~session_service.data.stats.STATS_SHARDS` (:func:`~session_service.data.stats.stats_shard`)."""
 
     sessions: int
     active: int
     messages: int
     tokens: int
     cost: Any
+    shard: int = 0
 
     def render(self, table: str) -> dict[str, Any]:
         placeholders = (":s", ":a", ":m", ":t", ":c")
@@ -75,7 +77,7 @@ class StatsAdd:
         return {
             "Update": {
                 "TableName": table,
-                "Key": STATS_KEY,
+                "Key": stats_key(self.shard),
                 "UpdateExpression": f"ADD {terms}",
                 "ExpressionAttributeValues": serialize(values),
             }

@@ -7,9 +7,9 @@ from typing import Any
 from session_service.data.actions import transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.items import erasure_from_item
-from session_service.data.keys import STATS_KEY, erasure_key, parse_iso, user_pk
+from session_service.data.keys import STATS_KEY, erasure_key, parse_iso, stats_key, user_pk
 from session_service.data.service_actions import ErasureNudge, ErasureStart, MarkErasing
-from session_service.data.stats import stats_from_item, usage_from_items
+from session_service.data.stats import STATS_SHARDS, stats_from_items, usage_from_items
 from session_service.errors import ErasureNotFound, ServiceUnavailable
 from session_service.models import Erasure, ErasureStatus, Stats, Usage
 from session_service.operations import Store
@@ -78,8 +78,9 @@ def erasure(store: Store, caller: str) -> Erasure:
 
 
 def get_stats(store: Store) -> Stats:
-    """Service-wide statistics as the stream function keeps them (the ``STATS`` item)."""
-    return stats_from_item(store.table.get(STATS_KEY))
+    """Service-wide statistics as the stream function keeps them: the ``STATS`` shards, read in one BatchGetItem and
+    summed (:data:`~session_service.data.stats.STATS_SHARDS`)."""
+    return stats_from_items(store.table.batch_get([stats_key(shard) for shard in range(STATS_SHARDS)]))
 
 
 def get_usage(store: Store, user_id: str) -> Usage:

@@ -1,11 +1,13 @@
 """The commit of a batch: its counts, usage and applied marks in one transaction per run.
 
-A run's transaction ``ADD``s the run's summed deltas to ``STATS``, to each touched user's ``COUNTS``, ``USAGE`` and
-per-model usage items (a zero delta writes nothing), moves each session's applied mark to the state its last record
-left it in; summaries are not part of it (:mod:`~session_service.stream.summaries`). A transaction holds at most 100
-items (an AWS limit): a batch touching more is cut into consecutive runs of records. Each mark is conditioned on
-being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two deliveries of a record race safely:
-the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks again.
+A run's transaction ``ADD``s the run's summed deltas to one ``STATS`` shard (the batch's,
+:func:`~session_service.data.stats.stats_shard`: no item is written by every batch), to each touched user's
+``COUNTS``, ``USAGE`` and per-model usage items (a zero delta writes nothing), and moves each session's applied mark
+to the state its last record left it in; summaries are not part of it (:mod:`~session_service.stream.summaries`). A
+transaction holds at most 100 items (an AWS limit): a batch touching more is cut into consecutive runs of records.
+Each mark is conditioned on being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two
+deliveries of a record race safely: the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks
+again.
 """
 
 from __future__ import annotations
@@ -126,23 +128,24 @@ class Committer:
         self._max_items = max_items
         self._sleep = sleep
 
-    def write(self, pending: Sequence[Change], marks: dict[str, str]) -> int:
-        """Write ``pending`` in runs that each fit one transaction, in order. ``marks`` (the marks read) follows what
-        is committed. Returns the number of transactions made; raises :class:`MarksMoved` when another delivery
-        moved a mark first (the runs before it are committed: their marks in ``marks`` say so)."""
+    def write(self, pending: Sequence[Change], marks: dict[str, str], shard: int = 0) -> int:
+        """Write ``pending`` in runs that each fit one transaction, in order, their statistics to the ``STATS`` shard
+        ``shard``. ``marks`` (the marks read) follows what is committed. Returns the number of transactions made;
+        raises :class:`MarksMoved` when another delivery moved a mark first (the runs before it are committed: their
+        marks in ``marks`` say so)."""
         runs = _runs(pending, self._max_items)
         for run in runs:
             try:
-                dynamo.transact_write(self._client, self._actions(run, marks), sleep=self._sleep)
+                dynamo.transact_write(self._client, self._actions(run, marks, shard), sleep=self._sleep)
             except TransactionCanceled as canceled:
                 raise MarksMoved() from canceled
             for change in run:
                 marks[change.session_id] = change.mark
         return len(runs)
 
-    def _actions(self, run: Sequence[Change], marks: dict[str, str]) -> list[dict[str, Any]]:
-        """The transaction items of ``run``: ``ADD`` to STATS, to users' COUNTS, USAGE and per-model usage, and
-        each session's mark moved on the condition that it is still the mark read (``marks``)."""
+    def _actions(self, run: Sequence[Change], marks: dict[str, str], shard: int) -> list[dict[str, Any]]:
+        """The transaction items of ``run``: ``ADD`` to the STATS shard ``shard``, to users' COUNTS, USAGE and
+        per-model usage, and each session's mark moved on the condition that it is still the mark read (``marks``)."""
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
         usage: dict[str, Delta] = {}
@@ -158,7 +161,9 @@ class Committer:
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
         if not total.totals_zero():
-            stats_add = service_actions.StatsAdd(total.sessions, total.active, total.messages, total.tokens, total.cost)
+            stats_add = service_actions.StatsAdd(
+                total.sessions, total.active, total.messages, total.tokens, total.cost, shard
+            )
             actions.append(stats_add.render(self._table))
         for user_id, deltas in per_user.items():
             deltas = {name: value for name, value in deltas.items() if value}

@@ -3,8 +3,8 @@
 :meth:`StreamProcessor.apply` runs a batch's phases in this order; each is a short method below:
 
 1. commit the counts: read the applied marks, keep the changes not applied yet, delete the contents of removed
-   sessions, and write it all (:mod:`~session_service.stream.commit`), again on a fresh read when another delivery
-   moved a mark first;
+   sessions, and write it all (:mod:`~session_service.stream.commit`; the statistics to the batch's ``STATS`` shard),
+   again on a fresh read when another delivery moved a mark first;
 2. move lagging index keys; 3. clear the sessions' cuts and the chunks of replies finalized or deleted;
 4. delete the tombstones; 5. forget the marks of sessions that left the table (an erasure's session counted in its
 progress then, exactly once); 6. advance the erasures whose progress records moved.
@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from session_service.data import dynamo, items
+from session_service.data import dynamo, items, stats
 from session_service.observability import logger, metrics
 from session_service.stream import records
 from session_service.stream.cleanup import Cleanup
@@ -176,13 +176,14 @@ class StreamProcessor:
         first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`)."""
         counted = batch.counted
         owners = {owner for c in counted for owner in c.usage}
+        shard = stats.stats_shard(batch.changes[0].sequence) if batch.changes else 0
         for _ in range(MAX_COMMIT_ATTEMPTS):
             # One read takes the marks and the erasures of the users whose usage moves.
             stored = read_stored(self._client, self._table, {c.session_id for c in counted}, owners, sleep=self._sleep)
             pending = self._pending(counted, stored)
             self._delete_contents(batch, pending)
             try:
-                batch.outcome.transactions += self.commit.write(pending, stored.marks)
+                batch.outcome.transactions += self.commit.write(pending, stored.marks, shard)
             except MarksMoved:
                 continue
             batch.outcome.applied = len(pending)
