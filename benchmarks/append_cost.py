@@ -203,10 +203,12 @@ def main() -> int:
             sid, minimal_sid = session.session_id, f"m{size}"
             windows = []
             for first in (0, last):
-                if first:  # fill both up to the last window (not measured)
+                if first:  # fill both up to the last window (not measured: the meter reads no item meanwhile)
+                    meter.sizer = None
                     for start in range(WINDOW, last, FILL_BATCH):
                         batch = [turn(i, size) for i in range(start, min(start + FILL_BATCH, last))]
                         repo.append_messages(sid, user, batch)
+                    meter.sizer = sizer
                     minimal_fill(client, minimal, minimal_sid, WINDOW, last - WINDOW, size)
                 base = measure(minimal_meter, first, partial(minimal_append, client, minimal, minimal_sid, size=size))
                 mine = measure(meter, first, ours(sid, size))
