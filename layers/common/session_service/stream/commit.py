@@ -7,10 +7,7 @@ to the state its last record left it in; summaries are not part of it (:mod:`~se
 transaction holds at most 100 items (an AWS limit): a batch touching more is cut into consecutive runs of records.
 Each mark is conditioned on being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two
 deliveries of a record race safely: the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks
-again. Each usage item is added to on the condition that it exists (``attribute_exists(PK)``): an erasure deletes a
-user's usage, and a record applied late must not bring it back, so the erasures are not read before the commit; a
-missing usage item (a user's first session, or an erasure) cancels the transaction (:class:`UsageMissing`) and only
-those users' erasures are read before it is written again.
+again.
 """
 
 from __future__ import annotations
@@ -31,25 +28,8 @@ class StreamApplyError(RuntimeError):
     """The derived writes could not be made after bounded retries; Lambda retries the batch."""
 
 
-class CommitStopped(Exception):
-    """A run's transaction was cancelled; ``committed`` are the changes of the runs committed before it (in
-    ``transactions`` transactions)."""
-
-    committed: Sequence[Change] = ()
-    transactions: int = 0
-
-
-class MarksMoved(CommitStopped):
+class MarksMoved(Exception):
     """A mark's condition failed: another delivery applied records first; re-read and recompute."""
-
-
-class UsageMissing(CommitStopped):
-    """Usage items the commit expected were not there (``owners``: their users): a user's first usage, or an erasure
-    deleted them; read those users' erasures and recompute."""
-
-    def __init__(self, owners: set[str]) -> None:
-        super().__init__(f"usage items missing for {len(owners)} users")
-        self.owners = owners
 
 
 class Stored(NamedTuple):
@@ -148,39 +128,24 @@ class Committer:
         self._max_items = max_items
         self._sleep = sleep
 
-    def write(
-        self, pending: Sequence[Change], marks: dict[str, str], shard: int = 0, checked: Iterable[str] = ()
-    ) -> int:
+    def write(self, pending: Sequence[Change], marks: dict[str, str], shard: int = 0) -> int:
         """Write ``pending`` in runs that each fit one transaction, in order, their statistics to the ``STATS`` shard
-        ``shard``. ``marks`` (the marks read) follows what is committed. The usage items of users not in ``checked``
-        (users whose erasures were read) are added to only while they exist. Returns the number of transactions
-        made; raises :class:`MarksMoved` when another delivery moved a mark first, :class:`UsageMissing` when a
-        usage item was not there (the runs before are committed: their marks in ``marks`` say so)."""
+        ``shard``. ``marks`` (the marks read) follows what is committed. Returns the number of transactions made;
+        raises :class:`MarksMoved` when another delivery moved a mark first (the runs before it are committed: their
+        marks in ``marks`` say so)."""
         runs = _runs(pending, self._max_items)
-        known = set(checked)
-        committed: list[Change] = []
-        for number, run in enumerate(runs):
-            actions, owners = self._actions(run, marks, shard, known)
+        for run in runs:
             try:
-                dynamo.transact_write(self._client, actions, sleep=self._sleep)
+                dynamo.transact_write(self._client, self._actions(run, marks, shard), sleep=self._sleep)
             except TransactionCanceled as canceled:
-                missing = {owner for index, owner in owners.items() if canceled.failed(index)}
-                marks_failed = any(canceled.failed(index) for index in range(len(actions)) if index not in owners)
-                stopped: CommitStopped = UsageMissing(missing) if missing and not marks_failed else MarksMoved()
-                stopped.committed, stopped.transactions = committed, number
-                raise stopped from canceled
-            committed += run
+                raise MarksMoved() from canceled
             for change in run:
                 marks[change.session_id] = change.mark
         return len(runs)
 
-    def _actions(
-        self, run: Sequence[Change], marks: dict[str, str], shard: int, checked: set[str]
-    ) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    def _actions(self, run: Sequence[Change], marks: dict[str, str], shard: int) -> list[dict[str, Any]]:
         """The transaction items of ``run``: ``ADD`` to the STATS shard ``shard``, to users' COUNTS, USAGE and
-        per-model usage (conditioned on being there, for users not ``checked``), and each session's mark moved on
-        the condition that it is still the mark read (``marks``); and the user each conditioned usage item is of,
-        by its index."""
+        per-model usage, and each session's mark moved on the condition that it is still the mark read (``marks``)."""
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
         usage: dict[str, Delta] = {}
@@ -204,18 +169,13 @@ class Committer:
             deltas = {name: value for name, value in deltas.items() if value}
             if deltas:
                 actions.append(table_actions.add_action(self._table, table_keys.user_counts_key(user_id), deltas))
-        owners: dict[int, str] = {}
         for user_id, part in usage.items():
-            for action in self._usage_adds(user_id, part):
-                if user_id not in checked:
-                    action["Update"]["ConditionExpression"] = "attribute_exists(PK)"
-                    owners[len(actions)] = user_id
-                actions.append(action)
+            actions += self._usage_adds(user_id, part)
         actions += [
             service_actions.MarkMove(session_id, change.mark, marks.get(session_id)).render(self._table)
             for session_id, change in final.items()
         ]
-        return actions, owners
+        return actions
 
     def _usage_adds(self, user_id: str, part: Delta) -> list[dict[str, Any]]:
         """The ``ADD``s of ``part`` to the user's usage item and per-model usage items (each naming its pair)."""

@@ -4,8 +4,7 @@
 
 1. commit the counts: read the applied marks, keep the changes not applied yet, delete the contents of removed
    sessions, and write it all (:mod:`~session_service.stream.commit`; the statistics to the batch's ``STATS`` shard),
-   again on a fresh read when another delivery moved a mark first, or a usage item was missing (then with those
-   users' erasures read);
+   again on a fresh read when another delivery moved a mark first;
 2. move lagging index keys; 3. clear the sessions' cuts and the chunks of replies finalized or deleted;
 4. delete the tombstones; 5. forget the marks of sessions that left the table (an erasure's session counted in its
 progress then, exactly once); 6. advance the erasures whose progress records moved.
@@ -35,11 +34,10 @@ from session_service.observability import logger, metrics
 from session_service.stream import records
 from session_service.stream.cleanup import Cleanup
 from session_service.stream.commit import (
-    CommitStopped,
     Committer,
+    MarksMoved,
     Stored,
     StreamApplyError,
-    UsageMissing,
     read_incarnations,
     read_stored,
 )
@@ -175,36 +173,25 @@ class StreamProcessor:
 
     def _commit_counts(self, batch: _Batch) -> None:
         """Commit the batch's counts and marks; read the marks again and recompute when another delivery moved one
-        first, or a usage item was missing (then with those users' erasures); at most :data:`MAX_COMMIT_ATTEMPTS`
-        reads, then :class:`StreamApplyError`."""
+        first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`)."""
         counted = batch.counted
-        checked: set[str] = set()  # the users whose erasures are read: their usage items were missing
+        owners = {owner for c in counted for owner in c.usage}
         shard = stats.stats_shard(batch.changes[0].sequence) if batch.changes else 0
         for _ in range(MAX_COMMIT_ATTEMPTS):
-            # One read takes the marks (and the erasures of the users whose usage items a commit found missing).
-            sessions = {c.session_id for c in counted}
-            stored = read_stored(self._client, self._table, sessions, checked, sleep=self._sleep)
+            # One read takes the marks and the erasures of the users whose usage moves.
+            stored = read_stored(self._client, self._table, {c.session_id for c in counted}, owners, sleep=self._sleep)
             pending = self._pending(counted, stored)
             self._delete_contents(batch, pending)
             try:
-                batch.outcome.transactions += self.commit.write(pending, stored.marks, shard, checked)
-            except CommitStopped as stopped:  # the runs before it are in: count them, read again
-                self._count(batch, stopped.committed, stopped.transactions)
-                if isinstance(stopped, UsageMissing):
-                    checked |= stopped.owners
+                batch.outcome.transactions += self.commit.write(pending, stored.marks, shard)
+            except MarksMoved:
                 continue
-            self._count(batch, pending, 0)
-            batch.outcome.skipped = len(counted) - batch.outcome.applied
+            batch.outcome.applied = len(pending)
+            batch.outcome.skipped = len(counted) - len(pending)
+            for change in pending:
+                batch.outcome.delta += change.delta
             return
         raise StreamApplyError("applied marks kept moving")
-
-    @staticmethod
-    def _count(batch: _Batch, committed: Sequence[Change], transactions: int) -> None:
-        """Count ``committed`` changes (and ``transactions``) in the batch's outcome."""
-        batch.outcome.applied += len(committed)
-        batch.outcome.transactions += transactions
-        for change in committed:
-            batch.outcome.delta += change.delta
 
     def _pending(self, counted: Sequence[Change], stored: Stored) -> list[Change]:
         """The changes not applied yet, in order: above their session's stored mark, or, for a session without a
