@@ -327,13 +327,24 @@ class Measured:
         return result
 
     def hottest(self, shared: bool = False) -> tuple[str, float]:
-        """The item written by the most batches, and their share; ``shared``: among the items no user owns
-        (statistics), the ones every batch could write."""
-        found = [(k, n) for k, n in self.writes.most_common() if not shared or "USER#" not in k[0]]
+        """The item written by the most batches, and their share; ``shared``: among the statistics items (the
+        ones no session or user owns, which any batch may write)."""
+        found = [(k, n) for k, n in self.writes.most_common() if not shared or is_statistics(k)]
         if not found:
             return "-", 0.0
         (key, count), *_ = found
         return "/".join(key), count / self.batches
+
+
+def is_statistics(key: tuple[str, str]) -> bool:
+    """True for a statistics item: a ``STATS`` shard, or the floor's one ``STATS`` item."""
+    return key[0].startswith(("STATS", f"{FLOOR}STATS"))
+
+
+def shard_writes(measured: Measured) -> str:
+    """Batches that wrote each statistics item, most first (``PK n, ...``)."""
+    counts = sorted(((n, k[0]) for k, n in measured.writes.items() if is_statistics(k)), reverse=True)
+    return ", ".join(f"{partition} {n}" for n, partition in counts)
 
 
 def batches(records: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
@@ -435,9 +446,11 @@ def report(number: int, run: dict[str, Any]) -> dict[str, float]:
           f" {floor.bill.units:.0f} WCU billed, {floor.batches} batches")  # fmt: skip
     print(f"  ratios: time {figures['time']:.2f}x, write units {figures['wcu']:.2f}x; statistics identical to the"
           f" floor's: {run['identical']}")  # fmt: skip
-    print(f"  most written shared item: function {hot_key} by {hot_share:.0%} of its batches (1/N = "
-          f"{1 / STATS_SHARDS:.0%}); floor {floor_key} by {floor_share:.0%}; most written of all (a user's, as in"
-          f" the floor): {user_key} by {user_share:.0%}")  # fmt: skip
+    print(f"  most written statistics item: function {hot_key} by {hot_share:.0%} of its batches (1/N ="
+          f" {1 / STATS_SHARDS:.0%}); floor {floor_key} by {floor_share:.0%}; most written item of all: {user_key}"
+          f" by {user_share:.0%} (a user's usage: the user's sessions are in that share of the batches, for the"
+          f" floor too)")  # fmt: skip
+    print(f"  batches per statistics shard: {shard_writes(handler)}")
     print(f"  summary function (apart): {summaries.elapsed:.2f} s, {run['summaries_written']} summaries written,"
           f" {summaries.meter.requests} requests {json.dumps(summaries.meter.calls)},"
           f" {summaries.bill.units:.0f} WCU billed")  # fmt: skip

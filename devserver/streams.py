@@ -228,13 +228,14 @@ class StreamReader:
     written since the last one, in Lambda's event shape (:func:`lambda_record`), oldest first per shard.
 
     ``client`` is a DynamoDB client, ``streams`` a DynamoDB Streams client. Every drain looks up the table's
-    stream and follows every shard it lists, new ones from their start: moto may give a table a new stream
-    shard when it restores the table after a cancelled transaction.
+    stream and follows every shard it lists, new ones from their start, each from a new iterator after the last
+    record read: moto restores a copy of the table, stream shard included and under the same shard id, after a
+    cancelled transaction, and an iterator taken before keeps reading the abandoned copy (module docstring).
     """
 
     def __init__(self, client: Any, streams: Any, table: str, *, region: str = "us-east-1") -> None:
         self.client, self.streams, self.table, self.region = client, streams, table, region
-        self.iterators: dict[tuple[str, str], str | None] = {}
+        self.positions: dict[tuple[str, str], str | None] = {}
 
     def drain(self) -> list[dict[str, Any]]:
         """Every record written since the last call (at most 1,000 GetRecords calls per shard)."""
@@ -242,19 +243,21 @@ class StreamReader:
         arn = self.client.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
         for shard in self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
             position = (arn, shard["ShardId"])
-            if position not in self.iterators:
-                self.iterators[position] = self.streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+            last = self.positions.get(position)
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last else {}
+            iterator: str | None = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], **(where or {"ShardIteratorType": "TRIM_HORIZON"})
+            )["ShardIterator"]
             for _ in range(1000):
-                iterator = self.iterators[position]
                 if not iterator:
                     break
                 response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                self.iterators[position] = response.get("NextShardIterator")
-                records += [lambda_record(r, stream_arn=arn, region=self.region) for r in response["Records"]]
-                if not response["Records"]:
+                iterator = response.get("NextShardIterator")
+                found = response["Records"]
+                records += [lambda_record(r, stream_arn=arn, region=self.region) for r in found]
+                if not found:
                     break
+                self.positions[position] = found[-1]["dynamodb"]["SequenceNumber"]
         return records
 
 

@@ -25,7 +25,7 @@ TABLE = os.environ["TABLE_NAME"]
 
 
 class StatsWrites:
-    """A DynamoDB client counting, per ``STATS`` shard, the transactions that write it."""
+    """A DynamoDB client counting, per ``STATS`` shard, the committed transactions that write it."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -36,12 +36,13 @@ class StatsWrites:
         return getattr(self._client, name)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
+        response = self._client.transact_write_items(**kwargs)  # counted once committed
         self.transactions += 1
         for action in kwargs["TransactItems"]:
             key = next(iter(action.values()))["Key"]
             if key["SK"]["S"] == "GLOBAL":
                 self.writes[key["PK"]["S"]] += 1
-        return self._client.transact_write_items(**kwargs)
+        return response
 
 
 def test_batches_spread_over_the_shards_whatever_the_steps_of_sequence_numbers() -> None:

@@ -1,4 +1,5 @@
-"""The table's stream, applied exactly once: statistics, per-user counts and usage, clean-ups, index keys, summaries.
+"""The table's stream, applied exactly once: statistics, per-user counts and usage, clean-ups, index keys; and,
+apart, summaries.
 
 Lambda delivers DynamoDB stream records at least once, in order per item, in batches of up to 100 from one
 shard (SPEC section 6; ``template.yaml``: ``ReportBatchItemFailures``, bisect on error, 5 retries, an SQS
@@ -8,11 +9,13 @@ on-failure queue). The package turns a batch into its derived writes, one module
   its owner's counts and usage, its applied mark, what it leaves to clean up, index and summarize);
 * :mod:`~session_service.stream.processor`: :class:`StreamProcessor`, the entry point (:meth:`StreamProcessor.handle`)
   and a batch's phases (:meth:`StreamProcessor.apply`);
-* :mod:`~session_service.stream.commit`: the one transaction per run of ``STATS``, ``COUNTS``, ``USAGE``, marks and
-  summaries;
+* :mod:`~session_service.stream.commit`: the one transaction per run of a ``STATS`` shard, ``COUNTS``, ``USAGE`` and
+  marks;
 * :mod:`~session_service.stream.cleanup`: removed sessions' contents, tombstones, cuts, forgotten marks;
-* :mod:`~session_service.stream.upkeep`: index keys and summaries;
+* :mod:`~session_service.stream.upkeep`: index keys, and a summary's making;
 * :mod:`~session_service.stream.erasure`: a user's erasure, pass by pass;
+* :mod:`~session_service.stream.summaries`: the summary function, the stream's second consumer (summaries apart from
+  the statistics).
 
 The design:
 
@@ -22,8 +25,8 @@ The design:
   each model the session counts, so the usages of all users add up to ``STATS`` and a session that goes (TTL,
   permanent delete) leaves its owner's usage. An expired id created again by another user moves the old session
   out of the old owner's usage and the new one into the new owner's.
-* **Once per batch**: the deltas of a batch are summed and written together, so a busy table does not make
-  ``STATS`` a hot key.
+* **Once per batch**: the deltas of a batch are summed and written together, to one of the ``STATS`` shards
+  (:func:`~session_service.data.stats.stats_shard`), so no item is written by every batch.
 * **Exactly-once effect**: the same transaction moves a per-session *applied mark* to the state the last applied
   record left the session in: ``<created_at>#<version, 12 digits>#<0, or 1 once removed>``. Every write of a
   session bumps its ``version`` and ``created_at`` names the incarnation (an id can be reused once TTL removed it),
@@ -39,14 +42,16 @@ The design:
 * **Partial failure**: a record that cannot be parsed is reported in ``batchItemFailures`` through Powertools'
   batch processor. Lambda then retries from the lowest failed sequence number, so only the records before it are
   applied now; the rest come again.
-* **Summaries**: when a summary cannot be made (the summarizer or DynamoDB failed), the counts are committed first
-  and the batch then fails, so Lambda's retry makes the summary.
+* **Summaries** are not made here: the summary function (:mod:`~session_service.stream.summaries`) makes them
+  from the same stream, so a slow summarizer never delays the statistics.
+* **Only what it needs**: the event source mapping's ``FilterCriteria`` (``template.yaml``) hands the function
+  session hot items, erasure progress records and streamed replies leaving ``in_progress`` only.
 * **Erasure**: each record of a running erasure's progress record brings a pass; forgetting an erasure's
   tombstone counts it in the progress record in the same transaction.
 
-Writes of the stream's own items (STATS, COUNTS, USAGE, marks, summaries) come back through the stream and are
-ignored from their keys alone; an index move comes back as a session MODIFY that changes no count and whose keys
-are current, so nothing loops.
+Writes of the stream's own items (STATS, COUNTS, USAGE, marks, summaries) are dropped by the filter (and ignored
+from their keys alone when a record reaches the function unfiltered); an index move comes back as a session MODIFY
+that changes no count and whose keys are current, so nothing loops.
 """
 
 from session_service.stream.commit import StreamApplyError
