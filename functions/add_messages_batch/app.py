@@ -40,8 +40,7 @@ def add_messages_batch(
 
     def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool]:
         appended = repository().append_messages(session_id, owner, body.messages, guard)
-        if appended.created:
-            count_messages(appended)
+        count_messages(appended.new())
         return MessageBatchResult(messages=appended, total=len(appended)), appended.created
 
     return http.create_once(app, f"add_messages_batch:{session_id}", owner, key, body, write)

@@ -112,6 +112,13 @@ def test_an_append_counts_the_message_its_tokens_and_cost_and_a_repeat_counts_no
     (imported,) = published()
     assert (imported["MessagesAppended"], imported["MessageTokens"]) == ([2.0], [5.0])
 
+    # A retried batch that finds one of its messages stored skips it: only the new one is counted.
+    fresh = {"message_id": str(uuid.uuid4()), "role": "assistant", "content": "c", "tokens_used": 7}
+    retried = {"messages": [body, fresh]}
+    assert api("POST", f"{url}:batch", query={"user_id": user}, json_body=retried)[0] == 201
+    (skipping,) = published()
+    assert (skipping["MessagesAppended"], skipping["MessageTokens"]) == ([1.0], [7.0])
+
 
 def test_invocations_that_record_no_metric_warn_nothing(api: Any, user: str, published: Any) -> None:
     with warnings.catch_warnings():

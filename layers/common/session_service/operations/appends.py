@@ -43,11 +43,19 @@ from session_service.operations import Store
 
 class Appended(list[Message]):
     """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
-    append with the client's ``message_id``s: 200 instead of 201)."""
+    append with the client's ``message_id``s: 200 instead of 201); ``stored_before`` names the ids of a batch
+    that a batch storing the rest skipped (stored before with the same body)."""
 
-    def __init__(self, messages: Iterable[Message], *, created: bool) -> None:
+    def __init__(
+        self, messages: Iterable[Message], *, created: bool, stored_before: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(messages)
         self.created = created
+        self.stored_before = stored_before
+
+    def new(self) -> list[Message]:
+        """The messages this append wrote (none when ``created`` is false)."""
+        return [m for m in self if m.message_id not in self.stored_before] if self.created else []
 
 
 def _request_hash(request: MessageCreate) -> str:
@@ -162,7 +170,11 @@ def append_messages(
             written.update(zip((ids[number] for number in group), appended, strict=True))
             start = appended[-1].created_at + timedelta(microseconds=1)
         else:
-            return Appended((stored.get(message_id) or written[message_id] for message_id in ids), created=True)
+            return Appended(
+                (stored.get(message_id) or written[message_id] for message_id in ids),
+                created=True,
+                stored_before=frozenset(stored),
+            )
         now = store.clock()
     raise ServiceUnavailable()
 
