@@ -262,6 +262,18 @@ def test_alarms(template: dict[str, Any]) -> None:
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     metrics = {alarm["Properties"]["MetricName"] for alarm in alarms.values()}
     assert {"IteratorAge", "5XXError", "ApproximateNumberOfMessagesVisible"} <= metrics
+    # Each consumer of the table's stream has its own iterator-age alarm: one falling behind says which.
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for alarm in alarms.values()
+        if alarm["Properties"]["MetricName"] == "IteratorAge"
+    }
+    consumers = {
+        name
+        for name, function in _resources(template, "AWS::Serverless::Function").items()
+        if any(event["Type"] == "DynamoDB" for event in function["Properties"].get("Events", {}).values())
+    }
+    assert watched == consumers and len(consumers) == 2
     for name, alarm in alarms.items():
         assert alarm["Properties"].get("AlarmActions"), f"{name} notifies nobody"
 
