@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
 VENV_313 ?= .venv-313
+FRAMEWORKS_VENV ?= .venv-frameworks
 PORT ?= 8205
 STORE ?= dynamodb-local
 WORKERS ?= 4
@@ -28,7 +29,7 @@ PYTHON_313 := $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; 
 # The tiers run again on 3.13 (the first that exist: the unit and handler tiers once tests are in tier folders).
 TESTS_313 ?= $(or $(wildcard tests/unit tests/handlers),tests/test_models.py tests/test_events.py)
 
-.PHONY: serve wipe test test-313 lint imports typecheck unit integration dynamodb-local validate build bench clean
+.PHONY: serve wipe test test-313 test-frameworks lint imports typecheck unit integration dynamodb-local validate build bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,15 @@ $(VENV_313)/.installed: requirements-dev.txt layers/common/requirements.txt clie
 	PYENV_VERSION=$(PYENV_VERSION) $(PYTHON_313) -m venv $(VENV_313)
 	$(VENV_313)/bin/pip install --quiet --upgrade pip
 	$(VENV_313)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The agent frameworks the client's adapters serve (requirements-frameworks.txt), in a venv of their own so that
+# their dependencies never change .venv; about 40 s to make, once.
+$(FRAMEWORKS_VENV)/.installed: requirements-frameworks.txt requirements-dev.txt layers/common/requirements.txt clients/python/pyproject.toml
+	@echo "making $(FRAMEWORKS_VENV): the dev env plus $$(grep -vE '^(#|-r)' requirements-frameworks.txt | tr '\n' ' ')"
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_VENV)/bin/pip install --quiet --upgrade pip
+	$(FRAMEWORKS_VENV)/bin/pip install --quiet -r requirements-frameworks.txt
 	touch $@
 
 # STORE=dynamodb-local (default): Amazon DynamoDB Local, data in .dynamodb-data/ kept across restarts;
@@ -85,9 +95,14 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed dynamodb-local
 	$(PY) -m pytest tests/integration
 
+# The frameworks' own tests (OpenAI Agents SDK, Claude Agent SDK) and ours (LangChain, the adapters) on the client's
+# adapters, against a devserver on DynamoDB Local; the OpenAI sdist is downloaded once into .cache/frameworks/.
+test-frameworks: $(FRAMEWORKS_VENV)/.installed dynamodb-local
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/frameworks
+
 # The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
 # follows the main run's. Fails when either fails; the last line says which Pythons ran what.
-test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck test-frameworks
 	@side_log=$$(mktemp); \
 	$(MAKE) --no-print-directory test-313 > "$$side_log" 2>&1 & side=$$!; \
 	status=0; SAM_CLI=$(SAM) $(PY) -m pytest || status=$$?; \
@@ -137,4 +152,4 @@ bench: $(VENV)/.installed dynamodb-local
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(VENV_313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local
+	rm -rf $(VENV) $(SAM_VENV) $(VENV_313) $(FRAMEWORKS_VENV) .cache/frameworks .aws-sam .pytest_cache .mypy_cache .ruff_cache .dynamodb-local

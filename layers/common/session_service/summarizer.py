@@ -15,6 +15,7 @@ Every summary is at most :data:`MAX_SUMMARY_CHARS` characters.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -44,13 +45,52 @@ class MessageLike(Protocol):
 
     @property
     def role(self) -> str:
-        """``user``, ``assistant``, ``system``, ``tool_call`` or ``tool_result``."""
+        """``user``, ``assistant``, ``system``, ``developer``, ``tool``, ``tool_call`` or ``tool_result``."""
         ...
 
     @property
     def content(self) -> str:
         """The message text (at most 256 KiB)."""
         ...
+
+
+DATA_TEXT_KEYS = frozenset({"text", "content"})
+"""Keys whose string values are a message's text inside its structured ``data`` (the OpenAI Responses and
+Anthropic Messages content parts: ``{"type": "output_text", "text": ...}``, ``{"content": ...}``)."""
+MAX_DATA_TEXT_CHARS = 4_000
+"""At most this much text is taken from one message's ``data`` (the summary keeps far less)."""
+MAX_DATA_NODES = 2_000
+"""At most this many JSON values of one message's ``data`` are visited looking for its text."""
+
+
+def message_text(content: str, data: str | None) -> str:
+    """What a summarizer reads of a message: its ``content``, else the text found in its ``data`` (its compact JSON
+    text as stored, or ``None``): the data itself when it is a string, else the string values under
+    :data:`DATA_TEXT_KEYS` keys at any depth, in document order, joined by newlines, at most
+    :data:`MAX_DATA_TEXT_CHARS` characters from at most :data:`MAX_DATA_NODES` values. Never raises."""
+    if content or not data:
+        return content
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return ""
+    if isinstance(value, str):
+        return value[:MAX_DATA_TEXT_CHARS]
+    found: list[str] = []
+    size, stack = 0, [value]
+    for _ in range(MAX_DATA_NODES):
+        if not stack or size >= MAX_DATA_TEXT_CHARS:
+            break
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key in DATA_TEXT_KEYS and isinstance(item, str):
+                    found.append(item)
+                    size += len(item) + 1
+            stack.extend(reversed([item for key, item in node.items() if isinstance(item, dict | list)]))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return "\n".join(found)[:MAX_DATA_TEXT_CHARS]
 
 
 @dataclass(frozen=True)
@@ -84,7 +124,7 @@ def _terms(text: str) -> list[str]:
 class ExtractiveSummarizer:
     """The default summarizer: the most informative sentences, deterministic, no network.
 
-    Sentences of the messages (tool calls and results are skipped: they are machine text) are scored by
+    Sentences of the messages (tool calls, tool results and tool messages are skipped: machine text) are scored by
     the summed frequency of their content words over the square root of their count, with a small bonus
     for recent messages and for the user's own words. The best sentences are kept, in conversation order,
     while they fit in ``max_chars`` (default :data:`MAX_SUMMARY_CHARS`), each prefixed with its role.
@@ -100,7 +140,7 @@ class ExtractiveSummarizer:
         sentences: list[tuple[int, str, str, list[str]]] = []  # (message index, role, sentence, terms)
         for index, message in enumerate(messages):
             role = str(message.role)
-            if role in ("tool_call", "tool_result"):
+            if role in ("tool_call", "tool_result", "tool"):
                 continue
             for raw in _SENTENCE_END.split(message.content):
                 sentence = _clip(raw, self._max_sentence_chars)

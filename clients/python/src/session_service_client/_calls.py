@@ -8,7 +8,8 @@ A call is retried (``Call.retry``) only where a retry cannot write twice (docs/c
 
 * reads (``GET``, ``HEAD``) and deletes (a deletion repeated deletes nothing more);
 * creates (``POST``) sent with an ``Idempotency-Key`` drawn once per logical call and kept across its
-  retries: the service answers a retry with the first write's result, written once;
+  retries: the service answers a retry with the first write's result, written once (a pop and a clear are
+  sent so too: a retried pop answers the first pop's messages and pops nothing more);
 * a streamed reply's chunks (a repeated index with the same content is a no-op) and its finalization
   (the same finalization again is a no-op);
 * a session update sent with ``if_match``, and ending a session: applied at most once. When a retry meets
@@ -56,6 +57,7 @@ from session_service_client.models import (
     NewMessage,
     NewSession,
     Order,
+    PopResult,
     Session,
     SessionBatchDeleteResult,
     SessionBatchResult,
@@ -390,7 +392,8 @@ class RequestBuilder:
         session_id: str,
         *,
         role: MessageRole,
-        content: str,
+        content: str = "",
+        data: Any = None,
         message_type: MessageType | None = None,
         metadata: Mapping[str, Any] | None = None,
         tokens_used: int | None = None,
@@ -404,6 +407,7 @@ class RequestBuilder:
         body = _fields(
             role=role,
             content=content,
+            data=data,
             message_type=message_type,
             metadata=metadata,
             tokens_used=tokens_used,
@@ -465,6 +469,7 @@ class RequestBuilder:
         message_id: str,
         *,
         content: str | None = None,
+        data: Any = None,
         metadata: Mapping[str, Any] | None = None,
         tokens_used: int | None = None,
         cost_usd: Decimal | int | None = None,
@@ -475,6 +480,7 @@ class RequestBuilder:
     ) -> Call[Message]:
         body = _fields(
             content=content,
+            data=data,
             metadata=metadata,
             tokens_used=tokens_used,
             cost_usd=_money(cost_usd),
@@ -507,6 +513,29 @@ class RequestBuilder:
             self._session_path(session_id, "messages"),
             _model(DeleteResult),
             params={**self._caller(user_id), "after": after},
+            retry=True,
+        )
+
+    def pop_messages(self, session_id: str, *, count: int = 1, user_id: str | None = None) -> Call[PopResult]:
+        # Retried under one Idempotency-Key: a retry after a lost answer gets the first pop's messages back, never
+        # pops again.
+        return Call(
+            "POST",
+            f"{API}/sessions/{_segment(session_id)}/messages:pop",
+            _model(PopResult),
+            params=self._caller(user_id),
+            headers=self._once(),
+            body={"count": count},
+            retry=True,
+        )
+
+    def clear_messages(self, session_id: str, *, user_id: str | None = None) -> Call[DeleteResult]:
+        return Call(
+            "POST",
+            f"{API}/sessions/{_segment(session_id)}/messages:clear",
+            _model(DeleteResult),
+            params=self._caller(user_id),
+            headers=self._once(),
             retry=True,
         )
 

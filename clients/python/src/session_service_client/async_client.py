@@ -42,6 +42,7 @@ from session_service_client.models import (
     NewMessage,
     NewSession,
     Order,
+    PopResult,
     Session,
     SessionBatchDeleteResult,
     SessionBatchResult,
@@ -285,7 +286,8 @@ class AsyncSessionServiceClient:
         session_id: str,
         *,
         role: MessageRole,
-        content: str,
+        content: str = "",
+        data: Any = None,
         message_type: MessageType | None = None,
         metadata: Mapping[str, Any] | None = None,
         tokens_used: int | None = None,
@@ -296,13 +298,15 @@ class AsyncSessionServiceClient:
         status: MessageStatus | None = None,
         user_id: str | None = None,
     ) -> Message:
-        """Append a message to an active session, counting its tokens and cost. Retried safely (an
+        """Append a message to an active session, counting its tokens and cost; it needs ``content`` or ``data``
+        (any JSON value, returned exactly as sent). Retried safely (an
         ``Idempotency-Key``; a ``message_id`` also makes a repeated append find the stored message)."""
         return await self._send(
             self._build.append_message(
                 session_id,
                 role=role,
                 content=content,
+                data=data,
                 message_type=message_type,
                 metadata=metadata,
                 tokens_used=tokens_used,
@@ -318,7 +322,9 @@ class AsyncSessionServiceClient:
     async def append_messages(
         self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
     ) -> MessageBatchResult:
-        """Append up to 98 messages in one transaction, all or none."""
+        """Append up to 98 messages in one transaction, all or none. A message whose ``message_id`` is stored
+        already with the same body is skipped (a retried batch is safe); the answer lists every message of the
+        batch in order, skipped ones as stored. :class:`Conflict` when an id is stored with another body."""
         return await self._send(self._build.append_messages(session_id, messages, user_id=user_id))
 
     async def list_messages(
@@ -363,6 +369,7 @@ class AsyncSessionServiceClient:
         message_id: str,
         *,
         content: str | None = None,
+        data: Any = None,
         metadata: Mapping[str, Any] | None = None,
         tokens_used: int | None = None,
         cost_usd: Decimal | int | None = None,
@@ -377,6 +384,7 @@ class AsyncSessionServiceClient:
                 session_id,
                 message_id,
                 content=content,
+                data=data,
                 metadata=metadata,
                 tokens_used=tokens_used,
                 cost_usd=cost_usd,
@@ -394,6 +402,16 @@ class AsyncSessionServiceClient:
     async def truncate_messages(self, session_id: str, *, after: str, user_id: str | None = None) -> DeleteResult:
         """Delete every message after ``after`` (a message id), to regenerate a reply."""
         return await self._send(self._build.truncate_messages(session_id, after=after, user_id=user_id))
+
+    async def pop_messages(self, session_id: str, *, count: int = 1, user_id: str | None = None) -> PopResult:
+        """Remove the session's newest ``count`` messages (1-49) atomically and return them, newest first: two
+        concurrent pops never return the same message. Retried safely (an ``Idempotency-Key``)."""
+        return await self._send(self._build.pop_messages(session_id, count=count, user_id=user_id))
+
+    async def clear_messages(self, session_id: str, *, user_id: str | None = None) -> DeleteResult:
+        """Remove every message of the session in one request (the session, its title, metadata and memory
+        stay); counters are zero at once. Retried safely (an ``Idempotency-Key``)."""
+        return await self._send(self._build.clear_messages(session_id, user_id=user_id))
 
     async def append_chunk(
         self, session_id: str, message_id: str, *, index: int, content: str, user_id: str | None = None

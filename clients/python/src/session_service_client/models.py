@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SessionStatus = Literal["active", "completed", "archived", "ended"]
-MessageRole = Literal["user", "assistant", "system", "tool_call", "tool_result"]
+MessageRole = Literal["user", "assistant", "system", "developer", "tool", "tool_call", "tool_result"]
 MessageType = Literal["chat", "system", "tool_call", "tool_result", "notification"]
 MessageStatus = Literal["in_progress", "completed", "incomplete"]
 MemoryType = Literal["preference", "conversation", "entity", "summary", "custom"]
@@ -39,6 +39,8 @@ def _plain(value: Any) -> Any:
 
 JsonObject = Annotated[dict[str, Any], BeforeValidator(_plain)]
 """A JSON object field (``metadata``, ``conversation_data``): plain JSON values."""
+JsonValue = Annotated[Any, BeforeValidator(_plain)]
+"""A message's ``data``: any JSON value as stored (read as :func:`json.loads` reads it), ``None`` for none."""
 
 
 class _Answer(BaseModel):
@@ -134,13 +136,15 @@ class SessionBatchDeleteResult(_Answer):
 
 
 class Message(_Answer):
-    """A stored message."""
+    """A stored message. ``data`` is the structured JSON it carries beside or instead of ``content`` (``None``:
+    none), returned exactly as it was sent."""
 
     message_id: str
     session_id: str
     user_id: str
     role: str
     content: str
+    data: JsonValue = None
     message_type: str
     metadata: JsonObject = Field(default_factory=dict)
     tokens_used: int
@@ -171,6 +175,13 @@ class MessageBatchResult(_Answer):
 class DeleteResult(_Answer):
     """How many messages a deletion removed."""
 
+    deleted: int
+
+
+class PopResult(_Answer):
+    """The messages a pop removed, newest first, and their number (both empty on an empty session)."""
+
+    messages: list[Message]
     deleted: int
 
 
@@ -300,12 +311,14 @@ class ExportPage(_Answer):
 
 
 class NewMessage(BaseModel):
-    """A message to append (one of :meth:`append_messages`' batch). Unset fields take the server's defaults."""
+    """A message to append (one of :meth:`append_messages`' batch). Unset fields take the server's defaults.
+    It needs ``content`` or ``data`` (any JSON value; ``None`` sends none)."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: MessageRole
-    content: str
+    content: str = ""
+    data: Any = None
     message_type: MessageType | None = None
     metadata: dict[str, Any] | None = None
     tokens_used: int | None = None

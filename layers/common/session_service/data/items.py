@@ -49,6 +49,7 @@ from session_service.models import (
     SessionCreate,
     SessionListItem,
     SessionStatus,
+    data_bytes,
     dump_json,
 )
 
@@ -236,7 +237,8 @@ def message_item(
     message: ``message_id`` is then the seed of its time-ordered id (:func:`~session_service.data.keys.
     time_ordered_id`), from which its sort key is derived, so no index entry is written to find it. ``version``
     counts the item's changes; a streamed reply (``in_progress``) also carries ``chunks``, its chunks so far, and
-    ``content_bytes``, its content's UTF-8 size."""
+    ``content_bytes``, its content's UTF-8 size with its ``data``'s (the size limit counts both); ``data``, when
+    given, is stored as its compact JSON text (exact, any JSON value)."""
     if request_hash is None:
         message_id = time_ordered_id(created, message_id)
     item: dict[str, Any] = {
@@ -257,10 +259,11 @@ def message_item(
         "provider": request.provider,
         "model": request.model,
         "body_hash": request_hash,
+        "data": None if request.data is None else dump_json(request.data),
     }
     item.update({name: value for name, value in optional.items() if value is not None and value != _DEFAULTS.get(name)})
     if is_streaming(item):
-        item.update(chunks=0, content_bytes=len(request.content.encode("utf-8")))
+        item.update(chunks=0, content_bytes=len(request.content.encode("utf-8")) + data_bytes(request.data))
     return item
 
 
@@ -272,7 +275,8 @@ def message_values(item: dict[str, Any]) -> dict[str, Any]:
         **_DEFAULTS,
         "message_id": message_id_of(str(item["SK"])),
         "session_id": session_id_of(str(item["PK"])),
-        "content_bytes": len(str(item.get("content", "")).encode("utf-8")),
+        "content_bytes": len(str(item.get("content", "")).encode("utf-8"))
+        + len(str(item.get("data", "")).encode("utf-8")),
     }
     return {**derived, **item}
 
@@ -316,8 +320,11 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
 def message_from_item(item: dict[str, Any], owner: str) -> Message:
     """Map a message item (plain values, as stored or as :func:`message_values` gives it) of a session ``owner``
     owns to the :class:`Message` model (a message's ``user_id`` is its session's owner: new items do not store
-    it)."""
-    return Message.model_validate(_record({"user_id": owner, **message_values(item)}))
+    it; ``data`` is stored as JSON text)."""
+    record = _record({"user_id": owner, **message_values(item)})
+    if item.get("data") is not None:
+        record["data"] = json.loads(item["data"])
+    return Message.model_validate(record)
 
 
 def memory_item(session_id: str, caller: str, memory_id: str, request: MemoryCreate, now: datetime) -> dict[str, Any]:

@@ -11,12 +11,14 @@ from session_service.models.types import (
     MAX_BATCH_MESSAGES,
     MAX_BATCH_SESSIONS,
     MAX_CHUNK_INDEX,
+    MAX_MESSAGE_BYTES,
     NO_COST,
     ChunkContent,
     JsonObject,
     MemoryContent,
     MemoryType,
     MessageContent,
+    MessageData,
     MessageId,
     MessageRole,
     MessageStatus,
@@ -29,6 +31,7 @@ from session_service.models.types import (
     Tokens,
     TtlSeconds,
     UserId,
+    data_bytes,
 )
 
 
@@ -61,14 +64,21 @@ class SessionUpdate(_Request):
 class MessageCreate(_Request):
     """POST .../messages body (seed 002, and SPEC section 8's fields).
 
-    ``message_id`` (optional, a UUID) makes the append idempotent by itself: the same id and body again
-    answer the stored message, another body 409. A streamed reply starts ``in_progress``: its content may be
-    empty and its ``tokens_used``/``cost_usd`` come with its finalization (so they must be 0 here).
+    ``message_id`` (optional, a UUID) makes the append idempotent by itself: the same id and body (``data``
+    included) again answer the stored message, another body 409. ``data`` carries structured JSON beside or
+    instead of ``content`` (a message needs one of them); the two count together against the 256 KiB limit. A
+    streamed reply starts ``in_progress``: its content may be empty and its ``tokens_used``/``cost_usd`` come
+    with its finalization (so they must be 0 here).
     """
 
     status: MessageStatus = MessageStatus.COMPLETED
     role: MessageRole
-    content: ChunkContent = Field(description="Required (non-empty) unless status is in_progress")
+    data: MessageData = None
+    content: ChunkContent = Field(
+        default="",
+        validate_default=True,
+        description="Required (non-empty) unless data is given or status is in_progress",
+    )
     message_type: MessageType = MessageType.CHAT
     metadata: JsonObject = Field(default_factory=dict)
     tokens_used: Tokens = 0
@@ -81,8 +91,10 @@ class MessageCreate(_Request):
     @field_validator("content")
     @classmethod
     def _content_unless_streaming(cls, value: str, info: ValidationInfo) -> str:
-        if not value and info.data.get("status") is not MessageStatus.IN_PROGRESS:
-            raise PydanticCustomError("string_too_short", "content must not be empty (unless status is in_progress)")
+        if not value and info.data.get("status") is not MessageStatus.IN_PROGRESS and info.data.get("data") is None:
+            raise PydanticCustomError(
+                "string_too_short", "content must not be empty (unless data is given or status is in_progress)"
+            )
         return value
 
     @field_validator("tokens_used", "cost_usd")
@@ -92,15 +104,28 @@ class MessageCreate(_Request):
             raise ValueError("an in_progress message gets tokens_used and cost_usd when it is finalized")
         return value
 
+    @model_validator(mode="after")
+    def _fits(self) -> MessageCreate:
+        _check_size(self.content, self.data)
+        return self
+
+
+def _check_size(content: str | None, data: object) -> None:
+    """Raise ``ValueError`` when ``content`` and ``data`` (as stored) exceed :data:`MAX_MESSAGE_BYTES` together."""
+    if len((content or "").encode("utf-8")) + data_bytes(data) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"content and data must be at most {MAX_MESSAGE_BYTES} bytes together")
+
 
 class MessageUpdate(_Request):
     """PATCH .../messages/{message_id} body: only the fields sent change (at least one).
 
     ``status`` finalizes a streamed reply (``completed`` or ``incomplete``, with its ``tokens_used`` and
-    ``cost_usd``); on a finalized message the same status again, with the values stored, is a no-op.
+    ``cost_usd``); on a finalized message the same status again, with the values stored, is a no-op. ``data``
+    replaces the message's structured JSON whole (null: unchanged).
     """
 
     content: MessageContent | None = None
+    data: MessageData = None
     metadata: JsonObject | None = None
     tokens_used: Tokens | None = None
     cost_usd: MoneyInput | None = None
@@ -112,6 +137,7 @@ class MessageUpdate(_Request):
     def _changes_something(self) -> MessageUpdate:
         if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("send at least one field to change (null means unchanged)")
+        _check_size(self.content, self.data)
         return self
 
 

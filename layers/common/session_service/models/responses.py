@@ -143,6 +143,7 @@ class Message(_Response):
     status: MessageStatus = MessageStatus.COMPLETED
     provider: str | None = None
     model: str | None = None
+    data: Any = Field(default=None, description="The message's structured JSON as it was stored; null for none")
 
 
 class DeleteResult(_Response):

@@ -60,6 +60,10 @@ class MessageRole(StrEnum):
     SYSTEM = "system"
     TOOL_CALL = "tool_call"
     TOOL_RESULT = "tool_result"
+    DEVELOPER = "developer"
+    """The OpenAI Responses convention's instructions from the developer."""
+    TOOL = "tool"
+    """A tool's output, as the OpenAI Chat and LangChain conventions name it."""
 
 
 class MessageType(StrEnum):
@@ -338,4 +342,32 @@ MessageId = Annotated[
     AfterValidator(lambda value: str(uuid.UUID(value))),
 ]
 MemoryContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MEMORY_BYTES)]
+
+
+def _check_data(value: Any) -> Any:
+    plain = _plain_json(value, 1)
+    if len(dump_json(plain).encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"must be at most {MAX_MESSAGE_BYTES} bytes as JSON")
+    return plain
+
+
+def data_bytes(value: Any) -> int:
+    """UTF-8 size of a message's ``data`` as stored (its compact JSON text; 0 for none)."""
+    return 0 if value is None else len(dump_json(value).encode("utf-8"))
+
+
+MessageData = Annotated[
+    Any,
+    AfterValidator(_check_data),
+    Field(
+        description=(
+            "Structured JSON beside or instead of content: any JSON value (object, array, string, number, "
+            f"boolean), at most {MAX_JSON_DEPTH} levels deep; returned exactly as stored, null for none. content "
+            f"and data's compact JSON count together against the {MAX_MESSAGE_BYTES}-byte limit"
+        ),
+        examples=[{"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}'}],
+    ),
+]
+"""A message's structured ``data``: any JSON value, numbers as doubles (like :data:`JsonObject`), stored as its
+compact JSON text (:func:`dump_json`)."""
 TtlSeconds = Annotated[int, Field(strict=True, ge=60, le=365 * 24 * 3600, description="Idle lifetime, seconds")]

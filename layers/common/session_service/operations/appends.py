@@ -52,8 +52,14 @@ class Appended(list[Message]):
 
 def _request_hash(request: MessageCreate) -> str:
     """SHA-256 of an append's body as validated (canonical JSON): what a repeated append is compared with."""
-    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    body = json.dumps(_body(request), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _body(request: MessageCreate) -> dict[str, Any]:
+    """An append's body as compared: without ``data`` when it has none (so the hashes of messages stored before
+    messages had ``data`` stay what they were)."""
+    return request.model_dump(mode="json", exclude={"data"} if request.data is None else None)
 
 
 BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
@@ -79,7 +85,7 @@ def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> 
     session), so a retry of the same batch finds it by id and writes it once."""
     if not split:
         return [request.message_id or store.new_id() for request in requests]
-    batch = [request.model_dump(mode="json") for request in requests]
+    batch = [_body(request) for request in requests]
     digest = hashlib.sha256(json.dumps(batch, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
     return [r.message_id or str(uuid.uuid5(uuid.NAMESPACE_OID, f"{digest}:{i}")) for i, r in enumerate(requests)]
 

@@ -27,12 +27,14 @@ from session_service.errors import (
     InvalidCursor,
     MessageConflict,
     MessageNotFound,
+    PayloadTooLarge,
     ServiceUnavailable,
     SessionNotActive,
     SessionNotFound,
     TooManyModels,
 )
 from session_service.models import (
+    MAX_MESSAGE_BYTES,
     Context,
     Message,
     MessageList,
@@ -132,7 +134,7 @@ def _change_message(
 
 
 def update_message(store: Store, session_id: str, caller: str, message_id: str, request: MessageUpdate) -> Message:
-    """Change a message (SPEC section 8): its ``metadata``, ``provider``, ``model``, or its ``content``,
+    """Change a message (SPEC section 8): its ``metadata``, ``data``, ``provider``, ``model``, or its ``content``,
     ``tokens_used`` and ``cost_usd`` (the session's counters move by the difference in the same transaction); or
     finalize a streamed reply with ``status`` (its chunks become its content, its tokens and cost count from now
     on; the stream function deletes its chunks when it sees the change, so a finalization waits for nothing).
@@ -140,29 +142,34 @@ def update_message(store: Store, session_id: str, caller: str, message_id: str, 
 
     Raises :class:`SessionNotFound`, :class:`MessageNotFound`, :class:`SessionNotActive`,
     :class:`MessageConflict` (a reply in progress changed without finalizing it, or a finalized one finalized
-    differently), :class:`ServiceUnavailable`.
+    differently), :class:`PayloadTooLarge` (``content`` and ``data`` would exceed 256 KiB together),
+    :class:`ServiceUnavailable`.
     """
 
     def plan(hot: dict[str, Any], item: dict[str, Any]) -> _Plan:
         given = {name: getattr(request, name) for name in type(request).model_fields}
         given = {name: value for name, value in given.items() if value is not None}
-        if "metadata" in given:
-            given["metadata"] = dump_json(given["metadata"])
+        for name in ("metadata", "data"):  # stored as JSON text
+            if name in given:
+                given[name] = dump_json(given[name])
         if "status" in given:
             given["status"] = given["status"].value
         streaming = is_streaming(item)
         if streaming and "status" in given:  # the chunks so far become the content
             content = reads.with_content(store.table, item)["content"]
             given = {"content": content, "tokens_used": 0, "cost_usd": 0, **given}
-        elif streaming and given.keys() & {"content", "tokens_used", "cost_usd"}:
+        elif streaming and given.keys() & {"content", "data", "tokens_used", "cost_usd"}:
             raise MessageConflict("The reply is in progress: finalize it with status completed or incomplete")
         changed = {name: value for name, value in given.items() if item.get(name) != value}
         if "status" in given and not streaming and changed:
             raise MessageConflict(f"The reply was finalized as {item['status']} with other values")
         if not changed:
             return _Plan(item)
-        if "content" in changed:
-            changed["content_bytes"] = len(str(changed["content"]).encode("utf-8"))
+        if changed.keys() & {"content", "data"}:
+            content, data = changed.get("content", item["content"]), changed.get("data", item.get("data"))
+            changed["content_bytes"] = len(str(content).encode("utf-8")) + len(str(data or "").encode("utf-8"))
+            if changed["content_bytes"] > MAX_MESSAGE_BYTES:
+                raise PayloadTooLarge(f"content and data would exceed {MAX_MESSAGE_BYTES} bytes together")
         names = {f"#f{number}": name for number, name in enumerate(changed)}
         values = {f":f{number}": value for number, value in enumerate(changed.values())}
         assignments = ", ".join(f"#f{number} = :f{number}" for number in range(len(changed)))

@@ -28,7 +28,7 @@ from session_service.data import dynamo, items, keys, reads
 from session_service.data.dynamo import ConditionFailed, deserialize, serialize
 from session_service.errors import ServiceUnavailable
 from session_service.stream.records import IndexMove
-from session_service.summarizer import Summarizer, Turn
+from session_service.summarizer import Summarizer, Turn, message_text
 
 SUMMARY_HISTORY = 50
 """Messages read (newest first) to make a summary."""
@@ -172,7 +172,10 @@ class Upkeep:
         newest = str(messages[0]["SK"])
         if str(summary.get("summary_through", "")) >= newest:
             return None
-        turns = [Turn(str(m.get("role", "")), str(m.get("content", ""))) for m in reversed(messages)]
+        turns = [
+            Turn(str(m.get("role", "")), message_text(str(m.get("content", "")), m.get("data")))
+            for m in reversed(messages)
+        ]
         return items.summary_item(
             session_id, incarnation, self._summarizer.summarize(turns), newest, int(hot.get("message_count", 0))
         )

@@ -1,0 +1,120 @@
+"""What the framework adapters share: service session ids derived from framework ids, the client each call
+uses, and a write that creates its session on first use.
+
+An adapter is given a ``base_url`` (it then makes its own clients) or a ``client=``. Frameworks call an
+adapter's async methods from several event loops (the OpenAI Agents SDK's ``Runner.run_sync`` runs each turn
+on a new loop, in a thread), and an ``httpx.AsyncClient`` belongs to the loop it first ran on: so the
+adapter keeps one :class:`AsyncSessionServiceClient` per running loop, and one thread-safe
+:class:`SessionServiceClient` for its synchronous methods. A given synchronous client also serves the async
+methods (through a worker thread); a given async client serves only the async methods, on its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+import weakref
+from typing import Any
+
+from session_service_client.async_client import AsyncSessionServiceClient
+from session_service_client.client import SessionServiceClient
+
+ID_NAMESPACE = uuid.UUID("6f1c1b0e-7f0e-5d57-9b0a-2c5a3e3d8f20")
+"""The root of every id an adapter derives (uuid5): fixed forever, or stored sessions are lost to their ids."""
+
+
+def service_id(framework: str, namespace: str | None, user_id: str, *parts: str) -> str:
+    """The service session id of a framework's id: a UUID (version 5) of the framework, the namespace, the user
+    and the framework's id parts. The same inputs always give the same id; two users' (or two namespaces')
+    equal framework ids give different ones. Each part is length-prefixed, so no two tuples share a name."""
+    fields = [framework, "" if namespace is None else f"ns:{namespace}", user_id, *parts]
+    name = "".join(f"{len(field)}:{field}" for field in fields)
+    return str(uuid.uuid5(ID_NAMESPACE, name))
+
+
+class Clients:
+    """The clients an adapter's calls go through (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        client: SessionServiceClient | AsyncSessionServiceClient | None,
+        user_id: str,
+    ) -> None:
+        if (base_url is None) == (client is None):
+            raise TypeError("give base_url or client=, not both")
+        self.user_id = user_id
+        self._base_url = base_url
+        self._given = client
+        self._sync: SessionServiceClient | None = client if isinstance(client, SessionServiceClient) else None
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSessionServiceClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def sync(self) -> SessionServiceClient:
+        """The synchronous client (made on first use from ``base_url``)."""
+        with self._lock:
+            if self._sync is None:
+                if self._base_url is None:
+                    raise TypeError("the synchronous methods need base_url or a SessionServiceClient as client=")
+                self._sync = SessionServiceClient(self._base_url, user_id=self.user_id)
+            return self._sync
+
+    def _async(self) -> AsyncSessionServiceClient | None:
+        if isinstance(self._given, AsyncSessionServiceClient):
+            return self._given
+        if self._base_url is None:
+            return None  # a given synchronous client: calls go through a worker thread
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            made = self._per_loop.get(loop)
+            if made is None:
+                made = AsyncSessionServiceClient(self._base_url, user_id=self.user_id)
+                self._per_loop[loop] = made
+            return made
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the client method ``method`` (both clients have the same surface) on the running loop's client,
+        or on the synchronous client in a worker thread."""
+        remote = self._async()
+        if remote is not None:
+            return await getattr(remote, method)(*args, **kwargs)
+        return await asyncio.to_thread(getattr(self.sync(), method), *args, **kwargs)
+
+    def close(self) -> None:
+        """Close the clients this adapter made (a given client is the caller's to close)."""
+        with self._lock:
+            made_sync = self._sync if self._given is None else None
+            self._sync = None if self._given is None else self._sync
+            loops = list(self._per_loop.items())
+            self._per_loop.clear()
+        if made_sync is not None:
+            made_sync.close()
+        for loop, remote in loops:
+            if not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(remote.close())
+
+    async def aclose(self) -> None:
+        """Close the clients this adapter made, the running loop's included."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - called from a coroutine
+            running = None
+        with self._lock:
+            mine = self._per_loop.pop(running, None) if running is not None else None
+        if mine is not None:
+            await mine.close()
+        self.close()
+
+
+def session_fields(framework: str, namespace: str | None, **ids: str | None) -> dict[str, Any]:
+    """The metadata an adapter's session carries: which framework made it, in which namespace, for which ids
+    (read back by a person or an export; the adapters themselves find sessions by their derived ids)."""
+    return {
+        "framework": framework,
+        **({"namespace": namespace} if namespace is not None else {}),
+        **{name: value for name, value in ids.items() if value is not None},
+    }
