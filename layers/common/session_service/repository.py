@@ -35,6 +35,7 @@ from session_service.models import (
     Stats,
     Usage,
 )
+from session_service.models.state import AgentCreate, StateChange, StateDocument
 from session_service.operations import (
     Store,
     appends,
@@ -44,6 +45,7 @@ from session_service.operations import (
     messages,
     new_uuid,
     sessions,
+    state,
     users,
     utcnow,
 )
@@ -197,6 +199,28 @@ class SessionRepository:
         return memory.list_memories(
             self._store, session_id, caller, memory_type=memory_type, page_size=page_size, next_token=next_token
         )
+
+    # -- state documents: operations.state ------------------------------------------------------------------
+
+    def get_state(self, session_id: str, caller: str, agent_id: str | None = None) -> StateDocument:
+        """:func:`session_service.operations.state.get_state`."""
+        return state.get_state(self._store, session_id, caller, agent_id)
+
+    def change_state(
+        self,
+        session_id: str,
+        caller: str,
+        change: StateChange,
+        *,
+        agent_id: str | None = None,
+        if_match: int | None = None,
+    ) -> StateDocument:
+        """:func:`session_service.operations.state.change_state`."""
+        return state.change_state(self._store, session_id, caller, change, agent_id=agent_id, if_match=if_match)
+
+    def create_agent(self, session_id: str, caller: str, agent_id: str, request: AgentCreate) -> StateDocument:
+        """:func:`session_service.operations.state.create_agent`."""
+        return state.create_agent(self._store, session_id, caller, agent_id, request)
 
     # -- users and the service: operations.export, operations.users ------------------------------------
 

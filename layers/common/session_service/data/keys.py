@@ -1,7 +1,8 @@
 """The single table's keys: every key format and prefix, and the one table of access patterns.
 
 Attribute names and the item <-> model mapping live beside it: :mod:`session_service.data.items` (sessions,
-messages, chunks, memory records, tombstones, erasures), :mod:`session_service.data.stats` (``STATS``, counts,
+messages, chunks, memory records, tombstones, erasures), :mod:`session_service.data.state` (state documents, agents),
+:mod:`session_service.data.stats` (``STATS``, counts,
 usage, per-model usage, marks); the requests are built by :mod:`session_service.data.reads` and
 :mod:`session_service.data.actions` and run by :mod:`session_service.data.dynamo`.
 
@@ -20,6 +21,8 @@ session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``      
 message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1
 streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
+session state          ``SESSION#<session_id>``        ``STATE#SESSION``                       -
+agent (its state)      ``SESSION#<session_id>``        ``STATE#AGENT#<agent_id>``              -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
@@ -48,6 +51,11 @@ outside the range message Queries read); finalizing the reply writes their text 
 ``message_id`` the client chose is reserved by a ``MID#`` item written in the append's transaction, and
 checked first against the session's messages (LSI1): the id is unique in the session, and an append
 repeated with it writes nothing.
+
+A session's state document and each agent's (:mod:`session_service.data.state`) are items of their own beside
+the hot item, never in it: an append without a state change writes none of them, and a change writes only its
+document's item (its top-level keys are attributes of their own, each changed by key in one UpdateItem), with
+a ConditionCheck of the hot item in the same transaction.
 
 A truncation *cuts* a key range: the write that adjusts the counters records the range in the hot item's
 ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`), readers drop
@@ -110,6 +118,12 @@ change / delete one message            the above + TransactWriteItems: message (
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
 chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
                                        + Query the chunks (the answer)
+state document: read                   BatchGetItem hot + counts + the document's item (consistent)
+state document: change                 TransactWriteItems: ConditionCheck hot (owner, live, active) +
+                                       Update the document (SET / REMOVE its keys, ADD version; [version =
+                                       If-Match]; an agent's: exists, or not for a create); then GetItem
+                                       it (the answer)
+append with a state change             the append's TransactWriteItems + that Update of the document
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
 export a user's data                   GetItem counts + Query GSI1 (keys); per session Query its hot,
@@ -177,6 +191,9 @@ LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id): written by messages stored
 before ids were time-ordered (:func:`time_ordered_id`), read only to find those (the table keeps the index: an
 LSI is defined with the table, and removing it replaces the table)."""
+STATE_PREFIX = "STATE#"
+SESSION_STATE_SK = "STATE#SESSION"
+AGENT_STATE_PREFIX = "STATE#AGENT#"
 CHUNK_DIGITS = 6
 """A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
 MEMORY_PREFIX = "MEM#"
@@ -241,6 +258,16 @@ def data_key(session_id: str) -> dict[str, Any]:
 def summary_key(session_id: str) -> dict[str, Any]:
     """Primary key of a session's summary item."""
     return key(session_pk(session_id), SUMMARY_SK)
+
+
+def state_sk(agent_id: str | None) -> str:
+    """Sort key of a session's state document (``agent_id`` ``None``) or of an agent's (the agent's item)."""
+    return SESSION_STATE_SK if agent_id is None else f"{AGENT_STATE_PREFIX}{agent_id}"
+
+
+def state_key(session_id: str, agent_id: str | None) -> dict[str, Any]:
+    """Primary key of a session's state document, or of the item of its agent ``agent_id``."""
+    return key(session_pk(session_id), state_sk(agent_id))
 
 
 def user_pk(user_id: str) -> str:

@@ -28,6 +28,7 @@ from session_service.http.answers import (
     SESSION,
     SESSION_CREATED,
     SESSION_ERRORS,
+    STATE,
     STORE_ERRORS,
     USER_ERRORS,
     create_responses,
@@ -35,6 +36,7 @@ from session_service.http.answers import (
     responses_for,
 )
 from session_service.http.params import (
+    AgentIdPath,
     ExportPageSizeQuery,
     IdempotencyKey,
     IdPath,
@@ -60,6 +62,7 @@ from session_service.http.responses import (
     health_response,
     ndjson_response,
     session_response,
+    state_response,
 )
 
 __all__ = [
@@ -73,8 +76,10 @@ __all__ = [
     "SESSION",
     "SESSION_CREATED",
     "SESSION_ERRORS",
+    "STATE",
     "STORE_ERRORS",
     "USER_ERRORS",
+    "AgentIdPath",
     "ExportPageSizeQuery",
     "IdPath",
     "IdempotencyKey",
@@ -100,5 +105,6 @@ __all__ = [
     "parse_if_match",
     "responses_for",
     "session_response",
+    "state_response",
     "user_caller",
 ]

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from session_service import errors
-from session_service.errors import MessageNotFound, SessionNotFound
+from session_service.errors import AgentNotFound, MessageNotFound, SessionNotFound
 from session_service.idempotency import MAX_KEY_CHARS
 from session_service.identity import Caller, resolve_caller
 from session_service.models import (
@@ -20,6 +20,7 @@ from session_service.models import (
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
 )
+from session_service.models.state import AGENT_ID_PATTERN
 from session_service.observability import logger
 from session_service.wiring import settings
 
@@ -43,6 +44,9 @@ SessionIdPath = Annotated[
 ]
 MessageIdPath = Annotated[
     str, IdPath(not_found=MessageNotFound, pattern=ITEM_ID_PATTERN, max_length=36, description="Message id (a UUID)")
+]
+AgentIdPath = Annotated[
+    str, IdPath(not_found=AgentNotFound, pattern=AGENT_ID_PATTERN, max_length=128, description="Agent id")
 ]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
 UserIdQuery = Annotated[

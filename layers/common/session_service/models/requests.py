@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from session_service.models.state import AppendState
 from session_service.models.types import (
     MAX_BATCH_MESSAGES,
     MAX_BATCH_SESSIONS,
@@ -86,6 +87,9 @@ class MessageCreate(_Request):
     message_id: MessageId | None = None
     provider: ModelField | None = None
     model: ModelField | None = None
+    state: AppendState | None = Field(
+        default=None, description="A change of the session's state document, stored in the append's transaction"
+    )
 
     # ``status`` is declared first, so these validators see it (pydantic validates fields in order).
     @field_validator("content")
@@ -160,6 +164,8 @@ class MessageBatchCreate(_Request):
         chosen = [m.message_id for m in messages if m.message_id is not None]
         if len(set(chosen)) != len(chosen):
             raise ValueError("two messages of the batch have the same message_id")
+        if any(m.state is not None for m in messages):
+            raise ValueError("a state change goes with a single append (POST .../messages), not a batch")
         return messages
 
 

@@ -24,6 +24,7 @@ from session_service.data.dynamo import TransactionCanceled
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item
 from session_service.data.keys import parse_iso
+from session_service.data.state import StateUpdate, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
@@ -57,9 +58,10 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _body(request: MessageCreate) -> dict[str, Any]:
-    """An append's body as compared: without ``data`` when it has none (so the hashes of messages stored before
-    messages had ``data`` stay what they were)."""
-    return request.model_dump(mode="json", exclude={"data"} if request.data is None else None)
+    """An append's body as compared: without ``data`` or ``state`` when it has none (so the hashes of messages
+    stored before messages had them stay what they were)."""
+    absent = {name for name in ("data", "state") if getattr(request, name) is None}
+    return request.model_dump(mode="json", exclude=absent or None)
 
 
 BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
@@ -214,6 +216,9 @@ def _transaction(
             if digest is not None
         ]
         actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
+        change = _state_change(session_id, requests, now)
+        if change is not None:  # the document's change rides in the same transaction (none: no action at all)
+            actions.append(change)
         # A message lands above every cut (a truncation that read the tail before this append committed).
         actions.append(
             SessionActivity(
@@ -233,6 +238,9 @@ def _transaction(
             return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
+            if change is not None and canceled.failed(-2):
+                live = store.is_live(hot, caller)
+                raise state_failure(canceled, change, live=live, hot_at=-1, document_at=-2) from canceled
             reserved = range(len(message_items), len(message_items) + len(reservations))
             if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
                 # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
@@ -260,6 +268,15 @@ def _transaction(
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
         return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
+
+
+def _state_change(session_id: str, requests: Sequence[MessageCreate], now: datetime) -> StateUpdate | None:
+    """The change of the session's state document a single append carries (``state``), as its transaction's
+    update of the document (conditioned on ``if_version`` when given), or ``None``."""
+    change = requests[0].state if len(requests) == 1 else None
+    if change is None:
+        return None
+    return StateUpdate(session_id, None, now, sets=change.set, removes=change.remove, if_version=change.if_version)
 
 
 def _found_in_session(
