@@ -13,7 +13,7 @@ app = http.make_resolver()
 @app.patch(
     "/api/v1/sessions/<session_id>/agents/<agent_id>",
     summary="Set and remove keys of an agent's state document, atomically (If-Match for a conditional write)",
-    tags=["state"],
+    tags=["agents"],
     responses=http.responses_for(
         AgentNotFound, SessionNotActive, PreconditionFailed, *http.SESSION_ERRORS, *http.BODY_ERRORS, success=http.STATE
     ),

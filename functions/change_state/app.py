@@ -13,7 +13,7 @@ app = http.make_resolver()
 @app.patch(
     "/api/v1/sessions/<session_id>/state",
     summary="Set and remove keys of the session's state document, atomically (If-Match for a conditional write)",
-    tags=["state"],
+    tags=["agents"],
     responses=http.responses_for(
         SessionNotActive, PreconditionFailed, *http.SESSION_ERRORS, *http.BODY_ERRORS, success=http.STATE
     ),

@@ -16,7 +16,7 @@ app = http.make_resolver()
 @app.put(
     "/api/v1/sessions/<session_id>/agents/<agent_id>",
     summary="Create an agent of the session with its state document (409 when the session has it already)",
-    tags=["state"],
+    tags=["agents"],
     responses=http.responses_for(
         AgentExists,
         SessionNotActive,

@@ -13,7 +13,7 @@ app = http.make_resolver()
 @app.get(
     "/api/v1/sessions/<session_id>/agents/<agent_id>",
     summary="Get an agent of the session: its state document, with its ETag",
-    tags=["state"],
+    tags=["agents"],
     responses=http.responses_for(AgentNotFound, *http.SESSION_ERRORS, success=http.STATE),
 )
 def get_agent(

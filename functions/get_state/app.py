@@ -12,7 +12,7 @@ app = http.make_resolver()
 @app.get(
     "/api/v1/sessions/<session_id>/state",
     summary="Get the session's state document (empty, version 0, until its first change), with its ETag",
-    tags=["state"],
+    tags=["agents"],
     responses=http.responses_for(*http.SESSION_ERRORS, success=http.STATE),
 )
 def get_state(session_id: http.SessionIdPath, user_id: http.UserIdQuery = None) -> Response[StateDocument]:

@@ -84,6 +84,8 @@ def seed(repo: Any) -> None:
     repo.add_chunk(SESSION, USER, REPLY, ChunkCreate(index=0, content="Once "))
     repo.add_memory(SESSION, USER, MemoryCreate(memory_type=MemoryType.PREFERENCE, content="User prefers dark mode UI"))
     repo.create_agent(SESSION, USER, "planner", AgentCreate(state={"goal": "book a flight"}))
+    planner = [MessageCreate(role=MessageRole.USER, content=f"step {n}", agent_id="planner") for n in range(2)]
+    repo.append_messages(SESSION, USER, planner)  # the agent's positions 0 and 1
     for session_id, status in ((ENDED, SessionStatus.ENDED), (COMPLETED, SessionStatus.COMPLETED)):
         repo.create_session(USER, SessionCreate(user_id=USER, session_id=session_id))
         if session_id == COMPLETED:

@@ -18,7 +18,7 @@ entity                 PK                              SK                       
 session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
-message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1 (agents')
 streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 session state          ``SESSION#<session_id>``        ``STATE#SESSION``                       -
@@ -43,6 +43,13 @@ it is :data:`INDEX_GRAIN_SECONDS` past them, so an append writes no index and a 
 once a minute, not once per append. A listing reads its rows (hot items) and the user's counts with one
 BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
 across pages.
+
+A message of an agent (``agent_id``) carries ``LSI1SK = AGENT#<agent_id>#<position, 10 digits>``: the agent's
+messages are numbered from 0 in the order stored (the count so far is ``message_count`` on the agent's item, moved
+in the append's transaction on the count read), and read from any position by one Query of LSI1 (``LSI1SK
+BETWEEN`` the position's key and the agent's last), whose cost grows neither with the position nor with the
+other agents' messages (an agent id holds no ``#``, so no other agent's key falls in the range). No other message
+writes ``LSI1SK``.
 
 A message is found by its id with one consistent Query of LSI1 (``LSI1SK = <message_id>``, keys only;
 DynamoDB fetches the item's other attributes from the table in the same request). A streamed reply's
@@ -124,6 +131,14 @@ state document: change                 TransactWriteItems: ConditionCheck hot (o
                                        If-Match]; an agent's: exists, or not for a create); then GetItem
                                        it (the answer)
 append with a state change             the append's TransactWriteItems + that Update of the document
+append messages of agents              BatchGetItem the agents' items (their counts) + the append's
+                                       TransactWriteItems + Update each agent's item (ADD message_count,
+                                       on the count read; with its state change, if any)
+an agent's messages from a position    BatchGetItem hot + counts, Query LSI1 ``LSI1SK BETWEEN
+                                       AGENT#<agent>#<position> AND AGENT#<agent>#9999999999`` (Limit, all
+                                       attributes; concurrent)
+an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``LSI1SK = AGENT#<agent>#<n>``
+                                       (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
 export a user's data                   GetItem counts + Query GSI1 (keys); per session Query its hot,
@@ -194,6 +209,11 @@ LSI is defined with the table, and removing it replaces the table)."""
 STATE_PREFIX = "STATE#"
 SESSION_STATE_SK = "STATE#SESSION"
 AGENT_STATE_PREFIX = "STATE#AGENT#"
+AGENT_MESSAGE_PREFIX = "AGENT#"
+POSITION_DIGITS = 10
+"""An agent message's position is written with this many digits in ``LSI1SK``, so an agent's messages sort in
+order."""
+MAX_POSITION = 10**POSITION_DIGITS - 1
 CHUNK_DIGITS = 6
 """A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
 MEMORY_PREFIX = "MEM#"
@@ -268,6 +288,19 @@ def state_sk(agent_id: str | None) -> str:
 def state_key(session_id: str, agent_id: str | None) -> dict[str, Any]:
     """Primary key of a session's state document, or of the item of its agent ``agent_id``."""
     return key(session_pk(session_id), state_sk(agent_id))
+
+
+def agent_message_key(agent_id: str, position: int) -> str:
+    """``LSI1SK`` of the message at ``position`` (from 0) of the session's agent ``agent_id`` (an id without
+    ``#``)."""
+    return f"{AGENT_MESSAGE_PREFIX}{agent_id}#{position:0{POSITION_DIGITS}d}"
+
+
+def position_of(lsi_sort_key: str) -> int | None:
+    """The position an agent message's ``LSI1SK`` names (:func:`agent_message_key`), or ``None`` for any other."""
+    if not lsi_sort_key.startswith(AGENT_MESSAGE_PREFIX):
+        return None
+    return int(lsi_sort_key.rsplit("#", 1)[1])
 
 
 def user_pk(user_id: str) -> str:

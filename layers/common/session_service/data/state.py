@@ -26,6 +26,8 @@ from session_service.models.state import StateDocument
 
 STATE_ENTITY = "state"
 """``entity`` of a state document's item (the stream function reads it as ``other``)."""
+MESSAGE_COUNT = "message_count"
+"""An agent's item: how many messages its conversation holds (the next one's position)."""
 KEY_PREFIX = "k#"
 """Prefix of the attribute holding a document's key: no key can name one of the item's own attributes."""
 
@@ -40,6 +42,7 @@ def state_from_item(session_id: str, agent_id: str | None, item: dict[str, Any] 
         agent_id=agent_id,
         state=state,
         version=int(item.get("version", 0)),
+        message_count=int(item.get(MESSAGE_COUNT, 0)) if agent_id is not None else None,
         created_at=parse_iso(str(item["created_at"])),
         updated_at=parse_iso(str(item["updated_at"])),
     )
@@ -85,9 +88,12 @@ class SessionCheck:
 @dataclass(frozen=True)
 class StateUpdate:
     """One UpdateItem of a document's item at ``now``: ``SET`` each of ``sets`` (key -> JSON value), ``REMOVE``
-    each of ``removes``, ``ADD version 1``; ``created_at`` is kept once written. Conditions: ``if_version`` (the
-    version the caller read; 0 means absent), ``exists`` (``True``: the item must exist, an agent's change;
-    ``False``: it must not, a create; ``None``: either). The old item comes back when a condition fails."""
+    each of ``removes``, ``ADD version 1`` (unless ``changes`` is false: an agent's count alone moves); ``created_at``
+    is kept once written. Conditions: ``if_version`` (the version the caller read; 0 means absent or never
+    changed), ``exists`` (``True``: the item must exist, an agent's change; ``False``: it must not, a create;
+    ``None``: either). With ``count_added``, an agent's ``message_count`` moves from ``count_from`` (the count
+    read; the condition) by that many (the positions of the messages the same transaction stores). The old item
+    comes back when a condition fails."""
 
     session_id: str
     agent_id: str | None
@@ -96,26 +102,47 @@ class StateUpdate:
     removes: list[str] = field(default_factory=list)
     if_version: int | None = None
     exists: bool | None = None
+    count_from: int = 0
+    count_added: int = 0
+    changes: bool = True
 
     def render(self, table: str) -> dict[str, Any]:
         names: dict[str, str] = {"#entity": "entity"}
         values: dict[str, Any] = {":now": iso(self.now), ":one": 1, ":entity": STATE_ENTITY}
-        assignments = ["#entity = :entity", "updated_at = :now", "created_at = if_not_exists(created_at, :now)"]
+        assignments = ["#entity = :entity", "created_at = if_not_exists(created_at, :now)"]
+        adds = []
+        if self.changes:
+            assignments.append("updated_at = :now")
+            adds.append("version :one")
+        else:  # the document is not changed: its version and time stay (a new agent's start at 0 and now)
+            assignments += ["updated_at = if_not_exists(updated_at, :now)", "version = if_not_exists(version, :zero)"]
+            values[":zero"] = 0
         for number, (name, value) in enumerate(self.sets.items()):
             names[f"#s{number}"] = f"{KEY_PREFIX}{name}"
             values[f":s{number}"] = dump_json(value)
             assignments.append(f"#s{number} = :s{number}")
         names.update({f"#r{number}": f"{KEY_PREFIX}{name}" for number, name in enumerate(self.removes)})
-        expression = f"SET {', '.join(assignments)} ADD version :one"
+        conditions = []
+        if self.count_added:
+            adds.append(f"{MESSAGE_COUNT} :added")
+            values[":added"] = self.count_added
+            if self.count_from:
+                conditions.append(f"{MESSAGE_COUNT} = :count")
+                values[":count"] = self.count_from
+            else:
+                conditions.append(f"attribute_not_exists({MESSAGE_COUNT})")
+        expression = f"SET {', '.join(assignments)}"
+        if adds:
+            expression += f" ADD {', '.join(adds)}"
         if self.removes:
             expression += " REMOVE " + ", ".join(f"#r{number}" for number in range(len(self.removes)))
-        conditions = []
         if self.exists is True:
             conditions.append("attribute_exists(PK)")
         elif self.exists is False:
             conditions.append("attribute_not_exists(PK)")
         if self.if_version == 0:
-            conditions.append("attribute_not_exists(PK)")
+            conditions.append("(attribute_not_exists(PK) OR version = :never)")
+            values[":never"] = 0
         elif self.if_version is not None:
             conditions.append("version = :expected")
             values[":expected"] = self.if_version
@@ -129,6 +156,10 @@ class StateUpdate:
         if conditions:
             update.update({"ConditionExpression": " AND ".join(conditions), **OLD_ON_FAILURE})
         return {"Update": update}
+
+
+class CountMoved(Exception):
+    """An agent's message count moved since it was read (a concurrent append of the agent): read it again."""
 
 
 def state_failure(
@@ -145,6 +176,8 @@ def state_failure(
         if hot is None or hot.get("status") != SessionStatus.ACTIVE:
             return SessionNotActive()
     document = canceled.item(document_at)
+    if update.count_added and (document or {}).get(MESSAGE_COUNT, 0) != update.count_from:
+        return CountMoved()
     if update.exists is True and document is None:
         return AgentNotFound()
     if update.exists is False and document is not None:

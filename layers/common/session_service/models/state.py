@@ -13,11 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from session_service.models.responses import Message
 from session_service.models.types import _plain_json, dump_json
 
 MAX_STATE_CHANGE_KEYS = 100
 """Keys a change may set and remove together: each is a ``#name = :value`` of the UpdateExpression, which
 DynamoDB caps at 4 KB."""
+MAX_BATCH_AGENTS = 10
+"""Agents a batch of messages may name (each agent's count is an item of the batch's transactions)."""
 MAX_STATE_KEY_CHARS = 256
 """A top-level key's length (each key is an attribute of the document's item)."""
 MAX_STATE_BYTES = 380 * 1024
@@ -102,6 +105,18 @@ class StateDocument(BaseModel):
     session_id: str
     agent_id: str | None = Field(default=None, description="The agent; null for the session's own document")
     state: dict[str, Any] = Field(default_factory=dict)
-    version: int = Field(description="Changes so far; 0 for a session document never written")
+    version: int = Field(description="Changes so far; 0 for a document never changed")
+    message_count: int | None = Field(
+        default=None, description="An agent's messages so far (the next one's position); null for the session's"
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class AgentMessageList(BaseModel):
+    """A page of an agent's messages, in order of position."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    messages: list[Message]
+    next_offset: int | None = Field(default=None, description="The position to read next; null when no more")
