@@ -108,12 +108,13 @@ class StateUpdate:
 
     def render(self, table: str) -> dict[str, Any]:
         names: dict[str, str] = {"#entity": "entity"}
-        values: dict[str, Any] = {":now": iso(self.now), ":one": 1, ":entity": STATE_ENTITY}
+        values: dict[str, Any] = {":now": iso(self.now), ":entity": STATE_ENTITY}
         assignments = ["#entity = :entity", "created_at = if_not_exists(created_at, :now)"]
         adds = []
         if self.changes:
             assignments.append("updated_at = :now")
             adds.append("version :one")
+            values[":one"] = 1
         else:  # the document is not changed: its version and time stay (a new agent's start at 0 and now)
             assignments += ["updated_at = if_not_exists(updated_at, :now)", "version = if_not_exists(version, :zero)"]
             values[":zero"] = 0

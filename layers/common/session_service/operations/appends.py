@@ -75,6 +75,12 @@ provider/model pairs of 128 four-byte characters, 20 pending cuts) is about 18 K
 4 KB (``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
 
 
+TRANSACTION_ATTEMPTS = 12
+"""Attempts of one transaction of an append: a condition that moved under it (a cut, the session's models, an
+agent's count that a concurrent append of the agent took: of N racing appends of one agent, each round stores one)
+makes it again from a fresh read."""
+
+
 def _transaction_items(requests: Sequence[MessageCreate], guard: WriteGuard | None) -> int:
     """The items one transaction of ``requests`` takes: each message, each ``MID#`` reservation, each agent's
     item, the session's update and the guard."""
@@ -221,7 +227,7 @@ def _transaction(
     increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
-    for _ in range(3):
+    for _ in range(TRANSACTION_ATTEMPTS):
         counts = reads.agent_counts(store.table, session_id, _agents(requests))
         message_items = _numbered(_message_items(session_id, caller, requests, ids, now, hashes), requests, counts)
         reservations = [
