@@ -229,9 +229,7 @@ class SessionRepository:
         self, session_id: str, caller: str, agent_id: str, *, offset: int = 0, limit: int = 100
     ) -> AgentMessageList:
         """:func:`session_service.operations.conversations.list_agent_messages`."""
-        return conversations.list_agent_messages(
-            self._store, session_id, caller, agent_id, offset=offset, limit=limit
-        )
+        return conversations.list_agent_messages(self._store, session_id, caller, agent_id, offset=offset, limit=limit)
 
     def get_agent_message(self, session_id: str, caller: str, agent_id: str, position: int) -> Message:
         """:func:`session_service.operations.conversations.get_agent_message`."""
