@@ -69,7 +69,6 @@ def main() -> int:
     args = parser.parse_args()
 
     with harness.bench(args.endpoint) as bench:
-        import httpx
         from session_service_client.strands import SessionServiceRepository
         from strands.types.session import Session, SessionAgent, SessionType
 
@@ -82,7 +81,7 @@ def main() -> int:
         with serve_in_subprocess(endpoint_url=bench.endpoint, env={"TABLE_NAME": bench.table}, workers=1) as server:
             adapter = SessionServiceRepository(base_url=server.url, user_id=user)
             sent: list[str] = []
-            adapter._client._http.event_hooks["request"] = [lambda r: sent.append(f"{r.method} {r.url.path}")]  # noqa: SLF001
+            adapter._client._http.event_hooks["request"] = [lambda r: sent.append(f"{r.method} {r.url.path}")]
             adapter.create_session(Session(session_id=strands_id, session_type=SessionType.AGENT))
             sid = adapter.service_session_id(strands_id)
             main_agent, other_agent = adapter.service_agent_id("main"), adapter.service_agent_id("other")
