@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
-from session_service.errors import PreconditionFailed, SessionNotActive
+from session_service.errors import PayloadTooLarge, PreconditionFailed, SessionNotActive
 from session_service.models.state import StateChange, StateDocument
 from session_service.wiring import repository
 
@@ -15,7 +15,12 @@ app = http.make_resolver()
     summary="Set and remove keys of the session's state document, atomically (If-Match for a conditional write)",
     tags=["agents"],
     responses=http.responses_for(
-        SessionNotActive, PreconditionFailed, *http.SESSION_ERRORS, *http.BODY_ERRORS, success=http.STATE
+        PayloadTooLarge,
+        SessionNotActive,
+        PreconditionFailed,
+        *http.SESSION_ERRORS,
+        *http.BODY_ERRORS,
+        success=http.STATE,
     ),
 )
 def change_state(

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
-from session_service.errors import AgentExists, SessionNotActive
+from session_service.errors import AgentExists, PayloadTooLarge, SessionNotActive
 from session_service.models.state import AgentCreate, StateDocument
 from session_service.wiring import repository
 
@@ -18,6 +18,7 @@ app = http.make_resolver()
     summary="Create an agent of the session with its state document (409 when the session has it already)",
     tags=["agents"],
     responses=http.responses_for(
+        PayloadTooLarge,
         AgentExists,
         SessionNotActive,
         *http.SESSION_ERRORS,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from session_service.errors import AgentExists, PreconditionFailed
+from session_service.errors import AgentExists, PayloadTooLarge, PreconditionFailed
 from session_service.models import MessageCreate, MessageRole, MessageUpdate, SessionCreate
 from session_service.models.state import AgentCreate, AppendState, StateChange
 
@@ -45,3 +45,14 @@ def test_every_state_and_agent_request_is_valid_dynamodb(local_repo: Any) -> Non
     page = local_repo.list_agent_messages(sid, user, "a", offset=1, limit=1)
     assert [m.content for m in page.messages] == ["b0"] and page.next_offset == 2
     assert local_repo.get_session(sid, user).message_count == 6
+
+
+def test_a_change_past_dynamodbs_item_limit_stores_nothing(local_repo: Any) -> None:
+    user = f"it_agents_{uuid.uuid4().hex[:8]}"
+    session, _ = local_repo.create_session(user, SessionCreate(user_id=user))
+    sid = session.session_id
+    big = {f"part{i}": "x" * (90 * 1024) for i in range(4)}
+    assert local_repo.change_state(sid, user, StateChange(set=big)).version == 1
+    with pytest.raises(PayloadTooLarge):
+        local_repo.change_state(sid, user, StateChange(set={"more": "y" * (60 * 1024)}))
+    assert local_repo.get_state(sid, user).state == big

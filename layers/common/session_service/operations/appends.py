@@ -20,7 +20,7 @@ from typing import Any
 from session_service import rules
 from session_service.data import dynamo, reads
 from session_service.data.actions import Action, Put, PutNew, SessionActivity
-from session_service.data.dynamo import TransactionCanceled
+from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
 from session_service.data.keys import parse_iso
@@ -253,6 +253,10 @@ def _transaction(
         )
         try:
             transact_guarded(store.table, actions, guard, list(ids), now)
+        except TransactionInvalid as invalid:
+            if documents:  # what a valid append with a state change meets: the document's 400 KB
+                raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
+            raise
         except GuardHit as hit:
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
             return Appended((message_from_item(item, caller) for item in stored), created=True)

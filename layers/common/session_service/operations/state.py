@@ -13,10 +13,10 @@ from typing import Any
 
 from session_service.data import reads
 from session_service.data.actions import transact
-from session_service.data.dynamo import TransactionCanceled
+from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.keys import SESSION_SK, state_key, state_sk
 from session_service.data.state import SessionCheck, StateUpdate, is_current, state_failure, state_from_item
-from session_service.errors import AgentNotFound
+from session_service.errors import AgentNotFound, PayloadTooLarge
 from session_service.models.state import AgentCreate, StateChange, StateDocument
 from session_service.operations import Store
 
@@ -48,7 +48,8 @@ def change_state(
     ``if_match`` when given (0: the document must not exist yet); answer the document after the change (read
     again, consistently). Writers of different keys without ``if_match`` all land (DynamoDB applies each
     UpdateItem whole). Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`AgentNotFound`,
-    :class:`PreconditionFailed` (nothing stored)."""
+    :class:`PreconditionFailed`, :class:`PayloadTooLarge` (the document would pass DynamoDB's 400 KB item), nothing
+    stored."""
     update = StateUpdate(
         session_id,
         agent_id,
@@ -78,6 +79,8 @@ def _write(store: Store, session_id: str, caller: str, update: StateUpdate) -> N
     except TransactionCanceled as canceled:
         live = store.is_live(canceled.item(0), caller)
         raise state_failure(canceled, update, live=live, hot_at=0, document_at=1) from canceled
+    except TransactionInvalid as invalid:  # the only refusal a valid change meets: the item's 400 KB
+        raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
 
 
 def _read_back(store: Store, session_id: str, agent_id: str | None) -> StateDocument:
