@@ -326,19 +326,17 @@ def _document_updates(
     change = requests[0].state if len(requests) == 1 else None
     updates = []
     for agent in _agents(requests):
-        added = sum(1 for r in requests if r.agent_id == agent)
-        edit = change
         updates.append(
             StateUpdate(
                 session_id,
                 agent,
                 now,
-                sets=edit.set if edit else {},
-                removes=edit.remove if edit else [],
-                if_version=edit.if_version if edit else None,
+                sets=change.set if change else {},
+                removes=change.remove if change else [],
+                if_version=change.if_version if change else None,
                 count_from=counts.get(agent, 0),
-                count_added=added,
-                changes=edit is not None,
+                count_added=sum(1 for r in requests if r.agent_id == agent),
+                changes=change is not None,
             )
         )
     if change is not None and requests[0].agent_id is None:
