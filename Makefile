@@ -140,7 +140,7 @@ build: $(SAM_VENV)/.installed
 	@[ -n "$(PYTHON_313)" ] || { echo "sam build needs python3.13 on PATH (or installed in pyenv)" >&2; exit 1; }
 	$(SAM) build
 
-bench: $(VENV)/.installed dynamodb-local
+bench: $(VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/append_cost.py
 	$(PY) benchmarks/context_cost.py
@@ -149,6 +149,7 @@ bench: $(VENV)/.installed dynamodb-local
 	$(PY) benchmarks/erasure_cost.py
 	$(PY) benchmarks/serve_concurrency.py
 	$(PY) benchmarks/client_overhead.py
+	PYTHONPATH=layers/common:.:clients/python/src $(FRAMEWORKS_VENV)/bin/python benchmarks/strands_cost.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
