@@ -143,6 +143,7 @@ build: $(SAM_VENV)/.installed
 bench: $(VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/append_cost.py
+	$(PY) benchmarks/export_cost.py
 	$(PY) benchmarks/context_cost.py
 	$(PY) benchmarks/stream_throughput.py
 	$(PY) benchmarks/message_records_cost.py

@@ -236,3 +236,23 @@ def test_finding_a_message_by_id_costs(store: Any, ddb: Any, user: str, calls: l
     store.append_messages(sid, user, [say()])
     assert calls == ["TransactWriteItems"]
     assert len(message_keys(ddb, sid)) == 3
+
+
+def test_a_time_ordered_id_names_its_time_to_the_microsecond_and_sorts_by_it() -> None:
+    times = [datetime(2026, 12, 4, 21, 0, 0, micro, tzinfo=UTC) for micro in (0, 999, 1000, 999_999)]
+    ids = [keys.time_ordered_id(moment, str(uuid.uuid4())) for moment in times]
+    named = [keys.message_sk(keys.iso(moment), i) for moment, i in zip(times, ids, strict=True)]
+    assert [keys.message_sk_of_id(i) for i in ids] == named
+    assert sorted(ids) == ids and all(uuid.UUID(i).version == 7 for i in ids)
+    seed = str(uuid.uuid4())
+    assert keys.time_ordered_id(times[0], seed) != keys.time_ordered_id(times[1], seed)
+    assert uuid.UUID(keys.time_ordered_id(times[0], seed)).int & (1 << 62) - 1 == uuid.UUID(seed).int & (1 << 62) - 1
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [str(uuid.uuid4()), "not a uuid", "01a242eb-3109-7fff-966c-423b1cce92d2", "01a242eb-3109-70cb-066c-423b1cce92d2"],
+)
+def test_other_ids_name_no_key(message_id: str) -> None:
+    # a random uuid, no uuid, a UUIDv7 whose sub-millisecond field is past 999, one of another variant
+    assert keys.message_sk_of_id(message_id) is None

@@ -18,7 +18,7 @@ entity                 PK                              SK                       
 session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
-message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1 (agents')
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1: before, agents'
 streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 session state          ``SESSION#<session_id>``        ``STATE#SESSION``                       -
@@ -44,20 +44,27 @@ once a minute, not once per append. A listing reads its rows (hot items) and the
 BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
 across pages.
 
+A message is found by its id by key, so an append writes no index entry: an id the server names is time-ordered
+(:func:`time_ordered_id`, a UUIDv7 holding the message's creation time to the microsecond), so its sort key follows
+from it (:func:`message_sk_of_id`); a ``message_id`` the client chose is reserved by a ``MID#`` item written in
+the append's transaction, which names the message's sort key. One consistent BatchGetItem reads both keys (with
+the session's hot item and the owner's counts where the operation reads them), and the message a ``MID#`` item
+names next. Messages stored before ids were time-ordered carry ``LSI1SK = <message_id>`` and are found by a
+Query of LSI1 (keys only; DynamoDB fetches the rest of the item in the same request), made alongside for an id
+that is not time-ordered. An append with client-chosen ids checks them first the same way (the id is unique in
+the session) and an append repeated with them writes nothing. A message item stores what its keys and the hot
+item do not say (not its id, session, owner, nor a field at its default:
+:func:`~session_service.data.items.message_values` reads them back; ``created_at`` stays, the incarnation every
+item carries). A streamed reply's chunks are items of their own (``CHK#<created_at>#<message_id>#<index>``:
+they sort like their messages, outside the range message Queries read); finalizing the reply writes their
+text into the message.
+
 A message of an agent (``agent_id``) carries ``LSI1SK = AGENT#<agent_id>#<position, 10 digits>``: the agent's
 messages are numbered from 0 in the order stored (the count so far is ``message_count`` on the agent's item, moved
 in the append's transaction on the count read), and read from any position by one Query of LSI1 (``LSI1SK
 BETWEEN`` the position's key and the agent's last), whose cost grows neither with the position nor with the
-other agents' messages (an agent id holds no ``#``, so no other agent's key falls in the range). No other message
-writes ``LSI1SK``.
-
-A message is found by its id with one consistent Query of LSI1 (``LSI1SK = <message_id>``, keys only;
-DynamoDB fetches the item's other attributes from the table in the same request). A streamed reply's
-chunks are items of their own (``CHK#<created_at>#<message_id>#<index>``: they sort like their messages,
-outside the range message Queries read); finalizing the reply writes their text into the message. A
-``message_id`` the client chose is reserved by a ``MID#`` item written in the append's transaction, and
-checked first against the session's messages (LSI1): the id is unique in the session, and an append
-repeated with it writes nothing.
+other agents' messages (an agent id holds no ``#``, so no other agent's key falls in the range). Besides
+messages stored before ids were time-ordered, no other message writes ``LSI1SK``.
 
 A session's state document and each agent's (:mod:`session_service.data.state`) are items of their own beside
 the hot item, never in it: an append without a state change writes none of them, and a change writes only its
@@ -110,21 +117,24 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
-append messages                        [Query LSI1 per client-chosen id] + TransactWriteItems: Put messages
-                                       [+ Put MID#] + Update hot (ADD); a batch too big for one: transactions
-                                       of 49 messages in order
+append messages                        [BatchGetItem the client-chosen ids' MID# and derived keys + Query
+                                       LSI1 per id not time-ordered (concurrent)] + TransactWriteItems: Put
+                                       messages [+ Put MID#] + Update hot (ADD); a batch too big for one:
+                                       transactions of 49 messages in order
 list messages (asc or desc)            BatchGetItem hot + counts, Query
                                        ``SK BETWEEN MSG#<created_at> AND MSG#~``
                                        (messages in cuts dropped) [+ Query a streaming reply's chunks]
 context                                BatchGetItem hot + summary + counts, Query messages newest first
                                        (more Queries only for a budget of more than 21 messages)
-one message by id                      BatchGetItem hot + counts, Query LSI1 ``LSI1SK = <message_id>``
-                                       (concurrent)
+one message by id                      BatchGetItem hot + counts + the message's derived key + its MID#;
+                                       for an id not time-ordered a Query LSI1 alongside; a MID# found:
+                                       + BatchGetItem the message it names
 change / delete one message            the above + TransactWriteItems: message (``version``), [its MID#],
                                        hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
-chunk of a streamed reply              Query LSI1 + TransactWriteItems: Put chunk, Update message, hot
-                                       + Query the chunks (the answer)
+chunk of a streamed reply              find the message (BatchGetItem derived key + MID# [+ Query LSI1])
+                                       + TransactWriteItems: Put chunk, Update message, hot + Query the
+                                       chunks (the answer)
 state document: read                   BatchGetItem hot + counts + the document's item (consistent)
 state document: change                 TransactWriteItems: ConditionCheck hot (owner, live, active) +
                                        Update the document (SET / REMOVE its keys, ADD version; [version =
@@ -141,9 +151,9 @@ an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``L
                                        (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
-export a user's data                   GetItem counts + Query GSI1 (keys); per session Query its hot,
-                                       data and summary (BatchGetItem hot + counts where a page resumes),
-                                       Queries of its messages and memory records
+export a user's data                   per page GetItem counts + Query GSI1 (keys); per session one Query
+                                       ``SK BETWEEN MEM# AND SESSION#~`` (memory, messages, session items;
+                                       part by part past 1 MB)
 erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
                                        :data:`~session_service.data.stats.ERASING`
 erasure's progress                     GetItem ``ERASURE#<user_id>``

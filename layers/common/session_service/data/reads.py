@@ -122,18 +122,6 @@ def read_session(table: Table, clock: Clock, session_id: str, caller: str) -> Se
     return session_from_items(found[SESSION_SK], found.get(DATA_SK), found.get(SUMMARY_SK))
 
 
-def session_parts(table: Table, session_id: str) -> dict[str, dict[str, Any]]:
-    """A session's hot, data and summary items by sort key (one consistent Query), whoever owns them."""
-    response = table.query(
-        {
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
-            "ExpressionAttributeValues": serialize({":pk": session_pk(session_id), ":sk": SESSION_SK}),
-            "ConsistentRead": True,
-        }
-    )
-    return {item["SK"]: item for item in map(deserialize, response.get("Items", []))}
-
-
 def agent_counts(table: Table, session_id: str, agents: Sequence[str]) -> dict[str, int]:
     """Each agent's message count (its item's ``message_count``; 0 for an agent without an item), one consistent
     BatchGetItem (none for no agents)."""

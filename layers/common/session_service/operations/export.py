@@ -8,10 +8,12 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import reads
-from session_service.data.dynamo import deserialize
+from session_service.data.dynamo import deserialize, serialize
 from session_service.data.items import memory_from_item, message_from_item, session_from_items
 from session_service.data.keys import (
     DATA_SK,
+    MEMORY_PREFIX,
+    MESSAGE_END,
     SESSION_SK,
     SUMMARY_SK,
     after_message,
@@ -83,12 +85,14 @@ def export_user(
     did not exist when the export passed there); one ahead of it is. A session expired or deleted is left
     out, as is one whose id was taken over by a new session while a page stopped inside it.
 
-    Each page reads the caller's session keys (GSI1, keys only), then only what it emits: per session its hot,
-    data and summary items (its hot item alone where a page resumes inside it) and its messages and memory
-    records, each Query's ``Limit`` what the page still takes. A page holds ``page_size`` lines, fewer when the
-    next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB response), and may be empty when
-    the previous one ended exactly at the end. Raises :class:`~session_service.errors.InvalidCursor` for a cursor
-    altered or issued for another caller.
+    Each page reads the caller's counts (an erasure running ends the export) and session keys (GSI1, keys only),
+    then each session it reaches in one Query of its partition (:func:`_session_records`: its session items,
+    messages and memory records together; part by part, each Query's ``Limit`` what the page still takes, past a
+    Query's page of 1 MB). The least any export of this table can do is one request per session (a BatchGetItem of
+    sessions' items would charge each item rounded up to 4 KB; a Query charges their total size). A page holds
+    ``page_size`` lines, fewer when the next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB
+    response), and may be empty when the previous one ended exactly at the end. Raises
+    :class:`~session_service.errors.InvalidCursor` for a cursor altered or issued for another caller.
     """
     scope = f"export|{caller}"
     position = _export_position(store, scope, next_token) if next_token else None
@@ -98,6 +102,8 @@ def export_user(
     for session_id in _session_ids(store, caller):
         if position is not None and session_id < position["s"]:
             continue
+        if page.room <= 0:
+            return page.taken, store.cursors.encode(scope, {"s": session_id, "c": "", "p": "session", "k": None})
         resume = position if position is not None and session_id == position["s"] else None
         stop = _export_session(store, session_id, caller, resume, page)
         if stop is not None:
@@ -132,24 +138,30 @@ def _export_session(
 ) -> dict[str, Any] | None:
     """Add what is left of one session to ``page`` (all of it, or from the ``resume`` position); return the
     position to continue from when the page filled, ``None`` when the session is done or not live."""
-    if resume is None or resume["p"] == "session":
-        found = reads.session_parts(store.table, session_id)
-        hot = found.get(SESSION_SK)
-        if hot is None or not store.is_live(hot, caller):
+    whole = _session_records(store, session_id)
+    records: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    if whole is None:  # more than a Query's page: its session items, then its records part by part
+        try:
+            found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, DATA_SK, SUMMARY_SK)
+        except SessionNotFound:
             return None
-        at = {"s": session_id, "c": str(hot["created_at"])}
+    else:
+        found, records = whole[0], (whole[1], whole[2])
+    hot = found.get(SESSION_SK)
+    if hot is None or not store.is_live(hot, caller):
+        return None  # expired or deleted (since the last page)
+    if resume is not None and resume["p"] != "session" and hot["created_at"] != resume["c"]:
+        return None  # expired, and its id taken by a session created after the export began
+    at = {"s": session_id, "c": str(hot["created_at"])}
+    part, after = "messages", None
+    if resume is None or resume["p"] == "session":
         session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
         if not page.add(export_line(Line.SESSION, session)):
             return {**at, "p": "session", "k": None}
-        part, after = "messages", None
     else:
-        try:
-            hot = reads.hot(store.table, store.clock, session_id, caller)
-        except SessionNotFound:
-            return None  # expired or deleted since the last page
-        if hot["created_at"] != resume["c"]:
-            return None  # expired, and its id taken by a session created after the export began
-        at, part, after = {"s": session_id, "c": resume["c"]}, str(resume["p"]), resume["k"]
+        part, after = str(resume["p"]), resume["k"]
+    if records is not None:
+        return _export_records(store, hot, page, at, (part, after), *records)
     if part == "messages":
         done, after = _export_messages(store, hot, page, after)
         if not done:
@@ -157,6 +169,75 @@ def _export_session(
         after = None
     done, after = _export_memories(store, hot, page, after)
     return None if done else {**at, "p": "memory", "k": after}
+
+
+def _session_records(
+    store: Store, session_id: str
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """A session's partition in one consistent Query of the sort keys from ``MEM#`` to ``SESSION#~`` (memory
+    records, client-chosen ids' reservations, messages, then the hot, data and summary items), whoever owns it:
+    its session items by sort key, its messages (the hot item's incarnation's, visible) oldest first and its memory
+    records (of that incarnation) by type then oldest first; ``None`` when the partition takes more than the
+    Query's one page (1 MB), read then part by part."""
+    response = store.table.query(
+        {
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+            "ExpressionAttributeValues": serialize(
+                {":pk": session_pk(session_id), ":first": MEMORY_PREFIX, ":last": f"{SESSION_SK}#~"}
+            ),
+            "ConsistentRead": True,
+        }
+    )
+    if "LastEvaluatedKey" in response:
+        return None
+    found = [deserialize(raw) for raw in response.get("Items", [])]
+    sessions = {str(item["SK"]): item for item in found if str(item["SK"]).startswith(SESSION_SK)}
+    hot = sessions.get(SESSION_SK)
+    if hot is None:
+        return sessions, [], []
+    incarnation = str(hot["created_at"])
+    messages = [
+        item
+        for item in found
+        if MESSAGE_END > str(item["SK"]) >= message_start(incarnation) and rules.visible(str(item["SK"]), hot)
+    ]
+    memories = [
+        item
+        for item in found
+        if str(item["SK"]).startswith(MEMORY_PREFIX) and str(item.get("created_at", "")) >= incarnation
+    ]
+    return sessions, messages, memories
+
+
+def _export_records(
+    store: Store,
+    hot: dict[str, Any],
+    page: _ExportPage,
+    at: dict[str, Any],
+    position: tuple[str, str | None],
+    messages: list[dict[str, Any]],
+    memories: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Add a session's ``messages`` then its ``memories`` (:func:`_session_records`) past ``position`` (the part,
+    and the last sort key emitted in it) to ``page``; return the position to continue from when the page filled,
+    ``None`` when they all fit."""
+    part, after = position
+    if part == "messages":
+        for item in messages:
+            if after is not None and str(item["SK"]) <= after:
+                continue
+            message = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
+            if not page.add(export_line(Line.MESSAGE, message)):
+                return {**at, "p": "messages", "k": after}
+            after = str(item["SK"])
+        after = None
+    for item in memories:
+        if after is not None and str(item["SK"]) <= after:
+            continue
+        if not page.add(export_line(Line.MEMORY, memory_from_item(item))):
+            return {**at, "p": "memory", "k": after}
+        after = str(item["SK"])
+    return None
 
 
 def _export_messages(
