@@ -98,7 +98,7 @@ integration: $(VENV)/.installed dynamodb-local
 # The frameworks' own tests (OpenAI Agents SDK, Claude Agent SDK) and ours (LangChain, the adapters) on the client's
 # adapters, against a devserver on DynamoDB Local; the OpenAI sdist is downloaded once into .cache/frameworks/.
 test-frameworks: $(FRAMEWORKS_VENV)/.installed dynamodb-local
-	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/frameworks
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider -p no:asyncio tests/frameworks
 
 # The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
 # follows the main run's. Fails when either fails; the last line says which Pythons ran what.
@@ -150,7 +150,8 @@ bench: $(VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(PY) benchmarks/erasure_cost.py
 	$(PY) benchmarks/serve_concurrency.py
 	$(PY) benchmarks/client_overhead.py
-	PYTHONPATH=layers/common:.:clients/python/src $(FRAMEWORKS_VENV)/bin/python benchmarks/strands_cost.py
+	$(FRAMEWORKS_VENV)/bin/python -W ignore::DeprecationWarning benchmarks/frameworks_cost.py
+	$(FRAMEWORKS_VENV)/bin/python benchmarks/strands_cost.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:

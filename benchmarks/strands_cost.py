@@ -11,7 +11,7 @@ holds two agents: ``other`` with ``--other`` messages (default 10,000) and ``mai
 with another agent's messages (goal: the two reads' RCU within 1.1x). Then the same 100-message read through
 Strands' ``S3SessionManager`` on moto's in-process S3 (one object per message: a listing and a GET each), timed.
 
-    PYTHONPATH=layers/common:.:clients/python/src .venv-frameworks/bin/python benchmarks/strands_cost.py
+    PYTHONPATH=layers/common:. .venv-frameworks/bin/python benchmarks/strands_cost.py
 """
 
 from __future__ import annotations

@@ -93,3 +93,15 @@ def test_a_batch_skips_messages_stored_with_the_same_body(make_client: ClientFac
     with pytest.raises(Conflict):
         client.append_messages(sid, [{"role": "user", "content": "another body", "message_id": ids[0]}])
     assert client.get_session(sid).message_count == 4
+
+
+def test_a_batch_of_named_messages_whose_answer_was_lost_is_stored_once(make_client: ClientFactory, user: str) -> None:
+    client, losing = make_client(user_id=user, lose=lambda request: request.url.path.endswith("messages:batch"))
+    sid = client.create_session().session_id
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    answer = client.append_messages(sid, [{"role": "user", "content": f"#{n}", "message_id": ids[n]} for n in range(3)])
+    assert [m.message_id for m in answer.messages] == ids
+    batches = [request for request in losing.sent if request.url.path.endswith("messages:batch")]
+    assert len(batches) == 2 and all("Idempotency-Key" not in request.headers for request in batches)
+    assert [m.message_id for m in client.list_messages(sid).messages] == ids
+    assert client.get_session(sid).message_count == 3

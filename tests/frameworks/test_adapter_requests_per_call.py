@@ -104,3 +104,32 @@ def test_claude_store(sync_client: SessionServiceClient, counted: Counted, user:
         assert len(counted.take()) == 1
 
     asyncio.run(scenario())
+
+
+def test_a_runnable_with_message_history_turn_costs_two_requests(
+    sync_client: SessionServiceClient, counted: Counted, user: str, namespace: str
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+    from langchain_core.runnables.history import RunnableWithMessageHistory
+
+    histories = {}
+
+    def history(session_id: str) -> SessionServiceChatMessageHistory:
+        return histories.setdefault(
+            session_id,
+            SessionServiceChatMessageHistory(session_id, client=sync_client, user_id=user, namespace=namespace),
+        )
+
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("human", "{question}")])
+    chain = RunnableWithMessageHistory(
+        prompt | FakeListChatModel(responses=["one", "two"]),
+        history,
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    config: Any = {"configurable": {"session_id": "turns"}}
+    chain.invoke({"question": "first"}, config=config)
+    counted.take()  # the first turn also creates the session
+    chain.invoke({"question": "second"}, config=config)
+    assert len(counted.take()) == 2  # messages on entry, add_messages once

@@ -136,3 +136,20 @@ def test_a_retried_claude_batch_stores_each_entry_once(base_url: str, user: str,
 
     ours = asyncio.run(scenario(SessionServiceSessionStore(base_url=base_url, user_id=user, namespace=namespace)))
     assert ours == batch
+
+
+def test_each_loops_client_is_closed_when_its_loop_shuts_down(base_url: str, user: str, namespace: str) -> None:
+    # Runner.run_sync runs every turn on a new loop: each loop's client (its connections) closes with the loop.
+    session = SessionServiceSession("loops", base_url=base_url, user_id=user, namespace=namespace)
+    opened: list[Any] = []
+
+    async def turn(n: int) -> None:
+        await session.add_items([{"role": "user", "content": f"#{n}"}])
+        opened.append(await session._clients._async())
+
+    for n in range(3):
+        asyncio.run(turn(n))
+    assert len({id(client) for client in opened}) == 3
+    assert all(client._http.is_closed for client in opened)
+    assert len(asyncio.run(session.get_items())) == 3
+    session.close()

@@ -28,7 +28,6 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from session_service_client.langchain import SessionServiceChatMessageHistory
 
 Make = Callable[[str], BaseChatMessageHistory]
-pytestmark = pytest.mark.filterwarnings("ignore::langchain_core._api.deprecation.LangChainDeprecationWarning")
 
 
 @pytest.fixture(params=["in-memory (control)", "session service"])

@@ -58,7 +58,7 @@ def test_the_sdks_session_tests_pass_on_the_adapter(base_url: str) -> None:
         "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "clients" / "python" / "src")]),
     }
     run = subprocess.run(  # noqa: S603 - this interpreter's pytest on the SDK's own tests
-        [sys.executable, "-m", "pytest", *SUITES, *CHILD_OPTIONS, "-W", "ignore::ResourceWarning"],
+        [sys.executable, "-m", "pytest", *SUITES, *CHILD_OPTIONS],
         cwd=sdist,
         env=env,
         capture_output=True,

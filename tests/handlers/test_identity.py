@@ -43,6 +43,8 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/api/v1/sessions/{sid}/messages/{mid}", {"metadata": {"owner": "B"}}),
     ("DELETE", "/api/v1/sessions/{sid}/messages/{mid}", None),
     ("DELETE", "/api/v1/sessions/{sid}/messages?after={mid}", None),
+    ("POST", "/api/v1/sessions/{sid}/messages:pop", {"count": 2}),
+    ("POST", "/api/v1/sessions/{sid}/messages:clear", None),
     ("POST", "/api/v1/sessions/{sid}/messages/{mid}/chunks", {"index": 0, "content": "B's words"}),
 ]
 NOT_FOUND = {"detail": "Session not found"}

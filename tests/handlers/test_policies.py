@@ -156,6 +156,11 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(
     call("PATCH", f"{session}/messages/{mid}", 200, {"content": "edited", "tokens_used": 5}, user_id=user)
     call("DELETE", f"{session}/messages/{batch['messages'][0]['message_id']}", 200, user_id=user)
     call("DELETE", f"{session}/messages", 200, user_id=user, after=mid)
+    tool = {"role": "tool", "data": {"output": 1}, "message_id": str(uuid.uuid4())}
+    call("POST", f"{session}/messages", 201, tool, user_id=user)
+    call("POST", f"{session}/messages:pop", 200, {"count": 2}, user_id=user)  # with their MID# reservations
+    call("POST", f"{session}/messages", 201, {"role": "user", "content": "again"}, user_id=user)
+    call("POST", f"{session}/messages:clear", 200, user_id=user)
     call("POST", f"{session}/memory", 201, {"memory_type": "entity", "content": "x"}, user_id=user)
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)

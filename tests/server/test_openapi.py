@@ -41,13 +41,16 @@ CHUNKS = "/api/v1/sessions/{session_id}/messages/{message_id}/chunks"
 """A POST that creates nothing addressable: a chunk grows its reply, answered 200 (SPEC section 8)."""
 BATCH_DELETE = "/api/v1/sessions:batchDelete"
 """A POST that deletes (SPEC section 9: Google's custom-method style), answered 200."""
+POP = "/api/v1/sessions/{session_id}/messages:pop"
+CLEAR = "/api/v1/sessions/{session_id}/messages:clear"
+"""POSTs that delete messages (issue 20), answered 200, at most once per ``Idempotency-Key``."""
 
 
 def test_creates_answer_201_and_create_session_also_200(document: dict[str, Any]) -> None:
     for path, ops in document["paths"].items():
-        if "post" in ops and path not in (CHUNKS, BATCH_DELETE):
+        if "post" in ops and path not in (CHUNKS, BATCH_DELETE, POP, CLEAR):
             assert "201" in ops["post"]["responses"], path
-    for path in (CHUNKS, BATCH_DELETE):
+    for path in (CHUNKS, BATCH_DELETE, POP, CLEAR):
         assert set(document["paths"][path]["post"]["responses"]) & {"200", "201"} == {"200"}, path
     create = document["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert create["200"]["content"] == create["201"]["content"]
@@ -219,7 +222,7 @@ def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> N
                     assert status in ("409", "429", "503"), (method, path, status)
     assert set(headers) == {"If-Match", "Idempotency-Key", "ETag", "Retry-After", "Next-Token"}
     creates = {(m, p) for m, p, op in operations(document) if m == "post" and "201" in op["responses"]}
-    assert headers["Idempotency-Key"] == creates
+    assert headers["Idempotency-Key"] == creates | {("post", POP), ("post", CLEAR)}
     session = "/api/v1/sessions/{session_id}"
     state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents (issue 21)
     assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)}

@@ -184,9 +184,13 @@ def test_a_client_chosen_id_makes_the_append_idempotent(store: SessionRepository
     assert store.get_session(sid, user).message_count == 1
     with pytest.raises(MessageConflict):
         store.append_messages(sid, user, [say("another body", message_id=chosen)])
-    with pytest.raises(MessageConflict):  # a batch of which one id is taken
-        store.append_messages(sid, user, [say("new"), say("hello", message_id=chosen)])
-    assert store.get_session(sid, user).message_count == 1
+    # A batch naming an id stored with the same body skips that message and stores the rest (issue 20)
+    both = store.append_messages(sid, user, [say("new"), say("hello", message_id=chosen)])
+    assert both.created is True and both[1] == first
+    assert store.get_session(sid, user).message_count == 2
+    with pytest.raises(MessageConflict):  # a batch of which one id is taken by another body: nothing written
+        store.append_messages(sid, user, [say("newer"), say("another body", message_id=chosen)])
+    assert store.get_session(sid, user).message_count == 2
     store.delete_message(sid, user, chosen)  # the id is free again
     (reborn,) = store.append_messages(sid, user, [say("hello again", message_id=chosen)])
     assert reborn.content == "hello again"

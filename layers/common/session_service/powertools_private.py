@@ -67,11 +67,11 @@ class RequestValidation(OpenAPIRequestValidationMiddleware):
         """Run before Powertools validates the request: ``route`` is the matched route, ``path_values`` its path
         parameters as received (strings, not yet validated). Raise to answer with an error; nothing by default."""
 
-    def read_body(self, app: Any) -> dict[str, Any]:
-        """The body of a route that declares one, as the data to validate against its model."""
+    def read_body(self, app: Any) -> dict[str, Any] | None:
+        """The body of a route that declares one, as the data to validate against its model (``None``: none)."""
         return super()._get_body(app)
 
-    def read_json(self, app: Any) -> dict[str, Any]:
+    def read_json(self, app: Any) -> dict[str, Any] | None:
         """A JSON body (what :meth:`read_body` reads by default for ``application/json``)."""
         return super()._parse_json_data(app)
 
@@ -79,10 +79,10 @@ class RequestValidation(OpenAPIRequestValidationMiddleware):
         self.check(app, app.context["_route"], app.context.get("_route_args") or {})
         return super().handler(app, next_middleware)
 
-    def _get_body(self, app: Any) -> dict[str, Any]:
+    def _get_body(self, app: Any) -> dict[str, Any] | None:  # type: ignore[override]  # Powertools takes None
         return self.read_body(app)
 
-    def _parse_json_data(self, app: Any) -> dict[str, Any]:
+    def _parse_json_data(self, app: Any) -> dict[str, Any] | None:  # type: ignore[override]
         return self.read_json(app)
 
 

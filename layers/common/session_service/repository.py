@@ -156,6 +156,14 @@ class SessionRepository:
         """:func:`session_service.operations.messages.truncate_after`."""
         return messages.truncate_after(self._store, session_id, caller, message_id)
 
+    def pop_messages(self, session_id: str, caller: str, count: int, guard: WriteGuard | None = None) -> list[Message]:
+        """:func:`session_service.operations.messages.pop_messages`."""
+        return messages.pop_messages(self._store, session_id, caller, count, guard)
+
+    def clear_messages(self, session_id: str, caller: str, guard: WriteGuard | None = None) -> int:
+        """:func:`session_service.operations.messages.clear_messages`."""
+        return messages.clear_messages(self._store, session_id, caller, guard)
+
     def list_messages(
         self,
         session_id: str,

@@ -4,9 +4,11 @@ uses, and a write that creates its session on first use.
 An adapter is given a ``base_url`` (it then makes its own clients) or a ``client=``. Frameworks call an
 adapter's async methods from several event loops (the OpenAI Agents SDK's ``Runner.run_sync`` runs each turn
 on a new loop, in a thread), and an ``httpx.AsyncClient`` belongs to the loop it first ran on: so the
-adapter keeps one :class:`AsyncSessionServiceClient` per running loop, and one thread-safe
-:class:`SessionServiceClient` for its synchronous methods. A given synchronous client also serves the async
-methods (through a worker thread); a given async client serves only the async methods, on its own loop.
+adapter keeps one :class:`AsyncSessionServiceClient` per running loop, closed on that loop when the loop shuts
+down (``asyncio.run`` closes a loop's async generators before the loop: a suspended one per client runs the
+close), and one thread-safe :class:`SessionServiceClient` for its synchronous methods. A given synchronous
+client also serves the async methods (through a worker thread); a given async client serves only the async
+methods, on its own loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import threading
 import uuid
 import weakref
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from session_service_client.async_client import AsyncSessionServiceClient
@@ -49,9 +52,7 @@ class Clients:
         self._base_url = base_url
         self._given = client
         self._sync: SessionServiceClient | None = client if isinstance(client, SessionServiceClient) else None
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSessionServiceClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def sync(self) -> SessionServiceClient:
@@ -63,23 +64,25 @@ class Clients:
                 self._sync = SessionServiceClient(self._base_url, user_id=self.user_id)
             return self._sync
 
-    def _async(self) -> AsyncSessionServiceClient | None:
+    async def _async(self) -> AsyncSessionServiceClient | None:
         if isinstance(self._given, AsyncSessionServiceClient):
             return self._given
         if self._base_url is None:
             return None  # a given synchronous client: calls go through a worker thread
         loop = asyncio.get_running_loop()
         with self._lock:
-            made = self._per_loop.get(loop)
-            if made is None:
-                made = AsyncSessionServiceClient(self._base_url, user_id=self.user_id)
-                self._per_loop[loop] = made
-            return made
+            held = self._per_loop.get(loop)
+            if held is None:
+                held = self._per_loop[loop] = _LoopClient(
+                    AsyncSessionServiceClient(self._base_url, user_id=self.user_id)
+                )
+        await held.guard()
+        return held.client
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call the client method ``method`` (both clients have the same surface) on the running loop's client,
         or on the synchronous client in a worker thread."""
-        remote = self._async()
+        remote = await self._async()
         if remote is not None:
             return await getattr(remote, method)(*args, **kwargs)
         return await asyncio.to_thread(getattr(self.sync(), method), *args, **kwargs)
@@ -93,9 +96,9 @@ class Clients:
             self._per_loop.clear()
         if made_sync is not None:
             made_sync.close()
-        for loop, remote in loops:
+        for loop, held in loops:
             if not loop.is_closed() and not loop.is_running():
-                loop.run_until_complete(remote.close())
+                loop.run_until_complete(held.client.close())
 
     async def aclose(self) -> None:
         """Close the clients this adapter made, the running loop's included."""
@@ -106,8 +109,30 @@ class Clients:
         with self._lock:
             mine = self._per_loop.pop(running, None) if running is not None else None
         if mine is not None:
-            await mine.close()
+            await mine.client.close()
         self.close()
+
+
+class _LoopClient:
+    """An async client of one event loop, and the suspended async generator that closes it when the loop shuts
+    down: ``asyncio.run`` (and ``loop.shutdown_asyncgens()``) closes a loop's live async generators while the
+    loop still runs, so the client's connections are closed on their own loop instead of left to the garbage
+    collector."""
+
+    def __init__(self, client: AsyncSessionServiceClient) -> None:
+        self.client = client
+        self._guard: AsyncGenerator[None, None] | None = None
+
+    async def guard(self) -> None:
+        if self._guard is None:
+            self._guard = self._closing()
+            await self._guard.__anext__()  # started: the loop now knows it
+
+    async def _closing(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self.client.close()
 
 
 def session_fields(framework: str, namespace: str | None, **ids: str | None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ A call is retried (``Call.retry``) only where a retry cannot write twice (docs/c
 * reads (``GET``, ``HEAD``) and deletes (a deletion repeated deletes nothing more);
 * creates (``POST``) sent with an ``Idempotency-Key`` drawn once per logical call and kept across its
   retries: the service answers a retry with the first write's result, written once (a pop and a clear are
-  sent so too: a retried pop answers the first pop's messages and pops nothing more);
+  sent so too: a retried pop answers the first pop's messages and pops nothing more); a batch of messages that
+  all name their ``message_id`` is sent without one: a retry skips the messages stored already;
 * a streamed reply's chunks (a repeated index with the same content is a no-op) and its finalization
   (the same finalization again is a no-op);
 * a session update sent with ``if_match``, and ending a session: applied at most once. When a retry meets
@@ -431,12 +432,15 @@ class RequestBuilder:
         self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
     ) -> Call[MessageBatchResult]:
         bodies = [_body_of(message) for message in messages]
+        # Messages that all name their message_id need no Idempotency-Key: a retry of a batch that was stored
+        # skips them (the service's batch skip), and the key's own record would cost writes on every batch.
+        named = bool(bodies) and all(body.get("message_id") for body in bodies)
         return Call(
             "POST",
             f"{API}/sessions/{_segment(session_id)}/messages:batch",
             _model(MessageBatchResult),
             params=self._caller(user_id),
-            headers=self._once(),
+            headers={} if named else self._once(),
             body={"messages": bodies},
             retry=True,
         )

@@ -108,7 +108,7 @@ class SessionServiceSessionStore:
     async def load(self, key: Any) -> list[Any] | None:
         """Every entry of the key in append order, ``None`` for a key never written (or deleted)."""
         try:
-            return [message.data for message in await self._messages(self._sid(key))]
+            return [message.data for message in await self._messages(self._sid(key)) if message.data is not None]
         except NotFound:
             return None
 

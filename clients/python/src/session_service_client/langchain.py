@@ -157,5 +157,18 @@ def _batches(messages: Sequence[BaseMessage]) -> list[list[dict[str, Any]]]:
     return [bodies[start : start + MAX_BATCH] for start in range(0, len(bodies), MAX_BATCH)]
 
 
+_TYPES = {"user": "human", "assistant": "ai", "system": "system", "developer": "system"}
+
+
 def _read(stored: list[Message]) -> list[BaseMessage]:
-    return list(messages_from_dict([message.data for message in stored if isinstance(message.data, dict)]))
+    return list(messages_from_dict([_as_dict(message) for message in stored]))
+
+
+def _as_dict(message: Message) -> dict[str, Any]:
+    if isinstance(message.data, dict):
+        return message.data
+    # A message written without a LangChain message in data (by the plain API): the message of its role and text.
+    kind = _TYPES.get(message.role)
+    if kind is None:
+        return {"type": "chat", "data": {"content": message.content, "role": message.role}}
+    return {"type": kind, "data": {"content": message.content}}

@@ -169,4 +169,8 @@ def _new_message(item: Any) -> dict[str, Any]:
 
 
 def _item(message: Message) -> Any:
-    return message.data
+    if message.data is not None:
+        return message.data
+    # A message written without data (by the plain API): an easy input message of its text.
+    role = message.role if message.role in ROLES else "assistant"
+    return {"role": role, "content": message.content}

@@ -3,7 +3,8 @@ builders of new items (plain values) and the mapping of items to models (keys: :
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
 seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
-``metadata`` and ``conversation_data`` are stored as JSON text, so any JSON value round-trips exactly.
+``metadata``, ``conversation_data`` and a message's ``data`` are stored as JSON text, so any JSON value
+round-trips exactly.
 """
 
 from __future__ import annotations

@@ -74,11 +74,12 @@ a ConditionCheck of the hot item in the same transaction.
 A truncation *cuts* a key range: the write that adjusts the counters records the range in the hot item's
 ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`), readers drop
 the messages in it from that moment (:func:`session_service.rules.visible`), and the stream function deletes
-its items in the background and removes the cut. Nothing else cuts: one message is deleted in its own
-transaction, and a streamed reply's chunks, once it is finalized or deleted, are deleted by the stream function
-on the reply's own record. ``cut_through`` (the highest cut bound ever) keeps an append from landing inside a
-cut; ``cut_count`` changes with every truncation, so a change of one message conditioned on it cannot apply to
-a message a truncation already removed.
+its items in the background and removes the cut. A clear cuts the session's whole message range the same way
+(its counters set to zero in the same update). Nothing else cuts: one message, or a pop's newest messages, is
+deleted in its own transaction, and a streamed reply's chunks, once it is finalized or deleted, are deleted by
+the stream function on the reply's own record. ``cut_through`` (the highest cut bound ever) keeps an append
+from landing inside a cut; ``cut_count`` changes with every truncation and clear, so a change of one message
+conditioned on it cannot apply to a message a truncation or clear already removed.
 
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
 again, and the new session ignores (and the stream function deletes) every item older than itself.
@@ -132,6 +133,11 @@ one message by id                      BatchGetItem hot + counts + the message's
 change / delete one message            the above + TransactWriteItems: message (``version``), [its MID#],
                                        hot (ADD)
 delete the messages after one          the above + Query the tail (sums) + Update hot (ADD, SET cut)
+pop the newest messages                BatchGetItem hot + counts, Query messages newest first
+                                       + TransactWriteItems: Delete messages (``version``), [their MID#],
+                                       hot (ADD, ``cut_count``)
+clear a session's messages             BatchGetItem hot + counts, Query the newest message (its key)
+                                       + Update hot (SET cut of the whole range, counters to zero)
 chunk of a streamed reply              find the message (BatchGetItem derived key + MID# [+ Query LSI1])
                                        + TransactWriteItems: Put chunk, Update message, hot + Query the
                                        chunks (the answer)
@@ -192,7 +198,8 @@ service.
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
 seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
-``metadata`` and ``conversation_data`` are stored as JSON text, so any JSON value round-trips exactly.
+``metadata``, ``conversation_data`` and a message's ``data`` are stored as JSON text, so any JSON value
+round-trips exactly.
 """
 
 from __future__ import annotations

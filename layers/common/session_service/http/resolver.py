@@ -52,14 +52,15 @@ class _StrictRequestValidation(RequestValidation):
       ``JSONDecodeError``), and decimals stay exact.
     * The body is a JSON object: Powertools would validate the first element of a JSON array against the
       body model (it unwraps lists for non-list fields), so ``[{...}, {...}]`` would create one thing and
-      ignore the rest.
+      ignore the rest. An empty body is no body: 422 where the route requires one, its default where the
+      body is optional (pop's ``{"count": n}``).
     """
 
     def check(self, app: Any, route: Any, path_values: dict[str, Any]) -> None:
         _refuse_unknown_query_parameters(route, app.current_event.resolved_query_string_parameters or {})
         _raise_not_found_for_invalid_ids(route, path_values)
 
-    def read_body(self, app: Any) -> dict[str, Any]:
+    def read_body(self, app: Any) -> dict[str, Any] | None:
         content_type = app.current_event.headers.get("content-type") or ""
         media_type = content_type.split(";", 1)[0].strip().lower()  # RFC 9110 8.3.1: case-insensitive
         if media_type not in ("", JSON_MEDIA_TYPE):
@@ -75,7 +76,7 @@ class _StrictRequestValidation(RequestValidation):
             )
         return self.read_json(app)
 
-    def read_json(self, app: Any) -> dict[str, Any]:
+    def read_json(self, app: Any) -> dict[str, Any] | None:
         try:
             text = app.current_event.decoded_body
             body = load_json(text) if text else None
@@ -85,6 +86,8 @@ class _StrictRequestValidation(RequestValidation):
             raise _body_error("json_invalid", "JSON nested too deeply") from exc
         except ValueError as exc:  # JSONDecodeError, a duplicate key, NaN, an integer over 4,300 digits
             raise _body_error("json_invalid", f"Invalid JSON: {str(exc)[:200]}") from exc
+        if body is None and not text:
+            return None  # Powertools: "missing" for a required body, the default of an optional one
         if not isinstance(body, dict):
             raise _body_error("model_attributes_type", "Input should be a JSON object")
         return body

@@ -64,22 +64,22 @@ def create_once(
     operation: str,
     caller: str,
     key: str | None,
-    request: BaseModel,
+    request: BaseModel | None,
     write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool]],
 ) -> Response[Any]:
     """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
     ``operation`` names the route and its target (``"add_message:<session_id>"``), ``caller`` the user the
-    record belongs to, ``request`` the body a retry must repeat. ``write`` performs the write, given the
-    :class:`~session_service.data.guard.WriteGuard` that keeps a retry of an applied write from writing
-    again (``None`` without a key), and returns
-    what it created (201), or ``(model, created)`` when it may find the caller's existing one instead (200
-    when ``created`` is false); a session travels with its ``ETag``. A retry with the same ``key`` and
-    ``request`` replays the first answer without writing.
+    record belongs to, ``request`` the body a retry must repeat (``None``: a route without a body). ``write``
+    performs the write, given the :class:`~session_service.data.guard.WriteGuard` that keeps a retry of an
+    applied write from writing again (``None`` without a key), and returns what it created (201), or
+    ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false); a
+    session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the first answer
+    without writing.
     Raises what :func:`~session_service.idempotency.run_once` raises.
     """
 
-    payload = request.model_dump(mode="json")
+    payload = request.model_dump(mode="json") if request is not None else {}
     guard = guard_for(caller, operation, key, payload)
 
     def execute() -> dict[str, Any]:

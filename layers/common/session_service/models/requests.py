@@ -13,6 +13,7 @@ from session_service.models.types import (
     MAX_BATCH_SESSIONS,
     MAX_CHUNK_INDEX,
     MAX_MESSAGE_BYTES,
+    MAX_POP_MESSAGES,
     NO_COST,
     ChunkContent,
     JsonObject,
@@ -148,6 +149,12 @@ class MessageUpdate(_Request):
             raise ValueError("send at least one field to change (null means unchanged)")
         _check_size(self.content, self.data)
         return self
+
+
+class MessagePop(_Request):
+    """POST .../messages:pop body (optional): how many of the newest messages to remove and return."""
+
+    count: Annotated[int, Field(strict=True, ge=1, le=MAX_POP_MESSAGES, description="1 to 49; 1 by default")] = 1
 
 
 class ChunkCreate(_Request):

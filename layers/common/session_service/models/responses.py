@@ -154,6 +154,13 @@ class DeleteResult(_Response):
     deleted: int
 
 
+class PopResult(_Response):
+    """POST .../messages:pop answer: the messages removed, newest first."""
+
+    messages: list[Message] = Field(description="The messages removed, newest first (as they were stored)")
+    deleted: int = Field(description="How many were removed (fewer than asked when the session held fewer)")
+
+
 class MessageList(_Response):
     """A page of a session's messages, oldest first (``order=asc``) or newest first (``order=desc``)."""
 

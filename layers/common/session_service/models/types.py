@@ -153,6 +153,9 @@ MAX_CHUNK_INDEX = 100_000
 MAX_BATCH_MESSAGES = 98
 """TransactWriteItems takes 100 actions (an AWS limit); one is the session's counter update, one the
 ``Idempotency-Key``'s write guard."""
+MAX_POP_MESSAGES = 49
+"""Messages one pop removes: each message and its ``MID#`` reservation are two of TransactWriteItems' 100 actions
+(an AWS limit); the session's update and the ``Idempotency-Key``'s write guard are the other two."""
 MAX_BATCH_SESSIONS = 25
 """Sessions one batch creates or deletes (SPEC section 9; seed 003's batch operations): one transaction of at
 most 2 items a session, the owners' counts and the write guard stays within TransactWriteItems' 100."""

@@ -124,17 +124,18 @@ def append_messages(
     written: no index key moves (the stream function moves them once per batch).
     With a ``guard`` (an ``Idempotency-Key``), a retry of an append that was applied returns its messages
     (same ids and times) and writes nothing. A ``message_id`` the client chose is reserved in the same
-    transaction: when every message of a repeated request names its id and its stored body is the same,
-    the stored messages are returned with ``created`` false and nothing is written (SPEC section 8).
+    transaction: a message whose id is stored with the same body is skipped (answered as stored) and the rest
+    are stored (``created`` true); when every message was stored before, nothing is written and ``created`` is
+    false (SPEC section 8; issue 20: a retried batch is safe). The rest land after the stored ones.
     In a batch written in several transactions every message is reserved (one without a client id by an id
     derived from the batch, :func:`_batch_ids`); a failure after the first transaction leaves the batch's
-    first transactions stored and counted, and the same batch again finds them and writes the rest (``created``
-    true), or finds all of it (``created`` false).
+    first transactions stored and counted, and the same batch again finds them and writes the rest.
     Raises :class:`SessionNotFound`, :class:`SessionNotActive`,
     :class:`~session_service.errors.IdempotencyKeyReused`, :class:`MessageConflict` (an id in use with another
-    body), :class:`TooManyModels` (the session would name more than ``MAX_MODELS_PER_SESSION`` provider/model
-    pairs), or :class:`PayloadTooLarge` (before any write) when the messages and their reservations exceed what
-    one transaction carries (4 MB, an AWS limit, less :data:`SESSION_WRITE_BYTES`).
+    body, or by a message being deleted: nothing is written), :class:`TooManyModels` (the session would name
+    more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any write)
+    when the messages and their reservations exceed what one transaction carries (4 MB, an AWS limit, less
+    :data:`SESSION_WRITE_BYTES`).
     """
     now = store.clock()
     split = _transaction_items(requests, guard) > dynamo.MAX_TRANSACTION_ITEMS
@@ -149,48 +150,39 @@ def append_messages(
     # DynamoDB refuses a larger transaction with a ValidationException (a 500).
     if payload > dynamo.MAX_TRANSACTION_BYTES - SESSION_WRITE_BYTES:
         raise PayloadTooLarge()
-    if not split:
-        chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-        found, current = _found_in_session(store, session_id, caller, chosen)
-        if current is not None and any(item is not None for item in found.values()):
-            # An id in use: a repeated append, or an id the server drew for another message of the session.
-            return _appended_before(store, session_id, caller, ids, hashes, found, current)
-        incarnation = str(current["created_at"]) if current is not None else None
-        return _transaction(store, session_id, caller, requests, ids, hashes, now, guard, incarnation)
+    chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
+    group_size = _group_size(requests) if split else len(requests)
     for _ in range(3):
-        found, current = _found_in_session(store, session_id, caller, ids)
+        found, current = _found_in_session(store, session_id, caller, chosen)
         incarnation = str(current["created_at"]) if current is not None else None
-        done = next((number for number, message_id in enumerate(ids) if found[message_id] is None), len(ids))
-        if any(found[message_id] is not None for message_id in ids[done:]):
-            raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
-        written: list[Message] = []
-        if done and current is not None:
-            written = list(_appended_before(store, session_id, caller, ids[:done], hashes[:done], found, current))
-        if done == len(ids):
-            return Appended(written, created=False)
+        # An id in use: a repeated append (skipped), or an id in use with another body (409).
+        stored = _stored_alike(store, ids, hashes, found, current) if current is not None else {}
+        rest = [number for number, message_id in enumerate(ids) if message_id not in stored]
+        if not rest:
+            return Appended((stored[message_id] for message_id in ids), created=False)
         start = now
-        if written:  # the rest of a batch stored in part lands after its stored part
-            start = max(start, written[-1].created_at + timedelta(microseconds=1))
-        size = _group_size(requests)
-        for first in range(done, len(ids), size):
-            group = slice(first, first + size)
+        if stored:  # the rest of a batch stored in part lands after its stored part
+            start = max(start, max(m.created_at for m in stored.values()) + timedelta(microseconds=1))
+        written: dict[str, Message] = {}
+        for first in range(0, len(rest), group_size):
+            group = rest[first : first + group_size]
             appended = _transaction(
                 store,
                 session_id,
                 caller,
-                requests[group],
-                ids[group],
-                hashes[group],
+                [requests[number] for number in group],
+                [ids[number] for number in group],
+                [hashes[number] for number in group],
                 start,
                 guard if first == 0 else None,
                 incarnation,
             )
-            if not appended.created:  # a concurrent append of the same batch took these ids: read it again
+            if not appended.created:  # a concurrent append of the same messages took these ids: read them again
                 break
-            written.extend(appended)
+            written.update(zip((ids[number] for number in group), appended, strict=True))
             start = appended[-1].created_at + timedelta(microseconds=1)
         else:
-            return Appended(written, created=True)
+            return Appended((stored.get(message_id) or written[message_id] for message_id in ids), created=True)
         now = store.clock()
     raise ServiceUnavailable()
 
@@ -258,6 +250,8 @@ def _transaction(
                 raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
             raise
         except GuardHit as hit:
+            if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
+                raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
             return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
@@ -395,6 +389,27 @@ def _appended_before(
             raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
         stored.append(reads.with_content(store.table, item))
     return Appended((message_from_item(item, caller) for item in stored), created=False)
+
+
+def _stored_alike(
+    store: Store,
+    ids: Sequence[str],
+    hashes: Sequence[str | None],
+    found: dict[str, dict[str, Any] | None],
+    hot: dict[str, Any],
+) -> dict[str, Message]:
+    """The messages of an append already stored with the same body (id -> the stored message): ``found`` holds
+    the messages of the session ``hot`` (its hot item, as read) read by the client-chosen ids. Raises
+    :class:`MessageConflict` when one of them is stored with another body, or is being deleted."""
+    stored: dict[str, Message] = {}
+    for message_id, digest in zip(ids, hashes, strict=True):
+        item = found.get(message_id) if digest is not None else None
+        if item is None:
+            continue
+        if item.get("body_hash") != digest or not rules.shows(hot, item):
+            raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
+        stored[message_id] = message_from_item(reads.with_content(store.table, item))
+    return stored
 
 
 def _message_items(

@@ -8,6 +8,8 @@ truncation *cuts* a key range that readers skip at once and the stream function 
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +20,11 @@ from session_service import rules
 from session_service.data import dynamo, reads
 from session_service.data.actions import Action, Delete, MessageChange, SessionActivity, transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
+from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import is_streaming, message_from_item, summary_text
-from session_service.data.keys import after_message, message_id_key, message_range
+from session_service.data.keys import after_message, message_id_key, message_range, message_start
 from session_service.data.reads import messages_query
-from session_service.data.stats import MODELS, message_usage, sum_usage
+from session_service.data.stats import MODELS, message_usage, sum_usage, usage_of
 from session_service.errors import (
     DeletionsPending,
     InvalidCursor,
@@ -261,6 +264,141 @@ def truncate_after(store: Store, session_id: str, caller: str, message_id: str) 
                 raise SessionNotFound() from failed
             continue  # the session changed since the tail was read
         return len(tail)
+    raise ServiceUnavailable()
+
+
+POP_ATTEMPTS = 12
+"""Reads and transactions one pop tries before it answers 503: each lost race (a concurrent pop, delete or
+truncation took one of its messages) makes it read the newest messages again; ten concurrent pops of one session
+each win within ten rounds."""
+
+
+def _newest(store: Store, hot: dict[str, Any], take: int, projection: str | None = None) -> list[dict[str, Any]]:
+    """The newest ``take`` visible messages (DynamoDB JSON, newest first) of the session ``hot`` describes."""
+    query = messages_query(store.table.name, hot, newest_first=True)
+    if projection:
+        query["ProjectionExpression"] = projection
+    page = store.table.query_page(
+        query, skip=0, take=take, start_key=None, keep=lambda raw: rules.visible(raw["SK"]["S"], hot)
+    )
+    return page.items
+
+
+def pop_messages(
+    store: Store, session_id: str, caller: str, count: int, guard: WriteGuard | None = None
+) -> list[Message]:
+    """Remove the session's newest ``count`` visible messages (a streamed reply in progress included) and return
+    them, newest first, as they were stored: fewer when the session holds fewer, none when it holds none.
+
+    Reads the hot item and Queries the newest messages, then ONE transaction deletes them (each conditioned on its
+    ``version``: still there, unchanged), their ``MID#`` reservations, and takes them off the session's counters
+    (conditioned on ``cut_count``: no truncation or clear since the read). A lost race (a concurrent pop took one
+    of them) reads again, at most :data:`POP_ATTEMPTS` times with a short jittered pause, so two concurrent pops
+    never return the same message. A streamed reply's chunks, the stream function deletes when it sees the
+    deletion (as for a deleted reply). With a ``guard`` (an ``Idempotency-Key``), a retry of a pop that was applied
+    but whose answer and record were lost writes nothing and returns an empty list
+    (:class:`~session_service.data.guard.GuardHit`: the messages are gone).
+    Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`ServiceUnavailable` (still losing races
+    after :data:`POP_ATTEMPTS`), :class:`~session_service.errors.IdempotencyKeyReused`.
+    """
+    for attempt in range(POP_ATTEMPTS):
+        if attempt:
+            time.sleep(random.random() * min(0.2, 0.01 * 2**attempt))
+        hot = reads.hot(store.table, store.clock, session_id, caller)
+        if hot["status"] != SessionStatus.ACTIVE:
+            raise SessionNotActive()
+        found = [deserialize(raw) for raw in _newest(store, hot, count)]
+        if not found:
+            return []
+        popped = [message_from_item(reads.with_content(store.table, item)) for item in found]
+        actions: list[Action] = []
+        for item in found:
+            actions.append(MessageChange(item))
+            if item.get("body_hash") is not None:
+                actions.append(Delete(message_id_key(session_id, str(item["message_id"]))))
+        increments = {
+            "message_count": -len(found),
+            "total_tokens": -sum(int(item["tokens_used"]) for item in found),
+            "total_cost": -sum((Decimal(item["cost_usd"]) for item in found), Decimal(0)),
+            **sum_usage(*(message_usage(item, -1) for item in found)),
+        }
+        now = store.clock()
+        update = SessionActivity(
+            session_id,
+            caller,
+            now,
+            {name: value for name, value in increments.items() if value},
+            condition="cut_count = :cut_count",
+            values={":cut_count": int(hot.get("cut_count", 0))},
+            known_pairs=set(hot.get(MODELS, set())),
+        )
+        try:
+            transact_guarded(store.table, [*actions, update], guard, [m.message_id for m in popped], now)
+        except GuardHit:
+            return []
+        except TransactionCanceled as canceled:
+            if canceled.failed(-1) and not store.is_live(canceled.item(-1), caller):
+                raise SessionNotFound() from canceled
+            if canceled.failed(-1) and (canceled.item(-1) or {}).get("status") != SessionStatus.ACTIVE:
+                raise SessionNotActive() from canceled
+            continue  # a message or the session's cuts changed since the read: read the newest again
+        return popped
+    raise ServiceUnavailable("The session's newest messages kept changing; retry the pop")
+
+
+def clear_messages(store: Store, session_id: str, caller: str, guard: WriteGuard | None = None) -> int:
+    """Remove every message of the session and keep the session; return how many (its ``message_count``).
+
+    Reads the hot item and the newest visible message's key (one Query of one item), then one conditional update
+    of the hot item: the session's whole message range becomes a cut (hidden from every reader at once; the
+    stream function deletes its messages, chunks and reserved ids in the background, as for a truncation),
+    ``message_count``, ``total_tokens``, ``total_cost`` and every per-model usage attribute are set to zero (the
+    hot item holds the totals: no message is read), ``cut_count`` moves. Conditioned on the session's
+    ``version``: a change in between (an append) makes it read again. A session without messages writes nothing
+    and answers 0. With a ``guard`` (an ``Idempotency-Key``) the update is a transaction with the guard, and a
+    retry of a clear that was applied but whose answer and record were lost answers what it removed.
+    Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`DeletionsPending` (the session holds
+    :data:`~session_service.rules.MAX_PENDING_CUTS` cuts the stream function has not applied yet),
+    :class:`ServiceUnavailable`, :class:`~session_service.errors.IdempotencyKeyReused`.
+    """
+    for _ in range(dynamo.MAX_TRANSACTION_ATTEMPTS):
+        hot = reads.hot(store.table, store.clock, session_id, caller)
+        if hot["status"] != SessionStatus.ACTIVE:
+            raise SessionNotActive()
+        newest = _newest(store, hot, 1, projection="SK")
+        if not newest:
+            return 0
+        deleted = int(hot.get("message_count", 0))
+        first = message_start(str(hot["created_at"]))
+        sets, condition, names = _add_cut(hot, first, message_range(str(newest[0]["SK"]["S"]))[1], deleted)
+        zeroed = ["message_count", "total_tokens", "total_cost", *usage_of(hot)]
+        sets.update({f"#z{number}": 0 for number in range(len(zeroed))})
+        names.update({f"#z{number}": name for number, name in enumerate(zeroed)})
+        now = store.clock()
+        update = SessionActivity(
+            session_id,
+            caller,
+            now,
+            {"cut_count": 1},
+            sets=sets,
+            condition=f"version = :version AND {condition}",
+            values={":version": int(hot["version"]), ":max_cuts": rules.MAX_PENDING_CUTS},
+            names=names,
+            old_on_failure=guard is not None,  # a transaction asks for the old item in its action
+        )
+        try:
+            if guard is None:
+                store.table.update(update.render(store.table.name)["Update"])
+            else:
+                transact_guarded(store.table, [update], guard, [str(deleted)], now)
+        except GuardHit as hit:
+            return int(hit.ids[0])
+        except (ConditionFailed, TransactionCanceled) as failed:
+            old = failed.item if isinstance(failed, ConditionFailed) else failed.item(-1)
+            if not store.is_live(old, caller):
+                raise SessionNotFound() from failed
+            continue  # the session changed since it was read
+        return deleted
     raise ServiceUnavailable()
 
 
