@@ -408,7 +408,7 @@ def _stored_alike(
             continue
         if item.get("body_hash") != digest or not rules.shows(hot, item):
             raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
-        stored[message_id] = message_from_item(reads.with_content(store.table, item))
+        stored[message_id] = message_from_item(reads.with_content(store.table, item), str(hot["user_id"]))
     return stored
 
 

@@ -310,7 +310,7 @@ def pop_messages(
         found = [deserialize(raw) for raw in _newest(store, hot, count)]
         if not found:
             return []
-        popped = [message_from_item(reads.with_content(store.table, item)) for item in found]
+        popped = [message_from_item(reads.with_content(store.table, item), caller) for item in found]
         actions: list[Action] = []
         for item in found:
             actions.append(MessageChange(item))
