@@ -21,7 +21,7 @@ from session_service.data import dynamo, reads
 from session_service.data.actions import Action, Delete, MessageChange, SessionActivity, transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
-from session_service.data.items import is_streaming, message_from_item, summary_text
+from session_service.data.items import is_streaming, message_from_item, message_values, summary_text
 from session_service.data.keys import after_message, message_id_key, message_range, message_start
 from session_service.data.reads import messages_query
 from session_service.data.stats import MODELS, message_usage, sum_usage, usage_of
@@ -307,7 +307,7 @@ def pop_messages(
         hot = reads.hot(store.table, store.clock, session_id, caller)
         if hot["status"] != SessionStatus.ACTIVE:
             raise SessionNotActive()
-        found = [deserialize(raw) for raw in _newest(store, hot, count)]
+        found = [message_values(deserialize(raw)) for raw in _newest(store, hot, count)]
         if not found:
             return []
         popped = [message_from_item(reads.with_content(store.table, item), caller) for item in found]
