@@ -24,7 +24,6 @@ from strands.session.session_repository import SessionRepository
 from strands.types.exceptions import SessionException
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
 
-from session_service_client import _json
 from session_service_client._adapters import ID_NAMESPACE, service_id
 from session_service_client._calls import API, Call
 from session_service_client.client import SessionServiceClient
@@ -36,10 +35,6 @@ FRAMEWORK = "strands"
 PAGE = 200
 """Messages a page of ``list_messages`` reads (the service's most)."""
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,120}$")
-
-
-def _answer(response: httpx.Response) -> Any:
-    return _json.loads(response.content) if response.content else None
 
 
 def _status(response: httpx.Response) -> int:
@@ -89,22 +84,12 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
 
     # -- requests ------------------------------------------------------------------------------------------
 
-    def _path(self, session_id: str, *rest: str) -> str:
-        return "/".join([f"{API}/sessions/{self.service_session_id(session_id)}", *rest])
-
-    def _agent_path(self, session_id: str, agent_id: str, *rest: str, kind: str = "a") -> str:
-        return self._path(session_id, "agents", self.service_agent_id(agent_id, kind), *rest)
-
-    def _send(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        call = Call(method, path, _answer, params={"user_id": self.user_id, **(params or {})}, body=body)
-        return self._client._send(call)
-
-    def _read(self, path: str, params: dict[str, str] | None = None) -> Any | None:
-        call = Call("GET", path, _answer, params={"user_id": self.user_id, **(params or {})}, retry=True)
-        try:
-            return self._client._send(call)
-        except NotFound:
-            return None
+    def _created(self, path: str, body: dict[str, Any], *, caller: bool = True) -> bool:
+        """POST ``body`` to ``path`` once (the caller in the query when ``caller``): whether it was created (201)
+        rather than found stored (200). The typed client answers the model alone, and a create of Strands must
+        tell the two apart."""
+        call = Call("POST", path, _status, params={"user_id": self.user_id} if caller else {}, body=body)
+        return bool(self._client._send(call) == httpx.codes.CREATED)
 
     # -- sessions ----------------------------------------------------------------------------------------
 
@@ -116,17 +101,19 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
             "session_id": self.service_session_id(session.session_id),
             "metadata": {FRAMEWORK: session.to_dict()},
         }
-        call = Call("POST", f"{API}/sessions", _status, body=body)
-        if self._client._send(call) != httpx.codes.CREATED:
+        if not self._created(f"{API}/sessions", body, caller=False):  # 200: the caller's session existed
             raise SessionException(f"Session {session.session_id} already exists")
         return session
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
         """The session, or ``None``."""
-        found = self._read(self._path(session_id))
-        if found is None or FRAMEWORK not in (found.get("metadata") or {}):
+        try:
+            found = self._client.get_session(self.service_session_id(session_id))
+        except NotFound:
             return None
-        stored = dict(found["metadata"][FRAMEWORK])
+        if FRAMEWORK not in found.metadata:
+            return None
+        stored = dict(found.metadata[FRAMEWORK])
         stored.setdefault("session_type", SessionType.AGENT)
         return Session.from_dict(stored)
 
@@ -134,24 +121,27 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Create the agent with its state. Raises ``SessionException`` when it exists or the session does not."""
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(session_agent.agent_id)
         try:
-            self._send("PUT", self._agent_path(session_id, session_agent.agent_id), body={"state": _doc(session_agent)})
+            self._client.create_agent(sid, aid, state=_doc(session_agent))
         except (Conflict, NotFound) as exc:
             raise SessionException(f"Agent {session_agent.agent_id} exists, or session {session_id} does not") from exc
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
         """The agent, or ``None``."""
-        found = self._read(self._agent_path(session_id, agent_id))
-        if found is None or "agent_id" not in found["state"]:
+        try:
+            found = self._client.get_agent(self.service_session_id(session_id), self.service_agent_id(agent_id))
+        except NotFound:
             return None
-        return SessionAgent.from_dict(found["state"])
+        return SessionAgent.from_dict(found.state) if "agent_id" in found.state else None
 
     def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         """Replace the agent's fields (its ``created_at`` kept) in one change. Raises ``SessionException`` when
         the agent does not exist."""
         fields = {name: value for name, value in _doc(session_agent).items() if name != "created_at"}
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(session_agent.agent_id)
         try:
-            self._send("PATCH", self._agent_path(session_id, session_agent.agent_id), body={"set": fields})
+            self._client.change_agent(sid, aid, set_keys=fields)
         except NotFound as exc:
             raise SessionException(f"Agent {session_agent.agent_id} does not exist in {session_id}") from exc
 
@@ -167,24 +157,27 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
             "agent_id": self.service_agent_id(agent_id),
             "message_id": self._message_id(session_id, agent_id, session_message.message_id),
         }
-        call = Call("POST", self._path(session_id, "messages"), _status, params={"user_id": self.user_id}, body=body)
+        path = f"{API}/sessions/{self.service_session_id(session_id)}/messages"
         try:
-            status = self._client._send(call)
+            created = self._created(path, body)
         except (Conflict, NotFound) as exc:
             raise SessionException(f"Message {session_message.message_id} could not be created") from exc
-        if status != httpx.codes.CREATED:
+        if not created:
             raise SessionException(f"Message {session_message.message_id} already exists")
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
         """The message at index ``message_id``, or ``None``."""
-        found = self._read(self._agent_path(session_id, agent_id, "messages", str(message_id)))
-        return None if found is None else SessionMessage.from_dict(found["data"])
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(agent_id)
+        try:
+            return SessionMessage.from_dict(self._client.get_agent_message(sid, aid, message_id).data)
+        except NotFound:
+            return None
 
     def update_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
         """Replace the message at its index (a redaction). Raises ``SessionException`` when it does not exist."""
-        path = self._agent_path(session_id, agent_id, "messages", str(session_message.message_id))
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(agent_id)
         try:
-            self._send("PATCH", path, body={"data": session_message.to_dict()})
+            self._client.update_agent_message(sid, aid, session_message.message_id, data=session_message.to_dict())
         except NotFound as exc:
             raise SessionException(f"Message {session_message.message_id} does not exist") from exc
 
@@ -192,17 +185,17 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
         self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
     ) -> list[SessionMessage]:
         """The agent's messages from index ``offset``, at most ``limit``: one request a page of 200."""
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(agent_id)
         messages: list[SessionMessage] = []
         position: int | None = offset
         while position is not None and (limit is None or len(messages) < limit):
             size = PAGE if limit is None else min(PAGE, limit - len(messages))
-            page = self._read(
-                self._agent_path(session_id, agent_id, "messages"), {"offset": str(position), "limit": str(size)}
-            )
-            if page is None:
+            try:
+                page = self._client.list_agent_messages(sid, aid, offset=position, limit=size)
+            except NotFound:
                 return []
-            messages += [SessionMessage.from_dict(message["data"]) for message in page["messages"]]
-            position = page["next_offset"]
+            messages += [SessionMessage.from_dict(message.data) for message in page.messages]
+            position = page.next_offset
         return messages
 
     # -- multi-agents ------------------------------------------------------------------------------------
@@ -210,9 +203,9 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
     def create_multi_agent(self, session_id: str, multi_agent: Any, **kwargs: Any) -> None:
         """Store the multi-agent's state (replacing a stored one). Raises ``SessionException`` when the session
         does not exist."""
-        state = multi_agent.serialize_state()
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(multi_agent.id, "m")
         try:
-            self._send("PUT", self._agent_path(session_id, multi_agent.id, kind="m"), body={"state": state})
+            self._client.create_agent(sid, aid, state=multi_agent.serialize_state())
         except Conflict:
             self.update_multi_agent(session_id, multi_agent)
         except NotFound as exc:
@@ -220,14 +213,19 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
 
     def read_multi_agent(self, session_id: str, multi_agent_id: str, **kwargs: Any) -> dict[str, Any] | None:
         """The multi-agent's state, or ``None``."""
-        found = self._read(self._agent_path(session_id, multi_agent_id, kind="m"))
-        return None if found is None else dict(found["state"])
+        try:
+            found = self._client.get_agent(
+                self.service_session_id(session_id), self.service_agent_id(multi_agent_id, "m")
+            )
+        except NotFound:
+            return None
+        return dict(found.state)
 
     def update_multi_agent(self, session_id: str, multi_agent: Any, **kwargs: Any) -> None:
         """Set the multi-agent's state keys in one change. Raises ``SessionException`` when it does not exist."""
-        path = self._agent_path(session_id, multi_agent.id, kind="m")
+        sid, aid = self.service_session_id(session_id), self.service_agent_id(multi_agent.id, "m")
         try:
-            self._send("PATCH", path, body={"set": multi_agent.serialize_state()})
+            self._client.change_agent(sid, aid, set_keys=multi_agent.serialize_state())
         except NotFound as exc:
             raise SessionException(f"MultiAgent {multi_agent.id} does not exist in {session_id}") from exc
 
