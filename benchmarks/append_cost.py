@@ -12,11 +12,11 @@ atomically can write.
 
 Write units are costed as AWS bills a transaction (DynamoDB Local under-reports one whose items weigh the same
 number of units: see ``IndexMeter`` in ``message_records_cost.py``): 2 units per started KB of each item (the
-larger of its size before and after), plus 2 per LSI entry written. Then, at 1 KB: the first ``WINDOW`` appends
-to sessions holding ~30 KiB of ``metadata`` and ``conversation_data``, a ~900-character summary, messages naming
-a provider and a model, five models in turn, and client-chosen ``message_id``s; and the newest 20 messages of
-the 10,000-message session by ``/context`` and ``order=desc``, and a page of the user's sessions: round trips and
-read units (median of 5 runs).
+larger of its size before and after, sized as DynamoDB bills: :func:`aws_size`), plus 2 per LSI entry written.
+Then, at 1 KB: the first ``WINDOW`` appends to sessions holding ~30 KiB of ``metadata`` and
+``conversation_data``, a ~900-character summary, messages naming a provider and a model, five models in turn,
+and client-chosen ``message_id``s; and the newest 20 messages of the 10,000-message session by ``/context`` and
+``order=desc``, and a page of the user's sessions: round trips and read units (median of 5 runs).
 
     python benchmarks/append_cost.py [--messages 10000] [--sizes 200,600,700,800,1000,4000] [--endpoint URL]
 """
@@ -44,6 +44,54 @@ FILL_BATCH = 98
 """Messages per batch append while filling a session (one transaction of 98 messages and the session)."""
 TEXT = CONTENT * 5
 """5,000 characters to cut messages from."""
+
+
+def aws_size(value: dict[str, Any]) -> int:
+    """The size DynamoDB bills for an attribute value (DynamoDB JSON): a string's or binary's bytes, a number's 1
+    byte per two significant digits plus 1 ("Item sizes and formats", DynamoDB developer guide), 1 for a boolean
+    or null, a map's or list's 3 plus its elements (each 1 more), a set's elements."""
+    (kind, raw), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(raw.encode("utf-8")) if kind == "S" else len(raw)
+    if kind == "N":
+        digits = raw.lstrip("-").replace(".", "").lstrip("0").rstrip("0") or "0"
+        return -(-len(digits) // 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(name.encode("utf-8")) + aws_size(v) + 1 for name, v in raw.items())
+    if kind == "L":
+        return 3 + sum(aws_size(v) + 1 for v in raw)
+    return sum(aws_size({kind[0]: v}) for v in raw)  # SS, NS, BS
+
+
+def item_units(item: dict[str, Any] | None) -> int:
+    """Write units of one item (DynamoDB JSON) outside a transaction: 1 per started KB of names and values."""
+    size = sum(len(name.encode("utf-8")) + aws_size(value) for name, value in (item or {}).items())
+    return max(1, -(-size // 1024))
+
+
+class BilledMeter(IndexMeter):
+    """:class:`IndexMeter` with each transaction's items sized as DynamoDB bills them (:func:`aws_size`; the
+    layer's ``item_size`` is an upper bound that counts a number as 21 bytes): 2 units per started KB of each
+    item (the larger of its size before and after), plus 2 per LSI entry written."""
+
+    def snapshot(self) -> BilledMeter:
+        copy = BilledMeter(self.requests, dict(self.calls), self.write_units, self.read_units)
+        copy.writes_by_target, copy.sized_write_units = dict(self.writes_by_target), self.sized_write_units
+        return copy
+
+    def _sized(self, params: dict[str, Any]) -> float:
+        started = time.perf_counter()
+        units = 0.0
+        for (table, key), before in zip(self._targets(params), self._before, strict=True):
+            after = self._item(table, key)
+            units += 2 * max(item_units(before), item_units(after))
+            old, new = ((i or {}).get("LSI1SK") for i in (before, after))
+            if old != new:
+                units += 2 * ((old is not None) + (new is not None))
+        self.sizing_seconds += time.perf_counter() - started
+        return units
 
 
 def minimal_table(client: Any, name: str) -> None:
@@ -175,8 +223,8 @@ def main() -> int:
         minimal = f"minimal-{uuid.uuid4().hex[:8]}"
         minimal_table(client, minimal)
         sizer = boto3.client("dynamodb")
-        meter = IndexMeter(sizer=sizer).attach(wiring.dynamodb_client())
-        minimal_meter = IndexMeter(sizer=sizer).attach(client)
+        meter = BilledMeter(sizer=sizer).attach(wiring.dynamodb_client())
+        minimal_meter = BilledMeter(sizer=sizer).attach(client)
 
         def turn(i: int, size: int, **fields: Any) -> MessageCreate:
             role = MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT
@@ -200,7 +248,7 @@ def main() -> int:
         big_session = ""
         for size in sizes:
             session, _ = repo.create_session(user, SessionCreate(user_id=user, title=f"{size} characters"))
-            sid, minimal_sid = session.session_id, f"m{size}"
+            sid, minimal_sid = session.session_id, str(uuid.uuid4())  # the same key lengths
             windows = []
             for first in (0, last):
                 if first:  # fill both up to the last window (not measured: the meter reads no item meanwhile)
