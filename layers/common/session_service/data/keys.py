@@ -59,7 +59,7 @@ item carries). A streamed reply's chunks are items of their own (``CHK#<created_
 they sort like their messages, outside the range message Queries read); finalizing the reply writes their
 text into the message.
 
-A message of an agent (``agent_id``) carries ``LSI1SK = AGENT#<agent_id>#<position, 10 digits>``: the agent's
+A message of an agent (``agent_id``) carries ``LSI1SK`` = ``AGENT#<agent_id>#<position, 10 digits>``: the agent's
 messages are numbered from 0 in the order stored (the count so far is ``message_count`` on the agent's item, moved
 in the append's transaction on the count read), and read from any position by one Query of LSI1 (``LSI1SK
 BETWEEN`` the position's key and the agent's last), whose cost grows neither with the position nor with the
