@@ -302,7 +302,7 @@ def check_round(ddb: Any, client: Client, flows: list[Flow], users: list[str]) -
         assert hot["total_cost"] == sum((m["cost_usd"] for m in messages), Decimal(0)) == flow.cost
         assert hot[items.memory_count_attribute(None)] == len(memories) == 1
         # What each create answered is what was stored: the same ids.
-        assert {m["message_id"] for m in messages} == {m["message_id"] for m in flow.messages}
+        assert {keys.message_id_of(str(m["SK"])) for m in messages} == {m["message_id"] for m in flow.messages}
         assert [m["memory_id"] for m in memories] == [flow.memory["memory_id"]]
 
     contents = Counter(str(item["content"]) for item in stored if item.get(items.ENTITY) == items.MESSAGE_ENTITY)

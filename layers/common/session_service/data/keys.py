@@ -118,9 +118,9 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
-append messages                        [BatchGetItem the client-chosen ids' MID# and derived keys + Query
-                                       LSI1 per id not time-ordered (concurrent)] + TransactWriteItems: Put
-                                       messages [+ Put MID#] + Update hot (ADD); a batch too big for one:
+append messages                        [BatchGetItem hot + counts + the client-chosen ids' MID# and derived
+                                       keys, Query LSI1 per id not time-ordered alongside] + TransactWriteItems:
+                                       Put messages [+ Put MID#] + Update hot (ADD); a batch too big for one:
                                        transactions of 49 messages in order
 list messages (asc or desc)            BatchGetItem hot + counts, Query
                                        ``SK BETWEEN MSG#<created_at> AND MSG#~``

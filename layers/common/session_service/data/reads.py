@@ -271,12 +271,12 @@ def find_message(table: Table, session_id: str, message_id: str) -> dict[str, An
     return find_messages(table, session_id, [message_id])[message_id]
 
 
-def hot_and_message(
-    table: Table, clock: Clock, session_id: str, caller: str, message_id: str
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The caller's live session's hot item (:func:`hot`) and its message ``message_id`` (:func:`find_message`,
-    ``None`` when there is none): the message's keys are read in the hot item's BatchGetItem, so a message the
-    server named costs that one request. Raises :class:`SessionNotFound`."""
+def hot_and_messages(
+    table: Table, clock: Clock, session_id: str, caller: str, message_ids: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any] | None]]:
+    """The caller's live session's hot item (:func:`hot`) and its messages with these ids (:func:`find_messages`,
+    id -> item or ``None``): the messages' keys are read in the hot item's BatchGetItem, so messages the server
+    named cost that one request. Raises :class:`SessionNotFound`."""
     hot_item: dict[str, Any] = {}
 
     def read(sort_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -284,7 +284,16 @@ def hot_and_message(
         hot_item.update(found[SESSION_SK])
         return found
 
-    return hot_item, find_messages(table, session_id, [message_id], read)[message_id]
+    return hot_item, find_messages(table, session_id, message_ids, read)
+
+
+def hot_and_message(
+    table: Table, clock: Clock, session_id: str, caller: str, message_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The caller's live session's hot item and its message ``message_id`` (:func:`hot_and_messages`, ``None``
+    when there is none). Raises :class:`SessionNotFound`."""
+    hot_item, found = hot_and_messages(table, clock, session_id, caller, [message_id])
+    return hot_item, found[message_id]
 
 
 def with_content(table: Table, message: dict[str, Any]) -> dict[str, Any]:

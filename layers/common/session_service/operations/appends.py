@@ -344,12 +344,13 @@ def _found_in_session(
     store: Store, session_id: str, caller: str, message_ids: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any] | None], dict[str, Any] | None]:
     """The messages of the session named by ``message_ids`` (id -> its message item or ``None``), and the
-    session's hot item when one was found (read then, to drop the messages of older incarnations:
+    session's hot item when one was found (read with them, to drop the messages of older incarnations:
     :func:`_of_incarnation`; ``None`` when none was found). Raises :class:`SessionNotFound`."""
-    found = reads.find_messages(store.table, session_id, message_ids)
+    if not message_ids:
+        return {}, None
+    current, found = reads.hot_and_messages(store.table, store.clock, session_id, caller, message_ids)
     if not any(item is not None for item in found.values()):
         return found, None
-    current = reads.hot(store.table, store.clock, session_id, caller)
     return _of_incarnation(found, current), current
 
 
