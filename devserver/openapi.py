@@ -51,6 +51,8 @@ TAGS: dict[str, str] = {
     "messages": "A session's conversation: append messages (one or a batch), list them, read, change and delete "
     "one, delete those after one, and stream a reply in chunks",
     "memory": "Memory records kept with a session (preferences, entities, summaries...)",
+    "agents": "State documents (the session's and each agent's, changed by key) and each agent's conversation, "
+    "read and changed by position",
     "users": "A user's own data as a whole: usage by provider and model, export (NDJSON), erasure and its progress",
     "statistics": "Service-wide counts of sessions, messages, tokens and cost",
     "health": "Liveness and readiness checks",

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
 from session_service.data.guard import WriteGuard
-from session_service.errors import MessageConflict, SessionNotActive
+from session_service.errors import MessageConflict, PayloadTooLarge, PreconditionFailed, SessionNotActive
 from session_service.models import Message, MessageCreate
 from session_service.observability import count_messages
 from session_service.wiring import repository
@@ -25,7 +25,14 @@ APPENDED: Mapping[int, OpenAPIResponse] = {
     "/api/v1/sessions/<session_id>/messages",
     summary="Append a message to an active session, counting its tokens and cost",
     tags=["messages"],
-    responses=http.create_responses(MessageConflict, SessionNotActive, *http.SESSION_ERRORS, success=APPENDED),
+    responses=http.create_responses(
+        MessageConflict,
+        SessionNotActive,
+        PreconditionFailed,
+        PayloadTooLarge,
+        *http.SESSION_ERRORS,
+        success=APPENDED,
+    ),
 )
 def add_message(
     session_id: http.SessionIdPath,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from session_service_client import SessionServiceClient
 
-FRAMEWORKS = ("agents", "langchain_core", "claude_agent_sdk")
+FRAMEWORKS = ("agents", "langchain_core", "claude_agent_sdk", "strands")
 URL_VARIABLE = "SESSION_SERVICE_URL"
 """Set for the framework suites run in a child process: the server they use."""
 

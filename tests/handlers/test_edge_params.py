@@ -35,6 +35,10 @@ GOOD_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/sessions/{session_id}/memory"): {"memory_type": "custom", "content": "x"},
     ("PATCH", "/api/v1/sessions/{session_id}/messages/{message_id}"): {"metadata": {"a": 1}},
     ("POST", "/api/v1/sessions/{session_id}/messages/{message_id}/chunks"): {"index": 0, "content": "x"},
+    ("PATCH", "/api/v1/sessions/{session_id}/state"): {"set": {"a": 1}},
+    ("PUT", "/api/v1/sessions/{session_id}/agents/{agent_id}"): {"state": {}},
+    ("PATCH", "/api/v1/sessions/{session_id}/agents/{agent_id}"): {"set": {"a": 1}},
+    ("PATCH", "/api/v1/sessions/{session_id}/agents/{agent_id}/messages/{position}"): {"content": "x"},
 }
 
 
@@ -73,7 +77,13 @@ def call(
 
 
 def path_values_for(route: Route, sid: str, mid: str | None = None) -> dict[str, str]:
-    values = {"session_id": sid, "user_id": USER, "message_id": mid or str(uuid.uuid4())}
+    values = {
+        "session_id": sid,
+        "user_id": USER,
+        "message_id": mid or str(uuid.uuid4()),
+        "agent_id": "planner",
+        "position": "0",
+    }
     return {name: value for name, value in values.items() if "{" + name + "}" in route.path}
 
 

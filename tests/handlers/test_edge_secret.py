@@ -20,6 +20,8 @@ from session_service.settings import Settings
 USER = "edge_secret_user"
 KEY = "a-cursor-key-from-secrets-manager-0123456789"
 LISTINGS = {"ListUserSessionsFunction", "ListMessagesFunction", "ListMemoriesFunction"}
+OFFSET_LISTINGS = {"ListAgentMessagesFunction"}
+"""Listings that page by a position (``offset``, ``next_offset``), not by a signed cursor."""
 CURSOR_READERS = LISTINGS | {"ExportUserFunction"}
 """The functions that sign or read a ``next_token``: the listings and the export (its ``Next-Token``)."""
 
@@ -182,7 +184,7 @@ def _secret_statements(function: dict[str, Any]) -> list[dict[str, Any]]:
 def test_only_the_functions_with_cursors_may_read_the_key_and_only_that_secret() -> None:
     resources = load_template()["Resources"]
     listing_routes = {r.function for r in routes() if r.method == "GET" and r.code_dir.name.startswith("list_")}
-    assert listing_routes == LISTINGS
+    assert listing_routes == LISTINGS | OFFSET_LISTINGS
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue

@@ -25,6 +25,7 @@ from session_service.models import (
     SessionStatus,
     SessionUpdate,
 )
+from session_service.models.state import AgentCreate
 
 pytestmark = pytest.mark.fresh_table  # the events name fixed ids: each runs on exactly the fixtures
 
@@ -82,6 +83,9 @@ def seed(repo: Any) -> None:
     )
     repo.add_chunk(SESSION, USER, REPLY, ChunkCreate(index=0, content="Once "))
     repo.add_memory(SESSION, USER, MemoryCreate(memory_type=MemoryType.PREFERENCE, content="User prefers dark mode UI"))
+    repo.create_agent(SESSION, USER, "planner", AgentCreate(state={"goal": "book a flight"}))
+    planner = [MessageCreate(role=MessageRole.USER, content=f"step {n}", agent_id="planner") for n in range(2)]
+    repo.append_messages(SESSION, USER, planner)  # the agent's positions 0 and 1
     for session_id, status in ((ENDED, SessionStatus.ENDED), (COMPLETED, SessionStatus.COMPLETED)):
         repo.create_session(USER, SessionCreate(user_id=USER, session_id=session_id))
         if session_id == COMPLETED:

@@ -27,6 +27,8 @@ STATUSES = {
     "Forbidden": 403,
     "SessionNotFound": 404,
     "MessageNotFound": 404,
+    "AgentNotFound": 404,
+    "AgentExists": 409,
     "SessionIdTaken": 409,
     "InvalidStatusTransition": 409,
     "SessionNotActive": 409,

@@ -46,6 +46,14 @@ SESSION_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/sessions/{sid}/messages:pop", {"count": 2}),
     ("POST", "/api/v1/sessions/{sid}/messages:clear", None),
     ("POST", "/api/v1/sessions/{sid}/messages/{mid}/chunks", {"index": 0, "content": "B's words"}),
+    ("GET", "/api/v1/sessions/{sid}/state", None),
+    ("PATCH", "/api/v1/sessions/{sid}/state", {"set": {"owner": "B"}}),
+    ("PUT", "/api/v1/sessions/{sid}/agents/writer", {"state": {"owner": "B"}}),
+    ("GET", "/api/v1/sessions/{sid}/agents/planner", None),
+    ("PATCH", "/api/v1/sessions/{sid}/agents/planner", {"set": {"owner": "B"}}),
+    ("GET", "/api/v1/sessions/{sid}/agents/planner/messages", None),
+    ("GET", "/api/v1/sessions/{sid}/agents/planner/messages/0", None),
+    ("PATCH", "/api/v1/sessions/{sid}/agents/planner/messages/0", {"content": "B's now"}),
 ]
 NOT_FOUND = {"detail": "Session not found"}
 
@@ -69,7 +77,12 @@ def test_the_matrix_covers_every_route_of_a_session() -> None:
         for r in routes()
         if "{session_id}" in r.path
     }
-    assert with_session == {(method, path.partition("?")[0]) for method, path, _ in SESSION_ROUTES}
+
+    def route_of(path: str) -> str:  # the matrix names agent "planner" (and creates "writer"), position 0
+        path = path.partition("?")[0].replace("/agents/planner", "/agents/{agent_id}")
+        return path.replace("/agents/writer", "/agents/{agent_id}").replace("/messages/0", "/messages/{position}")
+
+    assert with_session == {(method, route_of(path)) for method, path, _ in SESSION_ROUTES}
     assert len(SESSION_ROUTES) == len({(method, path) for method, path, _ in SESSION_ROUTES})
 
 
@@ -89,6 +102,8 @@ def owned(api: Any) -> str:
     reply = {"role": "assistant", "content": "", "status": "in_progress", "message_id": MID}
     assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=reply)[0] == 201
     assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=MESSAGE)[0] == 201
+    plan = {"role": "user", "content": "A's plan", "agent_id": "planner"}  # agent planner's message 0
+    assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": OWNER}, json_body=plan)[0] == 201
     body = {"memory_type": "entity", "content": "A's secret"}
     assert api("POST", f"/api/v1/sessions/{sid}/memory", query={"user_id": OWNER}, json_body=body)[0] == 201
     return str(sid)

@@ -161,6 +161,16 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(
     call("POST", f"{session}/messages:pop", 200, {"count": 2}, user_id=user)  # with their MID# reservations
     call("POST", f"{session}/messages", 201, {"role": "user", "content": "again"}, user_id=user)
     call("POST", f"{session}/messages:clear", 200, user_id=user)
+    call("GET", f"{session}/state", 200, user_id=user)
+    call("PATCH", f"{session}/state", 200, {"set": {"a": 1}, "remove": ["b"]}, user_id=user)
+    call("PUT", f"{session}/agents/planner", 201, {"state": {"goal": "x"}}, user_id=user)
+    call("GET", f"{session}/agents/planner", 200, user_id=user)
+    call("PATCH", f"{session}/agents/planner", 200, {"set": {"step": 1}}, user_id=user)
+    turn = {"role": "assistant", "content": "t", "agent_id": "planner", "state": {"set": {"step": 2}}}
+    call("POST", f"{session}/messages", 201, turn, user_id=user)  # the agent's count and state in the append
+    call("GET", f"{session}/agents/planner/messages", 200, user_id=user, offset=0)
+    call("GET", f"{session}/agents/planner/messages/0", 200, user_id=user)
+    call("PATCH", f"{session}/agents/planner/messages/0", 200, {"content": "redacted"}, user_id=user)
     call("POST", f"{session}/memory", 201, {"memory_type": "entity", "content": "x"}, user_id=user)
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)

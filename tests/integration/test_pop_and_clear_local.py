@@ -122,7 +122,9 @@ def test_the_stream_keeps_usage_and_statistics_exact_through_pops_and_clears(
     hots = [i for i in everything if i.get("entity") == items.SESSION_ENTITY]
     assert all(not hot.get("cuts") for hot in hots)
     message_keys = {(i["PK"], i["SK"]) for i in everything if i.get("entity") == items.MESSAGE_ENTITY}
-    message_ids = {(i["PK"], i["message_id"]) for i in everything if i.get("entity") == items.MESSAGE_ENTITY}
+    message_ids = {
+        (i["PK"], items.message_id_of(i["SK"])) for i in everything if i.get("entity") == items.MESSAGE_ENTITY
+    }
     for item in everything:
         if item.get("entity") == items.MESSAGE_ID_ENTITY:
             assert (item["PK"], item["message_sk"]) in message_keys, item

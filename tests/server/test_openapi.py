@@ -224,7 +224,8 @@ def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> N
     creates = {(m, p) for m, p, op in operations(document) if m == "post" and "201" in op["responses"]}
     assert headers["Idempotency-Key"] == creates | {("post", POP), ("post", CLEAR)}
     session = "/api/v1/sessions/{session_id}"
-    assert headers["If-Match"] == {("put", session), ("delete", session)}
+    state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents (issue 21)
+    assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)}
     assert ("get", "/api/v1/sessions/{session_id}") in headers["ETag"]
     assert headers["Next-Token"] == {("get", "/api/v1/users/{user_id}/export")}
 

@@ -68,6 +68,18 @@ class MessageNotFound(SessionServiceError):
     detail = "Message not found"
 
 
+class AgentNotFound(SessionServiceError):
+    """The session has no agent with this id (or the session is missing, another user's, or expired)."""
+
+    detail = "Agent not found"
+
+
+class AgentExists(SessionServiceError):
+    """A create named an agent the session has already."""
+
+    detail = "The session has this agent already"
+
+
 class DeletionsPending(SessionServiceError):
     """A truncation of a session that already holds ``MAX_PENDING_CUTS`` truncations the stream function has not
     applied yet (:data:`~session_service.rules.MAX_PENDING_CUTS`): it waits until the stream catches up."""

@@ -35,15 +35,18 @@ from session_service.models import (
     Stats,
     Usage,
 )
+from session_service.models.state import AgentCreate, AgentMessageList, StateChange, StateDocument
 from session_service.operations import (
     Store,
     appends,
     chunks,
+    conversations,
     export,
     memory,
     messages,
     new_uuid,
     sessions,
+    state,
     users,
     utcnow,
 )
@@ -205,6 +208,49 @@ class SessionRepository:
         return memory.list_memories(
             self._store, session_id, caller, memory_type=memory_type, page_size=page_size, next_token=next_token
         )
+
+    # -- state documents: operations.state ------------------------------------------------------------------
+
+    def get_state(self, session_id: str, caller: str, agent_id: str | None = None) -> StateDocument:
+        """:func:`session_service.operations.state.get_state`."""
+        return state.get_state(self._store, session_id, caller, agent_id)
+
+    def change_state(
+        self,
+        session_id: str,
+        caller: str,
+        change: StateChange,
+        *,
+        agent_id: str | None = None,
+        if_match: int | None = None,
+    ) -> StateDocument:
+        """:func:`session_service.operations.state.change_state`."""
+        return state.change_state(self._store, session_id, caller, change, agent_id=agent_id, if_match=if_match)
+
+    def create_agent(self, session_id: str, caller: str, agent_id: str, request: AgentCreate) -> StateDocument:
+        """:func:`session_service.operations.state.create_agent`."""
+        return state.create_agent(self._store, session_id, caller, agent_id, request)
+
+    # -- agents' conversations: operations.conversations (a change by position: operations.messages) ----------
+
+    def list_agent_messages(
+        self, session_id: str, caller: str, agent_id: str, *, offset: int = 0, limit: int = 100
+    ) -> AgentMessageList:
+        """:func:`session_service.operations.conversations.list_agent_messages`."""
+        return conversations.list_agent_messages(self._store, session_id, caller, agent_id, offset=offset, limit=limit)
+
+    def get_agent_message(self, session_id: str, caller: str, agent_id: str, position: int) -> Message:
+        """:func:`session_service.operations.conversations.get_agent_message`."""
+        return conversations.get_agent_message(self._store, session_id, caller, agent_id, position)
+
+    def update_agent_message(
+        self, session_id: str, caller: str, agent_id: str, position: int, request: MessageUpdate
+    ) -> Message:
+        """The message at ``position`` of the agent's conversation
+        (:func:`~session_service.operations.conversations.get_agent_message`) changed by its id
+        (:func:`~session_service.operations.messages.update_message`)."""
+        found = conversations.get_agent_message(self._store, session_id, caller, agent_id, position)
+        return messages.update_message(self._store, session_id, caller, found.message_id, request)
 
     # -- users and the service: operations.export, operations.users ------------------------------------
 

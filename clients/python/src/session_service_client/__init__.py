@@ -23,6 +23,7 @@ from session_service_client.errors import (
     UnsupportedMediaType,
 )
 from session_service_client.models import (
+    AgentMessageList,
     Context,
     DeleteResult,
     EndSessionResult,
@@ -51,6 +52,7 @@ from session_service_client.models import (
     SessionList,
     SessionListItem,
     SessionSummary,
+    StateDocument,
     Stats,
     Usage,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentMessageList",
     "AsyncReplyStream",
     "AsyncSessionServiceClient",
     "BadRequest",
@@ -101,6 +104,7 @@ __all__ = [
     "SessionServiceClient",
     "SessionServiceError",
     "SessionSummary",
+    "StateDocument",
     "Stats",
     "Unauthorized",
     "Unprocessable",

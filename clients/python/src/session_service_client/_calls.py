@@ -37,6 +37,7 @@ from pydantic import BaseModel, TypeAdapter
 from session_service_client import _json
 from session_service_client.errors import APIStatusError, NotFound
 from session_service_client.models import (
+    AgentMessageList,
     Context,
     DeleteResult,
     EndSessionResult,
@@ -66,6 +67,7 @@ from session_service_client.models import (
     SessionList,
     SessionStatus,
     SessionSummary,
+    StateDocument,
     Stats,
     Usage,
 )
@@ -403,6 +405,8 @@ class RequestBuilder:
         provider: str | None = None,
         model: str | None = None,
         status: MessageStatus | None = None,
+        agent_id: str | None = None,
+        state: Mapping[str, Any] | None = None,
         user_id: str | None = None,
     ) -> Call[Message]:
         body = _fields(
@@ -417,6 +421,8 @@ class RequestBuilder:
             provider=provider,
             model=model,
             status=status,
+            agent_id=agent_id,
+            state=state,
         )
         return Call(
             "POST",
@@ -628,6 +634,115 @@ class RequestBuilder:
     def get_erasure(self, *, user_id: str | None = None) -> Call[Erasure]:
         path, caller = self._user_route(user_id, "erasure")
         return Call("GET", path, _model(Erasure), params=caller, retry=True)
+
+    # -- state documents and agents' conversations ------------------------------------------------------------
+
+    def _agent_path(self, session_id: str, agent_id: str, *rest: str) -> str:
+        return self._session_path(session_id, "agents", _segment(agent_id), *rest)
+
+    @staticmethod
+    def _change(set_keys: Mapping[str, Any] | None, remove_keys: Sequence[str] | None) -> dict[str, Any]:
+        return {"set": dict(set_keys or {}), "remove": list(remove_keys or [])}
+
+    def get_state(self, session_id: str, *, user_id: str | None = None) -> Call[StateDocument]:
+        return Call(
+            "GET",
+            self._session_path(session_id, "state"),
+            _model(StateDocument),
+            params=self._caller(user_id),
+            retry=True,
+        )
+
+    def change_state(
+        self,
+        session_id: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[StateDocument]:
+        return Call(
+            "PATCH",
+            self._session_path(session_id, "state"),
+            _model(StateDocument),
+            params=self._caller(user_id),
+            headers={} if if_match is None else {"If-Match": if_match},
+            body=self._change(set_keys, remove_keys),
+        )
+
+    def create_agent(
+        self, session_id: str, agent_id: str, *, state: Mapping[str, Any] | None = None, user_id: str | None = None
+    ) -> Call[StateDocument]:
+        return Call(
+            "PUT",
+            self._agent_path(session_id, agent_id),
+            _model(StateDocument),
+            params=self._caller(user_id),
+            body={"state": dict(state or {})},
+        )
+
+    def get_agent(self, session_id: str, agent_id: str, *, user_id: str | None = None) -> Call[StateDocument]:
+        return Call(
+            "GET",
+            self._agent_path(session_id, agent_id),
+            _model(StateDocument),
+            params=self._caller(user_id),
+            retry=True,
+        )
+
+    def change_agent(
+        self,
+        session_id: str,
+        agent_id: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[StateDocument]:
+        return Call(
+            "PATCH",
+            self._agent_path(session_id, agent_id),
+            _model(StateDocument),
+            params=self._caller(user_id),
+            headers={} if if_match is None else {"If-Match": if_match},
+            body=self._change(set_keys, remove_keys),
+        )
+
+    def list_agent_messages(
+        self,
+        session_id: str,
+        agent_id: str,
+        *,
+        offset: int | None = None,
+        limit: int | None = None,
+        user_id: str | None = None,
+    ) -> Call[AgentMessageList]:
+        params = {**self._caller(user_id), **_query(offset=offset, limit=limit)}
+        path = self._agent_path(session_id, agent_id, "messages")
+        return Call("GET", path, _model(AgentMessageList), params=params, retry=True)
+
+    def get_agent_message(
+        self, session_id: str, agent_id: str, position: int, *, user_id: str | None = None
+    ) -> Call[Message]:
+        path = self._agent_path(session_id, agent_id, "messages", str(position))
+        return Call("GET", path, _model(Message), params=self._caller(user_id), retry=True)
+
+    def update_agent_message(
+        self,
+        session_id: str,
+        agent_id: str,
+        position: int,
+        *,
+        content: str | None = None,
+        data: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> Call[Message]:
+        path = self._agent_path(session_id, agent_id, "messages", str(position))
+        body = _fields(content=content, data=data, metadata=metadata)
+        return Call("PATCH", path, _model(Message), params=self._caller(user_id), body=body)
 
 
 def _money(value: Decimal | int | float | str | None) -> Decimal | int | None:

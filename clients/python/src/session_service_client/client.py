@@ -21,6 +21,7 @@ from session_service_client._calls import NEXT_TOKEN_HEADER, Call, RequestBuilde
 from session_service_client._retry import Attempts, RetryPolicy, connection_error
 from session_service_client.errors import SessionServiceError
 from session_service_client.models import (
+    AgentMessageList,
     Context,
     DeleteResult,
     EndSessionResult,
@@ -51,6 +52,7 @@ from session_service_client.models import (
     SessionListItem,
     SessionStatus,
     SessionSummary,
+    StateDocument,
     Stats,
     Usage,
 )
@@ -293,10 +295,14 @@ class SessionServiceClient:
         provider: str | None = None,
         model: str | None = None,
         status: MessageStatus | None = None,
+        agent_id: str | None = None,
+        state: Mapping[str, Any] | None = None,
         user_id: str | None = None,
     ) -> Message:
         """Append a message to an active session, counting its tokens and cost; it needs ``content`` or ``data``
-        (any JSON value, returned exactly as sent). Retried safely (an
+        (any JSON value, returned exactly as sent); ``agent_id`` names the agent whose conversation it joins,
+        ``state`` a change of that agent's (else the session's) state document stored with it
+        (``{"set": ..., "remove": ..., "if_version": n}``). Retried safely (an
         ``Idempotency-Key``; a ``message_id`` also makes a repeated append find the stored message)."""
         return self._send(
             self._build.append_message(
@@ -312,6 +318,8 @@ class SessionServiceClient:
                 provider=provider,
                 model=model,
                 status=status,
+                agent_id=agent_id,
+                state=state,
                 user_id=user_id,
             )
         )
@@ -445,6 +453,94 @@ class SessionServiceClient:
         )
 
     # -- memory -----------------------------------------------------------------------------------------
+
+    # -- state documents and agents' conversations ------------------------------------------------------------
+
+    def get_state(self, session_id: str, *, user_id: str | None = None) -> StateDocument:
+        """The session's state document (empty, version 0, until its first change)."""
+        return self._send(self._build.get_state(session_id, user_id=user_id))
+
+    def change_state(
+        self,
+        session_id: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> StateDocument:
+        """Set and remove top-level keys of the session's state document, atomically (``if_match``: the ETag
+        read, ``f'"{version}"'``; 412 ``PreconditionFailed`` when it moved). Not retried once sent."""
+        return self._send(
+            self._build.change_state(
+                session_id, set_keys=set_keys, remove_keys=remove_keys, if_match=if_match, user_id=user_id
+            )
+        )
+
+    def create_agent(
+        self, session_id: str, agent_id: str, *, state: Mapping[str, Any] | None = None, user_id: str | None = None
+    ) -> StateDocument:
+        """Create an agent of the session with its state document (``Conflict`` when it exists)."""
+        return self._send(self._build.create_agent(session_id, agent_id, state=state, user_id=user_id))
+
+    def get_agent(self, session_id: str, agent_id: str, *, user_id: str | None = None) -> StateDocument:
+        """An agent of the session: its state document and its message count."""
+        return self._send(self._build.get_agent(session_id, agent_id, user_id=user_id))
+
+    def change_agent(
+        self,
+        session_id: str,
+        agent_id: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> StateDocument:
+        """Set and remove top-level keys of an agent's state document, atomically (as :meth:`change_state`)."""
+        return self._send(
+            self._build.change_agent(
+                session_id, agent_id, set_keys=set_keys, remove_keys=remove_keys, if_match=if_match, user_id=user_id
+            )
+        )
+
+    def list_agent_messages(
+        self,
+        session_id: str,
+        agent_id: str,
+        *,
+        offset: int | None = None,
+        limit: int | None = None,
+        user_id: str | None = None,
+    ) -> AgentMessageList:
+        """A page of an agent's messages from position ``offset`` (``next_offset``: the next page's)."""
+        return self._send(
+            self._build.list_agent_messages(session_id, agent_id, offset=offset, limit=limit, user_id=user_id)
+        )
+
+    def get_agent_message(
+        self, session_id: str, agent_id: str, position: int, *, user_id: str | None = None
+    ) -> Message:
+        """The message at ``position`` (from 0) of an agent's conversation."""
+        return self._send(self._build.get_agent_message(session_id, agent_id, position, user_id=user_id))
+
+    def update_agent_message(
+        self,
+        session_id: str,
+        agent_id: str,
+        position: int,
+        *,
+        content: str | None = None,
+        data: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> Message:
+        """Change the message at ``position`` of an agent's conversation (a redaction). Not retried once sent."""
+        return self._send(
+            self._build.update_agent_message(
+                session_id, agent_id, position, content=content, data=data, metadata=metadata, user_id=user_id
+            )
+        )
 
     def add_memory(
         self,

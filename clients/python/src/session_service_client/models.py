@@ -153,6 +153,8 @@ class Message(_Answer):
     status: str = "completed"
     provider: str | None = None
     model: str | None = None
+    agent_id: str | None = None
+    position: int | None = None
 
 
 class MessageList(_Answer):
@@ -170,6 +172,26 @@ class MessageBatchResult(_Answer):
 
     messages: list[Message]
     total: int
+
+
+class StateDocument(_Answer):
+    """A state document: the session's own (``agent_id`` ``None``) or an agent's, and its ``version`` (its ETag
+    is ``f'"{version}"'``, for ``if_match``); ``message_count`` is an agent's messages so far."""
+
+    session_id: str
+    agent_id: str | None = None
+    state: JsonObject = Field(default_factory=dict)
+    version: int
+    message_count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class AgentMessageList(_Answer):
+    """A page of an agent's messages in order of position, and the position to read next (``None``: no more)."""
+
+    messages: list[Message]
+    next_offset: int | None = None
 
 
 class DeleteResult(_Answer):
@@ -327,6 +349,7 @@ class NewMessage(BaseModel):
     provider: str | None = None
     model: str | None = None
     status: MessageStatus | None = None
+    agent_id: str | None = None
 
 
 class NewSession(BaseModel):

@@ -122,6 +122,12 @@ class TransactionCanceled(Exception):
         return deserialize(raw) if raw else None
 
 
+class TransactionInvalid(ServiceUnavailable):
+    """A transaction DynamoDB refused as invalid (a ``ValidationError`` cancellation reason) although each request
+    was well formed: an item would grow past 400 KB. A :class:`ServiceUnavailable` (503) unless the operation
+    knows what it means (a state change: the document's size, 413)."""
+
+
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a botocore ``ClientError``."""
     return str(exc.response.get("Error", {}).get("Code", ""))
@@ -212,6 +218,8 @@ def transact_write(
             codes = {r.get("Code") for r in reasons}
             if "ConditionalCheckFailed" in codes:
                 raise TransactionCanceled(reasons) from exc
+            if "ValidationError" in codes:
+                raise TransactionInvalid() from exc
             if not codes & _RETRYABLE_CANCELLATIONS:
                 raise ServiceUnavailable() from exc
             (sleep or time.sleep)(min(1.0, 0.02 * 2**attempt) * random.random())

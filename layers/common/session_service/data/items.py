@@ -20,9 +20,11 @@ from session_service.data.keys import (
     ERASURE_SK,
     GSI_ACTIVITY,
     GSI_STATUS,
+    LSI_MESSAGE_ID,
     MESSAGE_ID_PREFIX,
     SESSION_SK,
     SUMMARY_SK,
+    agent_message_key,
     chunk_sk,
     index_keys,
     iso,
@@ -30,6 +32,7 @@ from session_service.data.keys import (
     message_id_of,
     message_sk,
     parse_iso,
+    position_of,
     session_id_of,
     session_pk,
     time_ordered_id,
@@ -268,6 +271,12 @@ def message_item(
     return item
 
 
+def with_agent(item: dict[str, Any], agent_id: str, position: int) -> dict[str, Any]:
+    """A message ``item`` of the agent ``agent_id`` at ``position`` in its conversation: ``agent_id`` and the LSI1
+    sort key that finds it by position (:func:`~session_service.data.keys.agent_message_key`)."""
+    return {**item, "agent_id": agent_id, f"{LSI_MESSAGE_ID}SK": agent_message_key(agent_id, position)}
+
+
 def message_values(item: dict[str, Any]) -> dict[str, Any]:
     """A message item (plain values) with what it does not store filled in: ``message_id`` and ``session_id``
     from its keys, the fields at their defaults, and ``content_bytes``. An item stored before messages were
@@ -325,6 +334,8 @@ def message_from_item(item: dict[str, Any], owner: str) -> Message:
     record = _record({"user_id": owner, **message_values(item)})
     if item.get("data") is not None:
         record["data"] = json.loads(item["data"])
+    if item.get("agent_id") is not None:  # its position is its LSI1 sort key's
+        record["position"] = position_of(str(item[f"{LSI_MESSAGE_ID}SK"]))
     return Message.model_validate(record)
 
 

@@ -1,7 +1,8 @@
 """The single table's keys: every key format and prefix, and the one table of access patterns.
 
 Attribute names and the item <-> model mapping live beside it: :mod:`session_service.data.items` (sessions,
-messages, chunks, memory records, tombstones, erasures), :mod:`session_service.data.stats` (``STATS``, counts,
+messages, chunks, memory records, tombstones, erasures), :mod:`session_service.data.state` (state documents, agents),
+:mod:`session_service.data.stats` (``STATS``, counts,
 usage, per-model usage, marks); the requests are built by :mod:`session_service.data.reads` and
 :mod:`session_service.data.actions` and run by :mod:`session_service.data.dynamo`.
 
@@ -17,9 +18,11 @@ entity                 PK                              SK                       
 session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
-message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       (LSI1: before)
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1: before, agents'
 streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
+session state          ``SESSION#<session_id>``        ``STATE#SESSION``                       -
+agent (its state)      ``SESSION#<session_id>``        ``STATE#AGENT#<agent_id>``              -
 memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<created_at>#<id>``  -
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
@@ -55,6 +58,18 @@ item do not say (not its id, session, owner, nor a field at its default:
 item carries). A streamed reply's chunks are items of their own (``CHK#<created_at>#<message_id>#<index>``:
 they sort like their messages, outside the range message Queries read); finalizing the reply writes their
 text into the message.
+
+A message of an agent (``agent_id``) carries ``LSI1SK`` = ``AGENT#<agent_id>#<position, 10 digits>``: the agent's
+messages are numbered from 0 in the order stored (the count so far is ``message_count`` on the agent's item, moved
+in the append's transaction on the count read), and read from any position by one Query of LSI1 (``LSI1SK
+BETWEEN`` the position's key and the agent's last), whose cost grows neither with the position nor with the
+other agents' messages (an agent id holds no ``#``, so no other agent's key falls in the range). Besides
+messages stored before ids were time-ordered, no other message writes ``LSI1SK``.
+
+A session's state document and each agent's (:mod:`session_service.data.state`) are items of their own beside
+the hot item, never in it: an append without a state change writes none of them, and a change writes only its
+document's item (its top-level keys are attributes of their own, each changed by key in one UpdateItem), with
+a ConditionCheck of the hot item in the same transaction.
 
 A truncation *cuts* a key range: the write that adjusts the counters records the range in the hot item's
 ``cuts`` map (a range of message sort keys, which also names their chunks: :func:`cut_ranges`), readers drop
@@ -126,6 +141,20 @@ clear a session's messages             BatchGetItem hot + counts, Query the newe
 chunk of a streamed reply              find the message (BatchGetItem derived key + MID# [+ Query LSI1])
                                        + TransactWriteItems: Put chunk, Update message, hot + Query the
                                        chunks (the answer)
+state document: read                   BatchGetItem hot + counts + the document's item (consistent)
+state document: change                 TransactWriteItems: ConditionCheck hot (owner, live, active) +
+                                       Update the document (SET / REMOVE its keys, ADD version; [version =
+                                       If-Match]; an agent's: exists, or not for a create); then GetItem
+                                       it (the answer)
+append with a state change             the append's TransactWriteItems + that Update of the document
+append messages of agents              BatchGetItem the agents' items (their counts) + the append's
+                                       TransactWriteItems + Update each agent's item (ADD message_count,
+                                       on the count read; with its state change, if any)
+an agent's messages from a position    BatchGetItem hot + counts, Query LSI1 ``LSI1SK BETWEEN
+                                       AGENT#<agent>#<position> AND AGENT#<agent>#9999999999`` (Limit, all
+                                       attributes; concurrent)
+an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``LSI1SK = AGENT#<agent>#<n>``
+                                       (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
 export a user's data                   per page GetItem counts + Query GSI1 (keys); per session one Query
@@ -195,6 +224,14 @@ LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id): written by messages stored
 before ids were time-ordered (:func:`time_ordered_id`), read only to find those (the table keeps the index: an
 LSI is defined with the table, and removing it replaces the table)."""
+STATE_PREFIX = "STATE#"
+SESSION_STATE_SK = "STATE#SESSION"
+AGENT_STATE_PREFIX = "STATE#AGENT#"
+AGENT_MESSAGE_PREFIX = "AGENT#"
+POSITION_DIGITS = 10
+"""An agent message's position is written with this many digits in ``LSI1SK``, so an agent's messages sort in
+order."""
+MAX_POSITION = 10**POSITION_DIGITS - 1
 CHUNK_DIGITS = 6
 """A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
 MEMORY_PREFIX = "MEM#"
@@ -266,6 +303,29 @@ def data_key(session_id: str) -> dict[str, Any]:
 def summary_key(session_id: str) -> dict[str, Any]:
     """Primary key of a session's summary item."""
     return key(session_pk(session_id), SUMMARY_SK)
+
+
+def state_sk(agent_id: str | None) -> str:
+    """Sort key of a session's state document (``agent_id`` ``None``) or of an agent's (the agent's item)."""
+    return SESSION_STATE_SK if agent_id is None else f"{AGENT_STATE_PREFIX}{agent_id}"
+
+
+def state_key(session_id: str, agent_id: str | None) -> dict[str, Any]:
+    """Primary key of a session's state document, or of the item of its agent ``agent_id``."""
+    return key(session_pk(session_id), state_sk(agent_id))
+
+
+def agent_message_key(agent_id: str, position: int) -> str:
+    """``LSI1SK`` of the message at ``position`` (from 0) of the session's agent ``agent_id`` (an id without
+    ``#``)."""
+    return f"{AGENT_MESSAGE_PREFIX}{agent_id}#{position:0{POSITION_DIGITS}d}"
+
+
+def position_of(lsi_sort_key: str) -> int | None:
+    """The position an agent message's ``LSI1SK`` names (:func:`agent_message_key`), or ``None`` for any other."""
+    if not lsi_sort_key.startswith(AGENT_MESSAGE_PREFIX):
+        return None
+    return int(lsi_sort_key.rsplit("#", 1)[1])
 
 
 def user_pk(user_id: str) -> str:

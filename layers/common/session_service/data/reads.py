@@ -30,15 +30,19 @@ from session_service.data.keys import (
     MESSAGE_PREFIX,
     SESSION_SK,
     SUMMARY_SK,
+    agent_message_key,
     chunk_range,
     key,
     memory_prefix,
     message_sk_of_id,
     message_start,
     session_pk,
+    state_key,
+    state_sk,
     user_counts_key,
     user_pk,
 )
+from session_service.data.state import MESSAGE_COUNT
 from session_service.data.stats import erasing
 from session_service.errors import SessionNotFound
 from session_service.models import MemoryType, Session
@@ -116,6 +120,53 @@ def read_session(table: Table, clock: Clock, session_id: str, caller: str) -> Se
     """The caller's live session: its hot, data and summary items (:func:`session_items`)."""
     found = session_items(table, clock, session_id, caller, SESSION_SK, DATA_SK, SUMMARY_SK)
     return session_from_items(found[SESSION_SK], found.get(DATA_SK), found.get(SUMMARY_SK))
+
+
+def agent_counts(table: Table, session_id: str, agents: Sequence[str]) -> dict[str, int]:
+    """Each agent's message count (its item's ``message_count``; 0 for an agent without an item), one consistent
+    BatchGetItem (none for no agents)."""
+    if not agents:
+        return {}
+    found = table.batch_get([state_key(session_id, agent) for agent in agents])
+    stored = {str(item["SK"]): int(item.get(MESSAGE_COUNT, 0)) for item in found}
+    return {agent: stored.get(state_sk(agent), 0) for agent in agents}
+
+
+def hot_and_agent_messages(
+    table: Table, clock: Clock, session_id: str, caller: str, agent_id: str, first: int, last: int, limit: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    """The caller's live session's hot item (:func:`hot`) and the messages of its agent ``agent_id`` at positions
+    ``first`` to ``last`` (:func:`_agent_messages`, read alongside): two requests at once, whose cost grows neither
+    with ``first`` nor with the other agents' messages. Raises :class:`SessionNotFound`."""
+    messages = _READS.submit(_agent_messages, table, session_id, agent_id, first, last, limit)
+    hot_item = hot(table, clock, session_id, caller)
+    items, more = messages.result()
+    return hot_item, items, more
+
+
+def _agent_messages(
+    table: Table, session_id: str, agent_id: str, first: int, last: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The messages of the session's agent ``agent_id`` at positions ``first`` to ``last``, in order, at most
+    ``limit`` (one consistent Query of LSI1 by position, all attributes: DynamoDB fetches from the table what the
+    index does not hold, in the same request), as :func:`~session_service.data.items.message_values` gives them,
+    and whether the agent has more past them (the Query stopped at ``limit``)."""
+    request = {
+        "IndexName": LSI_MESSAGE_ID,
+        "KeyConditionExpression": f"PK = :pk AND {LSI_MESSAGE_ID}SK BETWEEN :first AND :last",
+        "ExpressionAttributeValues": serialize(
+            {
+                ":pk": session_pk(session_id),
+                ":first": agent_message_key(agent_id, first),
+                ":last": agent_message_key(agent_id, last),
+            }
+        ),
+        "Select": "ALL_ATTRIBUTES",
+        "ConsistentRead": True,
+    }
+    response = table.query(request, Limit=limit)
+    items = [message_values(deserialize(raw)) for raw in response.get("Items", [])]
+    return items, "LastEvaluatedKey" in response
 
 
 def user_erasing(table: Table, caller: str) -> bool:

@@ -112,6 +112,10 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     errors.MessageConflict: ErrorAnswer(
         HTTPStatus.CONFLICT, "The message is in another state: another body for its id, a chunk out of order, ..."
     ),
+    errors.AgentNotFound: ErrorAnswer(
+        HTTPStatus.NOT_FOUND, "Agent not found: the session has none with this id, or the session is not found"
+    ),
+    errors.AgentExists: ErrorAnswer(HTTPStatus.CONFLICT, "The session has an agent with this id already"),
     errors.SessionReadOnly: ErrorAnswer(HTTPStatus.CONFLICT, "The session is ended and read-only"),
     IdempotencyInProgress: ErrorAnswer(
         HTTPStatus.CONFLICT,
@@ -214,6 +218,13 @@ SESSION: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {"description": "The session, with its ETag", "headers": _ETAG_DOC}
 }
 """A success that returns a session (:func:`~session_service.http.responses.session_response`)."""
+STATE: Mapping[int, OpenAPIResponse] = {
+    HTTPStatus.OK.value: {
+        "description": "The state document, with its ETag",
+        "headers": {"ETag": {"description": "The document's version, for `If-Match`", "schema": {"type": "string"}}},
+    }
+}
+"""A success that returns a state document (:func:`~session_service.http.responses.state_response`)."""
 EXISTS: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": "It exists (no body)", "content": {}}}
 """``HEAD`` of a session: 200 or 404, no body (API Gateway sends none for HEAD)."""
 NDJSON_MEDIA_TYPE = "application/x-ndjson"

@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from session_service import errors
-from session_service.errors import MessageNotFound, SessionNotFound
+from session_service.data.keys import MAX_POSITION
+from session_service.errors import AgentNotFound, MessageNotFound, SessionNotFound
 from session_service.idempotency import MAX_KEY_CHARS
 from session_service.identity import Caller, resolve_caller
 from session_service.models import (
@@ -20,6 +21,7 @@ from session_service.models import (
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
 )
+from session_service.models.state import AGENT_ID_PATTERN
 from session_service.observability import logger, note_caller
 from session_service.wiring import settings
 
@@ -44,6 +46,14 @@ SessionIdPath = Annotated[
 MessageIdPath = Annotated[
     str, IdPath(not_found=MessageNotFound, pattern=ITEM_ID_PATTERN, max_length=36, description="Message id (a UUID)")
 ]
+AgentIdPath = Annotated[
+    str, IdPath(not_found=AgentNotFound, pattern=AGENT_ID_PATTERN, max_length=128, description="Agent id")
+]
+PositionPath = Annotated[
+    int, Path(ge=0, le=MAX_POSITION, description="A message's position in its agent's conversation, from 0")
+]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_POSITION, description="The first position to read, from 0")]
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Messages per page, at most 200")]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="User id")]
 UserIdQuery = Annotated[
     str | None,

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from session_service.models.state import MAX_BATCH_AGENTS, AgentId, AppendState
 from session_service.models.types import (
     MAX_BATCH_MESSAGES,
     MAX_BATCH_SESSIONS,
@@ -87,6 +88,14 @@ class MessageCreate(_Request):
     message_id: MessageId | None = None
     provider: ModelField | None = None
     model: ModelField | None = None
+    agent_id: AgentId | None = Field(
+        default=None, description="The agent whose conversation the message joins (numbered from 0 per agent)"
+    )
+    state: AppendState | None = Field(
+        default=None,
+        description="A change of the state document of the message's agent (of the session's without one), stored"
+        " in the append's transaction",
+    )
 
     # ``status`` is declared first, so these validators see it (pydantic validates fields in order).
     @field_validator("content")
@@ -167,6 +176,10 @@ class MessageBatchCreate(_Request):
         chosen = [m.message_id for m in messages if m.message_id is not None]
         if len(set(chosen)) != len(chosen):
             raise ValueError("two messages of the batch have the same message_id")
+        if len({m.agent_id for m in messages if m.agent_id is not None}) > MAX_BATCH_AGENTS:
+            raise ValueError(f"a batch names at most {MAX_BATCH_AGENTS} agents")
+        if any(m.state is not None for m in messages):
+            raise ValueError("a state change goes with a single append (POST .../messages), not a batch")
         return messages
 
 

@@ -144,6 +144,8 @@ class Message(_Response):
     provider: str | None = None
     model: str | None = None
     data: Any = Field(default=None, description="The message's structured JSON as it was stored; null for none")
+    agent_id: str | None = Field(default=None, description="The agent whose conversation holds it; null for none")
+    position: int | None = Field(default=None, description="Its number in its agent's conversation, from 0")
 
 
 class DeleteResult(_Response):

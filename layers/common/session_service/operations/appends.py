@@ -20,10 +20,11 @@ from typing import Any
 from session_service import rules
 from session_service.data import dynamo, reads
 from session_service.data.actions import Action, Put, PutNew, SessionActivity
-from session_service.data.dynamo import TransactionCanceled
+from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
-from session_service.data.items import message_from_item, message_id_item, message_item
+from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
 from session_service.data.keys import parse_iso
+from session_service.data.state import CountMoved, StateUpdate, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
@@ -65,9 +66,10 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _body(request: MessageCreate) -> dict[str, Any]:
-    """An append's body as compared: without ``data`` when it has none (so the hashes of messages stored before
-    messages had ``data`` stay what they were)."""
-    return request.model_dump(mode="json", exclude={"data"} if request.data is None else None)
+    """An append's body as compared: without ``data``, ``state`` or ``agent_id`` when it has none (so the hashes
+    of messages stored before messages had them stay what they were)."""
+    absent = {name for name in ("data", "state", "agent_id") if getattr(request, name) is None}
+    return request.model_dump(mode="json", exclude=absent or None)
 
 
 BATCH_GROUP_MESSAGES = (dynamo.MAX_TRANSACTION_ITEMS - 2) // 2
@@ -81,10 +83,28 @@ provider/model pairs of 128 four-byte characters, 20 pending cuts) is about 18 K
 4 KB (``tests/integration/test_transaction_limits_local.py`` writes that worst case)."""
 
 
+TRANSACTION_ATTEMPTS = 12
+"""Attempts of one transaction of an append: a condition that moved under it (a cut, the session's models, an
+agent's count that a concurrent append of the agent took: of N racing appends of one agent, each round stores one)
+makes it again from a fresh read."""
+
+
 def _transaction_items(requests: Sequence[MessageCreate], guard: WriteGuard | None) -> int:
-    """The items one transaction of ``requests`` takes: each message, each ``MID#`` reservation, the session's
-    update and the guard."""
-    return len(requests) + sum(1 for r in requests if r.message_id) + 1 + (guard is not None)
+    """The items one transaction of ``requests`` takes: each message, each ``MID#`` reservation, each agent's
+    item, the session's update and the guard."""
+    agents = len(_agents(requests))
+    return len(requests) + sum(1 for r in requests if r.message_id) + agents + 1 + (guard is not None)
+
+
+def _group_size(requests: Sequence[MessageCreate]) -> int:
+    """Messages of one transaction of a batch written in several: :data:`BATCH_GROUP_MESSAGES`, less room for the
+    agents' items (``MAX_BATCH_AGENTS`` at most)."""
+    return BATCH_GROUP_MESSAGES - (len(_agents(requests)) + 1) // 2
+
+
+def _agents(requests: Sequence[MessageCreate]) -> list[str]:
+    """The agents the messages name, in order of first appearance."""
+    return list(dict.fromkeys(r.agent_id for r in requests if r.agent_id is not None))
 
 
 def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> list[str]:
@@ -139,7 +159,7 @@ def append_messages(
     if payload > dynamo.MAX_TRANSACTION_BYTES - SESSION_WRITE_BYTES:
         raise PayloadTooLarge()
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
-    group_size = BATCH_GROUP_MESSAGES if split else len(requests)
+    group_size = _group_size(requests) if split else len(requests)
     for _ in range(3):
         found, current = _found_in_session(store, session_id, caller, chosen)
         incarnation = str(current["created_at"]) if current is not None else None
@@ -211,14 +231,18 @@ def _transaction(
     increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
-    for _ in range(3):
-        message_items = _message_items(session_id, caller, requests, ids, now, hashes)
+    for _ in range(TRANSACTION_ATTEMPTS):
+        counts = reads.agent_counts(store.table, session_id, _agents(requests))
+        message_items = _numbered(_message_items(session_id, caller, requests, ids, now, hashes), requests, counts)
         reservations = [
             _reservation(message_id_item(item), incarnation)
             for item, digest in zip(message_items, hashes, strict=True)
             if digest is not None
         ]
         actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
+        # The agents' counts and a state change ride in the same transaction (neither: no action at all).
+        documents = _document_updates(session_id, requests, now, counts)
+        actions.extend(documents)
         # A message lands above every cut (a truncation that read the tail before this append committed).
         actions.append(
             SessionActivity(
@@ -233,6 +257,10 @@ def _transaction(
         )
         try:
             transact_guarded(store.table, actions, guard, list(ids), now)
+        except TransactionInvalid as invalid:
+            if documents:  # what a valid append with a state change meets: the document's 400 KB
+                raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
+            raise
         except GuardHit as hit:
             if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
                 raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
@@ -240,6 +268,15 @@ def _transaction(
             return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
+            failures = [
+                state_failure(canceled, update, live=store.is_live(hot, caller), hot_at=-1, document_at=at)
+                for at, update in enumerate(documents, start=-1 - len(documents))
+                if canceled.failed(at)
+            ]
+            if any(isinstance(failure, CountMoved) for failure in failures):
+                continue  # a concurrent append of the agent took the positions read: read the counts again
+            if failures:
+                raise failures[0] from canceled
             reserved = range(len(message_items), len(message_items) + len(reservations))
             if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
                 # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
@@ -267,6 +304,52 @@ def _transaction(
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
         return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
+
+
+def _numbered(
+    items: list[dict[str, Any]], requests: Sequence[MessageCreate], counts: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The message ``items`` of ``requests``, those of an agent numbered in its conversation from its count read
+    (``counts``), in the order given."""
+    taken: dict[str, int] = {}
+    numbered = []
+    for item, request in zip(items, requests, strict=True):
+        if request.agent_id is not None:
+            position = counts.get(request.agent_id, 0) + taken.get(request.agent_id, 0)
+            taken[request.agent_id] = taken.get(request.agent_id, 0) + 1
+            item = with_agent(item, request.agent_id, position)
+        numbered.append(item)
+    return numbered
+
+
+def _document_updates(
+    session_id: str, requests: Sequence[MessageCreate], now: datetime, counts: dict[str, int]
+) -> list[StateUpdate]:
+    """The updates of state documents an append's transaction carries: each agent's count, moved from the count
+    read by its messages (with the agent's state change, when a single append of the agent carries one), and a
+    single append's change of the session's document (``state`` without ``agent_id``); each change conditioned on
+    its ``if_version`` when given."""
+    change = requests[0].state if len(requests) == 1 else None
+    updates = []
+    for agent in _agents(requests):
+        updates.append(
+            StateUpdate(
+                session_id,
+                agent,
+                now,
+                sets=change.set if change else {},
+                removes=change.remove if change else [],
+                if_version=change.if_version if change else None,
+                count_from=counts.get(agent, 0),
+                count_added=sum(1 for r in requests if r.agent_id == agent),
+                changes=change is not None,
+            )
+        )
+    if change is not None and requests[0].agent_id is None:
+        updates.append(
+            StateUpdate(session_id, None, now, sets=change.set, removes=change.remove, if_version=change.if_version)
+        )
+    return updates
 
 
 def _found_in_session(

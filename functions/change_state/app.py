@@ -1,0 +1,34 @@
+"""PATCH /api/v1/sessions/{session_id}/state: set and remove top-level keys of the session's state document."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from session_service import http
+from session_service.errors import PayloadTooLarge, PreconditionFailed, SessionNotActive
+from session_service.models.state import StateChange, StateDocument
+from session_service.wiring import repository
+
+app = http.make_resolver()
+
+
+@app.patch(
+    "/api/v1/sessions/<session_id>/state",
+    summary="Set and remove keys of the session's state document, atomically (If-Match for a conditional write)",
+    tags=["agents"],
+    responses=http.responses_for(
+        PayloadTooLarge,
+        SessionNotActive,
+        PreconditionFailed,
+        *http.SESSION_ERRORS,
+        *http.BODY_ERRORS,
+        success=http.STATE,
+    ),
+)
+def change_state(
+    session_id: http.SessionIdPath, body: StateChange, user_id: http.UserIdQuery = None, if_match: http.IfMatch = None
+) -> Response[StateDocument]:
+    owner = http.caller(app, user_id)
+    document = repository().change_state(session_id, owner, body, if_match=http.parse_if_match(if_match))
+    return http.state_response(document)
+
+
+lambda_handler = http.entry(app)

@@ -1,0 +1,89 @@
+"""State documents: a session's own and each agent's, read with the session and changed by top-level key.
+
+Each document is an item beside the session's hot item (:mod:`session_service.data.state`): reading one reads
+the hot item, the caller's counts and the document in one BatchGetItem; changing one is one transaction of a
+ConditionCheck of the hot item (live, the caller's, active) and one UpdateItem of the document (its keys set and
+removed by name, its version bumped), conditioned on the version the caller read when it names one. The hot item
+is not written: an append costs what it did, and a state change moves no session counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_service.data import reads
+from session_service.data.actions import transact
+from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
+from session_service.data.keys import SESSION_SK, state_key, state_sk
+from session_service.data.state import SessionCheck, StateUpdate, is_current, state_failure, state_from_item
+from session_service.errors import AgentNotFound, PayloadTooLarge
+from session_service.models.state import AgentCreate, StateChange, StateDocument
+from session_service.operations import Store
+
+
+def get_state(store: Store, session_id: str, caller: str, agent_id: str | None = None) -> StateDocument:
+    """The caller's session's state document (``agent_id`` ``None``; version 0 and empty when never written), or
+    the document of its agent ``agent_id``: one consistent BatchGetItem of the hot item, the caller's counts and
+    the document. Raises :class:`SessionNotFound`, :class:`AgentNotFound` (no such agent)."""
+    found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, state_sk(agent_id))
+    item = found.get(state_sk(agent_id))
+    if not is_current(item, found[SESSION_SK]):
+        item = None
+    if item is None and agent_id is not None:
+        raise AgentNotFound()
+    return state_from_item(session_id, agent_id, item)
+
+
+def change_state(
+    store: Store,
+    session_id: str,
+    caller: str,
+    change: StateChange,
+    *,
+    agent_id: str | None = None,
+    if_match: int | None = None,
+) -> StateDocument:
+    """Apply ``change`` (keys set and removed) to the session's state document (``agent_id`` ``None``: created by
+    its first change) or to the document of its agent ``agent_id`` (which must exist), atomically, on the version
+    ``if_match`` when given (0: the document must not exist yet); answer the document after the change (read
+    again, consistently). Writers of different keys without ``if_match`` all land (DynamoDB applies each
+    UpdateItem whole). Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`AgentNotFound`,
+    :class:`PreconditionFailed`, :class:`PayloadTooLarge` (the document would pass DynamoDB's 400 KB item), nothing
+    stored."""
+    update = StateUpdate(
+        session_id,
+        agent_id,
+        store.clock(),
+        sets=change.set,
+        removes=change.remove,
+        if_version=if_match,
+        exists=True if agent_id is not None else None,
+    )
+    _write(store, session_id, caller, update)
+    return _read_back(store, session_id, agent_id)
+
+
+def create_agent(store: Store, session_id: str, caller: str, agent_id: str, request: AgentCreate) -> StateDocument:
+    """Create the session's agent ``agent_id`` with its state document ``request.state`` (version 1). Raises
+    :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`AgentExists` (nothing stored)."""
+    now = store.clock()
+    _write(store, session_id, caller, StateUpdate(session_id, agent_id, now, sets=request.state, exists=False))
+    return _read_back(store, session_id, agent_id)
+
+
+def _write(store: Store, session_id: str, caller: str, update: StateUpdate) -> None:
+    """Run ``update`` with the ConditionCheck of the session in one transaction; turn a failed condition into the
+    domain error it means, from the items DynamoDB returns (no second read)."""
+    try:
+        transact(store.table, [SessionCheck(session_id, caller, update.now), update])
+    except TransactionCanceled as canceled:
+        live = store.is_live(canceled.item(0), caller)
+        raise state_failure(canceled, update, live=live, hot_at=0, document_at=1) from canceled
+    except TransactionInvalid as invalid:  # the only refusal a valid change meets: the item's 400 KB
+        raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
+
+
+def _read_back(store: Store, session_id: str, agent_id: str | None) -> StateDocument:
+    """The document just written (one consistent GetItem)."""
+    item: dict[str, Any] | None = store.table.get(state_key(session_id, agent_id), consistent=True)
+    return state_from_item(session_id, agent_id, item)
