@@ -12,6 +12,7 @@ import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,13 +22,19 @@ FRAMEWORKS = ("agents", "langchain_core", "claude_agent_sdk", "strands")
 URL_VARIABLE = "SESSION_SERVICE_URL"
 """Set for the framework suites run in a child process: the server they use."""
 
-if not all(importlib.util.find_spec(name) for name in FRAMEWORKS):
+INSTALLED = all(importlib.util.find_spec(name) for name in FRAMEWORKS)
+if not INSTALLED:
     collect_ignore_glob = ["test_*.py"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # langchain-core 1.6.4 deprecated the history classes the contract is about (they still work).
-    for item in items:
+    # langchain-core 1.6.4 deprecated the history classes the contract is about (they still work). A conftest's
+    # hook sees the whole session's items: only this tier's are marked, and only where langchain-core exists (a
+    # filter naming a module that cannot be imported stops the run).
+    here = Path(__file__).parent
+    for item in items if INSTALLED else []:
+        if here not in Path(item.path).parents:
+            continue
         item.add_marker(
             pytest.mark.filterwarnings("ignore::langchain_core._api.deprecation.LangChainDeprecationWarning")
         )
