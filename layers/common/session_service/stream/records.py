@@ -181,8 +181,9 @@ class Change:
     tombstone ends (a permanent delete or an erasure: the items at or after ``expired_before`` that requests
     committed before the tombstone wrote with a later time go too), ``index`` the GSI keys to move,
     ``summary_due`` whether its messages reached a :func:`summary_point` (``image`` is the session as the record
-    left it, in the attributes :data:`SESSION_NEEDS` names; ``None`` for a removal), ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id
-    was created again by another user: the old owner loses the old session, the new one gains the new),
+    left it, in the attributes :data:`SESSION_NEEDS` names; ``None`` for a removal), ``usage`` what each owner's
+    usage moves by (user id -> delta; two owners when an expired id was created again by another user: the old
+    owner loses the old session, the new one gains the new),
     ``forget`` that the session's mark goes (its hot item left the table: nothing of the session is left to
     apply), ``by_erasure`` that an erasure made the tombstone (:mod:`~session_service.stream.erasure`),
     ``origins`` the incarnation (``created_at``) each ``usage`` part is about.
