@@ -5,6 +5,10 @@ A session contributes ``(1 session, 1 if active, message_count, total_tokens, to
 (:func:`contribution`); INSERT adds the new image's contribution, MODIFY adds ``new - old``, REMOVE subtracts the
 old one (SPEC section 6; usage: SPEC section 9). Message and memory records move no count (the session's counters
 already include them); a streamed reply finalized or deleted asks for its chunks to be deleted (``chunks``).
+
+A record is read from its raw images (DynamoDB JSON): of each, only the attributes its kind needs are deserialised
+(:class:`Needs`: :data:`SESSION_NEEDS`, :data:`MESSAGE_NEEDS`, :data:`ERASURE_NEEDS`); a message's content, data
+or metadata, a session's title, and every attribute of the items the function ignores are never converted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -32,6 +37,60 @@ TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 class MalformedRecord(ValueError):
     """A stream record this module cannot read (missing sequence number, image or attribute)."""
+
+
+_deserializer = TypeDeserializer()
+"""Powertools' deserializer, the one ``DynamoDBRecord``'s images use: the same values (numbers as ``Decimal``)."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The attributes a kind of record is read from: by name (``names``), and by prefix (``prefixes``: the per-model
+    usage attributes, whose names hold the model)."""
+
+    names: frozenset[str]
+    prefixes: tuple[str, ...] = ()
+
+    def read(self, raw: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The needed attributes of a raw image (DynamoDB JSON, as the record has it) in plain values (numbers as
+        ``Decimal``), or ``None`` when the record has no image (or an empty one). Nothing else is deserialised."""
+        if not raw:
+            return None
+        return {
+            name: _deserializer.deserialize(value)
+            for name, value in raw.items()
+            if name in self.names or (self.prefixes and name.startswith(self.prefixes))
+        }
+
+
+SESSION_NEEDS = Needs(
+    frozenset(
+        {
+            items.ENTITY,
+            items.ERASED_BY,
+            "session_id",
+            "user_id",
+            "status",
+            "created_at",
+            "updated_at",  # a tombstone's bound
+            "version",
+            "expires_at",
+            "message_count",
+            "total_tokens",
+            "total_cost",
+            "last_activity",  # the index keys
+            f"{table_keys.GSI_ACTIVITY}SK",
+            f"{table_keys.GSI_STATUS}SK",
+            "cuts",
+        }
+    ),
+    (stats.USAGE_PREFIX,),
+)
+"""What a session hot item's record is read from: its counts and usage, mark, owner, expiry, index keys and cuts."""
+MESSAGE_NEEDS = Needs(frozenset({"status", "chunks"}))
+"""What a message's record is read from: whether it leaves a streamed reply with chunks (never its content)."""
+ERASURE_NEEDS = Needs(frozenset({"status"}))
+"""What an erasure's progress record is read from: whether it is still running."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +180,10 @@ class Change:
     removal, an expired id created again, or a permanent delete), ``deleted`` the incarnation (``created_at``) a
     tombstone ends (a permanent delete or an erasure: the items at or after ``expired_before`` that requests
     committed before the tombstone wrote with a later time go too), ``index`` the GSI keys to move,
-    ``summary_due`` whether its messages reached a :func:`summary_point` (``image`` is then the session as the
-    record left it), ``usage`` what each owner's usage moves by (user id -> delta; two owners when an expired id
-    was created again by another user: the old owner loses the old session, the new one gains the new),
+    ``summary_due`` whether its messages reached a :func:`summary_point` (``image`` is the session as the record
+    left it, in the attributes :data:`SESSION_NEEDS` names; ``None`` for a removal), ``usage`` what each owner's
+    usage moves by (user id -> delta; two owners when an expired id was created again by another user: the old
+    owner loses the old session, the new one gains the new),
     ``forget`` that the session's mark goes (its hot item left the table: nothing of the session is left to
     apply), ``by_erasure`` that an erasure made the tombstone (:mod:`~session_service.stream.erasure`),
     ``origins`` the incarnation (``created_at``) each ``usage`` part is about.
@@ -265,18 +325,20 @@ def parse_record(record: DynamoDBRecord) -> Change:
     partition_key, sort_key = keys.get("PK", {}).get("S"), keys.get("SK", {}).get("S")
     if not isinstance(partition_key, str) or not isinstance(sort_key, str):
         raise MalformedRecord("Keys without PK and SK")
+    raw_new, raw_old = stream.raw_event.get("NewImage"), stream.raw_event.get("OldImage")
     erased_user = table_keys.erasure_user_of(partition_key, sort_key)
     if erased_user is not None:  # an erasure's progress moved: its next pass
-        running = event is not DynamoDBRecordEventName.REMOVE and (stream.new_image or {}).get("status") == "erasing"
+        progress = ERASURE_NEEDS.read(raw_new) or {}
+        running = event is not DynamoDBRecordEventName.REMOVE and progress.get("status") == "erasing"
         return Change(sequence, "erasure" if running else "other", user_id=erased_user)
     session_id = table_keys.session_id_of(partition_key)
     if session_id is not None and sort_key.startswith(table_keys.MESSAGE_PREFIX):
-        return _reply_done(sequence, session_id, sort_key, stream.old_image, stream.new_image)
+        return _reply_done(sequence, session_id, sort_key, MESSAGE_NEEDS.read(raw_old), MESSAGE_NEEDS.read(raw_new))
     if sort_key != table_keys.SESSION_SK or session_id is None:
         return Change(sequence, "other")
-    new, old = stream.new_image, stream.old_image
+    new, old = SESSION_NEEDS.read(raw_new), SESSION_NEEDS.read(raw_old)
     image = new if event is not DynamoDBRecordEventName.REMOVE else old
-    if not image:
+    if image is None:
         raise MalformedRecord(f"{event.value} record without its image")
     if image.get(items.ENTITY) != items.SESSION_ENTITY:
         return Change(sequence, "other")
@@ -312,7 +374,7 @@ def _inserted(new: dict[str, Any]) -> _Moves:
 
 
 def _modified(old: dict[str, Any] | None, new: dict[str, Any]) -> _Moves:
-    if not old:
+    if old is None:
         raise MalformedRecord("MODIFY record without OldImage")
     user_id, previous_owner = _text(new, "user_id"), _text(old, "user_id")
     delta = contribution(new) - contribution(old)
@@ -347,19 +409,23 @@ def _removed(old: dict[str, Any], *, by_ttl: bool) -> _Moves:
     return moves
 
 
-def _session_change(sequence: int, record: DynamoDBRecord, new: dict[str, Any], old: dict[str, Any]) -> Change:
-    """The :class:`Change` of a record of a session's hot item (``new``, ``old``: its images, as its event has
-    them)."""
+def _session_change(
+    sequence: int, record: DynamoDBRecord, new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> Change:
+    """The :class:`Change` of a record of a session's hot item (``new``, ``old``: the attributes of its images that
+    :data:`SESSION_NEEDS` names, ``None`` for an image its event lacks; the one its event needs is there)."""
     removed = record.event_name is DynamoDBRecordEventName.REMOVE
     image = old if removed else new
+    if image is None:
+        raise MalformedRecord("a session record without its image")
     session_id, user_id = _text(image, "session_id"), _text(image, "user_id")
     _number(image, "expires_at")  # read: a session record without it is malformed
     if record.event_name is DynamoDBRecordEventName.INSERT:
-        moves = _inserted(new)
+        moves = _inserted(image)
     elif record.event_name is DynamoDBRecordEventName.MODIFY:
-        moves = _modified(old, new)
+        moves = _modified(old, image)
     else:
-        moves = _removed(old, by_ttl=is_ttl_removal(record))
+        moves = _removed(image, by_ttl=is_ttl_removal(record))
     return Change(
         sequence,
         "session",
@@ -371,10 +437,10 @@ def _session_change(sequence: int, record: DynamoDBRecord, new: dict[str, Any], 
         expired_before=moves.expired_before,
         deleted=moves.deleted,
         index=None if removed or items.is_tombstone(image) else _index_move(image),
-        summary_due=not removed and summary_due(old, new),
+        summary_due=not removed and summary_due(old, image),
         forget=removed,
         by_erasure=bool(image.get(items.ERASED_BY)),
-        image=None if removed else new,
+        image=None if removed else image,
         usage={owner: part for owner, part in moves.usage.items() if not part.is_zero()},
         origins=moves.origins,
     )
