@@ -29,7 +29,7 @@ STATS_SHARDS = 16
 """Shards of ``STATS`` (the classic DynamoDB sharded counter): a stream batch's transaction adds to one of them, so
 no item is written by every batch. Sized from AWS's limits: one item takes at most 1,000 write units a second, and a
 batch's transactional ``ADD`` to a shard (under 1 KB) costs 2, so one item bounds the whole table's stream at 500
-batches a second (the measured mix: ~2,750 records/s, issue 23). 16 shards lift that bound to ~8,000 batches
+batches a second (the measured mix: ~2,750 records/s). 16 shards lift that bound to ~8,000 batches
 (~44,000 records) a second, beyond what the table's own stream shards deliver to one function at
 ``ParallelizationFactor`` 1; ``GET /sessions/stats`` reads them all in one BatchGetItem (16 read units)."""
 STATS_TOTALS = ("total_sessions", "active_sessions", "total_messages", "total_tokens", "total_cost")

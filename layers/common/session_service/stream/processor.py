@@ -97,6 +97,7 @@ class StreamProcessor:
         self._client = client
         self._table = table_name
         self._sleep = sleep
+        self._shard_turn: int | None = None
         self.commit = Committer(client, table_name, max_items=max_transact_items, sleep=sleep)
         self.cleanup = Cleanup(client, table_name, sleep=sleep)
         self.upkeep = Upkeep(client, table_name, workers=workers, sleep=sleep)
@@ -169,6 +170,17 @@ class StreamProcessor:
         self._advance_erasures(batch)
         return batch.outcome
 
+    def _next_shard(self, batch: _Batch) -> int:
+        """The ``STATS`` shard this batch adds to: the shards in turn, from the one the first batch's first sequence
+        number picks (:func:`~session_service.data.stats.stats_shard`, so instances start apart). Each shard takes
+        at most one more than 1/:data:`~session_service.data.stats.STATS_SHARDS` of an instance's batches (Lambda
+        runs one instance per stream shard at a time); a redelivered batch may pick another shard, which is safe:
+        the marks in the same transaction decide whether it counts."""
+        if self._shard_turn is None:
+            self._shard_turn = stats.stats_shard(batch.changes[0].sequence) if batch.changes else 0
+        shard, self._shard_turn = self._shard_turn, (self._shard_turn + 1) % stats.STATS_SHARDS
+        return shard
+
     # -- the phases, in order ----------------------------------------------------------------------------
 
     def _commit_counts(self, batch: _Batch) -> None:
@@ -176,7 +188,7 @@ class StreamProcessor:
         first (at most :data:`MAX_COMMIT_ATTEMPTS` reads, then :class:`StreamApplyError`)."""
         counted = batch.counted
         owners = {owner for c in counted for owner in c.usage}
-        shard = stats.stats_shard(batch.changes[0].sequence) if batch.changes else 0
+        shard = self._next_shard(batch)
         for _ in range(MAX_COMMIT_ATTEMPTS):
             # One read takes the marks and the erasures of the users whose usage moves.
             stored = read_stored(self._client, self._table, {c.session_id for c in counted}, owners, sleep=self._sleep)
