@@ -54,6 +54,11 @@ REQUESTS: dict[str, Any] = {
     "create_sessions": {
         "sessions": [{"user_id": USER, "title": "Support chat"}, {"user_id": USER, "title": "Sales chat"}]
     },
+    "pop_messages": {"count": 1},
+    "change_state": {"set": {"language": "pt", "step": 2}, "remove": ["draft"]},
+    "create_agent": {"state": {"role": "planner", "tools": ["search"]}},
+    "change_agent": {"set": {"step": 3}, "remove": []},
+    "update_agent_message": {"content": "[redacted]"},
 }
 """Each operation's request body example, by ``operationId``."""
 
