@@ -9,6 +9,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -19,12 +20,12 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import dynamo, reads
-from session_service.data.actions import Action, Put, PutNew, SessionActivity
+from session_service.data.actions import Action, Put, PutNew, SessionActivity, transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
 from session_service.data.keys import parse_iso
-from session_service.data.state import CountMoved, StateUpdate, state_failure
+from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
@@ -232,7 +233,14 @@ def _transaction(
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(TRANSACTION_ATTEMPTS):
-        counts = reads.agent_counts(store.table, session_id, _agents(requests))
+        counts, stale = reads.agent_counts(
+            store.table, session_id, _agents(requests), session_document=_changes(requests)
+        )
+        for item in stale:  # an older incarnation's document: never this session's (its agent numbers from 0)
+            with contextlib.suppress(TransactionCanceled):
+                transact(
+                    store.table, [StaleStateDelete(session_id, agent_of(str(item["SK"])), str(item["created_at"]))]
+                )
         message_items = _numbered(_message_items(session_id, caller, requests, ids, now, hashes), requests, counts)
         reservations = [
             _reservation(message_id_item(item), incarnation)
@@ -304,6 +312,11 @@ def _transaction(
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
         return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
+
+
+def _changes(requests: Sequence[MessageCreate]) -> bool:
+    """True when ``requests`` (a single append) change the session's own state document."""
+    return len(requests) == 1 and requests[0].state is not None and requests[0].agent_id is None
 
 
 def _numbered(
