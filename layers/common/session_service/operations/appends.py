@@ -24,7 +24,7 @@ from session_service.data.actions import Action, Put, PutNew, SessionActivity, t
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
-from session_service.data.keys import parse_iso
+from session_service.data.keys import LSI_MESSAGE_ID, key, parse_iso
 from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
@@ -273,6 +273,9 @@ def _transaction(
             if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
                 raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
+            if _agents(requests):  # their positions were drawn from counts read then: as stored
+                read = {str(i["SK"]): i for i in store.table.batch_get([key(i["PK"], i["SK"]) for i in stored])}
+                stored = [_agent_fields_of(item, read.get(str(item["SK"]))) for item in stored]
             return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
@@ -312,6 +315,18 @@ def _transaction(
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
         return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
+
+
+AGENT_POSITION = f"{LSI_MESSAGE_ID}SK"
+"""The attribute an agent message's position is read from."""
+
+
+def _agent_fields_of(item: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The message ``item`` rebuilt for a retry's answer, with its agent and position as ``stored`` (unchanged
+    when the message is gone since)."""
+    if stored is None or stored.get("agent_id") is None:
+        return item
+    return {**item, "agent_id": stored["agent_id"], AGENT_POSITION: stored[AGENT_POSITION]}
 
 
 def _changes(requests: Sequence[MessageCreate]) -> bool:
