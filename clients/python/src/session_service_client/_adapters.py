@@ -81,7 +81,9 @@ class Clients:
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call the client method ``method`` (both clients have the same surface) on the running loop's client,
-        or on the synchronous client in a worker thread."""
+        or on the synchronous client in a worker thread, for the adapter's user (a given client's own user, a
+        trusted backend's included, is never the one the adapter's sessions belong to)."""
+        kwargs.setdefault("user_id", self.user_id)
         remote = await self._async()
         if remote is not None:
             return await getattr(remote, method)(*args, **kwargs)

@@ -37,12 +37,11 @@ from session_service.data.keys import (
     message_sk_of_id,
     message_start,
     session_pk,
-    state_key,
     state_sk,
     user_counts_key,
     user_pk,
 )
-from session_service.data.state import MESSAGE_COUNT
+from session_service.data.state import MESSAGE_COUNT, is_current
 from session_service.data.stats import erasing
 from session_service.errors import SessionNotFound
 from session_service.models import MemoryType, Session
@@ -122,14 +121,23 @@ def read_session(table: Table, clock: Clock, session_id: str, caller: str) -> Se
     return session_from_items(found[SESSION_SK], found.get(DATA_SK), found.get(SUMMARY_SK))
 
 
-def agent_counts(table: Table, session_id: str, agents: Sequence[str]) -> dict[str, int]:
-    """Each agent's message count (its item's ``message_count``; 0 for an agent without an item), one consistent
-    BatchGetItem (none for no agents)."""
-    if not agents:
-        return {}
-    found = table.batch_get([state_key(session_id, agent) for agent in agents])
-    stored = {str(item["SK"]): int(item.get(MESSAGE_COUNT, 0)) for item in found}
-    return {agent: stored.get(state_sk(agent), 0) for agent in agents}
+def agent_counts(
+    table: Table, session_id: str, agents: Sequence[str], *, session_document: bool = False
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Each agent's message count (its item's ``message_count``; 0 for an agent without an item) and the documents
+    read (the agents', and the session's own with ``session_document``) that an older incarnation of the session id
+    left (its items not yet removed by the stream function: they count 0, the caller deletes them), read with the
+    hot item in one consistent BatchGetItem (none when nothing is named)."""
+    sort_keys = [state_sk(agent) for agent in agents] + ([state_sk(None)] if session_document else [])
+    if not sort_keys:
+        return {}, []
+    found = table.batch_get([key(session_pk(session_id), sort_key) for sort_key in [SESSION_SK, *sort_keys]])
+    by_sort_key = {str(item["SK"]): item for item in found}
+    hot = by_sort_key.pop(SESSION_SK, None)
+    stale = [item for item in by_sort_key.values() if hot is not None and not is_current(item, hot)]
+    for item in stale:
+        del by_sort_key[str(item["SK"])]
+    return {agent: int(by_sort_key.get(state_sk(agent), {}).get(MESSAGE_COUNT, 0)) for agent in agents}, stale
 
 
 def hot_and_agent_messages(

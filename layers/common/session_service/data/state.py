@@ -159,6 +159,26 @@ class StateUpdate:
         return {"Update": update}
 
 
+@dataclass(frozen=True)
+class StaleStateDelete:
+    """Delete a document's item an older incarnation of the session id left (its ``created_at`` older than the
+    session's), conditioned on that ``created_at`` (a document written since by the current session is kept)."""
+
+    session_id: str
+    agent_id: str | None
+    created_at: str
+
+    def render(self, table: str) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": table,
+                "Key": state_key(self.session_id, self.agent_id),
+                "ConditionExpression": "created_at = :created",
+                "ExpressionAttributeValues": serialize({":created": self.created_at}),
+            }
+        }
+
+
 class CountMoved(Exception):
     """An agent's message count moved since it was read (a concurrent append of the agent): read it again."""
 

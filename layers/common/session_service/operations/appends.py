@@ -9,6 +9,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -19,12 +20,12 @@ from typing import Any
 
 from session_service import rules
 from session_service.data import dynamo, reads
-from session_service.data.actions import Action, Put, PutNew, SessionActivity
+from session_service.data.actions import Action, Put, PutNew, SessionActivity, transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
-from session_service.data.keys import parse_iso
-from session_service.data.state import CountMoved, StateUpdate, state_failure
+from session_service.data.keys import LSI_MESSAGE_ID, key, parse_iso
+from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
@@ -232,7 +233,14 @@ def _transaction(
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(TRANSACTION_ATTEMPTS):
-        counts = reads.agent_counts(store.table, session_id, _agents(requests))
+        counts, stale = reads.agent_counts(
+            store.table, session_id, _agents(requests), session_document=_changes(requests)
+        )
+        for item in stale:  # an older incarnation's document: never this session's (its agent numbers from 0)
+            with contextlib.suppress(TransactionCanceled):
+                transact(
+                    store.table, [StaleStateDelete(session_id, agent_of(str(item["SK"])), str(item["created_at"]))]
+                )
         message_items = _numbered(_message_items(session_id, caller, requests, ids, now, hashes), requests, counts)
         reservations = [
             _reservation(message_id_item(item), incarnation)
@@ -265,6 +273,9 @@ def _transaction(
             if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
                 raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
+            if _agents(requests):  # their positions were drawn from counts read then: as stored
+                read = {str(i["SK"]): i for i in store.table.batch_get([key(i["PK"], i["SK"]) for i in stored])}
+                stored = [_agent_fields_of(item, read.get(str(item["SK"]))) for item in stored]
             return Appended((message_from_item(item, caller) for item in stored), created=True)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
@@ -304,6 +315,23 @@ def _transaction(
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
         return Appended((message_from_item(item, caller) for item in message_items), created=True)
     raise ServiceUnavailable()
+
+
+AGENT_POSITION = f"{LSI_MESSAGE_ID}SK"
+"""The attribute an agent message's position is read from."""
+
+
+def _agent_fields_of(item: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The message ``item`` rebuilt for a retry's answer, with its agent and position as ``stored`` (unchanged
+    when the message is gone since)."""
+    if stored is None or stored.get("agent_id") is None:
+        return item
+    return {**item, "agent_id": stored["agent_id"], AGENT_POSITION: stored[AGENT_POSITION]}
+
+
+def _changes(requests: Sequence[MessageCreate]) -> bool:
+    """True when ``requests`` (a single append) change the session's own state document."""
+    return len(requests) == 1 and requests[0].state is not None and requests[0].agent_id is None
 
 
 def _numbered(

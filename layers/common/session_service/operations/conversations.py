@@ -18,6 +18,9 @@ from session_service.models import Message
 from session_service.models.state import AgentMessageList
 from session_service.operations import Store
 
+AT_ONE_POSITION = 10
+"""Items one position's Query reads: the session's message and those older incarnations of its id left."""
+
 
 def list_agent_messages(
     store: Store, session_id: str, caller: str, agent_id: str, *, offset: int = 0, limit: int = 100
@@ -38,8 +41,10 @@ def list_agent_messages(
 def get_agent_message(store: Store, session_id: str, caller: str, agent_id: str, position: int) -> Message:
     """The message at ``position`` of the agent ``agent_id``'s conversation. Raises :class:`SessionNotFound`,
     :class:`MessageNotFound` (none there, or deleted)."""
+    # More than one: an older incarnation of the session id may hold a message at the same position until the stream
+    # function removes it (an LSI's sort keys need not be unique).
     hot, items, _ = reads.hot_and_agent_messages(
-        store.table, store.clock, session_id, caller, agent_id, position, position, 1
+        store.table, store.clock, session_id, caller, agent_id, position, position, AT_ONE_POSITION
     )
     shown = [item for item in items if rules.shows(hot, item)]
     if not shown:

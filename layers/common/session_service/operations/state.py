@@ -3,22 +3,41 @@
 Each document is an item beside the session's hot item (:mod:`session_service.data.state`): reading one reads
 the hot item, the caller's counts and the document in one BatchGetItem; changing one is one transaction of a
 ConditionCheck of the hot item (live, the caller's, active) and one UpdateItem of the document (its keys set and
-removed by name, its version bumped), conditioned on the version the caller read when it names one. The hot item
-is not written: an append costs what it did, and a state change moves no session counter.
+removed by name, its version bumped), conditioned on the version the caller read when it names one, then one
+BatchGetItem of the hot item and the document for the answer (a document an older incarnation of the session id
+left is deleted there and the change made again). The hot item is not written: an append costs what it did, and
+a state change moves no session counter.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
 
 from session_service.data import reads
 from session_service.data.actions import transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
-from session_service.data.keys import SESSION_SK, state_key, state_sk
-from session_service.data.state import SessionCheck, StateUpdate, is_current, state_failure, state_from_item
-from session_service.errors import AgentNotFound, PayloadTooLarge
+from session_service.data.keys import SESSION_SK, state_sk
+from session_service.data.state import (
+    SessionCheck,
+    StaleStateDelete,
+    StateUpdate,
+    is_current,
+    state_failure,
+    state_from_item,
+)
+from session_service.errors import (
+    AgentExists,
+    AgentNotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 from session_service.models.state import AgentCreate, StateChange, StateDocument
 from session_service.operations import Store
+
+STALE_ATTEMPTS = 3
+"""Writes of one change: a stale document met is deleted once, so the second normally lands (a third covers a
+document removed under us)."""
 
 
 def get_state(store: Store, session_id: str, caller: str, agent_id: str | None = None) -> StateDocument:
@@ -59,16 +78,35 @@ def change_state(
         if_version=if_match,
         exists=True if agent_id is not None else None,
     )
-    _write(store, session_id, caller, update)
-    return _read_back(store, session_id, agent_id)
+    return _apply(store, session_id, caller, update)
 
 
 def create_agent(store: Store, session_id: str, caller: str, agent_id: str, request: AgentCreate) -> StateDocument:
     """Create the session's agent ``agent_id`` with its state document ``request.state`` (version 1). Raises
     :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`AgentExists` (nothing stored)."""
     now = store.clock()
-    _write(store, session_id, caller, StateUpdate(session_id, agent_id, now, sets=request.state, exists=False))
-    return _read_back(store, session_id, agent_id)
+    return _apply(store, session_id, caller, StateUpdate(session_id, agent_id, now, sets=request.state, exists=False))
+
+
+def _apply(store: Store, session_id: str, caller: str, update: StateUpdate) -> StateDocument:
+    """Run ``update`` (:func:`_write`) and answer the document after it, read again with the hot item.
+
+    A document an older incarnation of the session id left (deleted or expired, its items not yet removed by the
+    stream function) is never the session's: a write that met one (it landed on it, or its condition failed on
+    it) deletes it and runs again, so another user's keys are never shown nor kept, and a create or ``If-Match: 0``
+    holds. Raises what :func:`_write` raises, :class:`ServiceUnavailable` when stale documents keep coming back.
+    """
+    for _ in range(STALE_ATTEMPTS):
+        try:
+            _write(store, session_id, caller, update)
+        except (PreconditionFailed, AgentExists):
+            if _drop_stale(store, session_id, caller, update.agent_id) is not None:  # current: a true refusal
+                raise
+            continue
+        document = _drop_stale(store, session_id, caller, update.agent_id)
+        if document is not None:
+            return document
+    raise ServiceUnavailable("The session's state document kept changing; retry")
 
 
 def _write(store: Store, session_id: str, caller: str, update: StateUpdate) -> None:
@@ -83,7 +121,13 @@ def _write(store: Store, session_id: str, caller: str, update: StateUpdate) -> N
         raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
 
 
-def _read_back(store: Store, session_id: str, agent_id: str | None) -> StateDocument:
-    """The document just written (one consistent GetItem)."""
-    item: dict[str, Any] | None = store.table.get(state_key(session_id, agent_id), consistent=True)
-    return state_from_item(session_id, agent_id, item)
+def _drop_stale(store: Store, session_id: str, caller: str, agent_id: str | None) -> StateDocument | None:
+    """The document as stored now (one consistent BatchGetItem with the hot item), or ``None`` after deleting it
+    when an older incarnation of the session id left it (:class:`StaleStateDelete`: kept if written since)."""
+    found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, state_sk(agent_id))
+    item = found.get(state_sk(agent_id))
+    if item is None or is_current(item, found[SESSION_SK]):
+        return state_from_item(session_id, agent_id, item)
+    with contextlib.suppress(TransactionCanceled):  # removed meanwhile (the stream function, a concurrent writer)
+        transact(store.table, [StaleStateDelete(session_id, agent_id, str(item["created_at"]))])
+    return None
