@@ -15,9 +15,10 @@ Semantics are ``SessionRepository``'s: a create of an existing session, agent or
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from strands.session.session_repository import SessionRepository
@@ -41,6 +42,25 @@ def _status(response: httpx.Response) -> int:
     return response.status_code
 
 
+class _ActingFor:
+    """A synchronous client whose route methods name ``user_id`` unless a call names one."""
+
+    def __init__(self, client: SessionServiceClient, user_id: str) -> None:
+        self._client = client
+        self._user_id = user_id
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name.startswith("_") or not callable(method) or "user_id" not in inspect.signature(method).parameters:
+            return method
+
+        def acting(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("user_id", self._user_id)
+            return method(*args, **kwargs)
+
+        return acting
+
+
 class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-ignore]
     """Strands' ``SessionRepository`` on the service at ``base_url`` for ``user_id`` (the caller, without the
     authorizer; ``token`` with it), its sessions in ``namespace`` (ids of different namespaces never meet), or
@@ -59,11 +79,15 @@ class SessionServiceRepository(SessionRepository):  # type: ignore[misc,unused-i
             raise TypeError("give base_url or client=, not both")
         self.user_id = user_id
         self.namespace = namespace
-        self._client = client or SessionServiceClient(str(base_url), user_id=user_id, token=token)
+        self._made = client is None
+        made = SessionServiceClient(str(base_url), user_id=user_id, token=token) if client is None else client
+        # A given client's own user (a trusted backend's included) is never the one this repository acts for.
+        self._client = cast(SessionServiceClient, _ActingFor(made, user_id))
 
     def close(self) -> None:
-        """Close the connections (of a client this repository made)."""
-        self._client.close()
+        """Close the connections of a client this repository made (a given client is the caller's to close)."""
+        if self._made:
+            self._client.close()
 
     # -- ids ---------------------------------------------------------------------------------------------
 
