@@ -135,7 +135,7 @@ def append_messages(
     (same ids and times) and writes nothing. A ``message_id`` the client chose is reserved in the same
     transaction: a message whose id is stored with the same body is skipped (answered as stored) and the rest
     are stored (``created`` true); when every message was stored before, nothing is written and ``created`` is
-    false (SPEC section 8; issue 20: a retried batch is safe). The rest land after the stored ones.
+    false (SPEC section 8; a retried batch is safe). The rest land after the stored ones.
     In a batch written in several transactions every message is reserved (one without a client id by an id
     derived from the batch, :func:`_batch_ids`); a failure after the first transaction leaves the batch's
     first transactions stored and counted, and the same batch again finds them and writes the rest.
