@@ -1,4 +1,5 @@
-"""POST /api/v1/sessions/{session_id}/messages: append one message and count it, atomically."""
+"""POST /api/v1/sessions/{session_id}/messages: append one message and count it, atomically (If-Match: only on
+the session's version read; the answer carries the new ETag)."""
 
 from collections.abc import Mapping
 
@@ -15,8 +16,11 @@ from session_service.wiring import repository
 app = http.make_resolver()
 
 APPENDED: Mapping[int, OpenAPIResponse] = {
-    200: {"description": "The message's client-chosen `message_id` was stored with this body before: unchanged"},
-    201: {"description": "Created"},
+    200: {
+        "description": "The message's client-chosen `message_id` was stored with this body before: unchanged",
+        "headers": http.APPEND_ETAG,
+    },
+    201: {"description": "Created", "headers": http.APPEND_ETAG},
 }
 """Created, or (SPEC section 8) the same `message_id` and body again finding the stored message."""
 
@@ -39,15 +43,18 @@ def add_message(
     body: MessageCreate,
     user_id: http.UserIdQuery = None,
     key: http.IdempotencyKey = None,
+    if_match: http.IfMatch = None,
 ) -> Response[Message]:
     owner = http.caller(app, user_id)
 
-    def write(guard: WriteGuard | None) -> tuple[Message, bool]:
-        appended = repository().append_messages(session_id, owner, [body], guard)
+    version = http.parse_if_match(if_match)
+
+    def write(guard: WriteGuard | None) -> tuple[Message, bool, int | None]:
+        appended = repository().append_messages(session_id, owner, [body], guard, if_match=version)
         (message,) = appended
         if appended.created:
             count_messages(appended)
-        return message, appended.created
+        return message, appended.created, appended.version
 
     return http.create_once(app, f"add_message:{session_id}", owner, key, body, write)
 

@@ -35,7 +35,7 @@ from session_service.models import (
     Stats,
     Usage,
 )
-from session_service.models.state import AgentCreate, AgentMessageList, StateChange, StateDocument
+from session_service.models.state import AgentCreate, AgentMessageList, AppendState, StateChange, StateDocument
 from session_service.operations import (
     Store,
     appends,
@@ -135,10 +135,17 @@ class SessionRepository:
     # -- messages: operations.appends, operations.messages, operations.chunks-------------------------------------------
 
     def append_messages(
-        self, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
+        self,
+        session_id: str,
+        caller: str,
+        requests: Sequence[MessageCreate],
+        guard: WriteGuard | None = None,
+        *,
+        if_match: int | None = None,
+        state: AppendState | None = None,
     ) -> Appended:
         """:func:`session_service.operations.appends.append_messages`."""
-        return appends.append_messages(self._store, session_id, caller, requests, guard)
+        return appends.append_messages(self._store, session_id, caller, requests, guard, if_match=if_match, state=state)
 
     def get_message(self, session_id: str, caller: str, message_id: str) -> Message:
         """:func:`session_service.operations.messages.get_message`."""

@@ -147,6 +147,9 @@ state document: change                 TransactWriteItems: ConditionCheck hot (o
                                        If-Match]; an agent's: exists, or not for a create); then GetItem
                                        it (the answer)
 append with a state change             the append's TransactWriteItems + that Update of the document
+                                       (a batch's ``state``: the session's document)
+conditional append (If-Match)          the append's TransactWriteItems, its Update hot also conditioned on
+                                       ``version = If-Match`` (one transaction only)
 append messages of agents              BatchGetItem the agents' items (their counts) + the append's
                                        TransactWriteItems + Update each agent's item (ADD message_count,
                                        on the count read; with its state change, if any)

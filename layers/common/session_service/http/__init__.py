@@ -18,6 +18,7 @@ This module re-exports what handlers use as ``http.X`` (and the table, :func:`er
 from __future__ import annotations
 
 from session_service.http.answers import (
+    APPEND_ETAG,
     BODY_ERRORS,
     CALLER_ERRORS,
     ERROR_ANSWERS,
@@ -69,6 +70,7 @@ from session_service.http.responses import (
 )
 
 __all__ = [
+    "APPEND_ETAG",
     "BODY_ERRORS",
     "CALLER_ERRORS",
     "ERROR_ANSWERS",

@@ -252,6 +252,13 @@ EXPORT: Mapping[int, OpenAPIResponse] = {
 """The export's success: NDJSON lines, the cursor in a header (SPEC section 9)."""
 CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
 """A create's success (:func:`~session_service.http.responses.create_once`)."""
+APPEND_ETAG: dict[str, OpenAPIResponseHeader] = {
+    "ETag": {
+        "description": "The session's version after an append with `If-Match` (absent without it)",
+        "schema": {"type": "string"},
+    }
+}
+"""The header of an append's success: the new ETag, when the append named the version it read."""
 SESSION_CREATED: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {
         "description": "The caller's session of that `session_id` already existed: unchanged",

@@ -66,7 +66,7 @@ def create_once(
     caller: str,
     key: str | None,
     request: BaseModel | None,
-    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool]],
+    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None]],
 ) -> Response[Any]:
     """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
@@ -74,9 +74,10 @@ def create_once(
     record belongs to, ``request`` the body a retry must repeat (``None``: a route without a body). ``write``
     performs the write, given the :class:`~session_service.data.guard.WriteGuard` that keeps a retry of an
     applied write from writing again (``None`` without a key), and returns what it created (201), or
-    ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false); a
-    session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the first answer
-    without writing.
+    ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false), or
+    ``(model, created, version)`` where the session's version after the write is known (an append's: its
+    ``ETag``); a session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the
+    first answer without writing.
     Raises what :func:`~session_service.idempotency.run_once` raises.
     """
 
@@ -85,9 +86,10 @@ def create_once(
 
     def execute() -> dict[str, Any]:
         result = write(guard)
-        body, created = result if isinstance(result, tuple) else (result, True)
+        body, created, version = _written(result)
         status = HTTPStatus.CREATED if created else HTTPStatus.OK
-        return {"status": status.value, "body": body.model_dump(mode="json"), "headers": _headers_of(body)}
+        headers = _headers_of(body) or ({"ETag": f'"{version}"'} if version is not None else {})
+        return {"status": status.value, "body": body.model_dump(mode="json"), "headers": headers}
 
     answer = run_once(
         operation=operation,
@@ -100,6 +102,17 @@ def create_once(
     return Response(
         status_code=answer["status"], content_type=_JSON, body=answer["body"], headers=answer["headers"] or None
     )
+
+
+def _written(
+    result: BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None],
+) -> tuple[BaseModel, bool, int | None]:
+    """A ``write``'s result of :func:`create_once` as ``(model, created, version)``."""
+    if not isinstance(result, tuple):
+        return result, True, None
+    if len(result) == 2:
+        return result[0], result[1], None
+    return result[0], result[1], result[2]
 
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -169,6 +169,11 @@ class MessageBatchCreate(_Request):
     """POST .../messages:batch body: 1 to 98 messages stored all or nothing, in the order given."""
 
     messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=MAX_BATCH_MESSAGES)]
+    state: AppendState | None = Field(
+        default=None,
+        description="A change of the session's state document, stored in the batch's transaction (the batch must"
+        " then fit one transaction)",
+    )
 
     @field_validator("messages")
     @classmethod
@@ -179,7 +184,7 @@ class MessageBatchCreate(_Request):
         if len({m.agent_id for m in messages if m.agent_id is not None}) > MAX_BATCH_AGENTS:
             raise ValueError(f"a batch names at most {MAX_BATCH_AGENTS} agents")
         if any(m.state is not None for m in messages):
-            raise ValueError("a state change goes with a single append (POST .../messages), not a batch")
+            raise ValueError("a batch's state change is the batch's `state`, not a message's")
         return messages
 
 

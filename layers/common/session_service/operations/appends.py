@@ -29,6 +29,7 @@ from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_inc
 from session_service.errors import (
     MessageConflict,
     PayloadTooLarge,
+    PreconditionFailed,
     ServiceUnavailable,
     SessionNotActive,
     SessionNotFound,
@@ -39,20 +40,29 @@ from session_service.models import (
     MessageCreate,
     SessionStatus,
 )
+from session_service.models.state import AppendState
 from session_service.operations import Store
 
 
 class Appended(list[Message]):
     """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
     append with the client's ``message_id``s: 200 instead of 201); ``stored_before`` names the ids of a batch
-    that a batch storing the rest skipped (stored before with the same body)."""
+    that a batch storing the rest skipped (stored before with the same body); ``version`` is the session's version
+    (its ETag) after the append when it is known (a conditional append's: the one it named plus one; an append
+    finding its messages stored: the one read), else ``None``."""
 
     def __init__(
-        self, messages: Iterable[Message], *, created: bool, stored_before: frozenset[str] = frozenset()
+        self,
+        messages: Iterable[Message],
+        *,
+        created: bool,
+        stored_before: frozenset[str] = frozenset(),
+        version: int | None = None,
     ) -> None:
         super().__init__(messages)
         self.created = created
         self.stored_before = stored_before
+        self.version = version
 
     def new(self) -> list[Message]:
         """The messages this append wrote (none when ``created`` is false)."""
@@ -119,7 +129,14 @@ def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> 
 
 
 def append_messages(
-    store: Store, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
+    store: Store,
+    session_id: str,
+    caller: str,
+    requests: Sequence[MessageCreate],
+    guard: WriteGuard | None = None,
+    *,
+    if_match: int | None = None,
+    state: AppendState | None = None,
 ) -> Appended:
     """Store messages and add their counts to the session: in one transaction (all or nothing) when they fit
     one (100 items, an AWS limit: a message, its ``MID#`` reservation when the client chose its id, the
@@ -144,9 +161,16 @@ def append_messages(
     more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any write)
     when the messages and their reservations exceed what one transaction carries (4 MB, an AWS limit, less
     :data:`SESSION_WRITE_BYTES`).
+    A conditional append (issue 22): ``if_match`` (the session's version the caller read, its ETag) conditions the
+    session's write in the same transaction, so a stale version raises :class:`PreconditionFailed` and writes
+    nothing; the answer's ``version`` is then ``if_match + 1`` (every append bumps it once). ``state`` (a batch's
+    change of the session's state document) rides in the same transaction. A batch carrying either must fit one
+    transaction (:class:`PayloadTooLarge` otherwise, before any write).
     """
     now = store.clock()
-    split = _transaction_items(requests, guard) > dynamo.MAX_TRANSACTION_ITEMS
+    split = _transaction_items(requests, guard) + (state is not None) > dynamo.MAX_TRANSACTION_ITEMS
+    if split and (if_match is not None or state is not None):
+        raise PayloadTooLarge("A batch with If-Match or a state change must fit one transaction")
     ids = _batch_ids(store, requests, split)
     hashes = [_request_hash(r) if r.message_id or split else None for r in requests]
     if rules.over_model_cap(None, _increments(requests)):
@@ -167,7 +191,8 @@ def append_messages(
         stored = _stored_alike(store, ids, hashes, found, current) if current is not None else {}
         rest = [number for number, message_id in enumerate(ids) if message_id not in stored]
         if not rest:
-            return Appended((stored[message_id] for message_id in ids), created=False)
+            version = int(current["version"]) if current is not None else None
+            return Appended((stored[message_id] for message_id in ids), created=False, version=version)
         start = now
         if stored:  # the rest of a batch stored in part lands after its stored part
             start = max(start, max(m.created_at for m in stored.values()) + timedelta(microseconds=1))
@@ -184,6 +209,8 @@ def append_messages(
                 start,
                 guard if first == 0 else None,
                 incarnation,
+                if_match=if_match,
+                state=state,
             )
             if not appended.created:  # a concurrent append of the same messages took these ids: read them again
                 break
@@ -194,6 +221,7 @@ def append_messages(
                 (stored.get(message_id) or written[message_id] for message_id in ids),
                 created=True,
                 stored_before=frozenset(stored),
+                version=appended.version,
             )
         now = store.clock()
     raise ServiceUnavailable()
@@ -222,12 +250,15 @@ def _transaction(
     now: datetime,
     guard: WriteGuard | None,
     incarnation: str | None = None,
+    *,
+    if_match: int | None = None,
+    state: AppendState | None = None,
 ) -> Appended:
     """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
     session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
     taken meanwhile by the same body. ``incarnation`` (the session's ``created_at``, when it was read) lets a
-    reservation replace one an older incarnation of the session id left (:func:`_reservation`). Raises what
-    :func:`append_messages` raises."""
+    reservation replace one an older incarnation of the session id left (:func:`_reservation`); ``if_match`` and
+    ``state`` as in :func:`append_messages`. Raises what :func:`append_messages` raises."""
     increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
@@ -241,19 +272,16 @@ def _transaction(
         ]
         actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
         # The agents' counts and a state change ride in the same transaction (neither: no action at all).
-        documents = _document_updates(session_id, requests, now, counts)
+        documents = _document_updates(session_id, requests, now, counts, state)
         actions.extend(documents)
         # A message lands above every cut (a truncation that read the tail before this append committed).
+        condition = "(attribute_not_exists(cut_through) OR cut_through < :first)"
+        values: dict[str, Any] = {":first": message_items[0]["SK"]}
+        if if_match is not None:  # a conditional append: the session is still at the version the caller read
+            condition += " AND version = :expected"
+            values[":expected"] = if_match
         actions.append(
-            SessionActivity(
-                session_id,
-                caller,
-                now,
-                increments,
-                condition="(attribute_not_exists(cut_through) OR cut_through < :first)",
-                values={":first": message_items[0]["SK"]},
-                known_pairs=known,
-            )
+            SessionActivity(session_id, caller, now, increments, condition=condition, values=values, known_pairs=known)
         )
         try:
             transact_guarded(store.table, actions, guard, list(ids), now)
@@ -265,7 +293,8 @@ def _transaction(
             if len(hit.ids) != len(requests):  # the first attempt wrote messages this one found stored and skipped
                 raise MessageConflict("This Idempotency-Key's first request stored part of these messages") from hit
             stored = _message_items(session_id, caller, requests, hit.ids, hit.at, hashes)
-            return Appended((message_from_item(item, caller) for item in stored), created=True)
+            version = if_match + 1 if if_match is not None else None
+            return Appended((message_from_item(item, caller) for item in stored), created=True, version=version)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
             failures = [
@@ -291,6 +320,8 @@ def _transaction(
                 raise SessionNotFound() from canceled
             if hot is None or hot.get("status") != SessionStatus.ACTIVE:
                 raise SessionNotActive() from canceled
+            if canceled.failed(-1) and if_match is not None and int(hot.get("version", 0)) != if_match:
+                raise PreconditionFailed() from canceled
             if canceled.failed(-1) and rules.over_model_cap(hot, increments):
                 raise TooManyModels() from canceled
             if canceled.failed(-1):
@@ -302,7 +333,8 @@ def _transaction(
                     now = max(now, cut + timedelta(microseconds=1))
                 continue
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
-        return Appended((message_from_item(item, caller) for item in message_items), created=True)
+        version = if_match + 1 if if_match is not None else None
+        return Appended((message_from_item(item, caller) for item in message_items), created=True, version=version)
     raise ServiceUnavailable()
 
 
@@ -323,12 +355,16 @@ def _numbered(
 
 
 def _document_updates(
-    session_id: str, requests: Sequence[MessageCreate], now: datetime, counts: dict[str, int]
+    session_id: str,
+    requests: Sequence[MessageCreate],
+    now: datetime,
+    counts: dict[str, int],
+    state: AppendState | None = None,
 ) -> list[StateUpdate]:
     """The updates of state documents an append's transaction carries: each agent's count, moved from the count
     read by its messages (with the agent's state change, when a single append of the agent carries one), and a
-    single append's change of the session's document (``state`` without ``agent_id``); each change conditioned on
-    its ``if_version`` when given."""
+    single append's change of the session's document (``state`` without ``agent_id``) or a batch's (``state``);
+    each change conditioned on its ``if_version`` when given."""
     change = requests[0].state if len(requests) == 1 else None
     updates = []
     for agent in _agents(requests):
@@ -348,6 +384,10 @@ def _document_updates(
     if change is not None and requests[0].agent_id is None:
         updates.append(
             StateUpdate(session_id, None, now, sets=change.set, removes=change.remove, if_version=change.if_version)
+        )
+    if state is not None:
+        updates.append(
+            StateUpdate(session_id, None, now, sets=state.set, removes=state.remove, if_version=state.if_version)
         )
     return updates
 
