@@ -8,7 +8,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
 from session_service.data.guard import WriteGuard
-from session_service.errors import MessageConflict, PayloadTooLarge, PreconditionFailed, SessionNotActive
+from session_service.errors import (
+    Forbidden,
+    MessageConflict,
+    NoNamespace,
+    PayloadTooLarge,
+    PreconditionFailed,
+    SessionNotActive,
+)
 from session_service.models import Message, MessageCreate
 from session_service.observability import count_messages
 from session_service.wiring import repository
@@ -34,6 +41,8 @@ APPENDED: Mapping[int, OpenAPIResponse] = {
         SessionNotActive,
         PreconditionFailed,
         PayloadTooLarge,
+        NoNamespace,
+        Forbidden,
         *http.SESSION_ERRORS,
         success=APPENDED,
     ),
@@ -46,7 +55,8 @@ def add_message(
     if_match: http.IfMatch = None,
 ) -> Response[Message]:
     owner = http.caller(app, user_id)
-
+    if body.namespace_state is not None:  # a namespace's shared state: a trusted caller's only
+        http.require_trusted_caller(app)
     version = http.parse_if_match(if_match)
 
     def write(guard: WriteGuard | None) -> tuple[Message, bool, int | None]:

@@ -9,9 +9,17 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from session_service import http
 from session_service.data.guard import WriteGuard
-from session_service.errors import MessageConflict, PayloadTooLarge, PreconditionFailed, SessionNotActive
+from session_service.errors import (
+    Forbidden,
+    MessageConflict,
+    NoNamespace,
+    PayloadTooLarge,
+    PreconditionFailed,
+    SessionNotActive,
+)
 from session_service.models import MessageBatchCreate, MessageBatchResult
 from session_service.observability import count_messages
+from session_service.repository import SharedChanges
 from session_service.wiring import repository
 
 app = http.make_resolver()
@@ -31,7 +39,14 @@ APPENDED: Mapping[int, OpenAPIResponse] = {
     summary="Import up to 98 messages into an active session: all or none when they fit one transaction",
     tags=["messages"],
     responses=http.create_responses(
-        MessageConflict, PayloadTooLarge, PreconditionFailed, SessionNotActive, *http.SESSION_ERRORS, success=APPENDED
+        MessageConflict,
+        PayloadTooLarge,
+        PreconditionFailed,
+        SessionNotActive,
+        NoNamespace,
+        Forbidden,
+        *http.SESSION_ERRORS,
+        success=APPENDED,
     ),
 )
 def add_messages_batch(
@@ -42,12 +57,14 @@ def add_messages_batch(
     if_match: http.IfMatch = None,
 ) -> Response[MessageBatchResult]:
     owner = http.caller(app, user_id)
-
+    if body.namespace_state is not None:  # a namespace's shared state: a trusted caller's only
+        http.require_trusted_caller(app)
     version = http.parse_if_match(if_match)
+    shared = SharedChanges(body.user_state, body.namespace_state)
 
     def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool, int | None]:
         appended = repository().append_messages(
-            session_id, owner, body.messages, guard, if_match=version, state=body.state
+            session_id, owner, body.messages, guard, if_match=version, state=body.state, shared=shared
         )
         count_messages(appended.new())
         return MessageBatchResult(messages=appended, total=len(appended)), appended.created, appended.version

@@ -226,6 +226,7 @@ def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> N
     session = "/api/v1/sessions/{session_id}"
     state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents (issue 21)
     appends = {("post", f"{session}/messages"), ("post", f"{session}/messages:batch")}  # conditional (issue 22)
+    appends |= {("patch", "/api/v1/users/{user_id}/state"), ("patch", "/api/v1/namespaces/{namespace}/state")}
     assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)} | appends
     assert ("get", "/api/v1/sessions/{session_id}") in headers["ETag"]
     assert headers["Next-Token"] == {("get", "/api/v1/users/{user_id}/export")}

@@ -44,6 +44,8 @@ from session_service.http.params import (
     IfMatch,
     LimitQuery,
     MessageIdPath,
+    NamespacePath,
+    NamespaceQuery,
     NextTokenQuery,
     OffsetQuery,
     PageQuery,
@@ -57,6 +59,7 @@ from session_service.http.params import (
     invalid_body,
     invalid_query,
     parse_if_match,
+    require_trusted_caller,
     user_caller,
 )
 from session_service.http.resolver import make_resolver
@@ -91,6 +94,8 @@ __all__ = [
     "IfMatch",
     "LimitQuery",
     "MessageIdPath",
+    "NamespacePath",
+    "NamespaceQuery",
     "NextTokenQuery",
     "OffsetQuery",
     "PageQuery",
@@ -111,6 +116,7 @@ __all__ = [
     "make_resolver",
     "ndjson_response",
     "parse_if_match",
+    "require_trusted_caller",
     "responses_for",
     "session_response",
     "state_response",

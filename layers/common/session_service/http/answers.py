@@ -106,6 +106,7 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),
+    errors.NoNamespace: ErrorAnswer(HTTPStatus.CONFLICT, "The session is in no namespace: it has no namespace state"),
     errors.MessageNotFound: ErrorAnswer(
         HTTPStatus.NOT_FOUND, "Message not found: missing, deleted, or in another user's or an expired session"
     ),

@@ -17,20 +17,20 @@ from session_service.data.guard import WriteGuard, guard_for
 from session_service.http.answers import ERROR_ANSWERS, NDJSON_MEDIA_TYPE, NEXT_TOKEN_HEADER
 from session_service.idempotency import run_once
 from session_service.models import HealthDetailed, Session
-from session_service.models.state import StateDocument
+from session_service.models.state import SharedStateDocument, StateDocument
 from session_service.observability import log_request, logger, metric_dimensions, publish_metrics
 
 _JSON = content_types.APPLICATION_JSON
 
 
-def etag(session: Session | StateDocument) -> str:
+def etag(session: Session | StateDocument | SharedStateDocument) -> str:
     """The strong ETag of a session or a state document: its version, quoted (RFC 9110)."""
     return f'"{session.version}"'
 
 
 def _headers_of(body: BaseModel) -> dict[str, str]:
     # a session and a state document always travel with their ETag
-    return {"ETag": etag(body)} if isinstance(body, Session | StateDocument) else {}
+    return {"ETag": etag(body)} if isinstance(body, Session | StateDocument | SharedStateDocument) else {}
 
 
 def session_response(session: Session) -> Response[Session]:
@@ -38,7 +38,7 @@ def session_response(session: Session) -> Response[Session]:
     return Response(status_code=HTTPStatus.OK, content_type=_JSON, body=session, headers=_headers_of(session))
 
 
-def state_response(document: StateDocument, status: HTTPStatus = HTTPStatus.OK) -> Response[StateDocument]:
+def state_response(document: StateDocument | SharedStateDocument, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
     """``status`` (200) with a state document and its ``ETag``."""
     return Response(status_code=status, content_type=_JSON, body=document, headers=_headers_of(document))
 

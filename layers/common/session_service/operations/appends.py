@@ -13,6 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,11 +24,12 @@ from session_service.data.actions import Action, Put, PutNew, SessionActivity
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
-from session_service.data.keys import parse_iso
+from session_service.data.keys import namespace_state_key, parse_iso, user_state_key
 from session_service.data.state import CountMoved, StateUpdate, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
+    NoNamespace,
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
@@ -42,6 +44,18 @@ from session_service.models import (
 )
 from session_service.models.state import AppendState
 from session_service.operations import Store
+
+
+@dataclass(frozen=True)
+class SharedChanges:
+    """An append's changes of the state shared beyond its session (issue 22): the caller's document of the
+    session's namespace (``user``) and the namespace's (``namespace``)."""
+
+    user: AppendState | None = None
+    namespace: AppendState | None = None
+
+    def __bool__(self) -> bool:
+        return self.user is not None or self.namespace is not None
 
 
 class Appended(list[Message]):
@@ -76,9 +90,11 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _body(request: MessageCreate) -> dict[str, Any]:
-    """An append's body as compared: without ``data``, ``state`` or ``agent_id`` when it has none (so the hashes
+    """An append's body as compared: without ``data``, ``state``, ``agent_id``, ``user_state`` or ``namespace_state``
+    when it has none (so the hashes
     of messages stored before messages had them stay what they were)."""
-    absent = {name for name in ("data", "state", "agent_id") if getattr(request, name) is None}
+    names = ("data", "state", "agent_id", "user_state", "namespace_state")
+    absent = {name for name in names if getattr(request, name) is None}
     return request.model_dump(mode="json", exclude=absent or None)
 
 
@@ -137,6 +153,7 @@ def append_messages(
     *,
     if_match: int | None = None,
     state: AppendState | None = None,
+    shared: SharedChanges | None = None,
 ) -> Appended:
     """Store messages and add their counts to the session: in one transaction (all or nothing) when they fit
     one (100 items, an AWS limit: a message, its ``MID#`` reservation when the client chose its id, the
@@ -165,12 +182,27 @@ def append_messages(
     session's write in the same transaction, so a stale version raises :class:`PreconditionFailed` and writes
     nothing; the answer's ``version`` is then ``if_match + 1`` (every append bumps it once). ``state`` (a batch's
     change of the session's state document) rides in the same transaction. A batch carrying either must fit one
-    transaction (:class:`PayloadTooLarge` otherwise, before any write).
+    transaction (:class:`PayloadTooLarge` otherwise, before any write). ``shared`` (a batch's; a single append's
+    are its message's ``user_state`` and ``namespace_state``) changes the caller's state document of the
+    session's namespace and the namespace's, in the same transaction: the session's hot item is read first (its
+    namespace names the documents; the session's write is conditioned on that incarnation). Raises
+    :class:`NoNamespace` for a namespace's change in a session of none.
     """
     now = store.clock()
-    split = _transaction_items(requests, guard) + (state is not None) > dynamo.MAX_TRANSACTION_ITEMS
-    if split and (if_match is not None or state is not None):
+    if shared is None and len(requests) == 1:
+        shared = SharedChanges(requests[0].user_state, requests[0].namespace_state)
+    shared = shared or None
+    extra = (state is not None) + (shared is not None and shared.user is not None)
+    extra += shared is not None and shared.namespace is not None
+    split = _transaction_items(requests, guard) + extra > dynamo.MAX_TRANSACTION_ITEMS
+    if split and (if_match is not None or extra):
         raise PayloadTooLarge("A batch with If-Match or a state change must fit one transaction")
+    scope = None
+    if shared is not None:  # the documents are named by the session's namespace: read it
+        hot = reads.hot(store.table, store.clock, session_id, caller)
+        if shared.namespace is not None and not hot.get("namespace"):
+            raise NoNamespace()
+        scope = _SharedScope(shared, caller, hot.get("namespace"), str(hot["created_at"]))
     ids = _batch_ids(store, requests, split)
     hashes = [_request_hash(r) if r.message_id or split else None for r in requests]
     if rules.over_model_cap(None, _increments(requests)):
@@ -211,6 +243,7 @@ def append_messages(
                 incarnation,
                 if_match=if_match,
                 state=state,
+                scope=scope,
             )
             if not appended.created:  # a concurrent append of the same messages took these ids: read them again
                 break
@@ -253,6 +286,7 @@ def _transaction(
     *,
     if_match: int | None = None,
     state: AppendState | None = None,
+    scope: _SharedScope | None = None,
 ) -> Appended:
     """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
     session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
@@ -273,6 +307,7 @@ def _transaction(
         actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
         # The agents' counts and a state change ride in the same transaction (neither: no action at all).
         documents = _document_updates(session_id, requests, now, counts, state)
+        documents.extend(scope.updates(now) if scope else [])
         actions.extend(documents)
         # A message lands above every cut (a truncation that read the tail before this append committed).
         condition = "(attribute_not_exists(cut_through) OR cut_through < :first)"
@@ -280,6 +315,9 @@ def _transaction(
         if if_match is not None:  # a conditional append: the session is still at the version the caller read
             condition += " AND version = :expected"
             values[":expected"] = if_match
+        if scope is not None:  # the incarnation whose namespace names the shared documents
+            condition += " AND created_at = :incarnation"
+            values[":incarnation"] = scope.incarnation
         actions.append(
             SessionActivity(session_id, caller, now, increments, condition=condition, values=values, known_pairs=known)
         )
@@ -336,6 +374,38 @@ def _transaction(
         version = if_match + 1 if if_match is not None else None
         return Appended((message_from_item(item, caller) for item in message_items), created=True, version=version)
     raise ServiceUnavailable()
+
+
+@dataclass(frozen=True)
+class _SharedScope:
+    """An append's ``shared`` changes with what names their documents: the ``caller``, the session's
+    ``namespace`` and its ``incarnation`` (read before the transaction)."""
+
+    shared: SharedChanges
+    caller: str
+    namespace: str | None
+    incarnation: str
+
+    def updates(self, now: datetime) -> list[StateUpdate]:
+        """The Updates of the shared documents the changes name."""
+        updates = []
+        for change, item_key in (
+            (self.shared.user, user_state_key(self.caller, self.namespace)),
+            (self.shared.namespace, namespace_state_key(self.namespace) if self.namespace else None),
+        ):
+            if change is not None and item_key is not None:
+                updates.append(
+                    StateUpdate(
+                        "",
+                        None,
+                        now,
+                        sets=change.set,
+                        removes=change.remove,
+                        if_version=change.if_version,
+                        item_key=item_key,
+                    )
+                )
+        return updates
 
 
 def _numbered(
