@@ -1,4 +1,4 @@
-"""A batch append skips the messages already stored with the same body (issue 20): a retried ``add_items`` is
+"""A batch append skips the messages already stored with the same body: a retried ``add_items`` is
 safe. 201 lists every message of the batch in order (the skipped ones as stored), 200 when all were stored,
 409 with nothing written when a ``message_id`` is stored with another body."""
 

@@ -1,4 +1,4 @@
-"""Chat goes on while the stream function lags (issue 18, defect 3).
+"""Chat goes on while the stream function lags (defect 3).
 
 Finalizing a streamed reply, or deleting one still in progress, records no cut on the session: the stream function
 deletes the reply's chunks when it sees the reply's change (:mod:`session_service.stream.cleanup`). Only a

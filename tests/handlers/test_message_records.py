@@ -1,4 +1,4 @@
-"""Messages as records through their handlers (SPEC section 8, issue 12): read, change, delete one message,
+"""Messages as records through their handlers (SPEC section 8): read, change, delete one message,
 truncate after one, client-chosen ids, model fields and streamed replies, with exact counters.
 
 Every status is asserted with its ``detail``; every change is checked against the session's counters, which

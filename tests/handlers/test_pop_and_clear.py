@@ -1,4 +1,4 @@
-"""Pop and clear (issue 20): ``POST .../messages:pop`` removes the newest messages and returns them in one
+"""Pop and clear: ``POST .../messages:pop`` removes the newest messages and returns them in one
 transaction with the counters; ``POST .../messages:clear`` removes every message in one request, the session kept,
 the counters zero at once (the truncation's cut: the stream function deletes the items). The statistics and usage
 after the stream are checked on DynamoDB Local (``tests/integration/test_pop_and_clear_local.py``)."""

@@ -1,4 +1,4 @@
-"""Structured messages (issue 20): ``data``, any JSON value beside or instead of ``content``, returned exactly as
+"""Structured messages: ``data``, any JSON value beside or instead of ``content``, returned exactly as
 stored by every answer that carries messages (append, batch, get, list, context, export), stored as its compact
 JSON text; the roles ``developer`` and ``tool``."""
 

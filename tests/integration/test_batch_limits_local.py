@@ -1,4 +1,4 @@
-"""Batches of messages at every documented size with every optional field filled, on DynamoDB Local (issue 25).
+"""Batches of messages at every documented size with every optional field filled, on DynamoDB Local.
 
 A message naming its own ``message_id`` is two items (the message and its ``MID#`` reservation), so a batch of
 more than 49 such messages does not fit one TransactWriteItems (100 items, an AWS limit that moto does not

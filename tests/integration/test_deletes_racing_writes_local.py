@@ -1,4 +1,4 @@
-"""Deletes and erasures racing a write, on DynamoDB Local (issue 18, defect 1): a permanent delete, a batch delete
+"""Deletes and erasures racing a write, on DynamoDB Local (defect 1): a permanent delete, a batch delete
 or an erasure's pass whose transaction commits after an append or a memory record was written (their time drawn
 before it) leaves nothing behind once the stream is quiet: a scan finds nothing of the session or the user.
 

@@ -1,4 +1,4 @@
-"""User erasure on DynamoDB Local (SPEC section 9, issue 13): the request answers at once, every reader finds the
+"""User erasure on DynamoDB Local (SPEC section 9): the request answers at once, every reader finds the
 user's data gone from that moment, nothing new is stored meanwhile, and once the stream function has applied the
 table's records, a scan finds nothing of the user but the erasure's own record; the statistics dropped by exactly
 what was erased and the other user's data is untouched. Delivered again, the stream changes nothing.

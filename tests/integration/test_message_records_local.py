@@ -1,4 +1,4 @@
-"""Messages as records on DynamoDB Local (SPEC section 8, issue 12): after any sequence of appends, edits,
+"""Messages as records on DynamoDB Local (SPEC section 8): after any sequence of appends, edits,
 deletes, truncations and streamed replies, and after concurrent edits and deletes on one session, the
 session's ``message_count``, ``total_tokens`` and ``total_cost`` equal the sums over the messages a reader
 sees, and no listing shows a deleted message; once the stream function has applied the table's records, the

@@ -1,4 +1,4 @@
-"""Permanent delete on DynamoDB Local (SPEC section 9, issue 13): the request answers at once, every reader
+"""Permanent delete on DynamoDB Local (SPEC section 9): the request answers at once, every reader
 finds the session gone from that moment, and once the stream function has applied the table's records the
 partition holds nothing of it, the statistics dropped by exactly its share and the owner's counts are exact.
 """

@@ -1,4 +1,4 @@
-"""Pop and clear on DynamoDB Local (issue 20): truly concurrent pops never return the same message; after a random
+"""Pop and clear on DynamoDB Local: truly concurrent pops never return the same message; after a random
 sequence of appends, streamed replies, pops and clears, the stream function applied by the real processor leaves
 each user's usage and the statistics equal to what a Scan recomputes, and nothing popped or cleared behind (no
 message, chunk or reserved id, no pending cut)."""

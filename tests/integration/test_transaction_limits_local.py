@@ -1,4 +1,4 @@
-"""Every multi-item write at its worst case on DynamoDB Local (issue 25): the most items and bytes its limits allow.
+"""Every multi-item write at its worst case on DynamoDB Local: the most items and bytes its limits allow.
 
 DynamoDB refuses a TransactWriteItems of more than 100 items or 4 MB with a ValidationException, which no code
 translates (a 500); moto does not enforce either limit as DynamoDB does. Each test below builds the worst case

@@ -1,4 +1,4 @@
-"""Per-user usage on DynamoDB Local (SPEC section 9, issue 13): a random sequence of writes over two users,
+"""Per-user usage on DynamoDB Local (SPEC section 9): a random sequence of writes over two users,
 the stream applied by the real processor (some batches delivered twice), then each user's usage equals what
 a Scan of the table recomputes, by provider and model, and the usages add up to the statistics.
 """

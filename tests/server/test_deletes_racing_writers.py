@@ -1,5 +1,5 @@
 """Deletes and an erasure while writers append and add memory records, over HTTP against `make serve` on DynamoDB
-Local (issue 18, defect 1): once the stream is quiet, a scan finds nothing of the deleted sessions or the erased
+Local (defect 1): once the stream is quiet, a scan finds nothing of the deleted sessions or the erased
 user but the erasure's own record.
 
 30 sessions, 3 writers each (appends and memory records, until the session answers 404): 10 sessions of one user

@@ -43,7 +43,7 @@ BATCH_DELETE = "/api/v1/sessions:batchDelete"
 """A POST that deletes (SPEC section 9: Google's custom-method style), answered 200."""
 POP = "/api/v1/sessions/{session_id}/messages:pop"
 CLEAR = "/api/v1/sessions/{session_id}/messages:clear"
-"""POSTs that delete messages (issue 20), answered 200, at most once per ``Idempotency-Key``."""
+"""POSTs that delete messages, answered 200, at most once per ``Idempotency-Key``."""
 
 
 def test_creates_answer_201_and_create_session_also_200(document: dict[str, Any]) -> None:
@@ -169,7 +169,7 @@ def test_handlers_agree_on_shared_components(document: dict[str, Any]) -> None:
                 assert merged[name] == schema, (route.code_dir.name, name)
 
 
-# -- what a client generator needs (issue 19) -----------------------------------------------------------
+# -- what a client generator needs -----------------------------------------------------------
 
 EXPECTED_OPERATION_IDS = {
     ("post", "/api/v1/sessions"): "create_session",
@@ -224,8 +224,10 @@ def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> N
     creates = {(m, p) for m, p, op in operations(document) if m == "post" and "201" in op["responses"]}
     assert headers["Idempotency-Key"] == creates | {("post", POP), ("post", CLEAR)}
     session = "/api/v1/sessions/{session_id}"
-    state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents (issue 21)
-    assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)}
+    state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents
+    appends = {("post", f"{session}/messages"), ("post", f"{session}/messages:batch")}  # conditional
+    appends |= {("patch", "/api/v1/users/{user_id}/state"), ("patch", "/api/v1/namespaces/{namespace}/state")}
+    assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)} | appends
     assert ("get", "/api/v1/sessions/{session_id}") in headers["ETag"]
     assert headers["Next-Token"] == {("get", "/api/v1/users/{user_id}/export")}
 

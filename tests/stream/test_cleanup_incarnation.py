@@ -1,4 +1,4 @@
-"""The clean-up of a deleted incarnation (issue 18, defect 1): the items created before the delete go, and so do
+"""The clean-up of a deleted incarnation (defect 1): the items created before the delete go, and so do
 those a request that committed before the tombstone wrote with a later time, but never a later incarnation's
 items; the hot item is read only when items above the delete's time are found."""
 

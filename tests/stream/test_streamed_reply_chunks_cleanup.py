@@ -1,5 +1,5 @@
 """The chunks of a streamed reply leave the table once the reply is finalized or deleted: the stream function
-deletes them when the reply's record shows it (issue 18, defect 3: no cut waits for them, so finalizing a reply
+deletes them when the reply's record shows it (defect 3: no cut waits for them, so finalizing a reply
 never waits for the stream function). A reply still streaming keeps its chunks.
 """
 

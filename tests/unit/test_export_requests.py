@@ -1,4 +1,4 @@
-"""An export reads at the least requests (issue 23): per page the user's counts and session keys, then one Query
+"""An export reads at the least requests: per page the user's counts and session keys, then one Query
 per session of its whole partition (its session items, messages and memory records together)."""
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ def test_a_client_chosen_id_makes_the_append_idempotent(store: SessionRepository
     assert store.get_session(sid, user).message_count == 1
     with pytest.raises(MessageConflict):
         store.append_messages(sid, user, [say("another body", message_id=chosen)])
-    # A batch naming an id stored with the same body skips that message and stores the rest (issue 20)
+    # A batch naming an id stored with the same body skips that message and stores the rest
     both = store.append_messages(sid, user, [say("new"), say("hello", message_id=chosen)])
     assert both.created is True and both[1] == first
     assert store.get_session(sid, user).message_count == 2

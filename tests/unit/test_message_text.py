@@ -1,4 +1,4 @@
-"""What the summarizer reads of a structured message (issue 20): its ``content``, else the text in its ``data``."""
+"""What the summarizer reads of a structured message: its ``content``, else the text in its ``data``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A message is found by its key, not by an index (issue 23): the server names a message with a time-ordered id
+"""A message is found by its key, not by an index: the server names a message with a time-ordered id
 from which its sort key follows, a client-chosen id's ``MID#`` item names it, and a message item stores nothing its
 keys or the session's hot item say, nor a field at its default. Messages stored before (with ``LSI1SK`` and every
 attribute, found through LSI1) are found, read, changed and deleted the same."""

@@ -186,7 +186,7 @@ def test_message_content_limit_counts_bytes_not_chars() -> None:
 
 def test_message_content_is_not_empty() -> None:
     assert error_types(MessageCreate, message(content="")) == ["string_too_short"]
-    # content may be left out only when data is given (issue 20): without data it is as empty as ""
+    # content may be left out only when data is given: without data it is as empty as ""
     assert error_types(MessageCreate, {"role": "user"}) == ["string_too_short"]
 
 

@@ -1,4 +1,4 @@
-"""A take-over's new session is new for message ids too (issue 18, defect 7): before the stream has cleaned up the
+"""A take-over's new session is new for message ids too (defect 7): before the stream has cleaned up the
 old incarnation, an append naming a ``message_id`` the old one used stores a new message (201), a repeat of it is
 the same message (200), another body under that id is a conflict (409), and reads by id find the new message.
 """
