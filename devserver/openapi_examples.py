@@ -55,10 +55,12 @@ REQUESTS: dict[str, Any] = {
         "sessions": [{"user_id": USER, "title": "Support chat"}, {"user_id": USER, "title": "Sales chat"}]
     },
     "pop_messages": {"count": 1},
-    "change_state": {"set": {"language": "pt", "step": 2}, "remove": ["draft"]},
-    "create_agent": {"state": {"role": "planner", "tools": ["search"]}},
-    "change_agent": {"set": {"step": 3}, "remove": []},
-    "update_agent_message": {"content": "[redacted]"},
+    "change_state": {"set": {"step": 2, "plan": None}, "remove": ["draft"]},
+    "create_agent": {"state": {"goal": "book a flight"}},
+    "change_agent": {"set": {"step": 1}},
+    "update_agent_message": {"content": "Lisbon, Portugal."},
+    "change_user_state": {"set": {"theme": "dark"}},
+    "change_namespace_state": {"set": {"default_model": MODEL}},
 }
 """Each operation's request body example, by ``operationId``."""
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/users/{user_id}/sessions: the user's sessions, most recent activity first."""
+"""GET /api/v1/users/{user_id}/sessions: the user's sessions (of one status, or of one namespace), most recent
+activity first."""
 
 from typing import Annotated
 
@@ -6,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_service import http
 from session_service.errors import Forbidden, InvalidCursor, Unauthorized
-from session_service.models import SessionList, SessionStatus
+from session_service.models import USER_ID_PATTERN, SessionList, SessionStatus
 from session_service.wiring import repository
 
 app = http.make_resolver()
@@ -24,6 +25,14 @@ def list_user_sessions(
     status: Annotated[
         SessionStatus | None, Query(description="Only the sessions in this status (served by the GSI2 index)")
     ] = None,
+    namespace: Annotated[
+        str | None,
+        Query(
+            pattern=USER_ID_PATTERN,
+            max_length=128,
+            description="Only the sessions created in this namespace (served by the GSI3 index; not with a status)",
+        ),
+    ] = None,
     page: http.PageQuery = 1,
     page_size: http.PageSizeQuery = 50,
     next_token: http.NextTokenQuery = None,
@@ -31,9 +40,12 @@ def list_user_sessions(
     owner = http.caller(app, user_id, ("path", "user_id"))
     if active_only and status not in (None, SessionStatus.ACTIVE):
         raise http.invalid_query("status", "active_only=true asks for active sessions only")
+    if namespace is not None and (active_only or status is not None):
+        raise http.invalid_query("namespace", "a namespace's listing is of every status")
     return repository().list_user_sessions(
         owner,
         status=SessionStatus.ACTIVE if active_only else status,
+        namespace=namespace,
         page=page,
         page_size=page_size,
         next_token=next_token,

@@ -19,7 +19,7 @@ from session_service.settings import Settings
 
 USER = "edge_secret_user"
 KEY = "a-cursor-key-from-secrets-manager-0123456789"
-LISTINGS = {"ListUserSessionsFunction", "ListMessagesFunction", "ListMemoriesFunction"}
+LISTINGS = {"ListUserSessionsFunction", "ListNamespaceSessionsFunction", "ListMessagesFunction", "ListMemoriesFunction"}
 OFFSET_LISTINGS = {"ListAgentMessagesFunction"}
 """Listings that page by a position (``offset``, ``next_offset``), not by a signed cursor."""
 CURSOR_READERS = LISTINGS | {"ExportUserFunction"}

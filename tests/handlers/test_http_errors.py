@@ -29,6 +29,7 @@ STATUSES = {
     "MessageNotFound": 404,
     "AgentNotFound": 404,
     "AgentExists": 409,
+    "NoNamespace": 409,
     "SessionIdTaken": 409,
     "InvalidStatusTransition": 409,
     "SessionNotActive": 409,

@@ -168,6 +168,19 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(
     call("PATCH", f"{session}/agents/planner", 200, {"set": {"step": 1}}, user_id=user)
     turn = {"role": "assistant", "content": "t", "agent_id": "planner", "state": {"set": {"step": 2}}}
     call("POST", f"{session}/messages", 201, turn, user_id=user)  # the agent's count and state in the append
+    # Namespaces, user and namespace state, in an append's transaction too.
+    ns_sid = call("POST", "/api/v1/sessions", 201, {"user_id": user, "namespace": "policy-ns"})["session_id"]
+    call("GET", f"/api/v1/users/{user}/sessions", 200, namespace="policy-ns")
+    call("GET", "/api/v1/namespaces/policy-ns/sessions", 200)
+    call("PATCH", f"/api/v1/users/{user}/state", 200, {"set": {"u": 1}}, namespace="policy-ns")
+    call("GET", f"/api/v1/users/{user}/state", 200, namespace="policy-ns")
+    call("PATCH", "/api/v1/namespaces/policy-ns/state", 200, {"set": {"n": 1}})
+    call("GET", "/api/v1/namespaces/policy-ns/state", 200)
+    shared = {"role": "user", "content": "s", "user_state": {"set": {"u": 2}}, "namespace_state": {"set": {"n": 2}}}
+    call("POST", f"/api/v1/sessions/{ns_sid}/messages", 201, shared, user_id=user)
+    shared_batch = {"messages": [{"role": "user", "content": "b"}], "user_state": {"set": {"u": 3}}}
+    call("POST", f"/api/v1/sessions/{ns_sid}/messages:batch", 201, shared_batch, user_id=user)
+    call("GET", f"/api/v1/sessions/{ns_sid}/state/merged", 200, user_id=user)
     call("GET", f"{session}/agents/planner/messages", 200, user_id=user, offset=0)
     call("GET", f"{session}/agents/planner/messages/0", 200, user_id=user)
     call("PATCH", f"{session}/agents/planner/messages/0", 200, {"content": "redacted"}, user_id=user)

@@ -225,7 +225,9 @@ def test_headers_are_declared_as_http_writes_them(document: dict[str, Any]) -> N
     assert headers["Idempotency-Key"] == creates | {("post", POP), ("post", CLEAR)}
     session = "/api/v1/sessions/{session_id}"
     state, agent = f"{session}/state", f"{session}/agents/{{agent_id}}"  # state documents
-    assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)}
+    appends = {("post", f"{session}/messages"), ("post", f"{session}/messages:batch")}  # conditional
+    appends |= {("patch", "/api/v1/users/{user_id}/state"), ("patch", "/api/v1/namespaces/{namespace}/state")}
+    assert headers["If-Match"] == {("put", session), ("delete", session), ("patch", state), ("patch", agent)} | appends
     assert ("get", "/api/v1/sessions/{session_id}") in headers["ETag"]
     assert headers["Next-Token"] == {("get", "/api/v1/users/{user_id}/export")}
 

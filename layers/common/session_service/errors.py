@@ -56,6 +56,12 @@ class InvalidStatusTransition(SessionServiceError):
         super().__init__(f"Cannot change session status from '{current}' to '{requested}'")
 
 
+class NoNamespace(SessionServiceError):
+    """A change of a namespace's state named a session in no namespace."""
+
+    detail = "The session is in no namespace: it has no namespace state"
+
+
 class SessionNotActive(SessionServiceError):
     """Messages and memory records are accepted only by an ``active`` session."""
 

@@ -101,3 +101,18 @@ def require_admin(event: dict[str, Any], *, authorizer_enabled: bool, admin_grou
         return
     if admin_group not in claimed_groups(claims):
         raise Forbidden("Admin group required")
+
+
+def require_trusted(event: dict[str, Any], *, authorizer_enabled: bool, trusted_groups: Collection[str]) -> None:
+    """Allow a read across users (a namespace's sessions) only to a trusted backend (a member of one of
+    ``trusted_groups``, the ``cognito:groups`` claim) when the authorizer is on.
+
+    Raises :class:`Unauthorized` or :class:`Forbidden`. Without an authorizer (local, dev) anyone may read.
+    """
+    claims = authorizer_claims(event)
+    if claims is None:
+        if authorizer_enabled:
+            raise Unauthorized()
+        return
+    if claimed_groups(claims).isdisjoint(trusted_groups):
+        raise Forbidden("A trusted group is required")

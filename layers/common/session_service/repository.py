@@ -26,6 +26,7 @@ from session_service.models import (
     MessageList,
     MessageOrder,
     MessageUpdate,
+    NamespaceSessionList,
     Session,
     SessionCreate,
     SessionList,
@@ -35,7 +36,15 @@ from session_service.models import (
     Stats,
     Usage,
 )
-from session_service.models.state import AgentCreate, AgentMessageList, StateChange, StateDocument
+from session_service.models.state import (
+    AgentCreate,
+    AgentMessageList,
+    AppendState,
+    MergedState,
+    SharedStateDocument,
+    StateChange,
+    StateDocument,
+)
 from session_service.operations import (
     Store,
     appends,
@@ -50,9 +59,9 @@ from session_service.operations import (
     users,
     utcnow,
 )
-from session_service.operations.appends import Appended
+from session_service.operations.appends import Appended, SharedChanges
 
-__all__ = ["Appended", "SessionRepository"]
+__all__ = ["Appended", "SessionRepository", "SharedChanges"]
 
 
 class SessionRepository:
@@ -123,22 +132,45 @@ class SessionRepository:
         user_id: str,
         *,
         status: SessionStatus | None = None,
+        namespace: str | None = None,
         page: int = 1,
         page_size: int = 50,
         next_token: str | None = None,
     ) -> SessionList:
         """:func:`session_service.operations.sessions.list_user_sessions`."""
         return sessions.list_user_sessions(
-            self._store, user_id, status=status, page=page, page_size=page_size, next_token=next_token
+            self._store,
+            user_id,
+            status=status,
+            namespace=namespace,
+            page=page,
+            page_size=page_size,
+            next_token=next_token,
         )
+
+    def list_namespace_sessions(
+        self, namespace: str, *, page_size: int = 50, next_token: str | None = None
+    ) -> NamespaceSessionList:
+        """:func:`session_service.operations.sessions.list_namespace_sessions`."""
+        return sessions.list_namespace_sessions(self._store, namespace, page_size=page_size, next_token=next_token)
 
     # -- messages: operations.appends, operations.messages, operations.chunks-------------------------------------------
 
     def append_messages(
-        self, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
+        self,
+        session_id: str,
+        caller: str,
+        requests: Sequence[MessageCreate],
+        guard: WriteGuard | None = None,
+        *,
+        if_match: int | None = None,
+        state: AppendState | None = None,
+        shared: SharedChanges | None = None,
     ) -> Appended:
         """:func:`session_service.operations.appends.append_messages`."""
-        return appends.append_messages(self._store, session_id, caller, requests, guard)
+        return appends.append_messages(
+            self._store, session_id, caller, requests, guard, if_match=if_match, state=state, shared=shared
+        )
 
     def get_message(self, session_id: str, caller: str, message_id: str) -> Message:
         """:func:`session_service.operations.messages.get_message`."""
@@ -214,6 +246,20 @@ class SessionRepository:
     def get_state(self, session_id: str, caller: str, agent_id: str | None = None) -> StateDocument:
         """:func:`session_service.operations.state.get_state`."""
         return state.get_state(self._store, session_id, caller, agent_id)
+
+    def get_shared_state(self, user_id: str | None, namespace: str | None) -> SharedStateDocument:
+        """:func:`session_service.operations.state.get_shared_state`."""
+        return state.get_shared_state(self._store, user_id, namespace)
+
+    def change_shared_state(
+        self, user_id: str | None, namespace: str | None, change: StateChange, *, if_match: int | None = None
+    ) -> SharedStateDocument:
+        """:func:`session_service.operations.state.change_shared_state`."""
+        return state.change_shared_state(self._store, user_id, namespace, change, if_match=if_match)
+
+    def get_merged_state(self, session_id: str, caller: str) -> MergedState:
+        """:func:`session_service.operations.state.get_merged_state`."""
+        return state.get_merged_state(self._store, session_id, caller)
 
     def change_state(
         self,

@@ -23,6 +23,7 @@ from session_service.data.dynamo import Table, serialize, transact_write
 from session_service.data.items import DELETED_STATUS, ERASED_BY
 from session_service.data.keys import (
     GSI_ACTIVITY,
+    GSI_NAMESPACE,
     GSI_STATUS,
     data_key,
     iso,
@@ -361,7 +362,7 @@ def tombstone_update(now: datetime) -> tuple[str, dict[str, Any]]:
     every earlier one)."""
     expression = (
         "SET #status = :deleted, expires_at = :epoch, updated_at = :now, cuts = :no_cuts, version = version + :one"
-        f" REMOVE {GSI_ACTIVITY}PK, {GSI_STATUS}PK"
+        f" REMOVE {GSI_ACTIVITY}PK, {GSI_STATUS}PK, {GSI_NAMESPACE}PK"
     )
     values = {":deleted": DELETED_STATUS, ":epoch": int(now.timestamp()), ":now": iso(now), ":no_cuts": {}, ":one": 1}
     return expression, values

@@ -19,6 +19,7 @@ from session_service.data.keys import (
     ERASURE_PREFIX,
     ERASURE_SK,
     GSI_ACTIVITY,
+    GSI_NAMESPACE,
     GSI_STATUS,
     LSI_MESSAGE_ID,
     MESSAGE_ID_PREFIX,
@@ -31,6 +32,7 @@ from session_service.data.keys import (
     memory_prefix,
     message_id_of,
     message_sk,
+    namespace_pk,
     parse_iso,
     position_of,
     session_id_of,
@@ -136,6 +138,8 @@ def new_session_items(
         f"{GSI_ACTIVITY}PK": user_pk(caller),
         f"{GSI_STATUS}PK": user_pk(caller),
     }
+    if request.namespace is not None:  # fixed at creation: only GSI3's sort key moves afterwards
+        hot.update({"namespace": request.namespace, f"{GSI_NAMESPACE}PK": namespace_pk(request.namespace)})
     hot.update(index_keys(hot))
     data = {
         "PK": session_pk(session_id),
@@ -193,6 +197,7 @@ def session_from_items(hot: dict[str, Any], data: dict[str, Any] | None, summary
         expires_at=datetime.fromtimestamp(int(hot["expires_at"]), UTC),
         version=int(hot.get("version", 1)),
         memory_count=int(hot.get("memory_count", 0)),
+        namespace=hot.get("namespace"),
     )
 
 
@@ -211,6 +216,7 @@ def list_item_from_item(hot: dict[str, Any]) -> SessionListItem:
         updated_at=parse_iso(hot["updated_at"]),
         last_activity=parse_iso(hot["last_activity"]),
         expires_at=datetime.fromtimestamp(int(hot["expires_at"]), UTC),
+        namespace=hot.get("namespace"),
     )
 
 

@@ -15,7 +15,7 @@ does not grow with what the session holds.
 =====================  ==============================  ======================================  ==================
 entity                 PK                              SK                                      GSIs
 =====================  ==============================  ======================================  ==================
-session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2
+session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2, [GSI3]
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
 message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1: before, agents'
@@ -27,6 +27,8 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
+user state             ``USER#<user_id>``              ``USTATE#<namespace or empty>``         -
+namespace state        ``NS#<namespace>``              ``STATE``                               -
 service statistics     ``STATS``, ``STATS#<1..N-1>``   ``GLOBAL``                              -
 stream applied mark    ``STREAM#SESSION#<id>``         ``APPLIED``                             -
 erasure's progress     ``ERASURE#<user_id>``           ``PROGRESS``                            -
@@ -37,8 +39,11 @@ keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operatio
 
 Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
 <last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
-the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). Appends do not move
-them: the stream function moves both sort keys to the session's ``last_activity`` (:func:`index_keys`) once
+the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). GSI3 is sparse (keys only):
+a session created in a namespace carries ``GSI3PK = NS#<namespace>`` (fixed) and ``GSI3SK =
+<user_id>#<last_activity>``: a user's sessions of a namespace are ``begins_with(GSI3SK, "<user_id>#")``, every
+user's the partition. Appends do not move
+them: the stream function moves the sort keys to the session's ``last_activity`` (:func:`index_keys`) once
 it is :data:`INDEX_GRAIN_SECONDS` past them, so an append writes no index and a busy session moves its keys
 once a minute, not once per append. A listing reads its rows (hot items) and the user's counts with one
 BatchGetItem and orders the page's rows by their exact ``last_activity``: exact within a page, to the minute
@@ -118,6 +123,10 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
+list a user's sessions of a namespace  Query GSI3 ``begins_with(GSI3SK, <user_id>#)`` (keys only) +
+                                       BatchGetItem rows and counts
+list a namespace's sessions (trusted)  Query GSI3 ``GSI3PK = NS#<namespace>`` (keys only) + BatchGetItem
+                                       rows and their owners' counts
 append messages                        [BatchGetItem hot + counts + the client-chosen ids' MID# and derived
                                        keys, Query LSI1 per id not time-ordered alongside] + TransactWriteItems:
                                        Put messages [+ Put MID#] + Update hot (ADD); a batch too big for one:
@@ -147,6 +156,15 @@ state document: change                 TransactWriteItems: ConditionCheck hot (o
                                        If-Match]; an agent's: exists, or not for a create); then GetItem
                                        it (the answer)
 append with a state change             the append's TransactWriteItems + that Update of the document
+                                       (a batch's ``state``: the session's document)
+conditional append (If-Match)          the append's TransactWriteItems, its Update hot also conditioned on
+                                       ``version = If-Match`` (one transaction only)
+user / namespace state: read, change   GetItem (consistent) / TransactWriteItems: Update the document
+                                       (SET / REMOVE its keys, ADD version; [version = If-Match]) + GetItem
+session state merged (every scope)     BatchGetItem hot + counts + the session's document, then
+                                       BatchGetItem the user's and the namespace's documents
+append with user / namespace state     GetItem hot (its namespace) + the append's TransactWriteItems
+                                       + Update each document (Update hot also on ``created_at``)
 append messages of agents              BatchGetItem the agents' items (their counts) + the append's
                                        TransactWriteItems + Update each agent's item (ADD message_count,
                                        on the count read; with its state change, if any)
@@ -166,7 +184,8 @@ erasure's progress                     GetItem ``ERASURE#<user_id>``
 a write with ``Idempotency-Key``       + Put the write guard in the write's own transaction, + Powertools'
                                        record writes (a conditional put before, an update after)
 statistics                             BatchGetItem the N ``STATS`` shards (summed)
-usage of a user                        Query ``USER#<user_id>`` (usage, per-model usage, counts)
+usage of a user                        Query ``USER#<user_id>``, ``SK < USTATE#`` (usage, per-model usage,
+                                       counts; not the user's state documents)
 stream: counts, marks                  BatchGetItem marks, erasures + TransactWriteItems (ADD one STATS
                                        shard, COUNTS, USAGE, MODEL#; SET marks)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
@@ -249,6 +268,8 @@ GSI_ACTIVITY = "GSI1"
 """A user's sessions by recent activity (keys only)."""
 GSI_STATUS = "GSI2"
 """A user's sessions of one status by recent activity (keys only)."""
+GSI_NAMESPACE = "GSI3"
+"""The sessions of a namespace (sparse: only sessions created in one), by user then recent activity (keys only)."""
 INDEX_GRAIN_SECONDS = 60
 """The stream function moves a session's GSI sort keys once its activity is this far past them: the indexes
 order sessions by activity to the minute, and a listing page orders its rows by their exact
@@ -331,6 +352,35 @@ def position_of(lsi_sort_key: str) -> int | None:
 def user_pk(user_id: str) -> str:
     """Partition key of a user's counts and the GSI1/GSI2 partition of the user's sessions."""
     return f"USER#{user_id}"
+
+
+def namespace_pk(namespace: str) -> str:
+    """GSI3 partition of a namespace's sessions (every user's)."""
+    return f"NS#{namespace}"
+
+
+def namespace_user_prefix(user_id: str) -> str:
+    """GSI3 sort-key prefix of one user's sessions in a namespace (a user id holds no ``#``, so no other user's
+    key starts with it)."""
+    return f"{user_id}#"
+
+
+USER_STATE_PREFIX = "USTATE#"
+"""Sort-key prefix of a user's state document of a namespace, in the user's partition: it sorts after every other
+item there (``COUNTS``, ``MODEL#``, ``USAGE``), so the usage Query stops before it (``SK <`` the prefix)."""
+NAMESPACE_STATE_SK = "STATE"
+"""Sort key of a namespace's state document (partition ``NS#<namespace>``)."""
+
+
+def user_state_key(user_id: str, namespace: str | None) -> dict[str, Any]:
+    """Primary key of the user's state document in ``namespace`` (``None``: the sessions of no namespace; a
+    namespace is never empty, so ``USTATE#`` alone names none)."""
+    return key(user_pk(user_id), f"{USER_STATE_PREFIX}{namespace or ''}")
+
+
+def namespace_state_key(namespace: str) -> dict[str, Any]:
+    """Primary key of a namespace's state document (shared by every user of the namespace)."""
+    return key(namespace_pk(namespace), NAMESPACE_STATE_SK)
 
 
 def user_counts_key(user_id: str) -> dict[str, Any]:
@@ -480,9 +530,13 @@ def message_id_key(session_id: str, message_id: str) -> dict[str, Any]:
 
 
 def index_keys(item: dict[str, Any]) -> dict[str, str]:
-    """The GSI sort keys a hot item should have: its ``last_activity``, and ``<status>#<last_activity>``."""
+    """The GSI sort keys a hot item should have: its ``last_activity``, ``<status>#<last_activity>``, and, for a
+    session in a namespace, ``<user_id>#<last_activity>``."""
     activity = str(item["last_activity"])
-    return {f"{GSI_ACTIVITY}SK": activity, f"{GSI_STATUS}SK": f"{item['status']}#{activity}"}
+    wanted = {f"{GSI_ACTIVITY}SK": activity, f"{GSI_STATUS}SK": f"{item['status']}#{activity}"}
+    if item.get("namespace"):
+        wanted[f"{GSI_NAMESPACE}SK"] = f"{namespace_user_prefix(str(item['user_id']))}{activity}"
+    return wanted
 
 
 def index_lags(item: dict[str, Any]) -> bool:

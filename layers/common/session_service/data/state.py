@@ -22,7 +22,7 @@ from session_service.data.dynamo import TransactionCanceled, serialize
 from session_service.data.keys import AGENT_STATE_PREFIX, iso, parse_iso, session_key, state_key
 from session_service.errors import AgentExists, AgentNotFound, PreconditionFailed, SessionNotActive, SessionNotFound
 from session_service.models import SessionStatus, dump_json
-from session_service.models.state import StateDocument
+from session_service.models.state import SharedStateDocument, StateDocument
 
 STATE_ENTITY = "state"
 """``entity`` of a state document's item (the stream function reads it as ``other``)."""
@@ -43,6 +43,25 @@ def state_from_item(session_id: str, agent_id: str | None, item: dict[str, Any] 
         state=state,
         version=int(item.get("version", 0)),
         message_count=int(item.get(MESSAGE_COUNT, 0)) if agent_id is not None else None,
+        created_at=parse_iso(str(item["created_at"])),
+        updated_at=parse_iso(str(item["updated_at"])),
+    )
+
+
+def shared_state_from_item(
+    scope: str, namespace: str | None, user_id: str | None, item: dict[str, Any] | None
+) -> SharedStateDocument:
+    """A user's (``scope`` ``"user"``) or a namespace's (``"namespace"``) document an item holds (``None``: never
+    written, version 0)."""
+    if item is None:
+        return SharedStateDocument(scope=scope, namespace=namespace, user_id=user_id, version=0)
+    state = {name[len(KEY_PREFIX) :]: json.loads(value) for name, value in item.items() if name.startswith(KEY_PREFIX)}
+    return SharedStateDocument(
+        scope=scope,
+        namespace=namespace,
+        user_id=user_id,
+        state=state,
+        version=int(item.get("version", 0)),
         created_at=parse_iso(str(item["created_at"])),
         updated_at=parse_iso(str(item["updated_at"])),
     )
@@ -105,6 +124,8 @@ class StateUpdate:
     count_from: int = 0
     count_added: int = 0
     changes: bool = True
+    item_key: dict[str, Any] | None = None
+    """Another document's key (DynamoDB JSON): a user's or a namespace's (``session_id`` and ``agent_id`` unused)."""
 
     def render(self, table: str) -> dict[str, Any]:
         names: dict[str, str] = {"#entity": "entity"}
@@ -149,7 +170,7 @@ class StateUpdate:
             values[":expected"] = self.if_version
         update: dict[str, Any] = {
             "TableName": table,
-            "Key": state_key(self.session_id, self.agent_id),
+            "Key": self.item_key or state_key(self.session_id, self.agent_id),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": serialize(values),

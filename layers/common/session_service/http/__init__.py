@@ -18,6 +18,7 @@ This module re-exports what handlers use as ``http.X`` (and the table, :func:`er
 from __future__ import annotations
 
 from session_service.http.answers import (
+    APPEND_ETAG,
     BODY_ERRORS,
     CALLER_ERRORS,
     ERROR_ANSWERS,
@@ -43,6 +44,8 @@ from session_service.http.params import (
     IfMatch,
     LimitQuery,
     MessageIdPath,
+    NamespacePath,
+    NamespaceQuery,
     NextTokenQuery,
     OffsetQuery,
     PageQuery,
@@ -56,6 +59,7 @@ from session_service.http.params import (
     invalid_body,
     invalid_query,
     parse_if_match,
+    require_trusted_caller,
     user_caller,
 )
 from session_service.http.resolver import make_resolver
@@ -69,6 +73,7 @@ from session_service.http.responses import (
 )
 
 __all__ = [
+    "APPEND_ETAG",
     "BODY_ERRORS",
     "CALLER_ERRORS",
     "ERROR_ANSWERS",
@@ -89,6 +94,8 @@ __all__ = [
     "IfMatch",
     "LimitQuery",
     "MessageIdPath",
+    "NamespacePath",
+    "NamespaceQuery",
     "NextTokenQuery",
     "OffsetQuery",
     "PageQuery",
@@ -109,6 +116,7 @@ __all__ = [
     "make_resolver",
     "ndjson_response",
     "parse_if_match",
+    "require_trusted_caller",
     "responses_for",
     "session_response",
     "state_response",

@@ -106,6 +106,7 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     errors.SessionIdTaken: ErrorAnswer(HTTPStatus.CONFLICT, "The `session_id` is another user's, or being expired"),
     errors.InvalidStatusTransition: ErrorAnswer(HTTPStatus.CONFLICT, "That status cannot follow the current one"),
     errors.SessionNotActive: ErrorAnswer(HTTPStatus.CONFLICT, "The session is not active"),
+    errors.NoNamespace: ErrorAnswer(HTTPStatus.CONFLICT, "The session is in no namespace: it has no namespace state"),
     errors.MessageNotFound: ErrorAnswer(
         HTTPStatus.NOT_FOUND, "Message not found: missing, deleted, or in another user's or an expired session"
     ),
@@ -252,6 +253,13 @@ EXPORT: Mapping[int, OpenAPIResponse] = {
 """The export's success: NDJSON lines, the cursor in a header (SPEC section 9)."""
 CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"description": "Created"}}
 """A create's success (:func:`~session_service.http.responses.create_once`)."""
+APPEND_ETAG: dict[str, OpenAPIResponseHeader] = {
+    "ETag": {
+        "description": "The session's version after an append with `If-Match` (absent without it)",
+        "schema": {"type": "string"},
+    }
+}
+"""The header of an append's success: the new ETag, when the append named the version it read."""
 SESSION_CREATED: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {
         "description": "The caller's session of that `session_id` already existed: unchanged",

@@ -14,7 +14,7 @@ from session_service import errors
 from session_service.data.keys import MAX_POSITION
 from session_service.errors import AgentNotFound, MessageNotFound, SessionNotFound
 from session_service.idempotency import MAX_KEY_CHARS
-from session_service.identity import Caller, resolve_caller
+from session_service.identity import Caller, require_trusted, resolve_caller
 from session_service.models import (
     ITEM_ID_PATTERN,
     MAX_EXPORT_LINES,
@@ -85,6 +85,11 @@ IdempotencyKey = Annotated[
         description="Makes a retried create safe: the same key and body return the first response",
     ),
 ]
+NamespaceQuery = Annotated[
+    str | None,
+    Query(pattern=USER_ID_PATTERN, max_length=128, description="The namespace; none: the sessions of no namespace"),
+]
+NamespacePath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="The namespace")]
 IfMatch = Annotated[
     str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
 ]
@@ -132,6 +137,15 @@ def _log_acting(app: APIGatewayRestResolver, identity: Caller) -> None:
     app.context[_ACTING] = identity  # Powertools clears the context after each request
     logger.append_keys(acting_caller=identity.acting, acting_for=identity.user_id)  # cleared at the next invocation
     logger.info("A trusted caller acts for a user")
+
+
+def require_trusted_caller(app: APIGatewayRestResolver) -> None:
+    """Allow the current request only to a trusted backend (a member of ``TRUSTED_GROUPS``) when the authorizer is
+    on (:func:`session_service.identity.require_trusted`): what changes a namespace's shared state."""
+    config = settings()
+    require_trusted(
+        app.current_event.raw_event, authorizer_enabled=config.authorizer_enabled, trusted_groups=config.trusted_groups
+    )
 
 
 def user_caller(app: APIGatewayRestResolver, path_user: str, query_user: str | None) -> str:

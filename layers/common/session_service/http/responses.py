@@ -17,20 +17,20 @@ from session_service.data.guard import WriteGuard, guard_for
 from session_service.http.answers import ERROR_ANSWERS, NDJSON_MEDIA_TYPE, NEXT_TOKEN_HEADER
 from session_service.idempotency import run_once
 from session_service.models import HealthDetailed, Session
-from session_service.models.state import StateDocument
+from session_service.models.state import SharedStateDocument, StateDocument
 from session_service.observability import log_request, logger, metric_dimensions, publish_metrics
 
 _JSON = content_types.APPLICATION_JSON
 
 
-def etag(session: Session | StateDocument) -> str:
+def etag(session: Session | StateDocument | SharedStateDocument) -> str:
     """The strong ETag of a session or a state document: its version, quoted (RFC 9110)."""
     return f'"{session.version}"'
 
 
 def _headers_of(body: BaseModel) -> dict[str, str]:
     # a session and a state document always travel with their ETag
-    return {"ETag": etag(body)} if isinstance(body, Session | StateDocument) else {}
+    return {"ETag": etag(body)} if isinstance(body, Session | StateDocument | SharedStateDocument) else {}
 
 
 def session_response(session: Session) -> Response[Session]:
@@ -38,7 +38,7 @@ def session_response(session: Session) -> Response[Session]:
     return Response(status_code=HTTPStatus.OK, content_type=_JSON, body=session, headers=_headers_of(session))
 
 
-def state_response(document: StateDocument, status: HTTPStatus = HTTPStatus.OK) -> Response[StateDocument]:
+def state_response(document: StateDocument | SharedStateDocument, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
     """``status`` (200) with a state document and its ``ETag``."""
     return Response(status_code=status, content_type=_JSON, body=document, headers=_headers_of(document))
 
@@ -66,7 +66,7 @@ def create_once(
     caller: str,
     key: str | None,
     request: BaseModel | None,
-    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool]],
+    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None]],
 ) -> Response[Any]:
     """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
@@ -74,9 +74,10 @@ def create_once(
     record belongs to, ``request`` the body a retry must repeat (``None``: a route without a body). ``write``
     performs the write, given the :class:`~session_service.data.guard.WriteGuard` that keeps a retry of an
     applied write from writing again (``None`` without a key), and returns what it created (201), or
-    ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false); a
-    session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the first answer
-    without writing.
+    ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false), or
+    ``(model, created, version)`` where the session's version after the write is known (an append's: its
+    ``ETag``); a session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the
+    first answer without writing.
     Raises what :func:`~session_service.idempotency.run_once` raises.
     """
 
@@ -85,9 +86,10 @@ def create_once(
 
     def execute() -> dict[str, Any]:
         result = write(guard)
-        body, created = result if isinstance(result, tuple) else (result, True)
+        body, created, version = _written(result)
         status = HTTPStatus.CREATED if created else HTTPStatus.OK
-        return {"status": status.value, "body": body.model_dump(mode="json"), "headers": _headers_of(body)}
+        headers = _headers_of(body) or ({"ETag": f'"{version}"'} if version is not None else {})
+        return {"status": status.value, "body": body.model_dump(mode="json"), "headers": headers}
 
     answer = run_once(
         operation=operation,
@@ -100,6 +102,17 @@ def create_once(
     return Response(
         status_code=answer["status"], content_type=_JSON, body=answer["body"], headers=answer["headers"] or None
     )
+
+
+def _written(
+    result: BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None],
+) -> tuple[BaseModel, bool, int | None]:
+    """A ``write``'s result of :func:`create_once` as ``(model, created, version)``."""
+    if not isinstance(result, tuple):
+        return result, True, None
+    if len(result) == 2:
+        return result[0], result[1], None
+    return result[0], result[1], result[2]
 
 
 def entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -27,6 +27,7 @@ from session_service.models.types import (
     MessageType,
     ModelField,
     MoneyInput,
+    Namespace,
     SessionId,
     SessionStatus,
     Title,
@@ -52,6 +53,9 @@ class SessionCreate(_Request):
     conversation_data: JsonObject = Field(default_factory=dict)
     session_id: SessionId | None = None
     ttl_seconds: TtlSeconds | None = Field(default=None, description="Defaults to SESSION_TTL_SECONDS (30 days)")
+    namespace: Namespace | None = Field(
+        default=None, description="The session's namespace (an app, a project), fixed at creation; none by default"
+    )
 
 
 class SessionUpdate(_Request):
@@ -95,6 +99,15 @@ class MessageCreate(_Request):
         default=None,
         description="A change of the state document of the message's agent (of the session's without one), stored"
         " in the append's transaction",
+    )
+    user_state: AppendState | None = Field(
+        default=None,
+        description="A change of the caller's state document of the session's namespace, in the append's transaction",
+    )
+    namespace_state: AppendState | None = Field(
+        default=None,
+        description="A change of the session's namespace's state document (a trusted caller), in the append's"
+        " transaction",
     )
 
     # ``status`` is declared first, so these validators see it (pydantic validates fields in order).
@@ -169,6 +182,17 @@ class MessageBatchCreate(_Request):
     """POST .../messages:batch body: 1 to 98 messages stored all or nothing, in the order given."""
 
     messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=MAX_BATCH_MESSAGES)]
+    state: AppendState | None = Field(
+        default=None,
+        description="A change of the session's state document, stored in the batch's transaction (the batch must"
+        " then fit one transaction)",
+    )
+    user_state: AppendState | None = Field(
+        default=None, description="A change of the caller's state document of the session's namespace"
+    )
+    namespace_state: AppendState | None = Field(
+        default=None, description="A change of the session's namespace's state document (a trusted caller)"
+    )
 
     @field_validator("messages")
     @classmethod
@@ -178,8 +202,8 @@ class MessageBatchCreate(_Request):
             raise ValueError("two messages of the batch have the same message_id")
         if len({m.agent_id for m in messages if m.agent_id is not None}) > MAX_BATCH_AGENTS:
             raise ValueError(f"a batch names at most {MAX_BATCH_AGENTS} agents")
-        if any(m.state is not None for m in messages):
-            raise ValueError("a state change goes with a single append (POST .../messages), not a batch")
+        if any(m.state is not None or m.user_state is not None or m.namespace_state is not None for m in messages):
+            raise ValueError("a batch's state changes are the batch's `state`, `user_state`, `namespace_state`")
         return messages
 
 

@@ -48,6 +48,7 @@ class Session(_Response):
     updated_at: datetime
     last_activity: datetime
     expires_at: datetime
+    namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
     version: Annotated[int, Field(exclude=True)] = 1
     memory_count: Annotated[int, Field(exclude=True)] = 0
 
@@ -75,6 +76,16 @@ class SessionListItem(_Response):
     updated_at: datetime
     last_activity: datetime
     expires_at: datetime
+    namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
+
+
+class NamespaceSessionList(_Response):
+    """A page of every user's sessions in a namespace (a trusted caller's listing), by user, each user's least
+    recent activity first."""
+
+    namespace: str
+    sessions: list[SessionListItem]
+    next_token: str | None = Field(default=None, description="The next page's cursor; null on the last page")
 
 
 class SessionList(_Response):

@@ -113,6 +113,35 @@ class StateDocument(BaseModel):
     updated_at: datetime | None = None
 
 
+class SharedStateDocument(BaseModel):
+    """A user's state document of a namespace (``scope`` ``user``) or a namespace's (``namespace``), shared by the
+    sessions of that user in that namespace, or of every user of the namespace (with its ``ETag``: its
+    version)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    scope: str = Field(description="`user` or `namespace`")
+    namespace: str | None = Field(default=None, description="The namespace; null: the sessions of none")
+    user_id: str | None = Field(default=None, description="The user (a user's document); null for a namespace's")
+    state: dict[str, Any] = Field(default_factory=dict)
+    version: int = Field(description="Changes so far; 0 for a document never changed")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class MergedState(BaseModel):
+    """A session's state document with its user's and its namespace's (a framework's session read with
+    every scope of its state in one request)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    session: StateDocument
+    user: SharedStateDocument
+    namespace: SharedStateDocument | None = Field(
+        default=None, description="The namespace's document; null for a session in no namespace"
+    )
+
+
 class AgentMessageList(BaseModel):
     """A page of an agent's messages, in order of position."""
 

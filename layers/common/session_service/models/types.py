@@ -164,6 +164,16 @@ MAX_EXPORT_LINES = 10_000
 """Lines of one page of a user's export (SPEC section 9: default 1,000, at most 10,000)."""
 
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128, examples=["test_user_123"])]
+Namespace = Annotated[
+    str,
+    Field(
+        pattern=USER_ID_PATTERN,
+        min_length=1,
+        max_length=128,
+        description="A namespace (an app, a project): letters, digits, _ . @ : -; at most 128",
+        examples=["travel-app"],
+    ),
+]
 SessionId = Annotated[
     str,
     Field(

@@ -14,6 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,12 +25,14 @@ from session_service.data.actions import Action, Put, PutNew, SessionActivity, t
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
-from session_service.data.keys import LSI_MESSAGE_ID, key, parse_iso
+from session_service.data.keys import LSI_MESSAGE_ID, key, namespace_state_key, parse_iso, user_state_key
 from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
+    NoNamespace,
     PayloadTooLarge,
+    PreconditionFailed,
     ServiceUnavailable,
     SessionNotActive,
     SessionNotFound,
@@ -40,20 +43,41 @@ from session_service.models import (
     MessageCreate,
     SessionStatus,
 )
+from session_service.models.state import AppendState
 from session_service.operations import Store
+
+
+@dataclass(frozen=True)
+class SharedChanges:
+    """An append's changes of the state shared beyond its session: the caller's document of the
+    session's namespace (``user``) and the namespace's (``namespace``)."""
+
+    user: AppendState | None = None
+    namespace: AppendState | None = None
+
+    def __bool__(self) -> bool:
+        return self.user is not None or self.namespace is not None
 
 
 class Appended(list[Message]):
     """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
     append with the client's ``message_id``s: 200 instead of 201); ``stored_before`` names the ids of a batch
-    that a batch storing the rest skipped (stored before with the same body)."""
+    that a batch storing the rest skipped (stored before with the same body); ``version`` is the session's version
+    (its ETag) after the append when it is known (a conditional append's: the one it named plus one; an append
+    finding its messages stored: the one read), else ``None``."""
 
     def __init__(
-        self, messages: Iterable[Message], *, created: bool, stored_before: frozenset[str] = frozenset()
+        self,
+        messages: Iterable[Message],
+        *,
+        created: bool,
+        stored_before: frozenset[str] = frozenset(),
+        version: int | None = None,
     ) -> None:
         super().__init__(messages)
         self.created = created
         self.stored_before = stored_before
+        self.version = version
 
     def new(self) -> list[Message]:
         """The messages this append wrote (none when ``created`` is false)."""
@@ -67,9 +91,11 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _body(request: MessageCreate) -> dict[str, Any]:
-    """An append's body as compared: without ``data``, ``state`` or ``agent_id`` when it has none (so the hashes
+    """An append's body as compared: without ``data``, ``state``, ``agent_id``, ``user_state`` or ``namespace_state``
+    when it has none (so the hashes
     of messages stored before messages had them stay what they were)."""
-    absent = {name for name in ("data", "state", "agent_id") if getattr(request, name) is None}
+    names = ("data", "state", "agent_id", "user_state", "namespace_state")
+    absent = {name for name in names if getattr(request, name) is None}
     return request.model_dump(mode="json", exclude=absent or None)
 
 
@@ -120,7 +146,15 @@ def _batch_ids(store: Store, requests: Sequence[MessageCreate], split: bool) -> 
 
 
 def append_messages(
-    store: Store, session_id: str, caller: str, requests: Sequence[MessageCreate], guard: WriteGuard | None = None
+    store: Store,
+    session_id: str,
+    caller: str,
+    requests: Sequence[MessageCreate],
+    guard: WriteGuard | None = None,
+    *,
+    if_match: int | None = None,
+    state: AppendState | None = None,
+    shared: SharedChanges | None = None,
 ) -> Appended:
     """Store messages and add their counts to the session: in one transaction (all or nothing) when they fit
     one (100 items, an AWS limit: a message, its ``MID#`` reservation when the client chose its id, the
@@ -145,9 +179,31 @@ def append_messages(
     more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any write)
     when the messages and their reservations exceed what one transaction carries (4 MB, an AWS limit, less
     :data:`SESSION_WRITE_BYTES`).
+    A conditional append: ``if_match`` (the session's version the caller read, its ETag) conditions the
+    session's write in the same transaction, so a stale version raises :class:`PreconditionFailed` and writes
+    nothing; the answer's ``version`` is then ``if_match + 1`` (every append bumps it once). ``state`` (a batch's
+    change of the session's state document) rides in the same transaction. A batch carrying either must fit one
+    transaction (:class:`PayloadTooLarge` otherwise, before any write). ``shared`` (a batch's; a single append's
+    are its message's ``user_state`` and ``namespace_state``) changes the caller's state document of the
+    session's namespace and the namespace's, in the same transaction: the session's hot item is read first (its
+    namespace names the documents; the session's write is conditioned on that incarnation). Raises
+    :class:`NoNamespace` for a namespace's change in a session of none.
     """
     now = store.clock()
-    split = _transaction_items(requests, guard) > dynamo.MAX_TRANSACTION_ITEMS
+    if shared is None and len(requests) == 1:
+        shared = SharedChanges(requests[0].user_state, requests[0].namespace_state)
+    shared = shared or None
+    extra = (state is not None) + (shared is not None and shared.user is not None)
+    extra += shared is not None and shared.namespace is not None
+    split = _transaction_items(requests, guard) + extra > dynamo.MAX_TRANSACTION_ITEMS
+    if split and (if_match is not None or extra):
+        raise PayloadTooLarge("A batch with If-Match or a state change must fit one transaction")
+    scope = None
+    if shared is not None:  # the documents are named by the session's namespace: read it
+        hot = reads.hot(store.table, store.clock, session_id, caller)
+        if shared.namespace is not None and not hot.get("namespace"):
+            raise NoNamespace()
+        scope = _SharedScope(shared, caller, hot.get("namespace"), str(hot["created_at"]))
     ids = _batch_ids(store, requests, split)
     hashes = [_request_hash(r) if r.message_id or split else None for r in requests]
     if rules.over_model_cap(None, _increments(requests)):
@@ -168,7 +224,8 @@ def append_messages(
         stored = _stored_alike(store, ids, hashes, found, current) if current is not None else {}
         rest = [number for number, message_id in enumerate(ids) if message_id not in stored]
         if not rest:
-            return Appended((stored[message_id] for message_id in ids), created=False)
+            version = int(current["version"]) if current is not None else None
+            return Appended((stored[message_id] for message_id in ids), created=False, version=version)
         start = now
         if stored:  # the rest of a batch stored in part lands after its stored part
             start = max(start, max(m.created_at for m in stored.values()) + timedelta(microseconds=1))
@@ -185,6 +242,9 @@ def append_messages(
                 start,
                 guard if first == 0 else None,
                 incarnation,
+                if_match=if_match,
+                state=state,
+                scope=scope,
             )
             if not appended.created:  # a concurrent append of the same messages took these ids: read them again
                 break
@@ -195,6 +255,7 @@ def append_messages(
                 (stored.get(message_id) or written[message_id] for message_id in ids),
                 created=True,
                 stored_before=frozenset(stored),
+                version=appended.version,
             )
         now = store.clock()
     raise ServiceUnavailable()
@@ -223,18 +284,22 @@ def _transaction(
     now: datetime,
     guard: WriteGuard | None,
     incarnation: str | None = None,
+    *,
+    if_match: int | None = None,
+    state: AppendState | None = None,
+    scope: _SharedScope | None = None,
 ) -> Appended:
     """Store ``requests`` (their ``ids``, their body ``hashes`` where they are reserved) from ``now`` on, with the
     session's update, in one transaction (:func:`append_messages`); ``created`` false when a reserved id was
     taken meanwhile by the same body. ``incarnation`` (the session's ``created_at``, when it was read) lets a
-    reservation replace one an older incarnation of the session id left (:func:`_reservation`). Raises what
-    :func:`append_messages` raises."""
+    reservation replace one an older incarnation of the session id left (:func:`_reservation`); ``if_match`` and
+    ``state`` as in :func:`append_messages`. Raises what :func:`append_messages` raises."""
     increments = _increments(requests)
     chosen = [message_id for message_id, digest in zip(ids, hashes, strict=True) if digest is not None]
     known: set[str] | None = None  # the pairs named that the session names already, once read
     for _ in range(TRANSACTION_ATTEMPTS):
         counts, stale = reads.agent_counts(
-            store.table, session_id, _agents(requests), session_document=_changes(requests)
+            store.table, session_id, _agents(requests), session_document=_changes(requests) or state is not None
         )
         for item in stale:  # an older incarnation's document: never this session's (its agent numbers from 0)
             with contextlib.suppress(TransactionCanceled):
@@ -249,19 +314,20 @@ def _transaction(
         ]
         actions: list[Action] = [*(PutNew(item) for item in message_items), *reservations]
         # The agents' counts and a state change ride in the same transaction (neither: no action at all).
-        documents = _document_updates(session_id, requests, now, counts)
+        documents = _document_updates(session_id, requests, now, counts, state)
+        documents.extend(scope.updates(now) if scope else [])
         actions.extend(documents)
         # A message lands above every cut (a truncation that read the tail before this append committed).
+        condition = "(attribute_not_exists(cut_through) OR cut_through < :first)"
+        values: dict[str, Any] = {":first": message_items[0]["SK"]}
+        if if_match is not None:  # a conditional append: the session is still at the version the caller read
+            condition += " AND version = :expected"
+            values[":expected"] = if_match
+        if scope is not None:  # the incarnation whose namespace names the shared documents
+            condition += " AND created_at = :incarnation"
+            values[":incarnation"] = scope.incarnation
         actions.append(
-            SessionActivity(
-                session_id,
-                caller,
-                now,
-                increments,
-                condition="(attribute_not_exists(cut_through) OR cut_through < :first)",
-                values={":first": message_items[0]["SK"]},
-                known_pairs=known,
-            )
+            SessionActivity(session_id, caller, now, increments, condition=condition, values=values, known_pairs=known)
         )
         try:
             transact_guarded(store.table, actions, guard, list(ids), now)
@@ -276,7 +342,8 @@ def _transaction(
             if _agents(requests):  # their positions were drawn from counts read then: as stored
                 read = {str(i["SK"]): i for i in store.table.batch_get([key(i["PK"], i["SK"]) for i in stored])}
                 stored = [_agent_fields_of(item, read.get(str(item["SK"]))) for item in stored]
-            return Appended((message_from_item(item, caller) for item in stored), created=True)
+            version = if_match + 1 if if_match is not None else None
+            return Appended((message_from_item(item, caller) for item in stored), created=True, version=version)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
             failures = [
@@ -302,6 +369,8 @@ def _transaction(
                 raise SessionNotFound() from canceled
             if hot is None or hot.get("status") != SessionStatus.ACTIVE:
                 raise SessionNotActive() from canceled
+            if canceled.failed(-1) and if_match is not None and int(hot.get("version", 0)) != if_match:
+                raise PreconditionFailed() from canceled
             if canceled.failed(-1) and rules.over_model_cap(hot, increments):
                 raise TooManyModels() from canceled
             if canceled.failed(-1):
@@ -313,7 +382,8 @@ def _transaction(
                     now = max(now, cut + timedelta(microseconds=1))
                 continue
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
-        return Appended((message_from_item(item, caller) for item in message_items), created=True)
+        version = if_match + 1 if if_match is not None else None
+        return Appended((message_from_item(item, caller) for item in message_items), created=True, version=version)
     raise ServiceUnavailable()
 
 
@@ -334,6 +404,38 @@ def _changes(requests: Sequence[MessageCreate]) -> bool:
     return len(requests) == 1 and requests[0].state is not None and requests[0].agent_id is None
 
 
+@dataclass(frozen=True)
+class _SharedScope:
+    """An append's ``shared`` changes with what names their documents: the ``caller``, the session's
+    ``namespace`` and its ``incarnation`` (read before the transaction)."""
+
+    shared: SharedChanges
+    caller: str
+    namespace: str | None
+    incarnation: str
+
+    def updates(self, now: datetime) -> list[StateUpdate]:
+        """The Updates of the shared documents the changes name."""
+        updates = []
+        for change, item_key in (
+            (self.shared.user, user_state_key(self.caller, self.namespace)),
+            (self.shared.namespace, namespace_state_key(self.namespace) if self.namespace else None),
+        ):
+            if change is not None and item_key is not None:
+                updates.append(
+                    StateUpdate(
+                        "",
+                        None,
+                        now,
+                        sets=change.set,
+                        removes=change.remove,
+                        if_version=change.if_version,
+                        item_key=item_key,
+                    )
+                )
+        return updates
+
+
 def _numbered(
     items: list[dict[str, Any]], requests: Sequence[MessageCreate], counts: dict[str, int]
 ) -> list[dict[str, Any]]:
@@ -351,12 +453,16 @@ def _numbered(
 
 
 def _document_updates(
-    session_id: str, requests: Sequence[MessageCreate], now: datetime, counts: dict[str, int]
+    session_id: str,
+    requests: Sequence[MessageCreate],
+    now: datetime,
+    counts: dict[str, int],
+    state: AppendState | None = None,
 ) -> list[StateUpdate]:
     """The updates of state documents an append's transaction carries: each agent's count, moved from the count
     read by its messages (with the agent's state change, when a single append of the agent carries one), and a
-    single append's change of the session's document (``state`` without ``agent_id``); each change conditioned on
-    its ``if_version`` when given."""
+    single append's change of the session's document (``state`` without ``agent_id``) or a batch's (``state``);
+    each change conditioned on its ``if_version`` when given."""
     change = requests[0].state if len(requests) == 1 else None
     updates = []
     for agent in _agents(requests):
@@ -376,6 +482,10 @@ def _document_updates(
     if change is not None and requests[0].agent_id is None:
         updates.append(
             StateUpdate(session_id, None, now, sets=change.set, removes=change.remove, if_version=change.if_version)
+        )
+    if state is not None:
+        updates.append(
+            StateUpdate(session_id, None, now, sets=state.set, removes=state.remove, if_version=state.if_version)
         )
     return updates
 

@@ -33,7 +33,10 @@ from session_service.data.items import (
 from session_service.data.keys import (
     COUNTS_SK,
     GSI_ACTIVITY,
+    GSI_NAMESPACE,
     GSI_STATUS,
+    namespace_pk,
+    namespace_user_prefix,
     parse_iso,
     session_key,
     status_index_prefix,
@@ -52,6 +55,7 @@ from session_service.errors import (
     UserErasing,
 )
 from session_service.models import (
+    NamespaceSessionList,
     Session,
     SessionCreate,
     SessionList,
@@ -364,25 +368,35 @@ def list_user_sessions(
     user_id: str,
     *,
     status: SessionStatus | None = None,
+    namespace: str | None = None,
     page: int = 1,
     page_size: int = 50,
     next_token: str | None = None,
 ) -> SessionList:
-    """A page of the user's live sessions (of one ``status``, or all), most recent activity first.
+    """A page of the user's live sessions (of one ``status``, or all; of one ``namespace``, or all), most recent
+    activity first.
 
-    Queries GSI1 (all) or GSI2 (``begins_with(GSI2SK, "<status>#")``), keys only, then reads the rows' hot items
-    with the user's counts: ``total`` is exact at read time. The rows of a page are ordered by their exact
-    ``last_activity`` (the index, by activity to the minute). A row whose session expired (TTL runs days late)
-    or changed status since the index was read is left out, so a page may be shorter than ``page_size``. Raises
-    :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor.
+    Queries GSI1 (all), GSI2 (``begins_with(GSI2SK, "<status>#")``) or GSI3 (a namespace's:
+    ``begins_with(GSI3SK, "<user_id>#")``), keys only, then reads the rows' hot items with the user's counts:
+    ``total`` is exact at read time (the user's sessions in every namespace: no count is kept per namespace).
+    A namespace and a status together are not served (the route refuses them: 422). The rows of a page are
+    ordered by their exact ``last_activity`` (the index, by activity to the minute). A row whose session expired
+    (TTL runs days late) or changed status since the index was read is left out, so a page may be shorter than
+    ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor.
     """
     scope = f"sessions|{user_id}|{status.value if status else ''}|{page_size}"
+    if namespace is not None:
+        scope += f"|{namespace}"
     start_key, skip = None, (page - 1) * page_size
     if next_token:
         position = store.cursors.decode(scope, next_token)
         start_key, skip, page = position["k"], 0, int(position["p"])
     values: dict[str, Any] = {":pk": user_pk(user_id)}
-    if status is None:
+    if namespace is not None:
+        index = GSI_NAMESPACE
+        condition = f"{index}PK = :pk AND begins_with({index}SK, :user)"
+        values = {":pk": namespace_pk(namespace), ":user": namespace_user_prefix(user_id)}
+    elif status is None:
         index, condition = GSI_ACTIVITY, f"{GSI_ACTIVITY}PK = :pk"
     else:
         index = GSI_STATUS
@@ -417,3 +431,37 @@ def list_user_sessions(
         if result.last_evaluated
         else None,
     )
+
+
+def list_namespace_sessions(
+    store: Store, namespace: str, *, page_size: int = 50, next_token: str | None = None
+) -> NamespaceSessionList:
+    """A page of every user's live sessions in ``namespace`` (a trusted caller's listing), by user, each user's
+    least recent activity first (the index's order, to the minute; exact within a page): one Query of GSI3
+    (``GSI3PK = NS#<namespace>``, keys only) and one BatchGetItem of the rows' hot items and their owners' counts
+    (a user being erased shows none), whatever the namespace holds. A row whose session expired or was deleted
+    since the index was read is left out, so a page may be shorter than ``page_size``. Raises
+    :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor."""
+    scope = f"namespace|{namespace}|{page_size}"
+    start_key = store.cursors.decode(scope, next_token)["k"] if next_token else None
+    query = {
+        "IndexName": GSI_NAMESPACE,
+        "KeyConditionExpression": f"{GSI_NAMESPACE}PK = :pk",
+        "ExpressionAttributeValues": serialize({":pk": namespace_pk(namespace)}),
+    }
+    result = store.table.query_page(query, skip=0, take=page_size, start_key=start_key)
+    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
+    owners = sorted({str(raw[f"{GSI_NAMESPACE}SK"]["S"]).split("#", 1)[0] for raw in result.items})
+    found = {
+        (item["PK"], item["SK"]): item
+        for item in store.table.batch_get([*row_keys, *(user_counts_key(owner) for owner in owners)])
+    }
+    erased = {owner for owner in owners if erasing(found.get((user_pk(owner), COUNTS_SK), {}))}
+    rows = []
+    for row_key in row_keys:
+        hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
+        if hot is not None and hot["user_id"] not in erased and store.is_live(hot, str(hot["user_id"])):
+            rows.append(list_item_from_item(hot))
+    rows.sort(key=lambda row: (row.user_id, row.last_activity))
+    cursor = store.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
+    return NamespaceSessionList(sessions=rows, namespace=namespace, next_token=cursor)

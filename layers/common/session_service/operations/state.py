@@ -1,4 +1,5 @@
-"""State documents: a session's own and each agent's, read with the session and changed by top-level key.
+"""State documents: a session's own and each agent's, read with the session and changed by top-level key; a
+user's of a namespace and a namespace's, shared by sessions.
 
 Each document is an item beside the session's hot item (:mod:`session_service.data.state`): reading one reads
 the hot item, the caller's counts and the document in one BatchGetItem; changing one is one transaction of a
@@ -12,16 +13,18 @@ a state change moves no session counter.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from session_service.data import reads
 from session_service.data.actions import transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
-from session_service.data.keys import SESSION_SK, state_sk
+from session_service.data.keys import SESSION_SK, namespace_state_key, state_sk, user_state_key
 from session_service.data.state import (
     SessionCheck,
     StaleStateDelete,
     StateUpdate,
     is_current,
+    shared_state_from_item,
     state_failure,
     state_from_item,
 )
@@ -32,7 +35,13 @@ from session_service.errors import (
     PreconditionFailed,
     ServiceUnavailable,
 )
-from session_service.models.state import AgentCreate, StateChange, StateDocument
+from session_service.models.state import (
+    AgentCreate,
+    MergedState,
+    SharedStateDocument,
+    StateChange,
+    StateDocument,
+)
 from session_service.operations import Store
 
 STALE_ATTEMPTS = 3
@@ -131,3 +140,63 @@ def _drop_stale(store: Store, session_id: str, caller: str, agent_id: str | None
     with contextlib.suppress(TransactionCanceled):  # removed meanwhile (the stream function, a concurrent writer)
         transact(store.table, [StaleStateDelete(session_id, agent_id, str(item["created_at"]))])
     return None
+
+
+def get_shared_state(store: Store, user_id: str | None, namespace: str | None) -> SharedStateDocument:
+    """The state document of ``user_id`` in ``namespace`` (a user's), or of ``namespace`` (``user_id`` ``None``: a
+    namespace's, shared by its users); version 0 and empty when never written. One consistent GetItem."""
+    item_key = _shared_key(user_id, namespace)
+    item: dict[str, Any] | None = store.table.get(item_key, consistent=True)
+    return shared_state_from_item("user" if user_id else "namespace", namespace, user_id, item)
+
+
+def change_shared_state(
+    store: Store, user_id: str | None, namespace: str | None, change: StateChange, *, if_match: int | None = None
+) -> SharedStateDocument:
+    """Apply ``change`` to the state document of ``user_id`` in ``namespace`` (a user's) or of ``namespace``
+    (``user_id`` ``None``), atomically, on the version ``if_match`` when given (0: never changed); answer the
+    document after the change. Who may change a namespace's is the route's decision (a trusted caller). Raises
+    :class:`PreconditionFailed`, :class:`PayloadTooLarge` (nothing stored)."""
+    update = StateUpdate(
+        "",
+        None,
+        store.clock(),
+        sets=change.set,
+        removes=change.remove,
+        if_version=if_match,
+        item_key=_shared_key(user_id, namespace),
+    )
+    try:
+        transact(store.table, [update])
+    except TransactionCanceled as canceled:  # the only condition: the version named
+        raise PreconditionFailed("The state document was modified: its ETag does not match") from canceled
+    except TransactionInvalid as invalid:
+        raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
+    return get_shared_state(store, user_id, namespace)
+
+
+def get_merged_state(store: Store, session_id: str, caller: str) -> MergedState:
+    """The caller's session's state document with the caller's document of the session's namespace and the
+    namespace's (none for a session in no namespace): one consistent BatchGetItem of the hot item, the caller's
+    counts and the session's document, then one of the two shared documents. Raises :class:`SessionNotFound`."""
+    found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, state_sk(None))
+    hot, item = found[SESSION_SK], found.get(state_sk(None))
+    namespace = hot.get("namespace")
+    keys = [user_state_key(caller, namespace), *([namespace_state_key(namespace)] if namespace else [])]
+    shared = {(str(i["PK"]), str(i["SK"])): i for i in store.table.batch_get(keys)}
+
+    def of(item_key: dict[str, Any]) -> dict[str, Any] | None:
+        return shared.get((item_key["PK"]["S"], item_key["SK"]["S"]))
+
+    return MergedState(
+        session=state_from_item(session_id, None, item if is_current(item, hot) else None),
+        user=shared_state_from_item("user", namespace, caller, of(keys[0])),
+        namespace=shared_state_from_item("namespace", namespace, None, of(keys[1])) if namespace else None,
+    )
+
+
+def _shared_key(user_id: str | None, namespace: str | None) -> dict[str, Any]:
+    if user_id is not None:
+        return user_state_key(user_id, namespace)
+    assert namespace is not None
+    return namespace_state_key(namespace)

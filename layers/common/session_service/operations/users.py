@@ -7,7 +7,7 @@ from typing import Any
 from session_service.data.actions import transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.items import erasure_from_item
-from session_service.data.keys import STATS_KEY, erasure_key, parse_iso, stats_key, user_pk
+from session_service.data.keys import STATS_KEY, USER_STATE_PREFIX, erasure_key, parse_iso, stats_key, user_pk
 from session_service.data.service_actions import ErasureNudge, ErasureStart, MarkErasing
 from session_service.data.stats import STATS_SHARDS, stats_from_items, usage_from_items
 from session_service.errors import ErasureNotFound, ServiceUnavailable
@@ -88,7 +88,9 @@ def get_usage(store: Store, user_id: str) -> Usage:
     one Query of the user's partition (eventually consistent: the stream writes it, not the request) reads the
     usage item (totals), the per-model usage items and the counts (zeros while the user's data is being erased:
     gone for every reader, SPEC section 9)."""
-    query = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": serialize({":pk": user_pk(user_id)})}
+    # The user's state documents sort after every usage item: the Query stops before them.
+    values = serialize({":pk": user_pk(user_id), ":state": USER_STATE_PREFIX})
+    query = {"KeyConditionExpression": "PK = :pk AND SK < :state", "ExpressionAttributeValues": values}
     return usage_from_items(user_id, store.table.query_all(query))
 
 

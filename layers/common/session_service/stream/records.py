@@ -81,6 +81,7 @@ SESSION_NEEDS = Needs(
             "last_activity",  # the index keys
             f"{table_keys.GSI_ACTIVITY}SK",
             f"{table_keys.GSI_STATUS}SK",
+            "namespace",  # GSI3's sort key, for a session in a namespace
             "cuts",
         }
     ),
