@@ -50,12 +50,14 @@ from session_service_client.models import (
     Memory,
     MemoryList,
     MemoryType,
+    MergedState,
     Message,
     MessageBatchResult,
     MessageList,
     MessageRole,
     MessageStatus,
     MessageType,
+    NamespaceSessionList,
     NewMessage,
     NewSession,
     Order,
@@ -67,6 +69,7 @@ from session_service_client.models import (
     SessionList,
     SessionStatus,
     SessionSummary,
+    SharedStateDocument,
     StateDocument,
     Stats,
     Usage,
@@ -132,6 +135,12 @@ def _model(cls: type[M]) -> Callable[[httpx.Response], M]:
 
 def _session(response: httpx.Response) -> Session:
     return Session.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
+
+
+def _with_etag(cls: type[M]) -> Callable[[httpx.Response], M]:
+    """An append's answer with the session's new version from its ``ETag`` header (sent when the append named the
+    version it read with ``If-Match``)."""
+    return lambda response: cls.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
 
 
 def _gone(result: T) -> Callable[[APIStatusError], T | None]:
@@ -251,6 +260,7 @@ class RequestBuilder:
         conversation_data: Mapping[str, Any] | None = None,
         session_id: str | None = None,
         ttl_seconds: int | None = None,
+        namespace: str | None = None,
         user_id: str | None = None,
     ) -> Call[Session]:
         caller = user_id if user_id is not None else self.user_id
@@ -261,6 +271,7 @@ class RequestBuilder:
             conversation_data=conversation_data,
             session_id=session_id,
             ttl_seconds=ttl_seconds,
+            namespace=namespace,
         )
         return Call("POST", f"{API}/sessions", _session, headers=self._once(), body=body, retry=True)
 
@@ -382,10 +393,18 @@ class RequestBuilder:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        namespace: str | None = None,
         user_id: str | None = None,
     ) -> Call[SessionList]:
         path, _ = self._user_route(user_id, "sessions")  # the listing takes no query user_id: the path's is the caller
-        params = _query(active_only=active_only, status=status, page=page, page_size=page_size, next_token=next_token)
+        params = _query(
+            active_only=active_only,
+            status=status,
+            page=page,
+            page_size=page_size,
+            next_token=next_token,
+            namespace=namespace,
+        )
         return Call("GET", path, _model(SessionList), params=params, retry=True)
 
     # -- messages ---------------------------------------------------------------------------------------
@@ -407,6 +426,9 @@ class RequestBuilder:
         status: MessageStatus | None = None,
         agent_id: str | None = None,
         state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        if_match: str | None = None,
         user_id: str | None = None,
     ) -> Call[Message]:
         body = _fields(
@@ -423,31 +445,45 @@ class RequestBuilder:
             status=status,
             agent_id=agent_id,
             state=state,
+            user_state=user_state,
+            namespace_state=namespace_state,
         )
         return Call(
             "POST",
             self._session_path(session_id, "messages"),
-            _model(Message),
+            _with_etag(Message),
             params=self._caller(user_id),
-            headers=self._once(),
+            headers={**self._once(), **({} if if_match is None else {"If-Match": if_match})},
             body=body,
             retry=True,
         )
 
     def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage | Mapping[str, Any]],
+        *,
+        state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
     ) -> Call[MessageBatchResult]:
         bodies = [_body_of(message) for message in messages]
         # Messages that all name their message_id need no Idempotency-Key: a retry of a batch that was stored
         # skips them (the service's batch skip), and the key's own record would cost writes on every batch.
         named = bool(bodies) and all(body.get("message_id") for body in bodies)
+        headers = {} if named else self._once()
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        body = {"messages": bodies, **_fields(state=state, user_state=user_state, namespace_state=namespace_state)}
         return Call(
             "POST",
             f"{API}/sessions/{_segment(session_id)}/messages:batch",
-            _model(MessageBatchResult),
+            _with_etag(MessageBatchResult),
             params=self._caller(user_id),
-            headers={} if named else self._once(),
-            body={"messages": bodies},
+            headers=headers,
+            body=body,
             retry=True,
         )
 
@@ -743,6 +779,72 @@ class RequestBuilder:
         path = self._agent_path(session_id, agent_id, "messages", str(position))
         body = _fields(content=content, data=data, metadata=metadata)
         return Call("PATCH", path, _model(Message), params=self._caller(user_id), body=body)
+
+    # -- shared state (a user's in a namespace, a namespace's) and namespaces' sessions -----------------------
+
+    def get_merged_state(self, session_id: str, *, user_id: str | None = None) -> Call[MergedState]:
+        return Call(
+            "GET",
+            self._session_path(session_id, "state", "merged"),
+            _model(MergedState),
+            params=self._caller(user_id),
+            retry=True,
+        )
+
+    def get_user_state(self, *, namespace: str | None = None, user_id: str | None = None) -> Call[SharedStateDocument]:
+        path, caller = self._user_route(user_id, "state")
+        return Call(
+            "GET", path, _model(SharedStateDocument), params={**caller, **_query(namespace=namespace)}, retry=True
+        )
+
+    def change_user_state(
+        self,
+        *,
+        namespace: str | None = None,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> Call[SharedStateDocument]:
+        path, caller = self._user_route(user_id, "state")
+        return Call(
+            "PATCH",
+            path,
+            _model(SharedStateDocument),
+            params={**caller, **_query(namespace=namespace)},
+            headers={} if if_match is None else {"If-Match": if_match},
+            body=self._change(set_keys, remove_keys),
+        )
+
+    def get_namespace_state(self, namespace: str) -> Call[SharedStateDocument]:
+        return Call("GET", f"{API}/namespaces/{_segment(namespace)}/state", _model(SharedStateDocument), retry=True)
+
+    def change_namespace_state(
+        self,
+        namespace: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+    ) -> Call[SharedStateDocument]:
+        return Call(
+            "PATCH",
+            f"{API}/namespaces/{_segment(namespace)}/state",
+            _model(SharedStateDocument),
+            headers={} if if_match is None else {"If-Match": if_match},
+            body=self._change(set_keys, remove_keys),
+        )
+
+    def list_namespace_sessions(
+        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+    ) -> Call[NamespaceSessionList]:
+        return Call(
+            "GET",
+            f"{API}/namespaces/{_segment(namespace)}/sessions",
+            _model(NamespaceSessionList),
+            params=_query(page_size=page_size, next_token=next_token),
+            retry=True,
+        )
 
 
 def _money(value: Decimal | int | float | str | None) -> Decimal | int | None:

@@ -34,12 +34,14 @@ from session_service_client.models import (
     Memory,
     MemoryList,
     MemoryType,
+    MergedState,
     Message,
     MessageBatchResult,
     MessageList,
     MessageRole,
     MessageStatus,
     MessageType,
+    NamespaceSessionList,
     NewMessage,
     NewSession,
     Order,
@@ -52,6 +54,7 @@ from session_service_client.models import (
     SessionListItem,
     SessionStatus,
     SessionSummary,
+    SharedStateDocument,
     StateDocument,
     Stats,
     Usage,
@@ -171,10 +174,12 @@ class AsyncSessionServiceClient:
         conversation_data: Mapping[str, Any] | None = None,
         session_id: str | None = None,
         ttl_seconds: int | None = None,
+        namespace: str | None = None,
         user_id: str | None = None,
     ) -> Session:
         """Create a session (or, with a ``session_id`` the caller already owns, return it unchanged), with its
-        ETag. Retried safely (an ``Idempotency-Key``)."""
+        ETag; ``namespace`` (an application's, a project's) is fixed at creation and lists its sessions apart.
+        Retried safely (an ``Idempotency-Key``)."""
         return await self._send(
             self._build.create_session(
                 title=title,
@@ -182,6 +187,7 @@ class AsyncSessionServiceClient:
                 conversation_data=conversation_data,
                 session_id=session_id,
                 ttl_seconds=ttl_seconds,
+                namespace=namespace,
                 user_id=user_id,
             )
         )
@@ -254,9 +260,11 @@ class AsyncSessionServiceClient:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        namespace: str | None = None,
         user_id: str | None = None,
     ) -> SessionList:
-        """One page of the user's sessions, most recent activity first (:meth:`iter_sessions` follows them all)."""
+        """One page of the user's sessions, most recent activity first (:meth:`iter_sessions` follows them all);
+        ``namespace``: only that namespace's (of every status, by ``next_token``)."""
         return await self._send(
             self._build.list_sessions(
                 status=status,
@@ -264,6 +272,7 @@ class AsyncSessionServiceClient:
                 page=page,
                 page_size=page_size,
                 next_token=next_token,
+                namespace=namespace,
                 user_id=user_id,
             )
         )
@@ -300,13 +309,19 @@ class AsyncSessionServiceClient:
         status: MessageStatus | None = None,
         agent_id: str | None = None,
         state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        if_match: str | None = None,
         user_id: str | None = None,
     ) -> Message:
         """Append a message to an active session, counting its tokens and cost; it needs ``content`` or ``data``
         (any JSON value, returned exactly as sent); ``agent_id`` names the agent whose conversation it joins,
         ``state`` a change of that agent's (else the session's) state document stored with it
-        (``{"set": ..., "remove": ..., "if_version": n}``). Retried safely (an
-        ``Idempotency-Key``; a ``message_id`` also makes a repeated append find the stored message)."""
+        (``{"set": {...}, "remove": [...]}``); ``user_state`` and ``namespace_state`` change the caller's and the
+        session's namespace's documents in the same transaction (a namespace's: a trusted caller). ``if_match``:
+        the session's ETag read; :class:`PreconditionFailed` (nothing stored) when it moved, else the answer's
+        ``etag`` is the new version. Retried safely (an ``Idempotency-Key``; a ``message_id`` also makes a repeated
+        append find the stored message)."""
         return await self._send(
             self._build.append_message(
                 session_id,
@@ -323,17 +338,40 @@ class AsyncSessionServiceClient:
                 status=status,
                 agent_id=agent_id,
                 state=state,
+                user_state=user_state,
+                namespace_state=namespace_state,
+                if_match=if_match,
                 user_id=user_id,
             )
         )
 
     async def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage | Mapping[str, Any]], *, user_id: str | None = None
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage | Mapping[str, Any]],
+        *,
+        state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
     ) -> MessageBatchResult:
         """Append up to 98 messages in one transaction, all or none. A message whose ``message_id`` is stored
         already with the same body is skipped (a retried batch is safe); the answer lists every message of the
-        batch in order, skipped ones as stored. :class:`Conflict` when an id is stored with another body."""
-        return await self._send(self._build.append_messages(session_id, messages, user_id=user_id))
+        batch in order, skipped ones as stored. :class:`Conflict` when an id is stored with another body. ``state``,
+        ``user_state``, ``namespace_state`` and ``if_match`` as for :meth:`append_message` (the batch must then fit
+        one transaction, else :class:`PayloadTooLarge`)."""
+        return await self._send(
+            self._build.append_messages(
+                session_id,
+                messages,
+                state=state,
+                user_state=user_state,
+                namespace_state=namespace_state,
+                if_match=if_match,
+                user_id=user_id,
+            )
+        )
 
     async def list_messages(
         self,
@@ -546,6 +584,60 @@ class AsyncSessionServiceClient:
             self._build.update_agent_message(
                 session_id, agent_id, position, content=content, data=data, metadata=metadata, user_id=user_id
             )
+        )
+
+    # -- shared state (a user's in a namespace, a namespace's) and namespaces' sessions -----------------------
+
+    async def get_merged_state(self, session_id: str, *, user_id: str | None = None) -> MergedState:
+        """The session's state document with its user's and its namespace's, in one request."""
+        return await self._send(self._build.get_merged_state(session_id, user_id=user_id))
+
+    async def get_user_state(self, *, namespace: str | None = None, user_id: str | None = None) -> SharedStateDocument:
+        """The user's state document in ``namespace`` (``None``: the sessions of no namespace); empty, version 0,
+        until its first change."""
+        return await self._send(self._build.get_user_state(namespace=namespace, user_id=user_id))
+
+    async def change_user_state(
+        self,
+        *,
+        namespace: str | None = None,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+        user_id: str | None = None,
+    ) -> SharedStateDocument:
+        """Set and remove top-level keys of the user's state document in ``namespace``, atomically (``if_match``:
+        the ETag read, ``f'"{version}"'``; :class:`PreconditionFailed` when it moved). Not retried once sent."""
+        return await self._send(
+            self._build.change_user_state(
+                namespace=namespace, set_keys=set_keys, remove_keys=remove_keys, if_match=if_match, user_id=user_id
+            )
+        )
+
+    async def get_namespace_state(self, namespace: str) -> SharedStateDocument:
+        """The namespace's shared state document (a trusted caller when the authorizer is on)."""
+        return await self._send(self._build.get_namespace_state(namespace))
+
+    async def change_namespace_state(
+        self,
+        namespace: str,
+        *,
+        set_keys: Mapping[str, Any] | None = None,
+        remove_keys: Sequence[str] | None = None,
+        if_match: str | None = None,
+    ) -> SharedStateDocument:
+        """Set and remove top-level keys of the namespace's shared state document, atomically (a trusted caller
+        when the authorizer is on, else :class:`Forbidden`). Not retried once sent."""
+        return await self._send(
+            self._build.change_namespace_state(namespace, set_keys=set_keys, remove_keys=remove_keys, if_match=if_match)
+        )
+
+    async def list_namespace_sessions(
+        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+    ) -> NamespaceSessionList:
+        """One page of every user's sessions in ``namespace`` (a trusted caller), by user; follow ``next_token``."""
+        return await self._send(
+            self._build.list_namespace_sessions(namespace, page_size=page_size, next_token=next_token)
         )
 
     async def add_memory(

@@ -65,6 +65,7 @@ class Session(_Answer):
     updated_at: datetime
     last_activity: datetime
     expires_at: datetime
+    namespace: str | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 
@@ -83,6 +84,7 @@ class SessionListItem(_Answer):
     updated_at: datetime
     last_activity: datetime
     expires_at: datetime
+    namespace: str | None = None
 
 
 class SessionList(_Answer):
@@ -92,6 +94,15 @@ class SessionList(_Answer):
     total: int
     page: int
     page_size: int
+    next_token: str | None = None
+
+
+class NamespaceSessionList(_Answer):
+    """A page of every user's sessions in a namespace (a trusted caller's listing), by user, each user's least
+    recent activity first; ``next_token`` ``None`` on the last page."""
+
+    namespace: str
+    sessions: list[SessionListItem]
     next_token: str | None = None
 
 
@@ -137,7 +148,8 @@ class SessionBatchDeleteResult(_Answer):
 
 class Message(_Answer):
     """A stored message. ``data`` is the structured JSON it carries beside or instead of ``content`` (``None``:
-    none), returned exactly as it was sent."""
+    none), returned exactly as it was sent. ``etag`` is the session's new version after an append that named the
+    version it read (``if_match``), from the answer's ``ETag`` header; ``None`` otherwise."""
 
     message_id: str
     session_id: str
@@ -155,6 +167,7 @@ class Message(_Answer):
     model: str | None = None
     agent_id: str | None = None
     position: int | None = None
+    etag: str | None = Field(default=None, exclude=True)
 
 
 class MessageList(_Answer):
@@ -168,10 +181,11 @@ class MessageList(_Answer):
 
 
 class MessageBatchResult(_Answer):
-    """The messages a batch stored, in order."""
+    """The messages a batch stored, in order; ``etag`` as for :class:`Message`."""
 
     messages: list[Message]
     total: int
+    etag: str | None = Field(default=None, exclude=True)
 
 
 class StateDocument(_Answer):
@@ -185,6 +199,29 @@ class StateDocument(_Answer):
     message_count: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class SharedStateDocument(_Answer):
+    """A state document shared by sessions: a user's in a namespace (``scope`` ``"user"``) or a namespace's
+    (``scope`` ``"namespace"``), and its ``version`` (its ETag is ``f'"{version}"'``, for ``if_match``; 0 for a
+    document never changed). ``namespace`` ``None``: the user's sessions in no namespace."""
+
+    scope: str
+    namespace: str | None = None
+    user_id: str | None = None
+    state: JsonObject = Field(default_factory=dict)
+    version: int
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class MergedState(_Answer):
+    """A session's state document with its user's and its namespace's, read in one request (``namespace``
+    ``None`` for a session in no namespace)."""
+
+    session: StateDocument
+    user: SharedStateDocument
+    namespace: SharedStateDocument | None = None
 
 
 class AgentMessageList(_Answer):
