@@ -106,6 +106,28 @@ def test_claude_store(sync_client: SessionServiceClient, counted: Counted, user:
     asyncio.run(scenario())
 
 
+def test_claude_listings_read_only_the_project(
+    sync_client: SessionServiceClient, counted: Counted, user: str, namespace: str
+) -> None:
+    """A project is a namespace: listing it reads its own transcripts, one page, whatever the user's other
+    sessions (here 210 of another project and of no project, more than a page of 200)."""
+    store = SessionServiceSessionStore(client=sync_client, user_id=user, namespace=namespace)
+    for start in range(0, 210, 25):
+        sync_client.create_sessions([{"title": f"other {n}"} for n in range(start, min(start + 25, 210))], user_id=user)
+
+    async def scenario() -> None:
+        await store.append({"project_key": "elsewhere", "session_id": "x"}, [{"type": "user", "uuid": "e"}])
+        for name in ("a", "b"):
+            await store.append({"project_key": "proj", "session_id": name}, [{"type": "user", "uuid": name}])
+        await store.append({"project_key": "proj", "session_id": "a", "subpath": "sub"}, [{"type": "user"}])
+        counted.take()
+        assert sorted(row["session_id"] for row in await store.list_sessions("proj")) == ["a", "b"]
+        assert await store.list_subkeys({"project_key": "proj", "session_id": "a"}) == ["sub"]
+        assert len(counted.take()) == 2  # one listing page each
+
+    asyncio.run(scenario())
+
+
 def test_a_runnable_with_message_history_turn_costs_two_requests(
     sync_client: SessionServiceClient, counted: Counted, user: str, namespace: str
 ) -> None:

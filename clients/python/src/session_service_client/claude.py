@@ -5,14 +5,15 @@ Each transcript (a key: project, session, optional subpath) is one service sessi
 the entry verbatim (role ``user``/``assistant`` from the entry's ``type``, else ``system``). An entry's
 ``uuid`` is its idempotency key: its message id is derived from it, so a retried batch skips what was stored.
 
-The service has no namespaces or per-session state documents yet, so the key is also written into the
-session's title, ``claude:<16 hex of (namespace, project_key)> ["<session_id>", "<subpath>"|null]``, and the
-listing methods read the user's session listing and keep the titles of the project. Requests per call
+A project is a service namespace, ``claude.<16 hex of (namespace, project_key)>`` (the project key may be any
+string; a namespace is short and plain), so the listing methods read only the project's sessions; the session's
+title holds the rest of the key, ``["<session_id>", "<subpath>"|null]``. Requests per call
 (docs/frameworks.md): ``append`` 1 per 98 entries (the first write of a key 3), ``load`` 1 per 200 entries,
-``list_sessions`` and ``list_subkeys`` 1 per 200 sessions of the user (all frameworks' sessions), ``delete``
-those listing pages plus 1 per 25 transcripts, ``list_session_summaries`` those listing pages plus a ``load``
-per session of the project: the summary is folded (``fold_session_summary``) at read time, so ``append``
-stays one request and no read-fold-write can race.
+``list_sessions`` and ``list_subkeys`` 1 per 200 transcripts of the project, ``delete`` those listing pages plus
+1 per 25 transcripts, ``list_session_summaries`` those listing pages plus a ``load`` per session of the
+project: the summary is folded (``fold_session_summary``) at read time, so ``append`` stays one request and no
+read-fold-write can race. Transcripts written before projects were namespaces (titles starting ``claude:``,
+no namespace) still load by key but are not listed.
 """
 
 from __future__ import annotations
@@ -64,20 +65,23 @@ class SessionServiceSessionStore:
         return service_id(FRAMEWORK, self.namespace, self.user_id, key["project_key"], key["session_id"], _sub(key))
 
     def _project(self, project_key: str) -> str:
+        """The project's service namespace: a hash of (the store's namespace, the project key)."""
         scope = json.dumps([self.namespace, project_key]).encode()
-        return f"{FRAMEWORK}:{hashlib.sha256(scope).hexdigest()[:16]} "
+        return f"{FRAMEWORK}.{hashlib.sha256(scope).hexdigest()[:16]}"
 
-    def _title(self, key: Any) -> str:
-        title = self._project(key["project_key"]) + json.dumps([key["session_id"], key.get("subpath") or None])
+    @staticmethod
+    def _title(key: Any) -> str:
+        title = json.dumps([key["session_id"], key.get("subpath") or None])
         if len(title) > MAX_TITLE:
             raise ValueError(f"session_id and subpath too long for a session title ({MAX_TITLE} characters)")
         return title
 
-    def _parse(self, row: SessionListItem, project_key: str) -> tuple[str, str | None] | None:
-        prefix = self._project(project_key)
-        if not row.title.startswith(prefix):
-            return None
-        session_id, subpath = json.loads(row.title[len(prefix) :])
+    @staticmethod
+    def _parse(row: SessionListItem) -> tuple[str, str | None] | None:
+        try:
+            session_id, subpath = json.loads(row.title)
+        except (ValueError, TypeError):
+            return None  # not a transcript's title
         return str(session_id), subpath
 
     # -- required -----------------------------------------------------------------------------------------
@@ -102,7 +106,13 @@ class SessionServiceSessionStore:
                 await self._clients.call("append_messages", sid, batch)
             except NotFound:
                 metadata = session_fields(FRAMEWORK, self.namespace, project_key=key["project_key"][:1024])
-                await self._clients.call("create_session", session_id=sid, title=self._title(key), metadata=metadata)
+                await self._clients.call(
+                    "create_session",
+                    session_id=sid,
+                    title=self._title(key),
+                    metadata=metadata,
+                    namespace=self._project(key["project_key"]),
+                )
                 await self._clients.call("append_messages", sid, batch)
 
     async def load(self, key: Any) -> list[Any] | None:
@@ -125,13 +135,17 @@ class SessionServiceSessionStore:
     # -- optional -----------------------------------------------------------------------------------------
 
     async def _transcripts(self, project_key: str) -> list[tuple[str, str | None, SessionListItem]]:
-        """The project's transcripts: (session id, subpath, the service's row), from the user's listing."""
+        """The project's transcripts: (session id, subpath, the service's row), from the user's listing of the
+        project's namespace."""
         out = []
         token: str | None = None
+        namespace = self._project(project_key)
         while True:
-            page: SessionList = await self._clients.call("list_sessions", page_size=MAX_PAGE, next_token=token)
+            page: SessionList = await self._clients.call(
+                "list_sessions", namespace=namespace, page_size=MAX_PAGE, next_token=token
+            )
             for row in page.sessions:
-                parsed = self._parse(row, project_key)
+                parsed = self._parse(row)
                 if parsed is not None:
                     out.append((*parsed, row))
             token = page.next_token
