@@ -205,10 +205,18 @@ class SessionRepository:
         page: int = 1,
         page_size: int = 100,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
     ) -> MessageList:
         """:func:`session_service.operations.messages.list_messages`."""
         return messages.list_messages(
-            self._store, session_id, caller, order=order, page=page, page_size=page_size, next_token=next_token
+            self._store,
+            session_id,
+            caller,
+            order=order,
+            page=page,
+            page_size=page_size,
+            next_token=next_token,
+            from_timestamp=from_timestamp,
         )
 
     def get_context(self, session_id: str, caller: str, *, max_tokens: int, max_messages: int) -> Context:

@@ -24,6 +24,7 @@ from session_service.models.types import (
     MessageId,
     MessageRole,
     MessageStatus,
+    MessageTimestamp,
     MessageType,
     ModelField,
     MoneyInput,
@@ -94,6 +95,11 @@ class MessageCreate(_Request):
     model: ModelField | None = None
     agent_id: AgentId | None = Field(
         default=None, description="The agent whose conversation the message joins (numbered from 0 per agent)"
+    )
+    timestamp: MessageTimestamp | None = Field(
+        default=None,
+        description="The client's time of the message, epoch seconds (microseconds kept); lists from a time by it"
+        " (GET .../messages?from_timestamp=) unless the message names an agent_id",
     )
     state: AppendState | None = Field(
         default=None,

@@ -30,6 +30,11 @@ class _Response(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
+LAST_MESSAGE_TIMESTAMP = (
+    "The latest appended message's timestamp, else its server creation time (epoch seconds); null before any message"
+)
+
+
 class Session(_Response):
     """A session as the API returns it. Times are UTC; ``expires_at`` is when idleness ends it."""
 
@@ -49,6 +54,7 @@ class Session(_Response):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
+    last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
     version: Annotated[int, Field(exclude=True)] = 1
     memory_count: Annotated[int, Field(exclude=True)] = 0
 
@@ -77,6 +83,7 @@ class SessionListItem(_Response):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
+    last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
 
 
 class NamespaceSessionList(_Response):
@@ -157,6 +164,9 @@ class Message(_Response):
     data: Any = Field(default=None, description="The message's structured JSON as it was stored; null for none")
     agent_id: str | None = Field(default=None, description="The agent whose conversation holds it; null for none")
     position: int | None = Field(default=None, description="Its number in its agent's conversation, from 0")
+    timestamp: float | None = Field(
+        default=None, description="The client's time of the message (epoch seconds, microseconds); null for none"
+    )
 
 
 class DeleteResult(_Response):
