@@ -425,6 +425,7 @@ class RequestBuilder:
         model: str | None = None,
         status: MessageStatus | None = None,
         agent_id: str | None = None,
+        timestamp: float | None = None,
         state: Mapping[str, Any] | None = None,
         user_state: Mapping[str, Any] | None = None,
         namespace_state: Mapping[str, Any] | None = None,
@@ -444,6 +445,7 @@ class RequestBuilder:
             model=model,
             status=status,
             agent_id=agent_id,
+            timestamp=timestamp,
             state=state,
             user_state=user_state,
             namespace_state=namespace_state,
@@ -495,9 +497,11 @@ class RequestBuilder:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
         user_id: str | None = None,
     ) -> Call[MessageList]:
-        params = {**self._caller(user_id), **_query(order=order, page=page, page_size=page_size, next_token=next_token)}
+        paging = _query(order=order, page=page, page_size=page_size, next_token=next_token)
+        params = {**self._caller(user_id), **paging, **_query(from_timestamp=from_timestamp)}
         return Call("GET", self._session_path(session_id, "messages"), _model(MessageList), params=params, retry=True)
 
     def get_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> Call[Message]:

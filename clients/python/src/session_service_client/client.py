@@ -305,6 +305,7 @@ class SessionServiceClient:
         model: str | None = None,
         status: MessageStatus | None = None,
         agent_id: str | None = None,
+        timestamp: float | None = None,
         state: Mapping[str, Any] | None = None,
         user_state: Mapping[str, Any] | None = None,
         namespace_state: Mapping[str, Any] | None = None,
@@ -318,7 +319,8 @@ class SessionServiceClient:
         session's namespace's documents in the same transaction (a namespace's: a trusted caller). ``if_match``:
         the session's ETag read; :class:`PreconditionFailed` (nothing stored) when it moved, else the answer's
         ``etag`` is the new version. Retried safely (an ``Idempotency-Key``; a ``message_id`` also makes a repeated
-        append find the stored message)."""
+        append find the stored message). ``timestamp``: the client's time of the message (epoch seconds), returned
+        on every read and listed from by :meth:`list_messages`' ``from_timestamp``."""
         return self._send(
             self._build.append_message(
                 session_id,
@@ -334,6 +336,7 @@ class SessionServiceClient:
                 model=model,
                 status=status,
                 agent_id=agent_id,
+                timestamp=timestamp,
                 state=state,
                 user_state=user_state,
                 namespace_state=namespace_state,
@@ -378,22 +381,44 @@ class SessionServiceClient:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
         user_id: str | None = None,
     ) -> MessageList:
-        """One page of a session's messages, ``asc`` (oldest first) or ``desc``."""
+        """One page of a session's messages, ``asc`` (oldest first) or ``desc``; with ``from_timestamp`` (epoch
+        seconds), those whose ``timestamp`` is at or after it, by timestamp (``desc`` with ``page_size=N``: the
+        newest N of them; messages without a timestamp, and agents' messages, are not listed)."""
         return self._send(
             self._build.list_messages(
-                session_id, order=order, page=page, page_size=page_size, next_token=next_token, user_id=user_id
+                session_id,
+                order=order,
+                page=page,
+                page_size=page_size,
+                next_token=next_token,
+                from_timestamp=from_timestamp,
+                user_id=user_id,
             )
         )
 
     def iter_messages(
-        self, session_id: str, *, order: Order | None = None, page_size: int | None = None, user_id: str | None = None
+        self,
+        session_id: str,
+        *,
+        order: Order | None = None,
+        page_size: int | None = None,
+        from_timestamp: float | None = None,
+        user_id: str | None = None,
     ) -> Iterator[Message]:
-        """Every message of a session in ``order``, page by page."""
+        """Every message of a session in ``order`` (from ``from_timestamp``, by timestamp, when given), page by page."""
         token: str | None = None
         while True:
-            page = self.list_messages(session_id, order=order, page_size=page_size, next_token=token, user_id=user_id)
+            page = self.list_messages(
+                session_id,
+                order=order,
+                page_size=page_size,
+                next_token=token,
+                from_timestamp=from_timestamp,
+                user_id=user_id,
+            )
             yield from page.messages
             token = page.next_token
             if not token:

@@ -258,7 +258,8 @@ CHUNK_PREFIX = "CHK#"
 LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id): written by messages stored
 before ids were time-ordered (:func:`time_ordered_id`), read only to find those (the table keeps the index: an
-LSI is defined with the table, and removing it replaces the table)."""
+LSI is defined with the table, and removing it replaces the table). Agents' messages write their position in it
+(:func:`agent_message_key`), and messages with a client timestamp that time (:func:`timestamp_message_key`)."""
 STATE_PREFIX = "STATE#"
 SESSION_STATE_SK = "STATE#SESSION"
 AGENT_STATE_PREFIX = "STATE#AGENT#"
