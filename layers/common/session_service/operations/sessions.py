@@ -44,7 +44,6 @@ from session_service.data.keys import (
     namespace_user_prefix,
     parse_iso,
     session_key,
-    session_pk,
     state_sk,
     status_index_prefix,
     user_counts_key,
@@ -288,7 +287,7 @@ def _read_session(store: Store, session_id: str, caller: str, *, include_state: 
     sort_keys = (SESSION_SK, DATA_SK, SUMMARY_SK, state_sk(None))
     found = reads.session_items(store.table, store.clock, session_id, caller, *sort_keys)
     hot = found[SESSION_SK]
-    documents = {(session_pk(session_id), sort_key): item for sort_key, item in found.items()}
+    documents = _by_key(list(found.values()))
     shared = merged_keys(session_id, caller, hot.get("namespace"))[1:]
     documents.update(_by_key(store.table.batch_get(shared)))
     session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
