@@ -66,6 +66,7 @@ class Session(_Answer):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = None
+    state: MergedState | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 
@@ -85,6 +86,7 @@ class SessionListItem(_Answer):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = None
+    state: MergedState | None = None
 
 
 class SessionList(_Answer):
