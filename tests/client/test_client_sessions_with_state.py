@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from session_service_client import MergedState
+import pytest
+from session_service_client import MergedState, PayloadTooLarge
 
 from tests.client.conftest import ClientFactory
 
@@ -39,3 +40,16 @@ def test_listed_rows_carry_their_state(make_client: ClientFactory, user: str) ->
     assert row.state is not None and row.state.session.state == {"n": 1}
     listed = client.list_namespace_sessions(namespace, include_state=True)
     assert listed.namespace == namespace and [r.state.session.state for r in listed.sessions if r.state] == [{"n": 1}]
+
+
+def test_a_create_growing_a_document_past_the_item_limit_is_refused_whole(
+    make_client: ClientFactory, user: str
+) -> None:
+    client = make_client(user_id=user)
+    namespace = f"client-{uuid.uuid4().hex[:8]}"
+    big = {f"part{i}": "x" * (90 * 1024) for i in range(4)}  # 360 KiB: the user's document near DynamoDB's item
+    client.change_user_state(namespace=namespace, set_keys=big)
+    with pytest.raises(PayloadTooLarge):
+        client.create_session(namespace=namespace, state={"a": 1}, user_state={"more": "y" * (90 * 1024)})
+    assert client.list_sessions(namespace=namespace).sessions == []
+    assert client.get_user_state(namespace=namespace).version == 1
