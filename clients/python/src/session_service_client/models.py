@@ -67,6 +67,7 @@ class Session(_Answer):
     expires_at: datetime
     namespace: str | None = None
     last_message_timestamp: float | None = None
+    state: MergedState | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 
@@ -87,6 +88,7 @@ class SessionListItem(_Answer):
     expires_at: datetime
     namespace: str | None = None
     last_message_timestamp: float | None = None
+    state: MergedState | None = None
 
 
 class SessionList(_Answer):

@@ -123,10 +123,15 @@ pattern                                request
 =====================================  ==============================================================
 create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
                                        ADD user counts; on an expired id, the same conditioned on it;
-                                       ensuring one that exists: that transaction cancelled + Query it
+                                       ensuring one that exists: that transaction cancelled + Query it;
+                                       with state: + Put the session's document (older than the session,
+                                       or none) + Update the user's / namespace's document, in that
+                                       transaction; then BatchGetItem the documents (the answer's state)
 create a batch of sessions             TransactWriteItems: Put hot and data of each, ADD each owner's
                                        counts once
 get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
+                                       [?include=state: + the session's document; then BatchGetItem the
+                                       user's and the namespace's documents]
 summary                                BatchGetItem hot + summary + the owner's counts
 session exists (HEAD)                  BatchGetItem hot + the owner's counts
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
@@ -135,10 +140,14 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
+                                       [?include=state: + the rows' documents; then BatchGetItem the
+                                       user's and namespaces' documents the rows name]
 list a user's sessions of a namespace  Query GSI3 ``begins_with(GSI3SK, <user_id>#)`` (keys only) +
-                                       BatchGetItem rows and counts
+                                       BatchGetItem rows and counts [+ the rows' documents, the user's
+                                       and the namespace's: ?include=state]
 list a namespace's sessions (trusted)  Query GSI3 ``GSI3PK = NS#<namespace>`` (keys only) + BatchGetItem
-                                       rows and their owners' counts
+                                       rows and their owners' counts [+ the rows' documents, the owners'
+                                       and the namespace's: ?include=state]
 append messages                        [BatchGetItem hot + counts + the client-chosen ids' MID# and derived
                                        keys, Query LSI1 per id not time-ordered alongside] + TransactWriteItems:
                                        Put messages [+ Put MID#] + Update hot (ADD); a batch too big for one:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_service.models.state import MergedState
 from session_service.models.types import (
     EXACT_NUMBERS,
     NO_COST,
@@ -55,6 +56,11 @@ class Session(_Response):
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
     last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
+    state: MergedState | None = Field(
+        default=None,
+        description="Its state in every scope (session, user, namespace): with ?include=state or a create carrying"
+        " state; null otherwise",
+    )
     version: Annotated[int, Field(exclude=True)] = 1
     memory_count: Annotated[int, Field(exclude=True)] = 0
 
@@ -84,6 +90,9 @@ class SessionListItem(_Response):
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
     last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
+    state: MergedState | None = Field(
+        default=None, description="Its state in every scope (its own user's document): with ?include=state only"
+    )
 
 
 class NamespaceSessionList(_Response):
@@ -190,6 +199,13 @@ class MessageList(_Response):
     page: int
     page_size: int
     next_token: str | None = None
+
+
+class AgentMessageList(_Response):
+    """A page of an agent's messages, in order of position."""
+
+    messages: list[Message]
+    next_offset: int | None = Field(default=None, description="The position to read next; null when no more")
 
 
 class MessageBatchResult(_Response):
