@@ -258,8 +258,20 @@ class ModelUsage(_Answer):
     cost: Decimal = Decimal(0)
 
 
+class NamespaceUsage(_Answer):
+    """A user's usage of the sessions of one namespace; ``None`` for the sessions created in none."""
+
+    namespace: str | None = None
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
 class Usage(_Answer):
-    """What a user's existing sessions hold, in total and by model."""
+    """What a user's existing sessions hold, in total, by model and by namespace (``by_namespace`` is empty while
+    none of them is in a namespace)."""
 
     user_id: str
     sessions: int = 0
@@ -268,6 +280,7 @@ class Usage(_Answer):
     tokens: int = 0
     cost: Decimal = Decimal(0)
     by_model: list[ModelUsage] = Field(default_factory=list)
+    by_namespace: list[NamespaceUsage] = Field(default_factory=list)
 
 
 class ErasureAccepted(_Answer):

@@ -250,6 +250,18 @@ class ModelUsage(_Response):
     cost: Money = NO_COST
 
 
+class NamespaceUsage(_Response):
+    """One row of :class:`Usage`'s ``by_namespace``: what the user's sessions of one ``namespace`` hold (``null``: the
+    sessions created in none)."""
+
+    namespace: str | None = None
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+
+
 class Usage(_Response):
     """GET /api/v1/users/{user_id}/usage (SPEC section 9): what the user's sessions that exist hold, kept by the
     stream function exactly once.
@@ -262,8 +274,12 @@ class Usage(_Response):
     creation), ``tokens`` and ``cost`` (USD, exact) what they used. ``by_model`` has a row per (``provider``,
     ``model``) the messages name, and, when some messages name neither, one row with both ``null`` (the
     totals minus the named rows), so the rows add up to the totals; rows are sorted by cost, highest first,
-    then by provider and model (``null`` after a name). The stream applies changes within seconds, so a write
-    is seen here shortly after it is answered.
+    then by provider and model (``null`` after a name). ``by_namespace`` has a row per namespace the user's
+    sessions were created in, and, when some were created in none, one row with ``namespace`` ``null`` (the
+    totals minus the named rows), so the rows add up to the totals; it is empty while none of the user's sessions
+    that hold anything is in a namespace; sorted by cost, highest first, then by namespace (``null`` last); a
+    namespace whose sessions hold nothing any more has no row. The stream applies changes within seconds, so a
+    write is seen here shortly after it is answered.
     """
 
     user_id: str
@@ -273,6 +289,7 @@ class Usage(_Response):
     tokens: int = 0
     cost: Money = NO_COST
     by_model: list[ModelUsage] = Field(default_factory=list)
+    by_namespace: list[NamespaceUsage] = Field(default_factory=list)
 
 
 class ErasureAccepted(_Response):
