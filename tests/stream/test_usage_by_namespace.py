@@ -88,6 +88,12 @@ def test_usage_by_namespace_is_exact_through_appends_status_changes_and_deletion
     ana = repo.get_usage("ana")
     assert [r.namespace for r in ana.by_namespace] == ["app-b", None, "app-a"]  # by cost, highest first
     assert served(repo, "bo") == {("app-a", 1, 1, 1, 3, Decimal("0.3"))}
+    # And a trusted caller reads app-a's usage by user: the same numbers as each user's own row
+    page = repo.get_namespace_usage("app-a")
+    assert [(r.user_id, r.sessions, r.messages, r.cost) for r in page.users] == [
+        ("ana", 2, 3, Decimal("0.150000000001")),
+        ("bo", 1, 1, Decimal("0.3")),
+    ]
 
     # When a session is closed, a message deleted and a session deleted for good
     repo.update_session(a2.session_id, "ana", SessionUpdate(status=SessionStatus.COMPLETED))
@@ -95,7 +101,8 @@ def test_usage_by_namespace_is_exact_through_appends_status_changes_and_deletion
     repo.delete_message(a1.session_id, "ana", first.message_id)
     repo.delete_session(b1.session_id, "ana")
     settle(reader, handler)
-    # Then the rows follow, and a namespace left with nothing has no row
+    # Then the rows follow, and a namespace left with nothing has no row, nor a user in it
+    assert repo.get_namespace_usage("app-b").users == []
     expected = {("app-a", 2, 1, 2, 6, Decimal("0.050000000001")), (None, 1, 1, 1, 7, Decimal("0.7"))}
     assert served(repo, "ana") == truth(ddb, "ana") == expected
 
@@ -142,6 +149,8 @@ def test_an_expired_id_created_again_in_another_namespace_moves_its_usage(
     repo.append_messages(sid, "eve", [message("new", 2, "0.2")])
     settle(StreamReader(ddb, boto3.client("dynamodbstreams"), TABLE), handler)  # moto restored the table: replay
     assert served(repo, "eve") == truth(ddb, "eve") == {("new-app", 1, 1, 1, 2, Decimal("0.2"))}
+    assert repo.get_namespace_usage("old-app").users == []
+    assert [r.user_id for r in repo.get_namespace_usage("new-app").users] == ["eve"]
 
 
 def test_an_expired_id_taken_over_by_another_user_moves_namespace_usage_between_them(
@@ -176,3 +185,4 @@ def test_an_erasure_takes_the_users_namespace_usage(
     assert repo.erasure("user-hal").status == "erased"
     assert mentioning(ddb, TABLE, "user-hal", session.session_id) == [("ERASURE#user-hal", "PROGRESS")]
     assert repo.get_usage("user-hal").by_namespace == []
+    assert repo.get_namespace_usage("app-h").users == []

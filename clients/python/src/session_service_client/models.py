@@ -269,6 +269,25 @@ class NamespaceUsage(_Answer):
     cost: Decimal = Decimal(0)
 
 
+class NamespaceUserUsage(_Answer):
+    """What one user's sessions of a namespace hold."""
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class NamespaceUsageList(_Answer):
+    """A page of a namespace's usage by user (a trusted caller's read); its totals are the sum of its pages."""
+
+    namespace: str
+    users: list[NamespaceUserUsage] = Field(default_factory=list)
+    next_token: str | None = None
+
+
 class Usage(_Answer):
     """What a user's existing sessions hold, in total, by model and by namespace (``by_namespace`` is empty while
     none of them is in a namespace)."""

@@ -27,7 +27,7 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
-per-user namespace use ``USER#<user_id>``              ``USAGE#NS#<namespace>``                -
+per-user namespace use ``USER#<user_id>``              ``USAGE#NS#<namespace>``                GSI3
 user state             ``USER#<user_id>``              ``USTATE#<namespace or empty>``         -
 namespace state        ``NS#<namespace>``              ``STATE``                               -
 service statistics     ``STATS``, ``STATS#<1..N-1>``   ``GLOBAL``                              -
@@ -41,6 +41,8 @@ keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operatio
 Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
 <last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
 the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). GSI3 is sparse (keys only):
+a user's usage of a namespace carries ``GSI3PK = NSUSAGE#<namespace>``, ``GSI3SK = <user_id>`` (a namespace's usage
+by user, set by the stream function with its counters); and
 a session created in a namespace carries ``GSI3PK = NS#<namespace>`` (fixed) and ``GSI3SK =
 <user_id>#<last_activity>``: a user's sessions of a namespace are ``begins_with(GSI3SK, "<user_id>#")``, every
 user's the partition. Appends do not move
@@ -126,6 +128,8 @@ delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Up
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
 list a user's sessions of a namespace  Query GSI3 ``begins_with(GSI3SK, <user_id>#)`` (keys only) +
                                        BatchGetItem rows and counts
+a namespace's usage by user (trusted)  Query GSI3 ``GSI3PK = NSUSAGE#<namespace>`` (keys only) + BatchGetItem
+                                       the page's usage items and their owners' counts
 list a namespace's sessions (trusted)  Query GSI3 ``GSI3PK = NS#<namespace>`` (keys only) + BatchGetItem
                                        rows and their owners' counts
 append messages                        [BatchGetItem hot + counts + the client-chosen ids' MID# and derived
@@ -413,6 +417,17 @@ def namespace_usage_key(user_id: str, namespace: str) -> dict[str, Any]:
     """Primary key of a user's usage of the sessions of one ``namespace`` (``USER#<user_id>``/``USAGE#NS#<namespace>``;
     in the user's partition, so erasing the partition erases it). It holds the totals of :func:`user_usage_key`."""
     return key(user_pk(user_id), f"{NAMESPACE_USAGE_PREFIX}{namespace}")
+
+
+def namespace_usage_index_keys(user_id: str, namespace: str) -> dict[str, str]:
+    """GSI3 keys of a user's usage item of ``namespace``: ``NSUSAGE#<namespace>`` and the user id, so a namespace's
+    usage is read by user (a partition apart from the namespace's sessions, ``NS#<namespace>``)."""
+    return {f"{GSI_NAMESPACE}PK": namespace_usage_index_pk(namespace), f"{GSI_NAMESPACE}SK": user_id}
+
+
+def namespace_usage_index_pk(namespace: str) -> str:
+    """GSI3 partition of the usage items of a namespace (every user's)."""
+    return f"NSUSAGE#{namespace}"
 
 
 def namespace_of_usage_sk(sort_key: str) -> str | None:

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from session_service.data.keys import COUNTS_SK, MODEL_USAGE_PREFIX, USAGE_SK, namespace_of_usage_sk
-from session_service.models import ModelUsage, NamespaceUsage, SessionStatus, Stats, Usage
+from session_service.models import ModelUsage, NamespaceUsage, NamespaceUserUsage, SessionStatus, Stats, Usage
 
 STATS_SHARDS = 16
 """Shards of ``STATS`` (the classic DynamoDB sharded counter): a stream batch's transaction adds to one of them, so
@@ -278,3 +278,15 @@ def _namespace_rows(found: list[dict[str, Any]], totals: dict[str, Any]) -> list
         rows.append(NamespaceUsage(namespace=None, **rest))
     rows.sort(key=lambda row: (-row.cost, row.namespace is None, row.namespace or ""))
     return rows
+
+
+def namespace_user_usage(user_id: str, item: dict[str, Any]) -> NamespaceUserUsage:
+    """Map a user's usage item of a namespace (plain values) to a row of a namespace's usage by user."""
+    return NamespaceUserUsage(
+        user_id=user_id,
+        sessions=int(item.get("sessions", 0)),
+        active_sessions=int(item.get("active_sessions", 0)),
+        messages=int(item.get("messages", 0)),
+        tokens=int(item.get("tokens", 0)),
+        cost=Decimal(item.get("cost", 0)),
+    )

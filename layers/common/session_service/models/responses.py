@@ -262,6 +262,29 @@ class NamespaceUsage(_Response):
     cost: Money = NO_COST
 
 
+class NamespaceUserUsage(_Response):
+    """One row of :class:`NamespaceUsageList`: what one user's sessions of the namespace hold."""
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+
+
+class NamespaceUsageList(_Response):
+    """GET /api/v1/namespaces/{namespace}/usage (a trusted caller): a page of the namespace's usage by user, in user
+    id order, each row what that user's existing sessions of the namespace hold (the same numbers as the user's own
+    ``by_namespace`` row; kept by the stream function, seen shortly after a write). A user whose sessions of the
+    namespace hold nothing any more, or whose data is being erased, has no row; a page may be shorter than asked.
+    The namespace's totals are the sum of its pages."""
+
+    namespace: str
+    users: list[NamespaceUserUsage] = Field(default_factory=list)
+    next_token: str | None = Field(default=None, description="Pass back as next_token for the next page")
+
+
 class Usage(_Response):
     """GET /api/v1/users/{user_id}/usage (SPEC section 9): what the user's sessions that exist hold, kept by the
     stream function exactly once.

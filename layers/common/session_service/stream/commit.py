@@ -179,8 +179,7 @@ class Committer:
         for (user_id, namespace), part in namespaced.items():
             adds = part.usage_adds()
             if adds:
-                key = table_keys.namespace_usage_key(user_id, namespace)
-                actions.append(table_actions.add_action(self._table, key, adds))
+                actions.append(service_actions.NamespaceUsageAdd(user_id, namespace, adds).render(self._table))
         actions += [
             service_actions.MarkMove(session_id, change.mark, marks.get(session_id)).render(self._table)
             for session_id, change in final.items()
