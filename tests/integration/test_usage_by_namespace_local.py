@@ -1,6 +1,7 @@
 """A user's usage by namespace on DynamoDB Local: a random sequence of writes over two users' sessions in two
 namespaces and in none, the stream applied by the real processor (some batches delivered twice), then each user's
-``by_namespace`` rows equal what a Scan of the live hot items recomputes, and add up to the totals.
+``by_namespace`` rows equal what a Scan of the live hot items recomputes, and add up to the totals, and a namespace's
+usage by user (GSI3, paged) holds the same rows.
 """
 
 from __future__ import annotations
@@ -104,3 +105,16 @@ def test_usage_by_namespace_equals_the_table_after_a_random_sequence(
         assert sum(r.messages for r in usage.by_namespace) == usage.messages
         assert sum((r.cost for r in usage.by_namespace), Decimal(0)) == usage.cost
     assert replayed > 0 and any(repo.get_usage(user).by_namespace for user in users)
+    # A namespace's usage by user (GSI3, paged) holds each user's own row of it
+    for namespace in NAMESPACES[1:]:
+        rows, token = [], None
+        while True:
+            page = repo.get_namespace_usage(namespace, page_size=1, next_token=token)
+            rows += [(r.user_id, r.sessions, r.active_sessions, r.messages, r.tokens, r.cost) for r in page.users]
+            if page.next_token is None:
+                break
+            token = page.next_token
+        expected = [
+            (user, *row[1:]) for user in sorted(users) for row in truth(client, table, user) if row[0] == namespace
+        ]
+        assert rows == expected
