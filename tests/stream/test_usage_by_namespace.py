@@ -186,3 +186,37 @@ def test_an_erasure_takes_the_users_namespace_usage(
     assert mentioning(ddb, TABLE, "user-hal", session.session_id) == [("ERASURE#user-hal", "PROGRESS")]
     assert repo.get_usage("user-hal").by_namespace == []
     assert repo.get_namespace_usage("app-h").users == []
+
+
+class _Lagging:
+    """``reader`` with the records of one partition held back, in order, in ``held``: their shard lags behind."""
+
+    def __init__(self, reader: StreamReader, partition: str) -> None:
+        self.reader, self.partition = reader, partition
+        self.held: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        batch = self.reader.drain()
+        self.held += [r for r in batch if r["dynamodb"]["Keys"]["PK"]["S"] == self.partition]
+        return [r for r in batch if r["dynamodb"]["Keys"]["PK"]["S"] != self.partition]
+
+
+def test_a_late_record_of_an_erased_users_session_brings_no_namespace_usage_back(
+    repo: SessionRepository, ddb: Any, reader: StreamReader, handler: Any
+) -> None:
+    # Given ivy's session of a namespace with usage, applied
+    session, _ = repo.create_session("user-ivy", SessionCreate(user_id="user-ivy", namespace="app-i"))
+    sid = session.session_id
+    repo.append_messages(sid, "user-ivy", [message("a", 3, "0.3")])
+    settle(reader, handler)
+    # When ivy deletes the session for good and is erased, and the session's shard lags behind the erasure's
+    repo.delete_session(sid, "user-ivy")
+    repo.erase_user("user-ivy")
+    lagging = _Lagging(reader, f"SESSION#{sid}")
+    settle(lagging, handler)
+    assert repo.erasure("user-ivy").status == "erased"
+    assert handler(lagging.held) == {"batchItemFailures": []}
+    settle(reader, handler)
+    # Then nothing of ivy is left but the erasure's record: no usage of the namespace brought back
+    assert mentioning(ddb, TABLE, "user-ivy", sid) == [("ERASURE#user-ivy", "PROGRESS")]
+    assert repo.get_namespace_usage("app-i").users == []
