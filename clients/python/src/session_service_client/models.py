@@ -150,11 +150,25 @@ class SessionBatchDeleteResult(_Answer):
     deleted: int
 
 
-class Message(_Answer):
+class _Versioned(_Answer):
+    """An answer that may carry the session's version from its ``ETag`` header (``etag``, excluded from dumps):
+    equal to the same record read without it, since the version is the session's, not the record's."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Versioned) or type(self) is not type(other):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+
+class Message(_Versioned):
     """A stored message. ``data`` is the structured JSON it carries beside or instead of ``content`` (``None``:
     none), returned exactly as it was sent; ``timestamp`` the client's time it was sent with (epoch seconds;
-    ``None``: none). ``etag`` is the session's new version after an append that named the
-    version it read (``if_match``), from the answer's ``ETag`` header; ``None`` otherwise."""
+    ``None``: none). ``etag`` is the session's version from the answer's ``ETag`` header: the
+    new one after an append that named the version it read (``if_match``), the current one when a repeated
+    append found the message stored; ``None`` otherwise (it takes no part in equality)."""
 
     message_id: str
     session_id: str
@@ -186,7 +200,7 @@ class MessageList(_Answer):
     next_token: str | None = None
 
 
-class MessageBatchResult(_Answer):
+class MessageBatchResult(_Versioned):
     """The messages a batch stored, in order; ``etag`` as for :class:`Message`."""
 
     messages: list[Message]
