@@ -5,7 +5,6 @@ conversation with the whole history in its model's request; another user of the 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -13,6 +12,8 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+
+from google.genai import types
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = Path(__file__).resolve().parent / "adk_agent_run.py"
@@ -42,7 +43,9 @@ def test_an_agent_run_is_restored_exactly_by_a_new_process(base_url: str, namesp
     assert agents == saved["events"] and len(agents) == 6
     said = [event["content"]["parts"] for event in restored["events"] if event["author"] == "user"]
     assert [parts[0]["text"] for parts in said] == ["Plan a weekend in Rome", "Book the morning flight"]
-    assert base64.b64decode(said[1][1]["inline_data"]["data"]) == b"\x89PNG\r\n\x1a\n\x00\xff"
+    assert types.Part.model_validate(said[1][1]).inline_data == types.Blob(
+        data=b"\x89PNG\r\n\x1a\n\x00\xff", mime_type="image/png"
+    )
     assert all("temp:draft" not in event.get("actions", {}).get("state_delta", {}) for event in restored["events"])
 
     assert (

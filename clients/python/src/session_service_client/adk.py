@@ -330,7 +330,7 @@ class SessionServiceSessionService(BaseSessionService):
             path, params = f"{API}/namespaces/{namespace}/sessions", {}
         else:
             caller = service_user(user_id)
-            path, params = f"{API}/users/{caller}/sessions", {"user_id": caller, "namespace": namespace}
+            path, params = f"{API}/users/{caller}/sessions", {"namespace": namespace}
         sessions: list[Session] = []
         token: str | None = None
         while True:
