@@ -40,7 +40,7 @@ def _event(index: int, start: float) -> Any:
     from google.adk.events import Event
     from google.genai import types
 
-    words = f"turn {index}: which museums open on Monday, and how long is the walk between them? " * 2
+    words = f"turn {index:06d}: which museums open on Monday, and how long is the walk between them? " * 2
     author = "user" if index % 2 == 0 else "planner"
     role = "user" if index % 2 == 0 else "model"
     return Event(
@@ -197,9 +197,7 @@ async def _report(url: str, args: Any, bench: Any, db_path: Path) -> None:
             theirs = await _median_ms(lambda call=call: call(database), args.runs)  # type: ignore[misc]
             print(f"{name:<32} {requests:>8} {ours:>9.1f} {theirs:>10.1f}")
         page = await _median_ms(
-            lambda: client._send(
-                _get(first_page, {"user_id": USER, "namespace": _ns(adapter), "include": "state", "page_size": "200"})
-            ),
+            lambda: client._send(_get(first_page, {"namespace": _ns(adapter), "include": "state", "page_size": "200"})),
             args.runs,
         )
         print(f"{'list_sessions first page (200)':<32} {1:>8} {page:>9.1f} {'-':>10}")
