@@ -157,7 +157,7 @@ def _role(event: Event) -> str:
     return "user" if event.author == "user" else "assistant"
 
 
-class SessionServiceSessionService(BaseSessionService):
+class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unused-ignore]
     """ADK's session service kept in Session Service (see the module's docstring for the mapping).
 
     Give ``base_url`` (the service's root: the adapter makes an async client per event loop) or ``client=`` (a
