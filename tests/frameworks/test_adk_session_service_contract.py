@@ -197,7 +197,7 @@ async def test_create_session_with_blank_id_generates_one(session_service: BaseS
 
 
 @contract
-async def test_delete_session_of_an_unknown_session_is_a_no_op(session_service: BaseSessionService) -> None:
+async def test_delete_session_unknown_session_is_a_noop(session_service: BaseSessionService) -> None:
     await session_service.create_session(app_name=APP, user_id="u1", session_id="s1")
     await session_service.delete_session(app_name=APP, user_id="u1", session_id="unknown_session")
     await session_service.delete_session(app_name=APP, user_id="unknown_user", session_id="s1")
