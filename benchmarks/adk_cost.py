@@ -105,6 +105,7 @@ async def _fill_database(database: Any, events: int, sessions: int) -> tuple[Any
     short = await database.create_session(app_name=APP, user_id=USER, session_id="short")
     for index in range(30):
         await database.append_event(short, _event(index, start))
+    await database.create_session(app_name=APP, user_id=USER, session_id="turns")
     for n in range(sessions):
         await database.create_session(app_name=APP, user_id=USER, session_id=f"listed-{n}")
     return long, short
@@ -126,7 +127,7 @@ async def _report(url: str, args: Any, bench: Any, db_path: Path) -> None:
     async with AsyncSessionServiceClient(url) as client:
         adapter = SessionServiceSessionService(client=client, namespace=f"bench-{uuid.uuid4().hex[:6]}")
         started = time.perf_counter()
-        for session_id in ("long", "short"):
+        for session_id in ("long", "short", "turns"):
             await adapter.create_session(app_name=APP, user_id=USER, session_id=session_id)
         await _fill_ours(client, adapter, "long", args.events)
         await _fill_ours(client, adapter, "short", 30)
@@ -136,8 +137,9 @@ async def _report(url: str, args: Any, bench: Any, db_path: Path) -> None:
         await _fill_database(database, args.events, args.sessions)
         filled_db = time.perf_counter() - started
         print(
-            f"DynamoDB Local at {bench.endpoint}; a session of {args.events} events, one of 30, {args.sessions} more"
-            f" sessions of the user (filled in {filled_ours:.0f} s; DatabaseSessionService on SQLite in"
+            f"DynamoDB Local at {bench.endpoint}; a session of {args.events} events, one of 30, one the appends go"
+            f" to, {args.sessions} more sessions of the user (filled in {filled_ours:.0f} s; DatabaseSessionService"
+            " on SQLite in"
             f" {filled_db:.0f} s); median of {args.runs} runs"
         )
         client._http.event_hooks["request"] = [count]
@@ -150,7 +152,7 @@ async def _report(url: str, args: Any, bench: Any, db_path: Path) -> None:
         async def append(service: Any) -> float:
             """One append_event with deltas in every scope on a session just read: its milliseconds."""
             session = await service.get_session(
-                app_name=APP, user_id=USER, session_id="short", config=GetSessionConfig(num_recent_events=0)
+                app_name=APP, user_id=USER, session_id="turns", config=GetSessionConfig(num_recent_events=0)
             )
             sent.clear()
             event = Event(author="user", timestamp=stamp[0], actions=EventActions(state_delta=delta()))
@@ -178,7 +180,7 @@ async def _report(url: str, args: Any, bench: Any, db_path: Path) -> None:
                 f"get_session all @ {args.events}",
                 lambda s: s.get_session(app_name=APP, user_id=USER, session_id="long"),
             ),
-            (f"list_sessions ({args.sessions + 2})", lambda s: s.list_sessions(app_name=APP, user_id=USER)),
+            (f"list_sessions ({args.sessions + 3})", lambda s: s.list_sessions(app_name=APP, user_id=USER)),
             ("list_sessions every user", lambda s: s.list_sessions(app_name=APP)),
             ("get_user_state", lambda s: s.get_user_state(app_name=APP, user_id=USER)),
         ]
