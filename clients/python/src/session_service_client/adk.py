@@ -210,7 +210,10 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
         title = str(row.get("title") or "")
         if not title.startswith(TITLE_PREFIX):
             return None
-        user_id, session_id = json.loads(title.removeprefix(TITLE_PREFIX))
+        try:
+            user_id, session_id = json.loads(title.removeprefix(TITLE_PREFIX))
+        except ValueError:
+            return None  # a title of another writer's that merely starts like ours
         return str(user_id), str(session_id)
 
     # -- requests ----------------------------------------------------------------------------------------
