@@ -212,7 +212,7 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
             return None
         try:
             user_id, session_id = json.loads(title.removeprefix(TITLE_PREFIX))
-        except ValueError:
+        except (ValueError, TypeError):
             return None  # a title of another writer's that merely starts like ours
         return str(user_id), str(session_id)
 
