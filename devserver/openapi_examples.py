@@ -27,7 +27,13 @@ USER = "test_user_123"
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 REQUESTS: dict[str, Any] = {
-    "create_session": {"user_id": USER, "title": "Test Session", "metadata": {"source": "web_app"}},
+    "create_session": {
+        "user_id": USER,
+        "title": "Test Session",
+        "metadata": {"source": "web_app"},
+        "state": {"step": 0},
+        "user_state": {"language": "en"},
+    },
     "update_session": {"title": "Trip to Lisbon", "metadata": {"source": "web_app", "topic": "travel"}},
     "append_message": {
         "role": "user",

@@ -1,4 +1,5 @@
-"""GET /api/v1/sessions/{session_id}: the caller's session, with its ETag."""
+"""GET /api/v1/sessions/{session_id}: the caller's session, with its ETag (and its state in every scope
+with ?include=state)."""
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -15,8 +16,11 @@ app = http.make_resolver()
     tags=["sessions"],
     responses=http.responses_for(*http.SESSION_ERRORS, success=http.SESSION),
 )
-def get_session(session_id: http.SessionIdPath, user_id: http.UserIdQuery = None) -> Response[Session]:
-    return http.session_response(repository().get_session(session_id, http.caller(app, user_id)))
+def get_session(
+    session_id: http.SessionIdPath, user_id: http.UserIdQuery = None, include: http.IncludeQuery = None
+) -> Response[Session]:
+    caller = http.caller(app, user_id)
+    return http.session_response(repository().get_session(session_id, caller, include_state=include == "state"))
 
 
 lambda_handler = http.entry(app)

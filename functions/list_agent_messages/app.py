@@ -1,7 +1,7 @@
 """GET /api/v1/sessions/{session_id}/agents/{agent_id}/messages: an agent's messages from a position, in order."""
 
 from session_service import http
-from session_service.models.state import AgentMessageList
+from session_service.models.responses import AgentMessageList
 from session_service.wiring import repository
 
 app = http.make_resolver()

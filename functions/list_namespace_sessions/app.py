@@ -23,6 +23,7 @@ def list_namespace_sessions(
     namespace: Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="The namespace")],
     page_size: http.PageSizeQuery = 50,
     next_token: http.NextTokenQuery = None,
+    include: http.IncludeQuery = None,
 ) -> NamespaceSessionList:
     config = settings()
     require_trusted(
@@ -30,7 +31,9 @@ def list_namespace_sessions(
         authorizer_enabled=config.authorizer_enabled,
         trusted_groups=config.trusted_groups,
     )
-    return repository().list_namespace_sessions(namespace, page_size=page_size, next_token=next_token)
+    return repository().list_namespace_sessions(
+        namespace, page_size=page_size, next_token=next_token, include_state=include == "state"
+    )
 
 
 lambda_handler = http.entry(app)

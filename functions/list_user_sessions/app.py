@@ -36,6 +36,7 @@ def list_user_sessions(
     page: http.PageQuery = 1,
     page_size: http.PageSizeQuery = 50,
     next_token: http.NextTokenQuery = None,
+    include: http.IncludeQuery = None,
 ) -> SessionList:
     owner = http.caller(app, user_id, ("path", "user_id"))
     if active_only and status not in (None, SessionStatus.ACTIVE):
@@ -49,6 +50,7 @@ def list_user_sessions(
         page=page,
         page_size=page_size,
         next_token=next_token,
+        include_state=include == "state",
     )
 
 

@@ -14,6 +14,7 @@ from session_service.cursor import CursorCodec
 from session_service.data.dynamo import Table
 from session_service.data.guard import WriteGuard
 from session_service.models import (
+    AgentMessageList,
     ChunkCreate,
     Context,
     Erasure,
@@ -38,7 +39,6 @@ from session_service.models import (
 )
 from session_service.models.state import (
     AgentCreate,
-    AgentMessageList,
     AppendState,
     MergedState,
     SharedStateDocument,
@@ -86,10 +86,16 @@ class SessionRepository:
     # -- sessions: operations.sessions -----------------------------------------------------------------
 
     def create_session(
-        self, caller: str, request: SessionCreate, guard: WriteGuard | None = None, *, retry: bool = True
+        self,
+        caller: str,
+        request: SessionCreate,
+        guard: WriteGuard | None = None,
+        *,
+        retry: bool = True,
+        include_state: bool = False,
     ) -> tuple[Session, bool]:
         """:func:`session_service.operations.sessions.create_session`."""
-        return sessions.create_session(self._store, caller, request, guard, retry=retry)
+        return sessions.create_session(self._store, caller, request, guard, retry=retry, include_state=include_state)
 
     def create_sessions(
         self, caller: str, requests: Sequence[SessionCreate], guard: WriteGuard | None = None
@@ -97,9 +103,9 @@ class SessionRepository:
         """:func:`session_service.operations.sessions.create_sessions`."""
         return sessions.create_sessions(self._store, caller, requests, guard)
 
-    def get_session(self, session_id: str, caller: str) -> Session:
+    def get_session(self, session_id: str, caller: str, *, include_state: bool = False) -> Session:
         """:func:`session_service.operations.sessions.get_session`."""
-        return sessions.get_session(self._store, session_id, caller)
+        return sessions.get_session(self._store, session_id, caller, include_state=include_state)
 
     def get_summary(self, session_id: str, caller: str) -> SessionSummary:
         """:func:`session_service.operations.sessions.get_summary`."""
@@ -136,6 +142,7 @@ class SessionRepository:
         page: int = 1,
         page_size: int = 50,
         next_token: str | None = None,
+        include_state: bool = False,
     ) -> SessionList:
         """:func:`session_service.operations.sessions.list_user_sessions`."""
         return sessions.list_user_sessions(
@@ -146,13 +153,16 @@ class SessionRepository:
             page=page,
             page_size=page_size,
             next_token=next_token,
+            include_state=include_state,
         )
 
     def list_namespace_sessions(
-        self, namespace: str, *, page_size: int = 50, next_token: str | None = None
+        self, namespace: str, *, page_size: int = 50, next_token: str | None = None, include_state: bool = False
     ) -> NamespaceSessionList:
         """:func:`session_service.operations.sessions.list_namespace_sessions`."""
-        return sessions.list_namespace_sessions(self._store, namespace, page_size=page_size, next_token=next_token)
+        return sessions.list_namespace_sessions(
+            self._store, namespace, page_size=page_size, next_token=next_token, include_state=include_state
+        )
 
     # -- messages: operations.appends, operations.messages, operations.chunks-------------------------------------------
 
@@ -205,10 +215,18 @@ class SessionRepository:
         page: int = 1,
         page_size: int = 100,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
     ) -> MessageList:
         """:func:`session_service.operations.messages.list_messages`."""
         return messages.list_messages(
-            self._store, session_id, caller, order=order, page=page, page_size=page_size, next_token=next_token
+            self._store,
+            session_id,
+            caller,
+            order=order,
+            page=page,
+            page_size=page_size,
+            next_token=next_token,
+            from_timestamp=from_timestamp,
         )
 
     def get_context(self, session_id: str, caller: str, *, max_tokens: int, max_messages: int) -> Context:

@@ -261,6 +261,10 @@ class RequestBuilder:
         session_id: str | None = None,
         ttl_seconds: int | None = None,
         namespace: str | None = None,
+        state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        include_state: bool = False,
         user_id: str | None = None,
     ) -> Call[Session]:
         caller = user_id if user_id is not None else self.user_id
@@ -272,8 +276,12 @@ class RequestBuilder:
             session_id=session_id,
             ttl_seconds=ttl_seconds,
             namespace=namespace,
+            state=None if state is None else dict(state),
+            user_state=None if user_state is None else dict(user_state),
+            namespace_state=None if namespace_state is None else dict(namespace_state),
         )
-        return Call("POST", f"{API}/sessions", _session, headers=self._once(), body=body, retry=True)
+        params = _query(include="state" if include_state else None)
+        return Call("POST", f"{API}/sessions", _session, params=params, headers=self._once(), body=body, retry=True)
 
     def create_sessions(
         self, sessions: Sequence[NewSession | Mapping[str, Any]], *, user_id: str | None = None
@@ -290,8 +298,9 @@ class RequestBuilder:
             retry=True,
         )
 
-    def get_session(self, session_id: str, *, user_id: str | None = None) -> Call[Session]:
-        return Call("GET", self._session_path(session_id), _session, params=self._caller(user_id), retry=True)
+    def get_session(self, session_id: str, *, include_state: bool = False, user_id: str | None = None) -> Call[Session]:
+        params = {**self._caller(user_id), **_query(include="state" if include_state else None)}
+        return Call("GET", self._session_path(session_id), _session, params=params, retry=True)
 
     def session_exists(self, session_id: str, *, user_id: str | None = None) -> Call[bool]:
         return Call(
@@ -394,6 +403,7 @@ class RequestBuilder:
         page_size: int | None = None,
         next_token: str | None = None,
         namespace: str | None = None,
+        include_state: bool = False,
         user_id: str | None = None,
     ) -> Call[SessionList]:
         path, _ = self._user_route(user_id, "sessions")  # the listing takes no query user_id: the path's is the caller
@@ -404,6 +414,7 @@ class RequestBuilder:
             page_size=page_size,
             next_token=next_token,
             namespace=namespace,
+            include="state" if include_state else None,
         )
         return Call("GET", path, _model(SessionList), params=params, retry=True)
 
@@ -425,6 +436,7 @@ class RequestBuilder:
         model: str | None = None,
         status: MessageStatus | None = None,
         agent_id: str | None = None,
+        timestamp: float | None = None,
         state: Mapping[str, Any] | None = None,
         user_state: Mapping[str, Any] | None = None,
         namespace_state: Mapping[str, Any] | None = None,
@@ -444,6 +456,7 @@ class RequestBuilder:
             model=model,
             status=status,
             agent_id=agent_id,
+            timestamp=timestamp,
             state=state,
             user_state=user_state,
             namespace_state=namespace_state,
@@ -495,9 +508,11 @@ class RequestBuilder:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
         user_id: str | None = None,
     ) -> Call[MessageList]:
-        params = {**self._caller(user_id), **_query(order=order, page=page, page_size=page_size, next_token=next_token)}
+        paging = _query(order=order, page=page, page_size=page_size, next_token=next_token)
+        params = {**self._caller(user_id), **paging, **_query(from_timestamp=from_timestamp)}
         return Call("GET", self._session_path(session_id, "messages"), _model(MessageList), params=params, retry=True)
 
     def get_message(self, session_id: str, message_id: str, *, user_id: str | None = None) -> Call[Message]:
@@ -836,13 +851,18 @@ class RequestBuilder:
         )
 
     def list_namespace_sessions(
-        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+        self,
+        namespace: str,
+        *,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        include_state: bool = False,
     ) -> Call[NamespaceSessionList]:
         return Call(
             "GET",
             f"{API}/namespaces/{_segment(namespace)}/sessions",
             _model(NamespaceSessionList),
-            params=_query(page_size=page_size, next_token=next_token),
+            params=_query(page_size=page_size, next_token=next_token, include="state" if include_state else None),
             retry=True,
         )
 

@@ -175,11 +175,18 @@ class AsyncSessionServiceClient:
         session_id: str | None = None,
         ttl_seconds: int | None = None,
         namespace: str | None = None,
+        state: Mapping[str, Any] | None = None,
+        user_state: Mapping[str, Any] | None = None,
+        namespace_state: Mapping[str, Any] | None = None,
+        include_state: bool = False,
         user_id: str | None = None,
     ) -> Session:
         """Create a session (or, with a ``session_id`` the caller already owns, return it unchanged), with its
         ETag; ``namespace`` (an application's, a project's) is fixed at creation and lists its sessions apart.
-        Retried safely (an ``Idempotency-Key``)."""
+        Retried safely (an ``Idempotency-Key``). ``state`` (the session's document), ``user_state`` (keys set in the
+        caller's document of the ``namespace``) and ``namespace_state`` (keys set in the namespace's: a trusted
+        caller's, with the authorizer on) are written in the create's transaction, all or none; with any of them,
+        or ``include_state``, the answer's ``state`` is the session's :class:`MergedState`."""
         return await self._send(
             self._build.create_session(
                 title=title,
@@ -188,6 +195,10 @@ class AsyncSessionServiceClient:
                 session_id=session_id,
                 ttl_seconds=ttl_seconds,
                 namespace=namespace,
+                state=state,
+                user_state=user_state,
+                namespace_state=namespace_state,
+                include_state=include_state,
                 user_id=user_id,
             )
         )
@@ -198,9 +209,10 @@ class AsyncSessionServiceClient:
         """Create up to 25 sessions of the caller, all or none."""
         return await self._send(self._build.create_sessions(sessions, user_id=user_id))
 
-    async def get_session(self, session_id: str, *, user_id: str | None = None) -> Session:
-        """A session, with its ``etag`` (for ``if_match``)."""
-        return await self._send(self._build.get_session(session_id, user_id=user_id))
+    async def get_session(self, session_id: str, *, include_state: bool = False, user_id: str | None = None) -> Session:
+        """A session, with its ``etag`` (for ``if_match``); with ``include_state``, its ``state`` in every scope
+        (:class:`MergedState`) in the same request."""
+        return await self._send(self._build.get_session(session_id, include_state=include_state, user_id=user_id))
 
     async def session_exists(self, session_id: str, *, user_id: str | None = None) -> bool:
         """Whether the caller's session exists (``HEAD``)."""
@@ -261,10 +273,12 @@ class AsyncSessionServiceClient:
         page_size: int | None = None,
         next_token: str | None = None,
         namespace: str | None = None,
+        include_state: bool = False,
         user_id: str | None = None,
     ) -> SessionList:
         """One page of the user's sessions, most recent activity first (:meth:`iter_sessions` follows them all);
-        ``namespace``: only that namespace's (of every status, by ``next_token``)."""
+        ``namespace``: only that namespace's (of every status, by ``next_token``); ``include_state``: each row's
+        ``state`` (:class:`MergedState`), read with the page."""
         return await self._send(
             self._build.list_sessions(
                 status=status,
@@ -273,6 +287,7 @@ class AsyncSessionServiceClient:
                 page_size=page_size,
                 next_token=next_token,
                 namespace=namespace,
+                include_state=include_state,
                 user_id=user_id,
             )
         )
@@ -308,6 +323,7 @@ class AsyncSessionServiceClient:
         model: str | None = None,
         status: MessageStatus | None = None,
         agent_id: str | None = None,
+        timestamp: float | None = None,
         state: Mapping[str, Any] | None = None,
         user_state: Mapping[str, Any] | None = None,
         namespace_state: Mapping[str, Any] | None = None,
@@ -321,7 +337,8 @@ class AsyncSessionServiceClient:
         session's namespace's documents in the same transaction (a namespace's: a trusted caller). ``if_match``:
         the session's ETag read; :class:`PreconditionFailed` (nothing stored) when it moved, else the answer's
         ``etag`` is the new version. Retried safely (an ``Idempotency-Key``; a ``message_id`` also makes a repeated
-        append find the stored message)."""
+        append find the stored message). ``timestamp``: the client's time of the message (epoch seconds), returned
+        on every read and listed from by :meth:`list_messages`' ``from_timestamp``."""
         return await self._send(
             self._build.append_message(
                 session_id,
@@ -337,6 +354,7 @@ class AsyncSessionServiceClient:
                 model=model,
                 status=status,
                 agent_id=agent_id,
+                timestamp=timestamp,
                 state=state,
                 user_state=user_state,
                 namespace_state=namespace_state,
@@ -381,23 +399,43 @@ class AsyncSessionServiceClient:
         page: int | None = None,
         page_size: int | None = None,
         next_token: str | None = None,
+        from_timestamp: float | None = None,
         user_id: str | None = None,
     ) -> MessageList:
-        """One page of a session's messages, ``asc`` (oldest first) or ``desc``."""
+        """One page of a session's messages, ``asc`` (oldest first) or ``desc``; with ``from_timestamp`` (epoch
+        seconds), those whose ``timestamp`` is at or after it, by timestamp (``desc`` with ``page_size=N``: the
+        newest N of them; messages without a timestamp, and agents' messages, are not listed)."""
         return await self._send(
             self._build.list_messages(
-                session_id, order=order, page=page, page_size=page_size, next_token=next_token, user_id=user_id
+                session_id,
+                order=order,
+                page=page,
+                page_size=page_size,
+                next_token=next_token,
+                from_timestamp=from_timestamp,
+                user_id=user_id,
             )
         )
 
     async def iter_messages(
-        self, session_id: str, *, order: Order | None = None, page_size: int | None = None, user_id: str | None = None
+        self,
+        session_id: str,
+        *,
+        order: Order | None = None,
+        page_size: int | None = None,
+        from_timestamp: float | None = None,
+        user_id: str | None = None,
     ) -> AsyncIterator[Message]:
-        """Every message of a session in ``order``, page by page."""
+        """Every message of a session in ``order`` (from ``from_timestamp``, by timestamp, when given), page by page."""
         token: str | None = None
         while True:
             page = await self.list_messages(
-                session_id, order=order, page_size=page_size, next_token=token, user_id=user_id
+                session_id,
+                order=order,
+                page_size=page_size,
+                next_token=token,
+                from_timestamp=from_timestamp,
+                user_id=user_id,
             )
             for item in page.messages:
                 yield item
@@ -633,11 +671,19 @@ class AsyncSessionServiceClient:
         )
 
     async def list_namespace_sessions(
-        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+        self,
+        namespace: str,
+        *,
+        page_size: int | None = None,
+        next_token: str | None = None,
+        include_state: bool = False,
     ) -> NamespaceSessionList:
-        """One page of every user's sessions in ``namespace`` (a trusted caller), by user; follow ``next_token``."""
+        """One page of every user's sessions in ``namespace`` (a trusted caller), by user; follow ``next_token``;
+        ``include_state``: each row's ``state`` (its own user's document), read with the page."""
         return await self._send(
-            self._build.list_namespace_sessions(namespace, page_size=page_size, next_token=next_token)
+            self._build.list_namespace_sessions(
+                namespace, page_size=page_size, next_token=next_token, include_state=include_state
+            )
         )
 
     async def add_memory(

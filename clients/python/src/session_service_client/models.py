@@ -66,6 +66,8 @@ class Session(_Answer):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = None
+    last_message_timestamp: float | None = None
+    state: MergedState | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 
@@ -85,6 +87,8 @@ class SessionListItem(_Answer):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = None
+    last_message_timestamp: float | None = None
+    state: MergedState | None = None
 
 
 class SessionList(_Answer):
@@ -148,7 +152,8 @@ class SessionBatchDeleteResult(_Answer):
 
 class Message(_Answer):
     """A stored message. ``data`` is the structured JSON it carries beside or instead of ``content`` (``None``:
-    none), returned exactly as it was sent. ``etag`` is the session's new version after an append that named the
+    none), returned exactly as it was sent; ``timestamp`` the client's time it was sent with (epoch seconds;
+    ``None``: none). ``etag`` is the session's new version after an append that named the
     version it read (``if_match``), from the answer's ``ETag`` header; ``None`` otherwise."""
 
     message_id: str
@@ -167,6 +172,7 @@ class Message(_Answer):
     model: str | None = None
     agent_id: str | None = None
     position: int | None = None
+    timestamp: float | None = None
     etag: str | None = Field(default=None, exclude=True)
 
 
@@ -387,6 +393,7 @@ class NewMessage(BaseModel):
     model: str | None = None
     status: MessageStatus | None = None
     agent_id: str | None = None
+    timestamp: float | None = None
 
 
 class NewSession(BaseModel):

@@ -32,12 +32,17 @@ from session_service.data.keys import (
     memory_prefix,
     message_id_of,
     message_sk,
+    micros_of,
     namespace_pk,
     parse_iso,
     position_of,
+    seconds_of_micros,
     session_id_of,
     session_pk,
     time_ordered_id,
+    timestamp_message_key,
+    timestamp_micros,
+    timestamp_of,
     user_pk,
 )
 from session_service.models import (
@@ -198,6 +203,7 @@ def session_from_items(hot: dict[str, Any], data: dict[str, Any] | None, summary
         version=int(hot.get("version", 1)),
         memory_count=int(hot.get("memory_count", 0)),
         namespace=hot.get("namespace"),
+        last_message_timestamp=_last_message_timestamp(hot),
     )
 
 
@@ -217,7 +223,32 @@ def list_item_from_item(hot: dict[str, Any]) -> SessionListItem:
         last_activity=parse_iso(hot["last_activity"]),
         expires_at=datetime.fromtimestamp(int(hot["expires_at"]), UTC),
         namespace=hot.get("namespace"),
+        last_message_timestamp=_last_message_timestamp(hot),
     )
+
+
+LAST_MESSAGE_TIMESTAMP = "last_message_timestamp"
+"""The hot item's epoch seconds (a number, six decimals at most) of its latest appended message: that message's
+client timestamp, else its creation time (:func:`last_message_time`); absent before the first append."""
+
+
+def _last_message_timestamp(hot: dict[str, Any]) -> float | None:
+    value = hot.get(LAST_MESSAGE_TIMESTAMP)
+    return None if value is None else float(value)
+
+
+def message_timestamp(item: dict[str, Any]) -> int | None:
+    """A message item's client timestamp in microseconds: its ``timestamp`` attribute (an agent's message), else
+    what its ``LSI1SK`` names (:func:`~session_service.data.keys.timestamp_of`); ``None`` for a message without."""
+    if item.get("timestamp") is not None:
+        return int(item["timestamp"])
+    return timestamp_of(str(item.get(f"{LSI_MESSAGE_ID}SK", "")))
+
+
+def last_message_time(item: dict[str, Any]) -> Decimal:
+    """The hot item's :data:`LAST_MESSAGE_TIMESTAMP` after appending the message ``item`` (its item as stored)."""
+    micros = message_timestamp(item)
+    return seconds_of_micros(micros if micros is not None else micros_of(parse_iso(str(item["created_at"]))))
 
 
 def memory_count_attribute(memory_type: MemoryType | None) -> str:
@@ -248,7 +279,9 @@ def message_item(
     time_ordered_id`), from which its sort key is derived, so no index entry is written to find it. ``version``
     counts the item's changes; a streamed reply (``in_progress``) also carries ``chunks``, its chunks so far, and
     ``content_bytes``, its content's UTF-8 size with its ``data``'s (the size limit counts both); ``data``, when
-    given, is stored as its compact JSON text (exact, any JSON value)."""
+    given, is stored as its compact JSON text (exact, any JSON value). A client ``timestamp`` is kept in
+    microseconds: in ``LSI1SK`` (:func:`~session_service.data.keys.timestamp_message_key`, which lists messages
+    from a time), or, for an agent's message (its ``LSI1SK`` is its position), as the number ``timestamp``."""
     if request_hash is None:
         message_id = time_ordered_id(created, message_id)
     item: dict[str, Any] = {
@@ -272,6 +305,12 @@ def message_item(
         "data": None if request.data is None else dump_json(request.data),
     }
     item.update({name: value for name, value in optional.items() if value is not None and value != _DEFAULTS.get(name)})
+    if request.timestamp is not None:  # found by it (LSI1) unless an agent's message, whose LSI1 key is its position
+        micros = timestamp_micros(request.timestamp)
+        if request.agent_id is None:
+            item[f"{LSI_MESSAGE_ID}SK"] = timestamp_message_key(micros, iso(created))
+        else:
+            item["timestamp"] = micros
     if is_streaming(item):
         item.update(chunks=0, content_bytes=len(request.content.encode("utf-8")) + data_bytes(request.data))
     return item
@@ -342,6 +381,8 @@ def message_from_item(item: dict[str, Any], owner: str) -> Message:
         record["data"] = json.loads(item["data"])
     if item.get("agent_id") is not None:  # its position is its LSI1 sort key's
         record["position"] = position_of(str(item[f"{LSI_MESSAGE_ID}SK"]))
+    micros = message_timestamp(item)
+    record["timestamp"] = None if micros is None else float(seconds_of_micros(micros))
     return Message.model_validate(record)
 
 

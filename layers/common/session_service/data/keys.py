@@ -18,7 +18,8 @@ entity                 PK                              SK                       
 session (hot)          ``SESSION#<session_id>``        ``SESSION``                             GSI1, GSI2, [GSI3]
 session data           ``SESSION#<session_id>``        ``SESSION#DATA``                        -
 session summary        ``SESSION#<session_id>``        ``SESSION#SUMMARY``                     -
-message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1: before, agents'
+message                ``SESSION#<session_id>``        ``MSG#<created_at>#<message_id>``       LSI1: before, agents',
+                                                                                                       client times
 streamed reply chunk   ``SESSION#<session_id>``        ``CHK#<created_at>#<message_id>#<index>``  -
 client message id      ``SESSION#<session_id>``        ``MID#<message_id>``                    -
 session state          ``SESSION#<session_id>``        ``STATE#SESSION``                       -
@@ -69,7 +70,18 @@ messages are numbered from 0 in the order stored (the count so far is ``message_
 in the append's transaction on the count read), and read from any position by one Query of LSI1 (``LSI1SK
 BETWEEN`` the position's key and the agent's last), whose cost grows neither with the position nor with the
 other agents' messages (an agent id holds no ``#``, so no other agent's key falls in the range). Besides
-messages stored before ids were time-ordered, no other message writes ``LSI1SK``.
+messages stored before ids were time-ordered and those with a client timestamp (below), no other message writes
+``LSI1SK``.
+
+A message with a client ``timestamp`` (epoch seconds, kept to the microsecond) and no ``agent_id`` carries ``LSI1SK =
+TS#<timestamp in microseconds, 17 digits>#<created_at>`` (:func:`timestamp_message_key`; the timestamp is read back
+from it, not stored twice): the messages at or after a time are one Query of LSI1 (``LSI1SK BETWEEN TS#<t> AND
+TS#~``, in either direction), whose cost grows neither with the messages before ``t`` nor with the messages without
+a timestamp (only messages with one pay the index entry's write). An agent's message keeps its ``AGENT#`` key (it is
+read by position) and stores its timestamp as the number ``timestamp`` (microseconds): it is not in that Query.
+No other ``LSI1SK`` starts with ``TS#`` (that of a message stored before is its id, a UUID). The hot item's
+``last_message_timestamp`` (epoch seconds, a number) is set by every append: its last message's timestamp, else
+that message's creation time.
 
 A session's state document and each agent's (:mod:`session_service.data.state`) are items of their own beside
 the hot item, never in it: an append without a state change writes none of them, and a change writes only its
@@ -111,10 +123,15 @@ pattern                                request
 =====================================  ==============================================================
 create / ensure a session              TransactWriteItems: Put hot (``attribute_not_exists``), Put data,
                                        ADD user counts; on an expired id, the same conditioned on it;
-                                       ensuring one that exists: that transaction cancelled + Query it
+                                       ensuring one that exists: that transaction cancelled + Query it;
+                                       with state: + Put the session's document (older than the session,
+                                       or none) + Update the user's / namespace's document, in that
+                                       transaction; then BatchGetItem the documents (the answer's state)
 create a batch of sessions             TransactWriteItems: Put hot and data of each, ADD each owner's
                                        counts once
 get a session                          BatchGetItem hot, data, summary and the owner's counts (consistent)
+                                       [?include=state: + the session's document; then BatchGetItem the
+                                       user's and the namespace's documents]
 summary                                BatchGetItem hot + summary + the owner's counts
 session exists (HEAD)                  BatchGetItem hot + the owner's counts
 update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
@@ -123,10 +140,14 @@ update / end a session                 TransactWriteItems: Update hot (owner, li
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
                                        (owner, live, status, incarnation) + ADD user counts
 list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGetItem rows and counts
+                                       [?include=state: + the rows' documents; then BatchGetItem the
+                                       user's and namespaces' documents the rows name]
 list a user's sessions of a namespace  Query GSI3 ``begins_with(GSI3SK, <user_id>#)`` (keys only) +
-                                       BatchGetItem rows and counts
+                                       BatchGetItem rows and counts [+ the rows' documents, the user's
+                                       and the namespace's: ?include=state]
 list a namespace's sessions (trusted)  Query GSI3 ``GSI3PK = NS#<namespace>`` (keys only) + BatchGetItem
-                                       rows and their owners' counts
+                                       rows and their owners' counts [+ the rows' documents, the owners'
+                                       and the namespace's: ?include=state]
 append messages                        [BatchGetItem hot + counts + the client-chosen ids' MID# and derived
                                        keys, Query LSI1 per id not time-ordered alongside] + TransactWriteItems:
                                        Put messages [+ Put MID#] + Update hot (ADD); a batch too big for one:
@@ -171,6 +192,9 @@ append messages of agents              BatchGetItem the agents' items (their cou
 an agent's messages from a position    BatchGetItem hot + counts, Query LSI1 ``LSI1SK BETWEEN
                                        AGENT#<agent>#<position> AND AGENT#<agent>#9999999999`` (Limit, all
                                        attributes; concurrent)
+messages from a client timestamp       BatchGetItem hot + counts, Query LSI1 ``LSI1SK BETWEEN TS#<t> AND
+                                       TS#~`` (asc or desc; all attributes; messages in cuts or of older
+                                       incarnations dropped)
 an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``LSI1SK = AGENT#<agent>#<n>``
                                        (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
@@ -227,6 +251,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from session_service.models import MemoryType, SessionStatus
@@ -242,7 +267,8 @@ CHUNK_PREFIX = "CHK#"
 LSI_MESSAGE_ID = "LSI1"
 """A session's messages by id (keys only; the sort key ``LSI1SK`` is the message id): written by messages stored
 before ids were time-ordered (:func:`time_ordered_id`), read only to find those (the table keeps the index: an
-LSI is defined with the table, and removing it replaces the table)."""
+LSI is defined with the table, and removing it replaces the table). Agents' messages write their position in it
+(:func:`agent_message_key`), and messages with a client timestamp that time (:func:`timestamp_message_key`)."""
 STATE_PREFIX = "STATE#"
 SESSION_STATE_SK = "STATE#SESSION"
 AGENT_STATE_PREFIX = "STATE#AGENT#"
@@ -251,6 +277,12 @@ POSITION_DIGITS = 10
 """An agent message's position is written with this many digits in ``LSI1SK``, so an agent's messages sort in
 order."""
 MAX_POSITION = 10**POSITION_DIGITS - 1
+TIMESTAMP_PREFIX = "TS#"
+TIMESTAMP_END = "TS#~"
+"""Above every client timestamp's ``LSI1SK`` ("~" sorts after the digits)."""
+TIMESTAMP_DIGITS = 17
+"""A client timestamp's microseconds are written with this many digits in ``LSI1SK``, so they sort in order (a
+timestamp is below 10**11 seconds: :data:`~session_service.models.MAX_MESSAGE_TIMESTAMP`)."""
 CHUNK_DIGITS = 6
 """A chunk's index is written with this many digits, so chunks sort in order (``MAX_CHUNK_INDEX``)."""
 MEMORY_PREFIX = "MEM#"
@@ -340,6 +372,34 @@ def agent_message_key(agent_id: str, position: int) -> str:
     """``LSI1SK`` of the message at ``position`` (from 0) of the session's agent ``agent_id`` (an id without
     ``#``)."""
     return f"{AGENT_MESSAGE_PREFIX}{agent_id}#{position:0{POSITION_DIGITS}d}"
+
+
+def timestamp_micros(timestamp: float) -> int:
+    """A client timestamp (epoch seconds) in whole microseconds (rounded to the nearest)."""
+    return round(Decimal(repr(float(timestamp))) * 1_000_000)
+
+
+def seconds_of_micros(micros: int) -> Decimal:
+    """Epoch seconds (exact, six decimals at most) of ``micros`` microseconds."""
+    return Decimal(micros).scaleb(-6)
+
+
+def timestamp_start(micros: int) -> str:
+    """The lowest ``LSI1SK`` of a message whose client timestamp is ``micros`` microseconds or later."""
+    return f"{TIMESTAMP_PREFIX}{micros:0{TIMESTAMP_DIGITS}d}"
+
+
+def timestamp_message_key(micros: int, created_at: str) -> str:
+    """``LSI1SK`` of a message (without an agent) whose client timestamp is ``micros`` microseconds, created at
+    ``created_at`` (messages of the same timestamp sort in the order stored)."""
+    return f"{timestamp_start(micros)}#{created_at}"
+
+
+def timestamp_of(lsi_sort_key: str) -> int | None:
+    """The microseconds a client timestamp's ``LSI1SK`` names (:func:`timestamp_message_key`), or ``None``."""
+    if not lsi_sort_key.startswith(TIMESTAMP_PREFIX):
+        return None
+    return int(lsi_sort_key[len(TIMESTAMP_PREFIX) :].split("#", 1)[0])
 
 
 def position_of(lsi_sort_key: str) -> int | None:
@@ -493,12 +553,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOW_62 = (1 << 62) - 1
 
 
+def micros_of(moment: datetime) -> int:
+    """``moment`` in whole microseconds since the epoch."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 def time_ordered_id(created: datetime, seed: str) -> str:
     """The id of a message the server names, created at ``created``: an RFC 9562 UUIDv7 whose 48-bit Unix
     milliseconds and 12-bit ``rand_a`` (the microsecond within the millisecond, the RFC's method 3 of increased
     clock precision) hold ``created`` to the microsecond, and whose 62 random bits are the uuid ``seed``'s (a
     random uuid). The message's sort key is derivable from it (:func:`message_sk_of_id`)."""
-    micros = (created - _EPOCH) // timedelta(microseconds=1)
+    micros = micros_of(created)
     millis, within = divmod(micros, 1000)
     number = millis << 80 | 0x7 << 76 | within << 64 | 0b10 << 62 | uuid.UUID(seed).int & _LOW_62
     return str(uuid.UUID(int=number))

@@ -30,6 +30,7 @@ from session_service.data.keys import (
     MESSAGE_PREFIX,
     SESSION_SK,
     SUMMARY_SK,
+    TIMESTAMP_END,
     agent_message_key,
     chunk_range,
     key,
@@ -38,6 +39,7 @@ from session_service.data.keys import (
     message_start,
     session_pk,
     state_sk,
+    timestamp_start,
     user_counts_key,
     user_pk,
 )
@@ -77,6 +79,28 @@ def messages_query(table: str, hot: dict[str, Any], *, newest_first: bool, first
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
         "ExpressionAttributeValues": {name: _attribute(value) for name, value in values.items()},
+        "ScanIndexForward": not newest_first,
+        "ConsistentRead": True,
+    }
+
+
+def messages_from_time_query(table: str, hot: dict[str, Any], micros: int, *, newest_first: bool) -> dict[str, Any]:
+    """The Query (DynamoDB JSON) of the messages of the session ``hot`` describes whose client timestamp is
+    ``micros`` microseconds or later, by timestamp, oldest or newest first: one Query of LSI1 (``TS#`` keys:
+    :func:`~session_service.data.keys.timestamp_message_key`; all attributes, which DynamoDB fetches from the table
+    in the same request), so its cost grows neither with the messages before that time nor with those without a
+    timestamp. Readers drop the messages of older incarnations and in cuts (:func:`session_service.rules.shows`)."""
+    values = {
+        ":pk": session_pk(str(hot["session_id"])),
+        ":first": timestamp_start(micros),
+        ":last": TIMESTAMP_END,
+    }
+    return {
+        "TableName": table,
+        "IndexName": LSI_MESSAGE_ID,
+        "KeyConditionExpression": f"PK = :pk AND {LSI_MESSAGE_ID}SK BETWEEN :first AND :last",
+        "ExpressionAttributeValues": {name: _attribute(value) for name, value in values.items()},
+        "Select": "ALL_ATTRIBUTES",
         "ScanIndexForward": not newest_first,
         "ConsistentRead": True,
     }

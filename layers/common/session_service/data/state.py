@@ -17,12 +17,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from session_service.data.actions import OLD_ON_FAILURE
+from session_service.data.actions import OLD_ON_FAILURE, Put
 from session_service.data.dynamo import TransactionCanceled, serialize
-from session_service.data.keys import AGENT_STATE_PREFIX, iso, parse_iso, session_key, state_key
+from session_service.data.keys import (
+    AGENT_STATE_PREFIX,
+    iso,
+    namespace_state_key,
+    parse_iso,
+    session_key,
+    session_pk,
+    state_key,
+    state_sk,
+    user_state_key,
+)
 from session_service.errors import AgentExists, AgentNotFound, PreconditionFailed, SessionNotActive, SessionNotFound
 from session_service.models import SessionStatus, dump_json
-from session_service.models.state import SharedStateDocument, StateDocument
+from session_service.models.state import MergedState, SharedStateDocument, StateDocument
 
 STATE_ENTITY = "state"
 """``entity`` of a state document's item (the stream function reads it as ``other``)."""
@@ -65,6 +75,56 @@ def shared_state_from_item(
         created_at=parse_iso(str(item["created_at"])),
         updated_at=parse_iso(str(item["updated_at"])),
     )
+
+
+Pair = tuple[str, str]
+"""An item's primary key as plain text (``PK``, ``SK``): how a BatchGetItem's answers are found by key."""
+
+
+def pair(item_key: dict[str, Any]) -> Pair:
+    """The plain (``PK``, ``SK``) of a primary key in DynamoDB JSON."""
+    return str(item_key["PK"]["S"]), str(item_key["SK"]["S"])
+
+
+def merged_keys(session_id: str, user_id: str, namespace: str | None) -> list[dict[str, Any]]:
+    """The keys (DynamoDB JSON) of a session's merged state: its document, its user's document of its namespace,
+    and the namespace's (none for a session in no namespace)."""
+    return [
+        state_key(session_id, None),
+        user_state_key(user_id, namespace),
+        *([namespace_state_key(namespace)] if namespace else []),
+    ]
+
+
+def merged_state(hot: dict[str, Any], found: dict[Pair, dict[str, Any]]) -> MergedState:
+    """The merged state of the session ``hot`` (its hot item, plain values) from the items read at
+    :func:`merged_keys` (by :func:`pair`; a key absent from ``found`` is a document never written). A session
+    document an older incarnation of the session id left is not the session's (empty, version 0)."""
+    session_id, user_id, namespace = str(hot["session_id"]), str(hot["user_id"]), hot.get("namespace")
+    keys = [pair(item_key) for item_key in merged_keys(session_id, user_id, namespace)]
+    item = found.get(keys[0])
+    return MergedState(
+        session=state_from_item(session_id, None, item if is_current(item, hot) else None),
+        user=shared_state_from_item("user", namespace, user_id, found.get(keys[1])),
+        namespace=shared_state_from_item("namespace", namespace, None, found.get(keys[2])) if namespace else None,
+    )
+
+
+def new_session_document(session_id: str, created_at: datetime, state: dict[str, Any]) -> Put:
+    """Put a new session's own document (version 1, ``state`` its keys) in the create's transaction, at the
+    session's ``created_at``: over a document an older incarnation of the session id left (older; its keys are
+    replaced, never merged), never over one of a session created since (the condition)."""
+    at = iso(created_at)
+    item = {
+        "PK": session_pk(session_id),
+        "SK": state_sk(None),
+        "entity": STATE_ENTITY,
+        "version": 1,
+        "created_at": at,
+        "updated_at": at,
+        **{f"{KEY_PREFIX}{name}": dump_json(value) for name, value in state.items()},
+    }
+    return Put(item, "attribute_not_exists(PK) OR created_at < :created", {":created": at})
 
 
 def agent_of(sort_key: str) -> str | None:

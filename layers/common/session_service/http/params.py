@@ -4,7 +4,7 @@ the caller is, what an ``If-Match`` names, the 422 of parameters that contradict
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -72,6 +72,10 @@ PageQuery = Annotated[int, Query(ge=1, le=10_000, description="Page number, from
 PageSizeQuery = Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200 (SPEC section 3)")]
 ExportPageSizeQuery = Annotated[
     int, Query(ge=1, le=MAX_EXPORT_LINES, description="Lines per page, at most 10,000 (SPEC section 9)")
+]
+IncludeQuery = Annotated[
+    Literal["state"] | None,
+    Query(description="`state`: the session's state in every scope (session, user, namespace) with it, as `state`"),
 ]
 NextTokenQuery = Annotated[
     str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_token")

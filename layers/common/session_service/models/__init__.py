@@ -25,6 +25,7 @@ from session_service.models.requests import (
     SessionUpdate,
 )
 from session_service.models.responses import (
+    AgentMessageList,
     Context,
     DeleteResult,
     EndSessionResult,
@@ -136,6 +137,7 @@ __all__ = [
     "NO_COST",
     "SESSION_ID_PATTERN",
     "USER_ID_PATTERN",
+    "AgentMessageList",
     "ChunkContent",
     "ChunkCreate",
     "Context",

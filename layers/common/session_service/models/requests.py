@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from session_service.models.state import MAX_BATCH_AGENTS, AgentId, AppendState
+from session_service.models.state import MAX_BATCH_AGENTS, AgentId, AppendState, InitialState
 from session_service.models.types import (
     MAX_BATCH_MESSAGES,
     MAX_BATCH_SESSIONS,
@@ -24,6 +24,7 @@ from session_service.models.types import (
     MessageId,
     MessageRole,
     MessageStatus,
+    MessageTimestamp,
     MessageType,
     ModelField,
     MoneyInput,
@@ -56,6 +57,29 @@ class SessionCreate(_Request):
     namespace: Namespace | None = Field(
         default=None, description="The session's namespace (an app, a project), fixed at creation; none by default"
     )
+    state: InitialState | None = Field(
+        default=None, description="The session's state document (version 1), written in the create's transaction"
+    )
+    user_state: InitialState | None = Field(
+        default=None,
+        description="Keys set in the user's state document of the session's namespace, in the create's transaction",
+    )
+    namespace_state: InitialState | None = Field(
+        default=None,
+        description="Keys set in the namespace's state document, in the create's transaction (needs a namespace; a"
+        " trusted caller with the authorizer on)",
+    )
+
+    @model_validator(mode="after")
+    def _namespace_state_needs_a_namespace(self) -> SessionCreate:
+        if self.namespace_state is not None and self.namespace is None:
+            raise ValueError("namespace_state needs a namespace")
+        return self
+
+    @property
+    def carries_state(self) -> bool:
+        """True when the create writes a state document (``state``, ``user_state`` or ``namespace_state``)."""
+        return self.state is not None or self.user_state is not None or self.namespace_state is not None
 
 
 class SessionUpdate(_Request):
@@ -94,6 +118,11 @@ class MessageCreate(_Request):
     model: ModelField | None = None
     agent_id: AgentId | None = Field(
         default=None, description="The agent whose conversation the message joins (numbered from 0 per agent)"
+    )
+    timestamp: MessageTimestamp | None = Field(
+        default=None,
+        description="The client's time of the message, epoch seconds (microseconds kept); lists from a time by it"
+        " (GET .../messages?from_timestamp=) unless the message names an agent_id",
     )
     state: AppendState | None = Field(
         default=None,
@@ -219,6 +248,8 @@ class SessionBatchCreate(_Request):
         chosen = [s.session_id for s in sessions if s.session_id is not None]
         if len(set(chosen)) != len(chosen):
             raise ValueError("two sessions of the batch have the same session_id")
+        if any(s.carries_state for s in sessions):  # each document is an action: 25 sessions would pass 100
+            raise ValueError("a batch creates sessions without state: create one with state by POST /api/v1/sessions")
         return sessions
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_service.models.state import MergedState
 from session_service.models.types import (
     EXACT_NUMBERS,
     NO_COST,
@@ -28,6 +29,11 @@ from session_service.models.types import (
 # defer_build: see session_service.models.requests.
 class _Response(BaseModel):
     model_config = ConfigDict(defer_build=True)
+
+
+LAST_MESSAGE_TIMESTAMP = (
+    "The latest appended message's timestamp, else its server creation time (epoch seconds); null before any message"
+)
 
 
 class Session(_Response):
@@ -49,6 +55,12 @@ class Session(_Response):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
+    last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
+    state: MergedState | None = Field(
+        default=None,
+        description="Its state in every scope (session, user, namespace): with ?include=state or a create carrying"
+        " state; null otherwise",
+    )
     version: Annotated[int, Field(exclude=True)] = 1
     memory_count: Annotated[int, Field(exclude=True)] = 0
 
@@ -77,6 +89,10 @@ class SessionListItem(_Response):
     last_activity: datetime
     expires_at: datetime
     namespace: str | None = Field(default=None, description="The namespace the session was created in (fixed)")
+    last_message_timestamp: float | None = Field(default=None, description=LAST_MESSAGE_TIMESTAMP)
+    state: MergedState | None = Field(
+        default=None, description="Its state in every scope (its own user's document): with ?include=state only"
+    )
 
 
 class NamespaceSessionList(_Response):
@@ -157,6 +173,9 @@ class Message(_Response):
     data: Any = Field(default=None, description="The message's structured JSON as it was stored; null for none")
     agent_id: str | None = Field(default=None, description="The agent whose conversation holds it; null for none")
     position: int | None = Field(default=None, description="Its number in its agent's conversation, from 0")
+    timestamp: float | None = Field(
+        default=None, description="The client's time of the message (epoch seconds, microseconds); null for none"
+    )
 
 
 class DeleteResult(_Response):
@@ -180,6 +199,13 @@ class MessageList(_Response):
     page: int
     page_size: int
     next_token: str | None = None
+
+
+class AgentMessageList(_Response):
+    """A page of an agent's messages, in order of position."""
+
+    messages: list[Message]
+    next_offset: int | None = Field(default=None, description="The position to read next; null when no more")
 
 
 class MessageBatchResult(_Response):

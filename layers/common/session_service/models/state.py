@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from session_service.models.responses import Message
 from session_service.models.types import _plain_json, dump_json
 
 MAX_STATE_CHANGE_KEYS = 100
@@ -82,6 +81,21 @@ class AppendState(StateChange):
     if_version: int | None = Field(default=None, ge=0, description="The document's version read (0: absent)")
 
 
+def _initial(values: dict[str, Any]) -> dict[str, Any]:
+    if len(values) > MAX_STATE_CHANGE_KEYS:
+        raise ValueError(f"a document is created with at most {MAX_STATE_CHANGE_KEYS} keys")
+    return _plain(values)
+
+
+InitialState = Annotated[
+    dict[StateKey, Any],
+    AfterValidator(_initial),
+    Field(description="Top-level keys to set (a value replaces; null is stored), as a PATCH .../state's `set`"),
+]
+"""A create's keys of a state document: the rules of a change's ``set`` (at most :data:`MAX_STATE_CHANGE_KEYS`
+keys, :data:`MAX_STATE_BYTES` as JSON)."""
+
+
 class AgentCreate(BaseModel):
     """PUT .../agents/{agent_id} body: the new agent's state document (409 when the agent exists)."""
 
@@ -140,12 +154,3 @@ class MergedState(BaseModel):
     namespace: SharedStateDocument | None = Field(
         default=None, description="The namespace's document; null for a session in no namespace"
     )
-
-
-class AgentMessageList(BaseModel):
-    """A page of an agent's messages, in order of position."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    messages: list[Message]
-    next_offset: int | None = Field(default=None, description="The position to read next; null when no more")

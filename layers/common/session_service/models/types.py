@@ -148,6 +148,9 @@ MAX_MODEL_FIELD_CHARS = 128
 MAX_MODELS_PER_SESSION = 16
 """Distinct (``provider``, ``model``) pairs a session's messages may name over its life: each is counted on the
 session's hot item, which every append rewrites (and DynamoDB's 4 KB update expression bounds one write)."""
+MAX_MESSAGE_TIMESTAMP = 10**11
+"""A message's client ``timestamp`` is below this many epoch seconds (the year 5138): its microseconds fit the
+fixed-width key that orders messages by it (:data:`~session_service.data.keys.TIMESTAMP_DIGITS`)."""
 MAX_CHUNK_INDEX = 100_000
 """Highest chunk ``index`` of a streamed reply (its content stays within :data:`MAX_MESSAGE_BYTES`)."""
 MAX_BATCH_MESSAGES = 98
@@ -333,6 +336,17 @@ NO_COST: Any = Field(default=Decimal(0), json_schema_extra={"default": 0.0})
 """A zero USD default, shown as the wire writes it (pydantic's schema would write the Decimal as "0")."""
 Tokens = Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS, description="Tokens used (integer)")]
 Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
+MessageTimestamp = Annotated[
+    float,
+    Field(
+        strict=True,
+        ge=0,
+        lt=MAX_MESSAGE_TIMESTAMP,
+        allow_inf_nan=False,
+        description="The client's time of the message: seconds since the epoch (microseconds kept)",
+        examples=[1733360000.123456],
+    ),
+]
 MessageContent = Annotated[str, Field(min_length=1), _utf8_limit(MAX_MESSAGE_BYTES)]
 ChunkContent = Annotated[str, _utf8_limit(MAX_MESSAGE_BYTES)]
 ModelField = Annotated[

@@ -24,7 +24,14 @@ from session_service.data import dynamo, reads
 from session_service.data.actions import Action, Put, PutNew, SessionActivity, transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
-from session_service.data.items import message_from_item, message_id_item, message_item, with_agent
+from session_service.data.items import (
+    LAST_MESSAGE_TIMESTAMP,
+    last_message_time,
+    message_from_item,
+    message_id_item,
+    message_item,
+    with_agent,
+)
 from session_service.data.keys import LSI_MESSAGE_ID, key, namespace_state_key, parse_iso, user_state_key
 from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
@@ -91,10 +98,10 @@ def _request_hash(request: MessageCreate) -> str:
 
 
 def _body(request: MessageCreate) -> dict[str, Any]:
-    """An append's body as compared: without ``data``, ``state``, ``agent_id``, ``user_state`` or ``namespace_state``
-    when it has none (so the hashes
+    """An append's body as compared: without ``data``, ``state``, ``agent_id``, ``user_state``, ``namespace_state``
+    or ``timestamp`` when it has none (so the hashes
     of messages stored before messages had them stay what they were)."""
-    names = ("data", "state", "agent_id", "user_state", "namespace_state")
+    names = ("data", "state", "agent_id", "user_state", "namespace_state", "timestamp")
     absent = {name for name in names if getattr(request, name) is None}
     return request.model_dump(mode="json", exclude=absent or None)
 
@@ -161,7 +168,8 @@ def append_messages(
     session's update and the write guard), else in consecutive transactions of
     :data:`BATCH_GROUP_MESSAGES`, in order.
 
-    The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity`` and
+    The hot item's ``message_count``, ``total_tokens``, ``total_cost``, ``last_activity``,
+    ``last_message_timestamp`` (the last message's client ``timestamp``, else its creation time) and
     ``expires_at`` move with the messages: a reader never sees one without the other, and concurrent
     appends lose nothing (``ADD`` is atomic; conflicting transactions are retried). Nothing else is
     written: no index key moves (the stream function moves them once per batch).
@@ -326,8 +334,19 @@ def _transaction(
         if scope is not None:  # the incarnation whose namespace names the shared documents
             condition += " AND created_at = :incarnation"
             values[":incarnation"] = scope.incarnation
+        # The session shows its latest message's time (the client's, else the server's): one attribute, SET.
+        latest = {LAST_MESSAGE_TIMESTAMP: last_message_time(message_items[-1])}
         actions.append(
-            SessionActivity(session_id, caller, now, increments, condition=condition, values=values, known_pairs=known)
+            SessionActivity(
+                session_id,
+                caller,
+                now,
+                increments,
+                sets=latest,
+                condition=condition,
+                values=values,
+                known_pairs=known,
+            )
         )
         try:
             transact_guarded(store.table, actions, guard, list(ids), now)

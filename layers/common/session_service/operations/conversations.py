@@ -15,7 +15,7 @@ from session_service.data.items import message_from_item
 from session_service.data.keys import LSI_MESSAGE_ID, MAX_POSITION, position_of
 from session_service.errors import MessageNotFound
 from session_service.models import Message
-from session_service.models.state import AgentMessageList
+from session_service.models.responses import AgentMessageList
 from session_service.operations import Store
 
 AT_ONE_POSITION = 10

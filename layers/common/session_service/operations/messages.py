@@ -22,8 +22,8 @@ from session_service.data.actions import Action, Delete, MessageChange, SessionA
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, deserialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import is_streaming, message_from_item, message_values, summary_text
-from session_service.data.keys import after_message, message_id_key, message_range, message_start
-from session_service.data.reads import messages_query
+from session_service.data.keys import after_message, message_id_key, message_range, message_start, timestamp_micros
+from session_service.data.reads import messages_from_time_query, messages_query
 from session_service.data.stats import MODELS, message_usage, sum_usage, usage_of
 from session_service.errors import (
     DeletionsPending,
@@ -411,14 +411,22 @@ def list_messages(
     page: int = 1,
     page_size: int = 100,
     next_token: str | None = None,
+    from_timestamp: float | None = None,
 ) -> MessageList:
     """A page of the session's messages, oldest first (``asc``) or newest first (``desc``).
 
     Each page reads the hot item (owner, expiry, cuts, ``total``) and Queries the visible messages: two round
     trips (a third per streamed reply in progress on the page, for its chunks). A ``next_token`` continues in the
-    same order at the same cost. Raises :class:`SessionNotFound`, :class:`~session_service.errors.InvalidCursor`.
+    same order at the same cost. With ``from_timestamp`` (epoch seconds), the messages whose client ``timestamp``
+    is at or after it, by timestamp (``asc``) or newest timestamp first (``desc``): one Query of LSI1 from that time
+    (:func:`~session_service.data.reads.messages_from_time_query`), whose cost does not grow with the messages
+    before it; messages without a timestamp, and agents' messages (read by position), are not in it. Raises
+    :class:`SessionNotFound`, :class:`~session_service.errors.InvalidCursor` (also for a token of another listing).
     """
     scope = f"messages|{session_id}|{caller}|{order.value}|{page_size}"
+    micros = None if from_timestamp is None else timestamp_micros(from_timestamp)
+    if micros is not None:  # a listing from a time has its own tokens
+        scope += f"|ts{micros}"
     start_key, skip, incarnation = None, (page - 1) * page_size, None
     if next_token:
         position = store.cursors.decode(scope, next_token)
@@ -426,10 +434,17 @@ def list_messages(
     hot = reads.hot(store.table, store.clock, session_id, caller)
     if incarnation is not None and hot["created_at"] != incarnation:
         raise InvalidCursor()  # issued for an earlier session of this id, which expired
-    query = messages_query(store.table.name, hot, newest_first=order is MessageOrder.DESC)
-    result = store.table.query_page(
-        query, skip=skip, take=page_size, start_key=start_key, keep=lambda raw: rules.visible(raw["SK"]["S"], hot)
-    )
+    newest_first = order is MessageOrder.DESC
+    if micros is None:
+        query = messages_query(store.table.name, hot, newest_first=newest_first)
+    else:
+        query = messages_from_time_query(store.table.name, hot, micros, newest_first=newest_first)
+
+    def keep(raw: dict[str, Any]) -> bool:
+        # Visible; and of this incarnation (the index holds an earlier session's of this id until it is cleaned up).
+        return rules.shows(hot, {"SK": raw["SK"]["S"], "created_at": raw["created_at"]["S"]})
+
+    result = store.table.query_page(query, skip=skip, take=page_size, start_key=start_key, keep=keep)
     cursor = None
     if result.last_evaluated:
         cursor = store.cursors.encode(scope, {"k": result.last_evaluated, "p": page + 1, "c": hot["created_at"]})

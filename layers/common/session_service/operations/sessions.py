@@ -22,7 +22,7 @@ from session_service.data.actions import (
     owned_tombstone,
     transact,
 )
-from session_service.data.dynamo import TransactionCanceled, serialize
+from session_service.data.dynamo import TransactionCanceled, TransactionInvalid, serialize
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import (
     is_tombstone,
@@ -32,21 +32,30 @@ from session_service.data.items import (
 )
 from session_service.data.keys import (
     COUNTS_SK,
+    DATA_SK,
     GSI_ACTIVITY,
     GSI_NAMESPACE,
     GSI_STATUS,
+    SESSION_SK,
+    SUMMARY_SK,
+    key,
     namespace_pk,
+    namespace_state_key,
     namespace_user_prefix,
     parse_iso,
     session_key,
+    state_sk,
     status_index_prefix,
     user_counts_key,
     user_pk,
+    user_state_key,
 )
 from session_service.data.service_actions import NotErasing
+from session_service.data.state import Pair, StateUpdate, merged_keys, merged_state, new_session_document, pair
 from session_service.data.stats import count_attribute, counts_lost, erasing
 from session_service.errors import (
     InvalidStatusTransition,
+    PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
     SessionIdTaken,
@@ -59,6 +68,7 @@ from session_service.models import (
     Session,
     SessionCreate,
     SessionList,
+    SessionListItem,
     SessionStatus,
     SessionSummary,
     SessionUpdate,
@@ -67,7 +77,7 @@ from session_service.models import (
 )
 from session_service.operations import Store
 
-Pair = tuple[dict[str, Any], dict[str, Any]]
+Items = tuple[dict[str, Any], dict[str, Any]]
 """A new session's hot and data items (plain values)."""
 
 
@@ -82,32 +92,47 @@ def _refuse_if_erasing(canceled: TransactionCanceled, counts: range) -> None:
         raise UserErasing() from canceled
 
 
-def _new_items(store: Store, caller: str, session_id: str, request: SessionCreate, now: datetime) -> Pair:
+def _new_items(store: Store, caller: str, session_id: str, request: SessionCreate, now: datetime) -> Items:
     return new_session_items(session_id, caller, request, now, request.ttl_seconds or store.ttl_seconds)
 
 
 def create_session(
-    store: Store, caller: str, request: SessionCreate, guard: WriteGuard | None = None, *, retry: bool = True
+    store: Store,
+    caller: str,
+    request: SessionCreate,
+    guard: WriteGuard | None = None,
+    *,
+    retry: bool = True,
+    include_state: bool = False,
 ) -> tuple[Session, bool]:
     """Create a session for ``caller``; return ``(session, created)``.
 
-    One transaction: the hot item (``attribute_not_exists``), the data item, and the caller's counts.
+    One transaction: the hot item (``attribute_not_exists``), the data item, the caller's counts, and the state
+    the request carries: ``state`` (the session's document, version 1), ``user_state`` and ``namespace_state``
+    (keys set in the caller's document of the namespace and in the namespace's), all written or none.
     A ``session_id`` the caller already owns returns the existing session with ``created=False`` (seed
-    004's "ensure the session exists"); an expired one is free again and becomes a new, empty session
-    (SPEC section 3). With a ``guard`` (an ``Idempotency-Key``), a retry of a create that was applied
-    returns that session as it was created (``created=True``), whatever failed in between.
-    ``retry`` allows one more attempt when an expired session changes while it is taken over.
+    004's "ensure the session exists"; its state is not changed); an expired one is free again and becomes a new,
+    empty session (SPEC section 3; a document the older session left is replaced, never merged). With a ``guard``
+    (an ``Idempotency-Key``), a retry of a create that was applied returns that session as it was created
+    (``created=True``), whatever failed in between. ``retry`` allows one more attempt when an expired session
+    changes while it is taken over. A request carrying state, or ``include_state``, answers the session with its
+    merged state, read after the write (one BatchGetItem of the documents).
     Raises :class:`SessionIdTaken` when another user owns a live session of that id,
-    :class:`~session_service.errors.IdempotencyKeyReused`, :class:`UserErasing`.
+    :class:`~session_service.errors.IdempotencyKeyReused`, :class:`UserErasing`, :class:`PayloadTooLarge` (a
+    document would pass DynamoDB's 400 KB item; nothing written).
     """
     session_id, now = request.session_id or store.new_id(), store.clock()
     ttl = request.ttl_seconds or store.ttl_seconds
     hot, data = new_session_items(session_id, caller, request, now, ttl)
     created = _created()
+    states = _state_actions(caller, request, session_id, now)
     try:
-        transact_guarded(store.table, [PutNew(hot), Put(data), AddCounts(caller, created)], guard, [session_id], now)
+        actions = [PutNew(hot), Put(data), AddCounts(caller, created), *states]
+        transact_guarded(store.table, actions, guard, [session_id], now)
     except GuardHit as hit:
         hot, data = new_session_items(hit.ids[0], caller, request, hit.at, ttl)
+    except TransactionInvalid as invalid:  # what a valid create meets: a document's 400 KB
+        raise PayloadTooLarge("A state document would pass DynamoDB's item limit (400 KB)") from invalid
     except TransactionCanceled as canceled:
         _refuse_if_erasing(canceled, range(2, 3))
         old = canceled.item(0)
@@ -116,19 +141,48 @@ def create_session(
         # The same instant as the new session's created_at: everything of the old session is older.
         if int(old.get("expires_at", 0)) > int(now.timestamp()) and not is_tombstone(old):
             if old.get("user_id") == caller:
-                return reads.read_session(store.table, store.clock, session_id, caller), False
+                wanted = include_state or request.carries_state
+                return _read_session(store, session_id, caller, include_state=wanted), False
             raise SessionIdTaken() from canceled
         try:
-            _take_over(store, old, hot, data, created, guard)
+            _take_over(store, old, hot, data, created, guard, states)
         except GuardHit as hit:  # a retry with the same key took the id over first
             hot, data = new_session_items(hit.ids[0], caller, request, hit.at, ttl)
+        except TransactionInvalid as invalid:
+            raise PayloadTooLarge("A state document would pass DynamoDB's item limit (400 KB)") from invalid
         except TransactionCanceled as lost:
             # The expired session changed under us: TTL removed it, or another create took it over.
             # Once more from the start answers as for that state (201, 200 for the caller's, or 409).
             if not retry:
                 raise SessionIdTaken() from lost
-            return create_session(store, caller, request, guard, retry=False)
-    return session_from_items(hot, data, None), True
+            return create_session(store, caller, request, guard, retry=False, include_state=include_state)
+    session = session_from_items(hot, data, None)
+    if include_state or request.carries_state:
+        keys = merged_keys(str(hot["session_id"]), caller, request.namespace)
+        found = _by_key(store.table.batch_get(keys))
+        session = session.model_copy(update={"state": merged_state(hot, found)})
+    return session, True
+
+
+def _by_key(items: Sequence[dict[str, Any]]) -> dict[Pair, dict[str, Any]]:
+    """Items read (plain values) by their plain (``PK``, ``SK``)."""
+    return {(str(item["PK"]), str(item["SK"])): item for item in items}
+
+
+def _state_actions(caller: str, request: SessionCreate, session_id: str, now: datetime) -> list[Any]:
+    """The writes of the state a create carries: the session's new document (:func:`new_session_document`),
+    and the keys set in the caller's document of the namespace and in the namespace's (UpdateItem, as a PATCH's)."""
+    actions: list[Any] = []
+    if request.state is not None:
+        actions.append(new_session_document(session_id, now, request.state))
+    shared = [
+        (request.user_state, user_state_key(caller, request.namespace)),
+        (request.namespace_state, namespace_state_key(request.namespace) if request.namespace else None),
+    ]
+    for sets, item_key_ in shared:
+        if sets is not None and item_key_ is not None:
+            actions.append(StateUpdate("", None, now, sets=sets, item_key=item_key_))
+    return actions
 
 
 def _take_over(
@@ -138,8 +192,10 @@ def _take_over(
     data: dict[str, Any],
     created: dict[str, int],
     guard: WriteGuard | None,
+    states: Sequence[Any] = (),
 ) -> None:
-    """Create ``hot``/``data`` over the expired session ``old`` that TTL has not removed yet.
+    """Create ``hot``/``data`` (and the ``states`` the create writes) over the expired session ``old`` that TTL
+    has not removed yet.
 
     Conditioned on ``old`` still being that expired incarnation (:class:`~session_service.data.actions.TakeOver`);
     the old owner's counts lose it in the same transaction (the stream function deletes its messages and memory
@@ -149,7 +205,8 @@ def _take_over(
     caller = str(hot["user_id"])
     counts = [AddCounts(user_id, deltas) for user_id, deltas in rules.take_over_moves(old, caller, created)]
     at = parse_iso(str(hot["created_at"]))
-    transact_guarded(store.table, [TakeOver(old, hot), Put(data), *counts], guard, [str(hot["session_id"])], at)
+    actions = [TakeOver(old, hot), Put(data), *counts, *states]
+    transact_guarded(store.table, actions, guard, [str(hot["session_id"])], at)
 
 
 def create_sessions(
@@ -193,7 +250,7 @@ def create_sessions(
     return [session_from_items(hot, data, None) for hot, data in pairs]
 
 
-def _create_actions(caller: str, pairs: Sequence[Pair], olds: dict[str, dict[str, Any]]) -> list[Any]:
+def _create_actions(caller: str, pairs: Sequence[Items], olds: dict[str, dict[str, Any]]) -> list[Any]:
     """A batch create's transaction: each session's hot item (new, or over the expired ``olds`` of its id) and
     data item, then the counts of the caller and of the expired sessions' owners, one action a user."""
     actions: list[Any] = []
@@ -215,10 +272,26 @@ def _create_actions(caller: str, pairs: Sequence[Pair], olds: dict[str, dict[str
     return [*actions, *(AddCounts(user_id, deltas) for user_id, deltas in counts.items())]
 
 
-def get_session(store: Store, session_id: str, caller: str) -> Session:
-    """The caller's live session (hot, data and summary items). Raises :class:`SessionNotFound` (missing,
-    another user's, expired, deleted)."""
-    return reads.read_session(store.table, store.clock, session_id, caller)
+def get_session(store: Store, session_id: str, caller: str, *, include_state: bool = False) -> Session:
+    """The caller's live session (hot, data and summary items), with its merged state when ``include_state``
+    (:func:`_read_session`). Raises :class:`SessionNotFound` (missing, another user's, expired, deleted)."""
+    return _read_session(store, session_id, caller, include_state=include_state)
+
+
+def _read_session(store: Store, session_id: str, caller: str, *, include_state: bool) -> Session:
+    """The caller's live session; with ``include_state``, its merged state too: the session's document read with
+    the hot, data and summary items and the caller's counts (one BatchGetItem), then the user's and the
+    namespace's documents, named by the session's namespace (one more). Raises :class:`SessionNotFound`."""
+    if not include_state:
+        return reads.read_session(store.table, store.clock, session_id, caller)
+    sort_keys = (SESSION_SK, DATA_SK, SUMMARY_SK, state_sk(None))
+    found = reads.session_items(store.table, store.clock, session_id, caller, *sort_keys)
+    hot = found[SESSION_SK]
+    documents = _by_key(list(found.values()))
+    shared = merged_keys(session_id, caller, hot.get("namespace"))[1:]
+    documents.update(_by_key(store.table.batch_get(shared)))
+    session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
+    return session.model_copy(update={"state": merged_state(hot, documents)})
 
 
 def get_summary(store: Store, session_id: str, caller: str) -> SessionSummary:
@@ -372,6 +445,7 @@ def list_user_sessions(
     page: int = 1,
     page_size: int = 50,
     next_token: str | None = None,
+    include_state: bool = False,
 ) -> SessionList:
     """A page of the user's live sessions (of one ``status``, or all; of one ``namespace``, or all), most recent
     activity first.
@@ -382,7 +456,10 @@ def list_user_sessions(
     A namespace and a status together are not served (the route refuses them: 422). The rows of a page are
     ordered by their exact ``last_activity`` (the index, by activity to the minute). A row whose session expired
     (TTL runs days late) or changed status since the index was read is left out, so a page may be shorter than
-    ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor.
+    ``page_size``. With ``include_state`` each row carries its merged state (:func:`_with_states`): its session's
+    document read with the rows, and with a ``namespace`` the user's and the namespace's documents too (else they
+    are named by the rows' namespaces: one more BatchGetItem). Raises :class:`~session_service.errors.InvalidCursor`
+    for a foreign or altered cursor.
     """
     scope = f"sessions|{user_id}|{status.value if status else ''}|{page_size}"
     if namespace is not None:
@@ -410,16 +487,18 @@ def list_user_sessions(
     }
     result = store.table.query_page(query, skip=skip, take=page_size, start_key=start_key)
     row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
-    found = {(item["PK"], item["SK"]): item for item in store.table.batch_get([*row_keys, user_counts_key(user_id)])}
+    documents = _document_keys(row_keys, [user_id], namespace) if include_state else []
+    found = _by_key(store.table.batch_get([*row_keys, user_counts_key(user_id), *documents]))
     counts = found.pop((user_pk(user_id), COUNTS_SK), {})
     if erasing(counts):  # gone for every reader from the moment the erasure was accepted
         return SessionList(sessions=[], total=0, page=page, page_size=page_size, next_token=None)
-    rows = []
+    hots = []
     for row_key in row_keys:
-        hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
+        hot = found.get(pair(row_key))
         if store.is_live(hot, user_id) and (status is None or (hot is not None and hot["status"] == status.value)):
             assert hot is not None
-            rows.append(list_item_from_item(hot))
+            hots.append(hot)
+    rows = _with_states(store, hots, found, documents) if include_state else [list_item_from_item(h) for h in hots]
     # The index orders by activity to the minute (keys.INDEX_GRAIN_SECONDS); the rows know it exactly.
     rows.sort(key=lambda row: row.last_activity, reverse=True)
     return SessionList(
@@ -434,14 +513,15 @@ def list_user_sessions(
 
 
 def list_namespace_sessions(
-    store: Store, namespace: str, *, page_size: int = 50, next_token: str | None = None
+    store: Store, namespace: str, *, page_size: int = 50, next_token: str | None = None, include_state: bool = False
 ) -> NamespaceSessionList:
     """A page of every user's live sessions in ``namespace`` (a trusted caller's listing), by user, each user's
     least recent activity first (the index's order, to the minute; exact within a page): one Query of GSI3
     (``GSI3PK = NS#<namespace>``, keys only) and one BatchGetItem of the rows' hot items and their owners' counts
     (a user being erased shows none), whatever the namespace holds. A row whose session expired or was deleted
-    since the index was read is left out, so a page may be shorter than ``page_size``. Raises
-    :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor."""
+    since the index was read is left out, so a page may be shorter than ``page_size``. With ``include_state`` each
+    row carries its merged state (its own user's document), read in the same BatchGetItem (:func:`_with_states`).
+    Raises :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor."""
     scope = f"namespace|{namespace}|{page_size}"
     start_key = store.cursors.decode(scope, next_token)["k"] if next_token else None
     query = {
@@ -452,16 +532,42 @@ def list_namespace_sessions(
     result = store.table.query_page(query, skip=0, take=page_size, start_key=start_key)
     row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
     owners = sorted({str(raw[f"{GSI_NAMESPACE}SK"]["S"]).split("#", 1)[0] for raw in result.items})
-    found = {
-        (item["PK"], item["SK"]): item
-        for item in store.table.batch_get([*row_keys, *(user_counts_key(owner) for owner in owners)])
-    }
+    documents = _document_keys(row_keys, owners, namespace) if include_state else []
+    counts = [user_counts_key(owner) for owner in owners]
+    found = _by_key(store.table.batch_get([*row_keys, *counts, *documents]))
     erased = {owner for owner in owners if erasing(found.get((user_pk(owner), COUNTS_SK), {}))}
-    rows = []
+    hots = []
     for row_key in row_keys:
-        hot = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
+        hot = found.get(pair(row_key))
         if hot is not None and hot["user_id"] not in erased and store.is_live(hot, str(hot["user_id"])):
-            rows.append(list_item_from_item(hot))
+            hots.append(hot)
+    rows = _with_states(store, hots, found, documents) if include_state else [list_item_from_item(h) for h in hots]
     rows.sort(key=lambda row: (row.user_id, row.last_activity))
     cursor = store.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
     return NamespaceSessionList(sessions=rows, namespace=namespace, next_token=cursor)
+
+
+def _document_keys(row_keys: Sequence[dict[str, Any]], users: Sequence[str], namespace: str | None) -> list[Any]:
+    """The state documents a listing page reads with its rows' hot items: each row's session document and, when the
+    listing names its ``namespace``, each of ``users``' documents of it and the namespace's."""
+    keys = [key(str(row_key["PK"]["S"]), state_sk(None)) for row_key in row_keys]
+    if namespace is not None:
+        keys += [*(user_state_key(user, namespace) for user in users), namespace_state_key(namespace)]
+    return keys
+
+
+def _with_states(
+    store: Store, hots: Sequence[dict[str, Any]], found: dict[Pair, dict[str, Any]], read: Sequence[dict[str, Any]]
+) -> list[SessionListItem]:
+    """The rows of the hot items ``hots``, each with its merged state (its own user's document of its namespace)
+    from ``found`` (the page's BatchGetItem, which asked for the keys ``read``); documents not asked for yet (the
+    rows' namespaces were unknown) are read in one more BatchGetItem."""
+    asked = {pair(item_key) for item_key in read}
+    wanted = {
+        pair(item_key): item_key
+        for hot in hots
+        for item_key in merged_keys(str(hot["session_id"]), str(hot["user_id"]), hot.get("namespace"))
+    }
+    missing = [item_key for name, item_key in wanted.items() if name not in asked]
+    documents = {**found, **(_by_key(store.table.batch_get(missing)) if missing else {})}
+    return [list_item_from_item(hot).model_copy(update={"state": merged_state(hot, documents)}) for hot in hots]

@@ -24,6 +24,8 @@ from session_service.data.state import (
     StaleStateDelete,
     StateUpdate,
     is_current,
+    merged_keys,
+    merged_state,
     shared_state_from_item,
     state_failure,
     state_from_item,
@@ -180,19 +182,11 @@ def get_merged_state(store: Store, session_id: str, caller: str) -> MergedState:
     namespace's (none for a session in no namespace): one consistent BatchGetItem of the hot item, the caller's
     counts and the session's document, then one of the two shared documents. Raises :class:`SessionNotFound`."""
     found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, state_sk(None))
-    hot, item = found[SESSION_SK], found.get(state_sk(None))
-    namespace = hot.get("namespace")
-    keys = [user_state_key(caller, namespace), *([namespace_state_key(namespace)] if namespace else [])]
-    shared = {(str(i["PK"]), str(i["SK"])): i for i in store.table.batch_get(keys)}
-
-    def of(item_key: dict[str, Any]) -> dict[str, Any] | None:
-        return shared.get((item_key["PK"]["S"], item_key["SK"]["S"]))
-
-    return MergedState(
-        session=state_from_item(session_id, None, item if is_current(item, hot) else None),
-        user=shared_state_from_item("user", namespace, caller, of(keys[0])),
-        namespace=shared_state_from_item("namespace", namespace, None, of(keys[1])) if namespace else None,
-    )
+    hot = found[SESSION_SK]
+    documents = {(str(item["PK"]), str(item["SK"])): item for item in found.values()}
+    shared = merged_keys(session_id, caller, hot.get("namespace"))[1:]
+    documents.update({(str(item["PK"]), str(item["SK"])): item for item in store.table.batch_get(shared)})
+    return merged_state(hot, documents)
 
 
 def _shared_key(user_id: str | None, namespace: str | None) -> dict[str, Any]:
