@@ -16,6 +16,7 @@ from google.adk.errors import StaleSessionError
 from google.adk.events import Event, EventActions
 from google.adk.sessions import DatabaseSessionService
 from google.adk.sessions.base_session_service import BaseSessionService
+from session_service_client import AsyncSessionServiceClient
 from session_service_client.adk import SessionServiceSessionService
 
 from tests.frameworks.test_adk_session_service_contract import contract
@@ -105,7 +106,7 @@ async def test_of_two_concurrent_appends_from_copies_of_one_object_one_is_stored
 
 @contract
 async def test_of_two_concurrent_appends_from_the_same_object_one_is_stored_and_the_other_stores_nothing(
-    adapter: SessionServiceSessionService,
+    adapter: SessionServiceSessionService, base_url: str
 ) -> None:
     session = await adapter.create_session(app_name=APP, user_id="user", state={"seed": 1})
     base = session.last_update_time
@@ -123,6 +124,15 @@ async def test_of_two_concurrent_appends_from_the_same_object_one_is_stored_and_
     assert events == [winner]
     assert state == {"seed": 1, winner: winner, f"user:{winner}": winner, f"app:{winner}": winner}
     assert await adapter.get_user_state(app_name=APP, user_id="user") == {winner: winner}
+    # The service's own records, read directly: one message, and each scope's document changed once.
+    async with AsyncSessionServiceClient(base_url, user_id="user") as client:
+        stored_session = await client.get_session(
+            adapter.service_session_id(APP, "user", session.id), include_state=True
+        )
+        assert stored_session.message_count == 1 and stored_session.state is not None
+        documents = stored_session.state
+        assert documents.session.version == 2  # the create's change, then the winner's
+        assert documents.user.version == 1 and documents.namespace is not None and documents.namespace.version == 1
     # The object holds what storage holds (and the invocation's temp: keys), and appends on from there.
     assert [e.invocation_id for e in session.events] == [winner]
     assert not {loser, f"user:{loser}", f"app:{loser}"} & set(session.state)
