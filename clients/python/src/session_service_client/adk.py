@@ -322,7 +322,11 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
                 break
         if newest_first:
             messages.reverse()
-        return [Event.model_validate(message["data"]) for message in messages if isinstance(message.get("data"), dict)]
+        events = [
+            Event.model_validate(message["data"]) for message in messages if isinstance(message.get("data"), dict)
+        ]
+        # The service compares microseconds: an event less than one before ``after`` is listed too.
+        return events if after is None else [event for event in events if event.timestamp >= after]
 
     async def list_sessions(self, *, app_name: str, user_id: str | None = None) -> ListSessionsResponse:
         """The user's sessions of the app (``user_id=None``: every user's, which needs a trusted caller with
