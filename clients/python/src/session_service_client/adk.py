@@ -20,6 +20,10 @@ serves every app and user:
   the version the session object was read at (``If-Match``): a session object older than storage raises
   ``StaleSessionError`` and stores nothing.
 
+The adapter builds its own requests (``Call``s, sent with the typed client's retries): ADK's state and events are
+read with floats as floats (the typed models read a number with a fraction as an exact ``Decimal``, money's rule),
+and a create tells 201 (created) from 200 (the user's session of that id was there).
+
 Requests per call: ``create_session`` 1, ``get_session`` 2 (the session with its three state documents, then
 the events: the newest N, those at or after a timestamp, or every event a page of 200), ``append_event`` 1,
 ``list_sessions`` 1 a page of 200 sessions (their state included), ``delete_session`` 1, ``get_user_state`` 1.
