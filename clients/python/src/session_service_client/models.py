@@ -301,8 +301,39 @@ class ModelUsage(_Answer):
     cost: Decimal = Decimal(0)
 
 
+class NamespaceUsage(_Answer):
+    """A user's usage of the sessions of one namespace; ``None`` for the sessions created in none."""
+
+    namespace: str | None = None
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class NamespaceUserUsage(_Answer):
+    """What one user's sessions of a namespace hold."""
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class NamespaceUsageList(_Answer):
+    """A page of a namespace's usage by user (a trusted caller's read); its totals are the sum of its pages."""
+
+    namespace: str
+    users: list[NamespaceUserUsage] = Field(default_factory=list)
+    next_token: str | None = None
+
+
 class Usage(_Answer):
-    """What a user's existing sessions hold, in total and by model."""
+    """What a user's existing sessions hold, in total, by model and by namespace (``by_namespace`` is empty while
+    none of them is in a namespace)."""
 
     user_id: str
     sessions: int = 0
@@ -311,6 +342,7 @@ class Usage(_Answer):
     tokens: int = 0
     cost: Decimal = Decimal(0)
     by_model: list[ModelUsage] = Field(default_factory=list)
+    by_namespace: list[NamespaceUsage] = Field(default_factory=list)
 
 
 class ErasureAccepted(_Answer):
