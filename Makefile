@@ -162,6 +162,7 @@ bench: $(VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(PY) benchmarks/client_overhead.py
 	$(FRAMEWORKS_VENV)/bin/python -W ignore::DeprecationWarning benchmarks/frameworks_cost.py
 	$(FRAMEWORKS_VENV)/bin/python benchmarks/strands_cost.py
+	$(FRAMEWORKS_VENV)/bin/python benchmarks/adk_cost.py
 
 # Installed tools and caches only; make serve's data stays (`make wipe` deletes it).
 clean:
