@@ -180,8 +180,11 @@ append with a state change             the append's TransactWriteItems + that Up
                                        (a batch's ``state``: the session's document)
 conditional append (If-Match)          the append's TransactWriteItems, its Update hot also conditioned on
                                        ``version = If-Match`` (one transaction only)
-user / namespace state: read, change   GetItem (consistent) / TransactWriteItems: Update the document
-                                       (SET / REMOVE its keys, ADD version; [version = If-Match]) + GetItem
+user / namespace state: read, change   a user's: BatchGetItem the document + the user's counts (consistent;
+                                       erasing: never written) / TransactWriteItems: Update the document
+                                       (SET / REMOVE its keys, ADD version; [version = If-Match]) +
+                                       ConditionCheck the user's counts (not erasing), then that BatchGetItem;
+                                       a namespace's: GetItem / the Update alone, then GetItem
 session state merged (every scope)     BatchGetItem hot + counts + the session's document, then
                                        BatchGetItem the user's and the namespace's documents
 append with user / namespace state     GetItem hot (its namespace) + the append's TransactWriteItems
