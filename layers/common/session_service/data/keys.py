@@ -441,6 +441,11 @@ def user_state_key(user_id: str, namespace: str | None) -> dict[str, Any]:
     return key(user_pk(user_id), f"{USER_STATE_PREFIX}{namespace or ''}")
 
 
+def user_state_namespace(sort_key: str) -> str | None:
+    """The namespace a user's state document's sort key names (``None``: the sessions of none)."""
+    return sort_key[len(USER_STATE_PREFIX) :] or None
+
+
 def namespace_state_key(namespace: str) -> dict[str, Any]:
     """Primary key of a namespace's state document (shared by every user of the namespace)."""
     return key(namespace_pk(namespace), NAMESPACE_STATE_SK)
