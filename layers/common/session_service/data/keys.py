@@ -202,9 +202,11 @@ an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``L
                                        (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
-export a user's data                   per page GetItem counts + Query GSI1 (keys); per session one Query
-                                       ``SK BETWEEN MEM# AND SESSION#~`` (memory, messages, session items;
-                                       part by part past 1 MB)
+export a user's data                   per page GetItem counts (the first page: Query ``USER#<user_id>``
+                                       ``SK BETWEEN COUNTS AND USTATE#~``, the counts and the user's
+                                       documents) + Query GSI1 (keys); per session one Query ``SK BETWEEN
+                                       MEM# AND STATE#~`` (memory, messages, session items, state documents;
+                                       part by part past 1 MB, + Query ``begins_with STATE#``)
 erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
                                        :data:`~session_service.data.stats.ERASING`
 erasure's progress                     GetItem ``ERASURE#<user_id>``
