@@ -1,6 +1,6 @@
 """The frameworks tier: the adapters of ``session_service_client`` (OpenAI Agents SDK, LangChain, Claude Agent
-SDK) under the frameworks' own tests and ours, against ``make serve``'s stack on Amazon DynamoDB Local (a
-server of the tier's own, like the client tier's).
+SDK, AWS Strands Agents, Google ADK) under the frameworks' own tests and ours, against ``make serve``'s stack on
+Amazon DynamoDB Local (a server of the tier's own, like the client tier's).
 
 The frameworks live in ``.venv-frameworks`` (``make test-frameworks`` makes it: docs/frameworks.md), not in the
 dev venv: where they cannot be imported this folder is not collected.
@@ -18,7 +18,7 @@ import httpx
 import pytest
 from session_service_client import SessionServiceClient
 
-FRAMEWORKS = ("agents", "langchain_core", "claude_agent_sdk", "strands")
+FRAMEWORKS = ("agents", "langchain_core", "claude_agent_sdk", "strands", "google.adk")
 URL_VARIABLE = "SESSION_SERVICE_URL"
 """Set for the framework suites run in a child process: the server they use."""
 

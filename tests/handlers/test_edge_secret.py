@@ -22,8 +22,9 @@ KEY = "a-cursor-key-from-secrets-manager-0123456789"
 LISTINGS = {"ListUserSessionsFunction", "ListNamespaceSessionsFunction", "ListMessagesFunction", "ListMemoriesFunction"}
 OFFSET_LISTINGS = {"ListAgentMessagesFunction"}
 """Listings that page by a position (``offset``, ``next_offset``), not by a signed cursor."""
-CURSOR_READERS = LISTINGS | {"ExportUserFunction"}
-"""The functions that sign or read a ``next_token``: the listings and the export (its ``Next-Token``)."""
+CURSOR_READERS = LISTINGS | {"ExportUserFunction", "GetNamespaceUsageFunction"}
+"""The functions that sign or read a ``next_token``: the listings, the export (its ``Next-Token``) and a namespace's
+usage by user (paged)."""
 
 
 @pytest.fixture

@@ -188,6 +188,7 @@ def test_every_call_of_every_route_is_allowed_by_its_functions_policies(
     call("GET", f"{session}/memory", 200, user_id=user)
     call("GET", "/api/v1/sessions/stats", 200)
     call("GET", f"/api/v1/users/{user}/usage", 200, user_id=user)
+    call("GET", "/api/v1/namespaces/policy-ns/usage", 200)
     export = f"/api/v1/users/{user}/export"
     call("GET", export, 200, page_size=1)  # GSI1, the session's partition (its messages were cleared)
     call("GET", export, 200, page_size=100, next_token=headers["Next-Token"])  # resumed: the hot item, memory

@@ -39,6 +39,7 @@ def test_a_user_without_sessions_has_zero_usage(api: Any, user: str) -> None:
         "tokens": 0,
         "cost": 0.0,
         "by_model": [],
+        "by_namespace": [],
     }
 
 

@@ -28,6 +28,7 @@ from session_service.models import (
     MessageOrder,
     MessageUpdate,
     NamespaceSessionList,
+    NamespaceUsageList,
     Session,
     SessionCreate,
     SessionList,
@@ -337,6 +338,12 @@ class SessionRepository:
     def get_usage(self, user_id: str) -> Usage:
         """:func:`session_service.operations.users.get_usage`."""
         return users.get_usage(self._store, user_id)
+
+    def get_namespace_usage(
+        self, namespace: str, *, page_size: int = 50, next_token: str | None = None
+    ) -> NamespaceUsageList:
+        """:func:`session_service.operations.users.get_namespace_usage`."""
+        return users.get_namespace_usage(self._store, namespace, page_size=page_size, next_token=next_token)
 
     def ping(self) -> bool:
         """:func:`session_service.operations.users.ping`."""

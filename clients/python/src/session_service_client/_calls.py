@@ -58,6 +58,7 @@ from session_service_client.models import (
     MessageStatus,
     MessageType,
     NamespaceSessionList,
+    NamespaceUsageList,
     NewMessage,
     NewSession,
     Order,
@@ -665,6 +666,13 @@ class RequestBuilder:
     def get_usage(self, *, user_id: str | None = None) -> Call[Usage]:
         path, caller = self._user_route(user_id, "usage")
         return Call("GET", path, _model(Usage), params=caller, retry=True)
+
+    def get_namespace_usage(
+        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+    ) -> Call[NamespaceUsageList]:
+        path = f"{API}/namespaces/{_segment(namespace)}/usage"
+        params = _query(page_size=page_size, next_token=next_token)
+        return Call("GET", path, _model(NamespaceUsageList), params=params, retry=True)
 
     def export_user(
         self, *, page_size: int | None = None, next_token: str | None = None, user_id: str | None = None

@@ -42,6 +42,7 @@ from session_service_client.models import (
     MessageStatus,
     MessageType,
     NamespaceSessionList,
+    NamespaceUsageList,
     NewMessage,
     NewSession,
     Order,
@@ -736,8 +737,14 @@ class SessionServiceClient:
     # -- a user's data ----------------------------------------------------------------------------------
 
     def get_usage(self, *, user_id: str | None = None) -> Usage:
-        """What the user's sessions hold: sessions, messages, tokens, cost, by model."""
+        """What the user's sessions hold: sessions, messages, tokens, cost, by model and by namespace."""
         return self._send(self._build.get_usage(user_id=user_id))
+
+    def get_namespace_usage(
+        self, namespace: str, *, page_size: int | None = None, next_token: str | None = None
+    ) -> NamespaceUsageList:
+        """One page of a namespace's usage by user (a trusted caller with the authorizer on)."""
+        return self._send(self._build.get_namespace_usage(namespace, page_size=page_size, next_token=next_token))
 
     def export_user(
         self, *, page_size: int | None = None, next_token: str | None = None, user_id: str | None = None

@@ -150,11 +150,25 @@ class SessionBatchDeleteResult(_Answer):
     deleted: int
 
 
-class Message(_Answer):
+class _Versioned(_Answer):
+    """An answer that may carry the session's version from its ``ETag`` header (``etag``, excluded from dumps):
+    equal to the same record read without it, since the version is the session's, not the record's."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Versioned) or type(self) is not type(other):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+
+class Message(_Versioned):
     """A stored message. ``data`` is the structured JSON it carries beside or instead of ``content`` (``None``:
     none), returned exactly as it was sent; ``timestamp`` the client's time it was sent with (epoch seconds;
-    ``None``: none). ``etag`` is the session's new version after an append that named the
-    version it read (``if_match``), from the answer's ``ETag`` header; ``None`` otherwise."""
+    ``None``: none). ``etag`` is the session's version from the answer's ``ETag`` header: the
+    new one after an append that named the version it read (``if_match``), the current one when a repeated
+    append found the message stored; ``None`` otherwise (it takes no part in equality)."""
 
     message_id: str
     session_id: str
@@ -186,7 +200,7 @@ class MessageList(_Answer):
     next_token: str | None = None
 
 
-class MessageBatchResult(_Answer):
+class MessageBatchResult(_Versioned):
     """The messages a batch stored, in order; ``etag`` as for :class:`Message`."""
 
     messages: list[Message]
@@ -301,8 +315,39 @@ class ModelUsage(_Answer):
     cost: Decimal = Decimal(0)
 
 
+class NamespaceUsage(_Answer):
+    """A user's usage of the sessions of one namespace; ``None`` for the sessions created in none."""
+
+    namespace: str | None = None
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class NamespaceUserUsage(_Answer):
+    """What one user's sessions of a namespace hold."""
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+class NamespaceUsageList(_Answer):
+    """A page of a namespace's usage by user (a trusted caller's read); its totals are the sum of its pages."""
+
+    namespace: str
+    users: list[NamespaceUserUsage] = Field(default_factory=list)
+    next_token: str | None = None
+
+
 class Usage(_Answer):
-    """What a user's existing sessions hold, in total and by model."""
+    """What a user's existing sessions hold, in total, by model and by namespace (``by_namespace`` is empty while
+    none of them is in a namespace)."""
 
     user_id: str
     sessions: int = 0
@@ -311,6 +356,7 @@ class Usage(_Answer):
     tokens: int = 0
     cost: Decimal = Decimal(0)
     by_model: list[ModelUsage] = Field(default_factory=list)
+    by_namespace: list[NamespaceUsage] = Field(default_factory=list)
 
 
 class ErasureAccepted(_Answer):

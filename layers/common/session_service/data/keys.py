@@ -28,6 +28,7 @@ memory record          ``SESSION#<session_id>``        ``MEM#<memory_type>#<crea
 per-user counts        ``USER#<user_id>``              ``COUNTS``                              -
 per-user usage         ``USER#<user_id>``              ``USAGE``                               -
 per-user model usage   ``USER#<user_id>``              ``MODEL#<sha256 of the pair, 32 hex>``  -
+per-user namespace use ``USER#<user_id>``              ``USAGE#NS#<namespace>``                GSI3
 user state             ``USER#<user_id>``              ``USTATE#<namespace or empty>``         -
 namespace state        ``NS#<namespace>``              ``STATE``                               -
 service statistics     ``STATS``, ``STATS#<1..N-1>``   ``GLOBAL``                              -
@@ -41,6 +42,8 @@ keyed write's guard    ``IDEMPOTENCY#<user_id>``       ``WRITE#<hash of operatio
 Both GSIs project keys only and are keyed by the owner: GSI1 (``GSI1PK = USER#<user_id>``, ``GSI1SK =
 <last_activity>``) lists a user's sessions by recent activity, GSI2 (``GSI2SK = <status>#<last_activity>``)
 the sessions of one status (``active_only`` is ``begins_with(GSI2SK, "active#")``). GSI3 is sparse (keys only):
+a user's usage of a namespace carries ``GSI3PK = NSUSAGE#<namespace>``, ``GSI3SK = <user_id>`` (a namespace's usage
+by user, set by the stream function with its counters); and
 a session created in a namespace carries ``GSI3PK = NS#<namespace>`` (fixed) and ``GSI3SK =
 <user_id>#<last_activity>``: a user's sessions of a namespace are ``begins_with(GSI3SK, "<user_id>#")``, every
 user's the partition. Appends do not move
@@ -145,6 +148,8 @@ list a user's sessions                 Query GSI1 or GSI2 (keys only) + BatchGet
 list a user's sessions of a namespace  Query GSI3 ``begins_with(GSI3SK, <user_id>#)`` (keys only) +
                                        BatchGetItem rows and counts [+ the rows' documents, the user's
                                        and the namespace's: ?include=state]
+a namespace's usage by user (trusted)  Query GSI3 ``GSI3PK = NSUSAGE#<namespace>`` (keys only) + BatchGetItem
+                                       the page's usage items and their owners' counts
 list a namespace's sessions (trusted)  Query GSI3 ``GSI3PK = NS#<namespace>`` (keys only) + BatchGetItem
                                        rows and their owners' counts [+ the rows' documents, the owners'
                                        and the namespace's: ?include=state]
@@ -214,9 +219,9 @@ a write with ``Idempotency-Key``       + Put the write guard in the write's own 
                                        record writes (a conditional put before, an update after)
 statistics                             BatchGetItem the N ``STATS`` shards (summed)
 usage of a user                        Query ``USER#<user_id>``, ``SK < USTATE#`` (usage, per-model usage,
-                                       counts; not the user's state documents)
+                                       per-namespace usage, counts; not the user's state documents)
 stream: counts, marks                  BatchGetItem marks, erasures + TransactWriteItems (ADD one STATS
-                                       shard, COUNTS, USAGE, MODEL#; SET marks)
+                                       shard, COUNTS, USAGE, MODEL#, USAGE#NS#; SET marks)
 stream: index keys                     UpdateItem hot (``last_activity`` unchanged since the image)
 stream: summary (summary function)     BatchGetItem summaries + Query newest messages + conditional Put
                                        + GetItem hot (the session still there)
@@ -243,7 +248,9 @@ totals minus the named rows. A session names at most ``MAX_MODELS_PER_SESSION`` 
 :data:`~session_service.data.stats.MODELS` set, checked in the same update). The stream function adds each session's
 totals to the owner's usage item (``USER#<user_id>``/``USAGE``) and each model's share to the owner's item of that
 model (:func:`model_usage_key`), so a user's usage is what the user's sessions hold, as ``STATS`` is for the whole
-service.
+service. Usage by namespace: the hot item's ``namespace`` (fixed at creation) is in every record of it, so the stream
+function adds a namespaced session's totals to the owner's item of that namespace too (:func:`namespace_usage_key`);
+neither an append nor a message item holds anything more for it.
 
 Times are ISO 8601 UTC strings with microseconds and ``Z`` (so they sort as text); ``expires_at`` is epoch
 seconds (the table's TTL attribute, on hot items only); money is a DynamoDB number (exact decimal).
@@ -295,6 +302,9 @@ COUNTS_SK = "COUNTS"
 USAGE_SK = "USAGE"
 MODEL_USAGE_PREFIX = "MODEL#"
 """Sort-key prefix of a user's per-model usage item: ``MODEL#<hash of the pair>`` (:func:`model_usage_key`)."""
+NAMESPACE_USAGE_PREFIX = "USAGE#NS#"
+"""Sort-key prefix of a user's usage of one namespace (:func:`namespace_usage_key`): it sorts after ``USAGE`` and
+before ``USTATE#``, so the usage Query reads it."""
 STATS_KEY = {"PK": {"S": "STATS"}, "SK": {"S": "GLOBAL"}}
 """The statistics' shard 0 (:func:`stats_key`)."""
 MARK_PREFIX = "STREAM#SESSION#"
@@ -471,6 +481,29 @@ def model_usage_key(user_id: str, pair: str) -> dict[str, Any]:
     expression grows with the number of models a user names (DynamoDB: 400 KB an item, 4 KB an expression)."""
     digest = hashlib.sha256(pair.encode("utf-8")).hexdigest()[:32]
     return key(user_pk(user_id), f"{MODEL_USAGE_PREFIX}{digest}")
+
+
+def namespace_usage_key(user_id: str, namespace: str) -> dict[str, Any]:
+    """Primary key of a user's usage of the sessions of one ``namespace`` (``USER#<user_id>``/``USAGE#NS#<namespace>``;
+    in the user's partition, so erasing the partition erases it). It holds the totals of :func:`user_usage_key`."""
+    return key(user_pk(user_id), f"{NAMESPACE_USAGE_PREFIX}{namespace}")
+
+
+def namespace_usage_index_keys(user_id: str, namespace: str) -> dict[str, str]:
+    """GSI3 keys of a user's usage item of ``namespace``: ``NSUSAGE#<namespace>`` and the user id, so a namespace's
+    usage is read by user (a partition apart from the namespace's sessions, ``NS#<namespace>``)."""
+    return {f"{GSI_NAMESPACE}PK": namespace_usage_index_pk(namespace), f"{GSI_NAMESPACE}SK": user_id}
+
+
+def namespace_usage_index_pk(namespace: str) -> str:
+    """GSI3 partition of the usage items of a namespace (every user's)."""
+    return f"NSUSAGE#{namespace}"
+
+
+def namespace_of_usage_sk(sort_key: str) -> str | None:
+    """The namespace a user's per-namespace usage item is about (inverse of :func:`namespace_usage_key`'s sort key),
+    or ``None`` for any other sort key."""
+    return sort_key[len(NAMESPACE_USAGE_PREFIX) :] if sort_key.startswith(NAMESPACE_USAGE_PREFIX) else None
 
 
 def erasure_key(user_id: str) -> dict[str, Any]:

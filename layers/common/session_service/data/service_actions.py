@@ -1,9 +1,10 @@
 """Typed actions on the items outside a session's partition: a user's counts (the erasure mark, the check that no
-erasure runs), an erasure's progress record, ``STATS``, a user's per-model usage and the stream's applied marks.
+erasure runs), an erasure's progress record, ``STATS``, a user's per-model and per-namespace usage and the stream's
+applied marks.
 
 Like :mod:`session_service.data.actions` (the mechanism, and the actions on a session's own items), each renders
 its ``TransactItems`` entry for a table; the stream function's commit is :class:`StatsAdd`, per-user
-:class:`~session_service.data.actions.Add`, :class:`ModelUsageAdd` and :class:`MarkMove`.
+:class:`~session_service.data.actions.Add`, :class:`ModelUsageAdd`, :class:`NamespaceUsageAdd` and :class:`MarkMove`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Any
 from session_service.data.actions import Add, Put
 from session_service.data.dynamo import serialize
 from session_service.data.items import ENTITY, MARK_ENTITY, erasure_item
-from session_service.data.keys import erasure_key, iso, mark_key, model_usage_key, stats_key, user_counts_key
+from session_service.data.keys import (
+    erasure_key,
+    iso,
+    mark_key,
+    model_usage_key,
+    namespace_usage_index_keys,
+    namespace_usage_key,
+    stats_key,
+    user_counts_key,
+)
 from session_service.data.stats import ERASING, MARK_APPLIED, MARK_SESSION, MODEL_PAIR, STATS_TOTALS
 from session_service.models import ErasureStatus
 
@@ -98,6 +108,28 @@ class ModelUsageAdd:
         action["Update"]["UpdateExpression"] = "SET #pair = :pair " + action["Update"]["UpdateExpression"]
         action["Update"]["ExpressionAttributeNames"]["#pair"] = MODEL_PAIR
         action["Update"]["ExpressionAttributeValues"][":pair"] = {"S": self.pair}
+        return action
+
+
+@dataclass(frozen=True)
+class NamespaceUsageAdd:
+    """The stream function's ``ADD`` of ``moves`` (:data:`~session_service.data.stats.USAGE_TOTALS`) to a user's usage
+    of ``namespace``, which the item's GSI3 keys name (:func:`~session_service.data.keys.namespace_usage_index_keys`):
+    a namespace's usage is read by user."""
+
+    user_id: str
+    namespace: str
+    moves: dict[str, Any]
+
+    def render(self, table: str) -> dict[str, Any]:
+        action = Add(namespace_usage_key(self.user_id, self.namespace), self.moves).render(table)
+        index = namespace_usage_index_keys(self.user_id, self.namespace)
+        sets = []
+        for number, (name, value) in enumerate(index.items()):
+            action["Update"]["ExpressionAttributeNames"][f"#g{number}"] = name
+            action["Update"]["ExpressionAttributeValues"][f":g{number}"] = {"S": value}
+            sets.append(f"#g{number} = :g{number}")
+        action["Update"]["UpdateExpression"] = f"SET {', '.join(sets)} " + action["Update"]["UpdateExpression"]
         return action
 
 

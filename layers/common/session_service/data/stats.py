@@ -7,7 +7,8 @@
   :data:`ERASING` while the user's data is being erased.
 * A user's usage (``USER#<user_id>``/``USAGE``): :data:`USAGE_TOTALS`, and one item per (provider, model) pair
   (``MODEL#<hash>``) holding :data:`MODEL_PAIR` and :data:`MODEL_USAGE`; a session's hot item holds the same
-  per-model moves as flat attributes (:func:`usage_attribute`) and the pairs it named (:data:`MODELS`).
+  per-model moves as flat attributes (:func:`usage_attribute`) and the pairs it named (:data:`MODELS`); and one item
+  per namespace the user's sessions were created in (``USAGE#NS#<namespace>``) holding :data:`USAGE_TOTALS`.
 * A session's stream applied mark (``STREAM#SESSION#<id>``/``APPLIED``): :data:`MARK_APPLIED`.
 
 The stream function writes them (ADD, in its batch's transaction); the requests read them here:
@@ -22,8 +23,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from session_service.data.keys import COUNTS_SK, MODEL_USAGE_PREFIX, USAGE_SK
-from session_service.models import ModelUsage, SessionStatus, Stats, Usage
+from session_service.data.keys import COUNTS_SK, MODEL_USAGE_PREFIX, USAGE_SK, namespace_of_usage_sk
+from session_service.models import ModelUsage, NamespaceUsage, NamespaceUserUsage, SessionStatus, Stats, Usage
 
 STATS_SHARDS = 16
 """Shards of ``STATS`` (the classic DynamoDB sharded counter): a stream batch's transaction adds to one of them, so
@@ -35,7 +36,8 @@ batches a second (the measured mix: ~2,750 records/s). 16 shards lift that bound
 STATS_TOTALS = ("total_sessions", "active_sessions", "total_messages", "total_tokens", "total_cost")
 """The ``STATS`` item's attributes: sessions, active sessions, messages, tokens, cost (USD, exact)."""
 USAGE_TOTALS = ("sessions", "active_sessions", "messages", "tokens", "cost")
-"""A user's usage item's attributes: sessions, active sessions, messages, tokens, cost (USD, exact)."""
+"""A user's usage item's attributes, and those of a user's per-namespace usage item: sessions, active sessions,
+messages, tokens, cost (USD, exact)."""
 MODEL_PAIR = "pair"
 """A user's per-model usage item names its pair here (:func:`model_pair`)."""
 MODEL_USAGE = ("messages", "tokens", "cost")
@@ -215,7 +217,8 @@ def usage_order(row: ModelUsage) -> tuple[Any, ...]:
 
 
 def usage_from_items(user_id: str, found: list[dict[str, Any]]) -> Usage:
-    """Map the items of a user's partition (plain values: usage, per-model usage, counts) to :class:`Usage`.
+    """Map the items of a user's partition (plain values: usage, per-model and per-namespace usage, counts) to
+    :class:`Usage`.
 
     No usage item (no session ever counted) is all zeros. The row of the messages naming neither provider nor
     model is the totals minus the named rows, made here; rows are ordered by :func:`usage_order`. While the
@@ -241,10 +244,49 @@ def usage_from_items(user_id: str, found: list[dict[str, Any]]) -> Usage:
     if any(rest.values()):
         named.append(ModelUsage(provider=None, model=None, **rest))
     named.sort(key=usage_order)
+    sessions, active = int(values.get("sessions", 0)), int(values.get("active_sessions", 0))
     return Usage(
         user_id=user_id,
-        sessions=int(values.get("sessions", 0)),
-        active_sessions=int(values.get("active_sessions", 0)),
+        sessions=sessions,
+        active_sessions=active,
         by_model=named,
+        by_namespace=_namespace_rows(found, {"sessions": sessions, "active_sessions": active, **totals}),
         **totals,
+    )
+
+
+def _namespace_rows(found: list[dict[str, Any]], totals: dict[str, Any]) -> list[NamespaceUsage]:
+    """The rows of :class:`Usage`'s ``by_namespace`` from the per-namespace usage items among ``found``, and the
+    row of the sessions of no namespace (``totals`` minus the named rows; none when no row is named: no breakdown
+    for a user of no namespace), ordered as :func:`usage_order` does."""
+    rows = []
+    for item in found:
+        namespace = namespace_of_usage_sk(str(item["SK"]))
+        if namespace is not None:
+            row = NamespaceUsage(
+                namespace=namespace,
+                sessions=int(item.get("sessions", 0)),
+                active_sessions=int(item.get("active_sessions", 0)),
+                messages=int(item.get("messages", 0)),
+                tokens=int(item.get("tokens", 0)),
+                cost=Decimal(item.get("cost", 0)),
+            )
+            if row.sessions or row.active_sessions or row.messages or row.tokens or row.cost:
+                rows.append(row)
+    rest = {name: total - sum(getattr(row, name) for row in rows) for name, total in totals.items()}
+    if rows and any(rest.values()):  # a user of no namespace has no breakdown
+        rows.append(NamespaceUsage(namespace=None, **rest))
+    rows.sort(key=lambda row: (-row.cost, row.namespace is None, row.namespace or ""))
+    return rows
+
+
+def namespace_user_usage(user_id: str, item: dict[str, Any]) -> NamespaceUserUsage:
+    """Map a user's usage item of a namespace (plain values) to a row of a namespace's usage by user."""
+    return NamespaceUserUsage(
+        user_id=user_id,
+        sessions=int(item.get("sessions", 0)),
+        active_sessions=int(item.get("active_sessions", 0)),
+        messages=int(item.get("messages", 0)),
+        tokens=int(item.get("tokens", 0)),
+        cost=Decimal(item.get("cost", 0)),
     )

@@ -256,11 +256,13 @@ CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"descriptio
 """A create's success (:func:`~session_service.http.responses.create_once`)."""
 APPEND_ETAG: dict[str, OpenAPIResponseHeader] = {
     "ETag": {
-        "description": "The session's version after an append with `If-Match` (absent without it)",
+        "description": "The session's version after an append with `If-Match`, or its current version when the"
+        " messages were stored already (a repeated append); absent otherwise",
         "schema": {"type": "string"},
     }
 }
-"""The header of an append's success: the new ETag, when the append named the version it read."""
+"""The header of an append's success: the new ETag when the append named the version it read, the current one
+when it found its messages stored already."""
 SESSION_CREATED: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {
         "description": "The caller's session of that `session_id` already existed: unchanged",

@@ -277,6 +277,41 @@ class ModelUsage(_Response):
     cost: Money = NO_COST
 
 
+class NamespaceUsage(_Response):
+    """One row of :class:`Usage`'s ``by_namespace``: what the user's sessions of one ``namespace`` hold (``null``: the
+    sessions created in none)."""
+
+    namespace: str | None = None
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+
+
+class NamespaceUserUsage(_Response):
+    """One row of :class:`NamespaceUsageList`: what one user's sessions of the namespace hold."""
+
+    user_id: str
+    sessions: int = 0
+    active_sessions: int = 0
+    messages: int = 0
+    tokens: int = 0
+    cost: Money = NO_COST
+
+
+class NamespaceUsageList(_Response):
+    """GET /api/v1/namespaces/{namespace}/usage (a trusted caller): a page of the namespace's usage by user, in user
+    id order, each row what that user's existing sessions of the namespace hold (the same numbers as the user's own
+    ``by_namespace`` row; kept by the stream function, seen shortly after a write). A user whose sessions of the
+    namespace hold nothing any more, or whose data is being erased, has no row; a page may be shorter than asked.
+    The namespace's totals are the sum of its pages."""
+
+    namespace: str
+    users: list[NamespaceUserUsage] = Field(default_factory=list)
+    next_token: str | None = Field(default=None, description="Pass back as next_token for the next page")
+
+
 class Usage(_Response):
     """GET /api/v1/users/{user_id}/usage (SPEC section 9): what the user's sessions that exist hold, kept by the
     stream function exactly once.
@@ -289,8 +324,12 @@ class Usage(_Response):
     creation), ``tokens`` and ``cost`` (USD, exact) what they used. ``by_model`` has a row per (``provider``,
     ``model``) the messages name, and, when some messages name neither, one row with both ``null`` (the
     totals minus the named rows), so the rows add up to the totals; rows are sorted by cost, highest first,
-    then by provider and model (``null`` after a name). The stream applies changes within seconds, so a write
-    is seen here shortly after it is answered.
+    then by provider and model (``null`` after a name). ``by_namespace`` has a row per namespace the user's
+    sessions were created in, and, when some were created in none, one row with ``namespace`` ``null`` (the
+    totals minus the named rows), so the rows add up to the totals; it is empty while none of the user's sessions
+    that hold anything is in a namespace; sorted by cost, highest first, then by namespace (``null`` last); a
+    namespace whose sessions hold nothing any more has no row. The stream applies changes within seconds, so a
+    write is seen here shortly after it is answered.
     """
 
     user_id: str
@@ -300,6 +339,7 @@ class Usage(_Response):
     tokens: int = 0
     cost: Money = NO_COST
     by_model: list[ModelUsage] = Field(default_factory=list)
+    by_namespace: list[NamespaceUsage] = Field(default_factory=list)
 
 
 class ErasureAccepted(_Response):

@@ -7,11 +7,22 @@ from typing import Any
 from session_service.data.actions import transact
 from session_service.data.dynamo import ConditionFailed, TransactionCanceled, serialize
 from session_service.data.items import erasure_from_item
-from session_service.data.keys import STATS_KEY, USER_STATE_PREFIX, erasure_key, parse_iso, stats_key, user_pk
+from session_service.data.keys import (
+    COUNTS_SK,
+    GSI_NAMESPACE,
+    STATS_KEY,
+    USER_STATE_PREFIX,
+    erasure_key,
+    namespace_usage_index_pk,
+    parse_iso,
+    stats_key,
+    user_counts_key,
+    user_pk,
+)
 from session_service.data.service_actions import ErasureNudge, ErasureStart, MarkErasing
-from session_service.data.stats import STATS_SHARDS, stats_from_items, usage_from_items
+from session_service.data.stats import STATS_SHARDS, erasing, namespace_user_usage, stats_from_items, usage_from_items
 from session_service.errors import ErasureNotFound, ServiceUnavailable
-from session_service.models import Erasure, ErasureStatus, Stats, Usage
+from session_service.models import Erasure, ErasureStatus, NamespaceUsageList, Stats, Usage
 from session_service.operations import Store
 
 ERASURE_STALL_SECONDS = 300
@@ -92,6 +103,40 @@ def get_usage(store: Store, user_id: str) -> Usage:
     values = serialize({":pk": user_pk(user_id), ":state": USER_STATE_PREFIX})
     query = {"KeyConditionExpression": "PK = :pk AND SK < :state", "ExpressionAttributeValues": values}
     return usage_from_items(user_id, store.table.query_all(query))
+
+
+def get_namespace_usage(
+    store: Store, namespace: str, *, page_size: int = 50, next_token: str | None = None
+) -> NamespaceUsageList:
+    """A page of ``namespace``'s usage by user (a trusted caller's read), in user id order: one Query of GSI3
+    (``GSI3PK = NSUSAGE#<namespace>``, keys only) and one BatchGetItem of the page's usage items and their owners'
+    counts (a user being erased shows none), whatever the namespace holds. Rows that hold nothing are left out, so a
+    page may be shorter than ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a foreign or
+    altered cursor."""
+    scope = f"namespace-usage|{namespace}|{page_size}"
+    start_key = store.cursors.decode(scope, next_token)["k"] if next_token else None
+    query = {
+        "IndexName": GSI_NAMESPACE,
+        "KeyConditionExpression": f"{GSI_NAMESPACE}PK = :pk",
+        "ExpressionAttributeValues": serialize({":pk": namespace_usage_index_pk(namespace)}),
+    }
+    result = store.table.query_page(query, skip=0, take=page_size, start_key=start_key)
+    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
+    owners = [str(raw[f"{GSI_NAMESPACE}SK"]["S"]) for raw in result.items]
+    found = {
+        (item["PK"], item["SK"]): item
+        for item in store.table.batch_get([*row_keys, *(user_counts_key(owner) for owner in owners)])
+    }
+    rows = []
+    for owner, row_key in zip(owners, row_keys, strict=True):
+        item = found.get((row_key["PK"]["S"], row_key["SK"]["S"]))
+        if item is None or erasing(found.get((user_pk(owner), COUNTS_SK))):
+            continue
+        row = namespace_user_usage(owner, item)
+        if row.sessions or row.active_sessions or row.messages or row.tokens or row.cost:
+            rows.append(row)
+    cursor = store.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
+    return NamespaceUsageList(namespace=namespace, users=rows, next_token=cursor)
 
 
 def ping(store: Store) -> bool:

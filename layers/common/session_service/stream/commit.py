@@ -1,13 +1,12 @@
 """The commit of a batch: its counts, usage and applied marks in one transaction per run.
 
 A run's transaction ``ADD``s the run's summed deltas to one ``STATS`` shard (the batch's,
-:func:`~session_service.data.stats.stats_shard`: no item is written by every batch), to each touched user's
-``COUNTS``, ``USAGE`` and per-model usage items (a zero delta writes nothing), and moves each session's applied mark
+:func:`~session_service.data.stats.stats_shard`: no item is written by every batch), to each touched user's ``COUNTS``,
+``USAGE``, per-model and per-namespace usage items (a zero delta writes nothing), and moves each session's applied mark
 to the state its last record left it in; summaries are not part of it (:mod:`~session_service.stream.summaries`). A
-transaction holds at most 100 items (an AWS limit): a batch touching more is cut into consecutive runs of records.
-Each mark is conditioned on being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two
-deliveries of a record race safely: the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks
-again.
+transaction holds at most 100 items (an AWS limit): a batch touching more is cut into consecutive runs of records. Each
+mark is conditioned on being the mark read (``attribute_not_exists(PK) OR applied = :previous``), so two deliveries of a
+record race safely: the loser's transaction is cancelled (:class:`MarksMoved`) and it reads the marks again.
 """
 
 from __future__ import annotations
@@ -80,18 +79,20 @@ def read_incarnations(
 
 def _usage_items(change: Change) -> set[tuple[str, str]]:
     """The usage items ``change`` moves: (owner, ``""``) for an owner's usage item, (owner, pair) for a per-model
-    one (each a transaction item of the commit)."""
+    one, (owner, ``NS#<namespace>``) for a per-namespace one (each a transaction item of the commit; a pair is JSON,
+    so never spelled like the last)."""
     found: set[tuple[str, str]] = set()
     for owner, part in change.usage.items():
         found.add((owner, ""))
         found.update((owner, pair) for pair in part.model_adds())
+    found.update((owner, f"NS#{namespace}") for owner, namespace in change.namespace_usage)
     return found
 
 
 def _runs(pending: Sequence[Change], max_items: int) -> list[list[Change]]:
     """``pending`` cut into consecutive runs whose items fit one transaction of ``max_items``. A run's items: STATS,
-    the COUNTS of users with count moves, the USAGE of users with usage moves and their per-model usage items, a mark
-    per session."""
+    the COUNTS of users with count moves, the USAGE of users with usage moves and their per-model and per-namespace
+    usage items, a mark per session."""
     runs: list[list[Change]] = []
     counted: set[str] = set()
     used: set[tuple[str, str]] = set()
@@ -144,11 +145,13 @@ class Committer:
         return len(runs)
 
     def _actions(self, run: Sequence[Change], marks: dict[str, str], shard: int) -> list[dict[str, Any]]:
-        """The transaction items of ``run``: ``ADD`` to the STATS shard ``shard``, to users' COUNTS, USAGE and
-        per-model usage, and each session's mark moved on the condition that it is still the mark read (``marks``)."""
+        """The transaction items of ``run``: ``ADD`` to the STATS shard ``shard``, to users' COUNTS, USAGE,
+        per-model and per-namespace usage, and each session's mark moved on the condition that it is still the mark
+        read (``marks``)."""
         total = Delta()
         per_user: dict[str, dict[str, int]] = {}
         usage: dict[str, Delta] = {}
+        namespaced: dict[tuple[str, str], Delta] = {}
         final: dict[str, Change] = {}
         for change in run:
             total += change.delta
@@ -158,6 +161,8 @@ class Committer:
                     owner[name] = owner.get(name, 0) + value
             for user_id, part in change.usage.items():
                 usage[user_id] = usage.get(user_id, Delta()) + part
+            for pair, part in change.namespace_usage.items():
+                namespaced[pair] = namespaced.get(pair, Delta()) + part
             final[change.session_id] = change
         actions: list[dict[str, Any]] = []
         if not total.totals_zero():
@@ -171,6 +176,10 @@ class Committer:
                 actions.append(table_actions.add_action(self._table, table_keys.user_counts_key(user_id), deltas))
         for user_id, part in usage.items():
             actions += self._usage_adds(user_id, part)
+        for (user_id, namespace), part in namespaced.items():
+            adds = part.usage_adds()
+            if adds:
+                actions.append(service_actions.NamespaceUsageAdd(user_id, namespace, adds).render(self._table))
         actions += [
             service_actions.MarkMove(session_id, change.mark, marks.get(session_id)).render(self._table)
             for session_id, change in final.items()

@@ -3,8 +3,10 @@ its owner's counts and usage, its applied mark, its clean-up, index move and sum
 
 A session contributes ``(1 session, 1 if active, message_count, total_tokens, total_cost)`` and its per-model usage
 (:func:`contribution`); INSERT adds the new image's contribution, MODIFY adds ``new - old``, REMOVE subtracts the
-old one (SPEC section 6; usage: SPEC section 9). Message and memory records move no count (the session's counters
-already include them); a streamed reply finalized or deleted asks for its chunks to be deleted (``chunks``).
+old one (SPEC section 6; usage: SPEC section 9). A session created in a namespace (its images' ``namespace``, fixed
+at creation) moves its owner's usage of that namespace by the same totals (:func:`namespaced`). Message and memory
+records move no count (the session's counters already include them); a streamed reply finalized or deleted asks for
+its chunks to be deleted (``chunks``).
 
 A record is read from its raw images (DynamoDB JSON): of each, only the attributes its kind needs are deserialised
 (:class:`Needs`: :data:`SESSION_NEEDS`, :data:`MESSAGE_NEEDS`, :data:`ERASURE_NEEDS`); a message's content, data
@@ -187,7 +189,8 @@ class Change:
     owner loses the old session, the new one gains the new),
     ``forget`` that the session's mark goes (its hot item left the table: nothing of the session is left to
     apply), ``by_erasure`` that an erasure made the tombstone (:mod:`~session_service.stream.erasure`),
-    ``origins`` the incarnation (``created_at``) each ``usage`` part is about.
+    ``origins`` the incarnation (``created_at``) each ``usage`` part is about, ``namespace_usage`` what each owner's
+    usage of a namespace moves by ((user id, namespace) -> delta of the totals, no per-model part; :func:`namespaced`).
     """
 
     sequence: int
@@ -207,6 +210,7 @@ class Change:
     usage: dict[str, Delta] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     message_sk: str = ""
+    namespace_usage: dict[tuple[str, str], Delta] = field(default_factory=dict)
 
     def counts(self) -> bool:
         """True when applying this change moves the session's mark (statistics, counts, usage or a clean-up)."""
@@ -271,6 +275,25 @@ def contribution(image: dict[str, Any]) -> Delta:
         cost=_number(image, "total_cost", integral=False),
         by_model=by_model,
     )
+
+
+def namespaced(*parts: tuple[dict[str, Any], int]) -> dict[tuple[str, str], Delta]:
+    """What owners' usage of namespaces moves by when each ``(image, sign)`` of ``parts`` is added (sign 1) or taken
+    away (sign -1): (``user_id``, ``namespace``) of the image -> the totals of its :func:`contribution` (no per-model
+    part), summed, zero moves left out; an image of no namespace moves none. A MODIFY passes ``(old, -1), (new, 1)``:
+    one key's ``new - old`` while owner and namespace stay (they are fixed at creation), or a move between two keys
+    when an expired id was created again by another owner or in another namespace."""
+    moves: dict[tuple[str, str], Delta] = {}
+    for image, sign in parts:
+        namespace = image.get("namespace")
+        if namespace is None:
+            continue
+        if not isinstance(namespace, str) or not namespace:
+            raise MalformedRecord("namespace is not a string")
+        totals = replace(contribution(image), by_model={})
+        owner = (_text(image, "user_id"), namespace)
+        moves[owner] = moves.get(owner, Delta()) + (totals if sign > 0 else -totals)
+    return {owner: part for owner, part in moves.items() if not part.is_zero()}
 
 
 def applied_mark(image: dict[str, Any], *, removed: bool) -> str:
@@ -367,11 +390,13 @@ class _Moves(NamedTuple):
     expired_before: str | None = None
     user_delta: dict[str, int] | None = None
     deleted: str | None = None
+    by_namespace: dict[tuple[str, str], Delta] = {}  # a default never mutated
 
 
 def _inserted(new: dict[str, Any]) -> _Moves:
     delta = contribution(new)
-    return _Moves(delta, {_text(new, "user_id"): delta}, {_text(new, "user_id"): _text(new, "created_at")})
+    owner = _text(new, "user_id")
+    return _Moves(delta, {owner: delta}, {owner: _text(new, "created_at")}, by_namespace=namespaced((new, 1)))
 
 
 def _modified(old: dict[str, Any] | None, new: dict[str, Any]) -> _Moves:
@@ -390,13 +415,13 @@ def _modified(old: dict[str, Any] | None, new: dict[str, Any]) -> _Moves:
         expired_before = _text(new, "created_at")
     elif items.is_tombstone(new):  # deleted for good: its items go now, not when TTL comes
         expired_before, deleted = _tombstone_bound(new), _text(new, "created_at")
-    return _Moves(delta, usage, origins, expired_before, deleted=deleted)
+    return _Moves(delta, usage, origins, expired_before, deleted=deleted, by_namespace=namespaced((old, -1), (new, 1)))
 
 
 def _removed(old: dict[str, Any], *, by_ttl: bool) -> _Moves:
     user_id = _text(old, "user_id")
     delta = -contribution(old)
-    moves = _Moves(delta, {user_id: delta}, {user_id: _text(old, "created_at")})
+    moves = _Moves(delta, {user_id: delta}, {user_id: _text(old, "created_at")}, by_namespace=namespaced((old, -1)))
     if items.is_tombstone(old):  # its delete moved the counts already; the stream's own delete, or TTL's
         if not by_ttl:
             return moves
@@ -444,6 +469,7 @@ def _session_change(
         image=None if removed else image,
         usage={owner: part for owner, part in moves.usage.items() if not part.is_zero()},
         origins=moves.origins,
+        namespace_usage=moves.by_namespace,
     )
 
 
@@ -466,13 +492,17 @@ def still_there(change: Change, incarnation: str | None) -> bool:
 def without_erased_usage(change: Change, erasures: dict[str, str]) -> Change:
     """``change`` without the usage parts of sessions an erasure of their owner covers (created before it started,
     ``erasures``: user id -> start): the erasure deletes the owner's usage item, and a record applied late (its
-    shard behind the erasure's) must not bring it back. The statistics still move."""
-    kept = {
-        owner: part
-        for owner, part in change.usage.items()
-        if owner not in erasures or change.origins.get(owner, "") >= erasures[owner]
-    }
-    return change if kept == change.usage else replace(change, usage=kept)
+    shard behind the erasure's) must not bring it back; the same for its usage of namespaces. The statistics still
+    move."""
+
+    def covered(owner: str) -> bool:
+        return owner in erasures and change.origins.get(owner, "") < erasures[owner]
+
+    kept = {owner: part for owner, part in change.usage.items() if not covered(owner)}
+    namespaced_kept = {key: part for key, part in change.namespace_usage.items() if not covered(key[0])}
+    if kept == change.usage and namespaced_kept == change.namespace_usage:
+        return change
+    return replace(change, usage=kept, namespace_usage=namespaced_kept)
 
 
 def summary_point(count: int) -> bool:
