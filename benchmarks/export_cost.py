@@ -7,8 +7,9 @@ by page (``--page-size`` lines, the API's default 1,000) through that repository
 /users/{user_id}/export`` does.
 
 Beside it, on the same table and data, the **least design**: the fewest requests any export of this table can
-make. The user's counts once per page (the erasure check every reader makes), the user's session keys once (one
-Query of GSI1, keys only), and each session's partition in one Query (its session items, messages and memory
+make. The user's counts once per page (the erasure check every reader makes; on the first page one Query of the
+user's partition, the counts with the user's state documents), the user's session keys once (one Query of GSI1,
+keys only), and each session's partition in one Query (its session items, state documents, messages and memory
 records together), nothing else. It prints requests, read units, calls and seconds of each, and their ratio.
 
     python benchmarks/export_cost.py [--sessions 1000] [--messages 20] [--page-size 1000] [--endpoint URL]
@@ -26,15 +27,23 @@ from meter import Meter
 
 
 def least_export(client: Any, table: str, user: str, pages: int) -> int:
-    """The least design's export (``pages`` erasure checks, the keys once, a Query per session partition); returns
-    the records it read (session, message and memory items)."""
+    """The least design's export (``pages`` erasure checks, the first with the user's state documents, the keys
+    once, a Query per session partition); returns the records it read (session, message, memory and state items)."""
     from session_service.data import dynamo, keys, reads
 
-    for _ in range(pages):
+    first = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :counts AND :last",
+        "ExpressionAttributeValues": dynamo.serialize(
+            {":pk": keys.user_pk(user), ":counts": keys.COUNTS_SK, ":last": f"{keys.USER_STATE_PREFIX}~"}
+        ),
+        "ConsistentRead": True,
+    }
+    records = sum(1 for item in dynamo.query_all(client, first) if str(item["SK"]).startswith(keys.USER_STATE_PREFIX))
+    for _ in range(pages - 1):
         dynamo.call(client, "get_item", TableName=table, Key=keys.user_counts_key(user), ConsistentRead=True)
     query = {**reads.user_sessions_query(table, user), "ProjectionExpression": "PK"}
     partitions = sorted({str(row["PK"]) for row in dynamo.query_all(client, query)})
-    records = 0
     for partition in partitions:
         request = {
             "TableName": table,
@@ -43,7 +52,7 @@ def least_export(client: Any, table: str, user: str, pages: int) -> int:
             "ConsistentRead": True,
         }
         for item in dynamo.query_all(client, request):
-            if str(item["SK"]).startswith(("MSG#", "MEM#", "SESSION")):
+            if str(item["SK"]).startswith(("MSG#", "MEM#", "SESSION", "STATE#")):
                 records += 1
                 json.dumps(item, default=str)
     return records

@@ -91,17 +91,25 @@ SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {}]
 """Every ``/api/v1`` route: the token where the authorizer is deployed, nothing where it is not. The health
 checks never need one (``Authorizer: NONE`` in template.yaml)."""
 
-EXPORT_TYPES = {"session": "Session", "message": "Message", "memory": "Memory"}
-"""A line of the export per ``type``: the record as the API returns it, plus ``type`` (SPEC section 9)."""
+EXPORT_TYPES = {
+    "session": ("ExportedSession", "Session"),
+    "message": ("ExportedMessage", "Message"),
+    "memory": ("ExportedMemory", "Memory"),
+    "user_state": ("ExportedUserState", "SharedStateDocument"),
+    "session_state": ("ExportedSessionState", "StateDocument"),
+}
+"""A line of the export per ``type``: its component's name and the record as the API returns it, plus ``type``
+(SPEC section 9): a session, a message, a memory record, a user's state document of a namespace, a session's or
+an agent's state document."""
 EXPORT_LINES = "ExportLine"
 
 
 def _export_schemas() -> dict[str, Any]:
     """Components typing the export's NDJSON lines: ``ExportLine``, one of ``Exported<Record>`` by ``type``."""
     schemas: dict[str, Any] = {}
-    for kind, record in EXPORT_TYPES.items():
-        schemas[f"Exported{record}"] = {
-            "title": f"Exported{record}",
+    for kind, (name, record) in EXPORT_TYPES.items():
+        schemas[name] = {
+            "title": name,
             "description": f"A line of the export: a {record} with `type` `{kind}`",
             "allOf": [
                 {"$ref": f"#/components/schemas/{record}"},
@@ -114,11 +122,12 @@ def _export_schemas() -> dict[str, Any]:
         }
     schemas[EXPORT_LINES] = {
         "title": EXPORT_LINES,
-        "description": "One line of a user's export (NDJSON): a session, message or memory record, by `type`",
-        "oneOf": [{"$ref": f"#/components/schemas/Exported{record}"} for record in EXPORT_TYPES.values()],
+        "description": "One line of a user's export (NDJSON): a session, message, memory record, user's state "
+        "document or session's (or agent's) state document, by `type`",
+        "oneOf": [{"$ref": f"#/components/schemas/{name}"} for name, _ in EXPORT_TYPES.values()],
         "discriminator": {
             "propertyName": "type",
-            "mapping": {kind: f"#/components/schemas/Exported{record}" for kind, record in EXPORT_TYPES.items()},
+            "mapping": {kind: f"#/components/schemas/{name}" for kind, (name, _) in EXPORT_TYPES.items()},
         },
     }
     return schemas

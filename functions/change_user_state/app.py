@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from session_service import http
-from session_service.errors import Forbidden, PayloadTooLarge, PreconditionFailed, Unauthorized
+from session_service.errors import Forbidden, PayloadTooLarge, PreconditionFailed, Unauthorized, UserErasing
 from session_service.models import USER_ID_PATTERN
 from session_service.models.state import SharedStateDocument, StateChange
 from session_service.wiring import repository
@@ -21,6 +21,7 @@ app = http.make_resolver()
     responses=http.responses_for(
         PayloadTooLarge,
         PreconditionFailed,
+        UserErasing,
         Unauthorized,
         Forbidden,
         *http.PARAMETER_ERRORS,

@@ -240,7 +240,7 @@ def test_the_export_is_typed_ndjson(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     line = schemas["ExportLine"]
     assert line["discriminator"]["propertyName"] == "type"
-    assert set(line["discriminator"]["mapping"]) == {"session", "message", "memory"}
+    assert set(line["discriminator"]["mapping"]) == {"session", "message", "memory", "user_state", "session_state"}
     for kind, target in line["discriminator"]["mapping"].items():
         (record, own) = schemas[target.rsplit("/", 1)[1]]["allOf"]
         assert record["$ref"].rsplit("/", 1)[1] in schemas

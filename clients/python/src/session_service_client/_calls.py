@@ -205,7 +205,8 @@ def _body_of(item: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_export_line(line: bytes | str) -> Any:
-    """One NDJSON line of an export as an :data:`ExportLine` (``ExportedSession``, ``...Message``, ``...Memory``)."""
+    """One NDJSON line of an export as an :data:`ExportLine` (``ExportedSession``, ``...Message``, ``...Memory``,
+    ``...UserState``, ``...SessionState``)."""
     return EXPORT_LINE.validate_python(_json.loads(line))
 
 

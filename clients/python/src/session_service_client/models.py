@@ -410,7 +410,22 @@ class ExportedMemory(Memory):
     type: Literal["memory"]
 
 
-ExportLine = Annotated[ExportedSession | ExportedMessage | ExportedMemory, Field(discriminator="type")]
+class ExportedUserState(SharedStateDocument):
+    """A line of a user's export: the user's state document of a namespace."""
+
+    type: Literal["user_state"]
+
+
+class ExportedSessionState(StateDocument):
+    """A line of a user's export: a session's state document, or one of its agents' (``agent_id``)."""
+
+    type: Literal["session_state"]
+
+
+ExportLine = Annotated[
+    ExportedSession | ExportedMessage | ExportedMemory | ExportedUserState | ExportedSessionState,
+    Field(discriminator="type"),
+]
 """One line of a user's export, by its ``type``."""
 
 

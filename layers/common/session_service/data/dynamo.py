@@ -22,6 +22,7 @@ Items cross this module's boundary as plain Python values (numbers are :class:`~
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -32,7 +33,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from session_service.errors import ServiceUnavailable, StoreUnavailable
+from session_service.errors import PayloadTooLarge, ServiceUnavailable, StoreUnavailable
 
 MAX_TRANSACTION_ATTEMPTS = 6
 """Attempts for a transaction cancelled by ``TransactionConflict`` (concurrent writers of one item)."""
@@ -50,6 +51,7 @@ MAX_UNPROCESSED_ATTEMPTS = 8
 """Rounds of retrying a batch's unprocessed keys or requests before giving up (503)."""
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+VALIDATION = "ValidationException"
 TRANSACTION_CANCELED = "TransactionCanceledException"
 _RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _THROTTLING = {
@@ -204,7 +206,9 @@ def transact_write(
     draw a new token unless ``token`` was given (a caller-derived token keeps retries of one logical write
     idempotent for DynamoDB's 10-minute token window). Raises :class:`TransactionCanceled` when a condition
     failed, :class:`ServiceUnavailable` when conflicts or throttling do not stop, :class:`StoreUnavailable`
-    when DynamoDB cannot be reached.
+    when DynamoDB cannot be reached, :class:`PayloadTooLarge` when DynamoDB refuses a request past
+    :data:`MAX_TRANSACTION_BYTES` (a backstop: the operations count their writes before; any other refusal of a
+    request as invalid is a bug of ours, a 500).
     """
     attempt_token = token or str(uuid.uuid4())
     for attempt in range(MAX_TRANSACTION_ATTEMPTS):
@@ -212,6 +216,8 @@ def transact_write(
             call(client, "transact_write_items", TransactItems=actions, ClientRequestToken=attempt_token)
             return
         except ClientError as exc:
+            if error_code(exc) == VALIDATION and _request_bytes(actions) > MAX_TRANSACTION_BYTES:
+                raise PayloadTooLarge("Request too large for one transaction (4 MB)") from exc
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise
             reasons = exc.response.get("CancellationReasons", [])
@@ -225,6 +231,11 @@ def transact_write(
             (sleep or time.sleep)(min(1.0, 0.02 * 2**attempt) * random.random())
             attempt_token = token or str(uuid.uuid4())
     raise ServiceUnavailable()
+
+
+def _request_bytes(actions: list[dict[str, Any]]) -> int:
+    """The size of a transaction's actions as sent (DynamoDB JSON text, UTF-8): what its 4 MB bound measures."""
+    return len(json.dumps(actions, separators=(",", ":"), default=str).encode("utf-8"))
 
 
 @dataclass

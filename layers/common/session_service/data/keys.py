@@ -185,8 +185,11 @@ append with a state change             the append's TransactWriteItems + that Up
                                        (a batch's ``state``: the session's document)
 conditional append (If-Match)          the append's TransactWriteItems, its Update hot also conditioned on
                                        ``version = If-Match`` (one transaction only)
-user / namespace state: read, change   GetItem (consistent) / TransactWriteItems: Update the document
-                                       (SET / REMOVE its keys, ADD version; [version = If-Match]) + GetItem
+user / namespace state: read, change   a user's: BatchGetItem the document + the user's counts (consistent;
+                                       erasing: never written) / TransactWriteItems: Update the document
+                                       (SET / REMOVE its keys, ADD version; [version = If-Match]) +
+                                       ConditionCheck the user's counts (not erasing), then that BatchGetItem;
+                                       a namespace's: GetItem / the Update alone, then GetItem
 session state merged (every scope)     BatchGetItem hot + counts + the session's document, then
                                        BatchGetItem the user's and the namespace's documents
 append with user / namespace state     GetItem hot (its namespace) + the append's TransactWriteItems
@@ -204,9 +207,11 @@ an agent's message at a position       BatchGetItem hot + counts, Query LSI1 ``L
                                        (concurrent) [+ the message's change, as by id]
 add / list memory records              TransactWriteItems / BatchGetItem hot + counts, Query
                                        ``begins_with MEM#[type#]``
-export a user's data                   per page GetItem counts + Query GSI1 (keys); per session one Query
-                                       ``SK BETWEEN MEM# AND SESSION#~`` (memory, messages, session items;
-                                       part by part past 1 MB)
+export a user's data                   per page GetItem counts (the first page: Query ``USER#<user_id>``
+                                       ``SK BETWEEN COUNTS AND USTATE#~``, the counts and the user's
+                                       documents) + Query GSI1 (keys); per session one Query ``SK BETWEEN
+                                       MEM# AND STATE#~`` (memory, messages, session items, state documents;
+                                       part by part past 1 MB, + Query ``begins_with STATE#``)
 erase a user                           TransactWriteItems: Put progress (none running), SET the counts'
                                        :data:`~session_service.data.stats.ERASING`
 erasure's progress                     GetItem ``ERASURE#<user_id>``
@@ -446,6 +451,11 @@ def user_state_key(user_id: str, namespace: str | None) -> dict[str, Any]:
     """Primary key of the user's state document in ``namespace`` (``None``: the sessions of no namespace; a
     namespace is never empty, so ``USTATE#`` alone names none)."""
     return key(user_pk(user_id), f"{USER_STATE_PREFIX}{namespace or ''}")
+
+
+def user_state_namespace(sort_key: str) -> str | None:
+    """The namespace a user's state document's sort key names (``None``: the sessions of none)."""
+    return sort_key[len(USER_STATE_PREFIX) :] or None
 
 
 def namespace_state_key(namespace: str) -> dict[str, Any]:

@@ -40,6 +40,21 @@ MESSAGE_COUNT = "message_count"
 """An agent's item: how many messages its conversation holds (the next one's position)."""
 KEY_PREFIX = "k#"
 """Prefix of the attribute holding a document's key: no key can name one of the item's own attributes."""
+UPDATE_BYTES = 1024
+"""What a document's UpdateItem carries besides its keys: the item's own attributes, the expression's fixed part."""
+KEY_UPDATE_BYTES = 32
+"""What each key named adds to an UpdateItem besides its name and value: its placeholders in the expression."""
+
+
+def change_size(sets: dict[str, Any], removes: list[str]) -> int:
+    """An upper bound of the bytes an UpdateItem setting ``sets`` (key -> JSON value) and removing ``removes``
+    carries in a transaction, whose request DynamoDB caps at 4 MB (an AWS limit): each key's attribute name and
+    value as compact JSON text (UTF-8, as a document's size is measured: ``MAX_STATE_BYTES``) with its
+    placeholders, and :data:`UPDATE_BYTES`."""
+    size = UPDATE_BYTES
+    for name, value in sets.items():
+        size += len(f"{KEY_PREFIX}{name}".encode()) + len(dump_json(value).encode("utf-8")) + KEY_UPDATE_BYTES
+    return size + sum(len(f"{KEY_PREFIX}{name}".encode()) + KEY_UPDATE_BYTES for name in removes)
 
 
 def state_from_item(session_id: str, agent_id: str | None, item: dict[str, Any] | None) -> StateDocument:

@@ -243,8 +243,9 @@ EXPORT: Mapping[int, OpenAPIResponse] = {
             NDJSON_MEDIA_TYPE: {
                 "schema": {
                     "type": "string",
-                    "description": "One JSON object a line: a Session, Message or Memory with `type`: "
-                    "`session`, `message` or `memory`",
+                    "description": "One JSON object a line: a Session, Message, Memory, SharedStateDocument (a "
+                    "user's) or StateDocument (a session's or an agent's) with `type`: `session`, `message`, "
+                    "`memory`, `user_state` or `session_state`",
                 }
             }
         },

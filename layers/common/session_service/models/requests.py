@@ -55,7 +55,9 @@ class SessionCreate(_Request):
     session_id: SessionId | None = None
     ttl_seconds: TtlSeconds | None = Field(default=None, description="Defaults to SESSION_TTL_SECONDS (30 days)")
     namespace: Namespace | None = Field(
-        default=None, description="The session's namespace (an app, a project), fixed at creation; none by default"
+        default=None,
+        description="The session's namespace (an app, a project), fixed at creation; none by default. A label, not"
+        " an access boundary: any user may name any namespace, and reads its state (shared configuration)",
     )
     state: InitialState | None = Field(
         default=None, description="The session's state document (version 1), written in the create's transaction"

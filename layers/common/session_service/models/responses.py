@@ -238,9 +238,10 @@ class Memory(_Response):
     created_at: datetime
 
 
-def export_line(kind: ExportType, record: Session | Message | Memory) -> str:
+def export_line(kind: ExportType, record: BaseModel) -> str:
     """One line of a user's export (NDJSON, without its newline): ``{"type": kind, ...}`` and the record's own
-    fields as the API returns them, money with all of its digits; UTF-8 text, not ASCII escapes."""
+    fields as the API returns them (a Session, Message, Memory, SharedStateDocument or StateDocument), money with
+    all of its digits; UTF-8 text, not ASCII escapes."""
     marker = secrets.token_hex(16)
     fields = record.model_dump(mode="json", context={EXACT_NUMBERS: marker})
     return exact_json({"type": kind.value, **fields}, marker, ensure_ascii=False)

@@ -130,7 +130,8 @@ class StateDocument(BaseModel):
 class SharedStateDocument(BaseModel):
     """A user's state document of a namespace (``scope`` ``user``) or a namespace's (``namespace``), shared by the
     sessions of that user in that namespace, or of every user of the namespace (with its ``ETag``: its
-    version)."""
+    version). A namespace's is shared configuration, never a secret: any user may create a session in any
+    namespace and read its document merged with that session; only a trusted caller changes it."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -152,5 +153,7 @@ class MergedState(BaseModel):
     session: StateDocument
     user: SharedStateDocument
     namespace: SharedStateDocument | None = Field(
-        default=None, description="The namespace's document; null for a session in no namespace"
+        default=None,
+        description="The namespace's document (shared configuration: every user with a session in the namespace"
+        " reads it; only a trusted caller writes it); null for a session in no namespace",
     )

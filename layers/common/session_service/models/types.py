@@ -108,6 +108,8 @@ class ExportType(StrEnum):
     SESSION = "session"
     MESSAGE = "message"
     MEMORY = "memory"
+    USER_STATE = "user_state"
+    SESSION_STATE = "session_state"
 
 
 class ErasureStatus(StrEnum):

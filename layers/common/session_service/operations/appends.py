@@ -33,7 +33,14 @@ from session_service.data.items import (
     with_agent,
 )
 from session_service.data.keys import LSI_MESSAGE_ID, key, namespace_state_key, parse_iso, user_state_key
-from session_service.data.state import CountMoved, StaleStateDelete, StateUpdate, agent_of, state_failure
+from session_service.data.state import (
+    CountMoved,
+    StaleStateDelete,
+    StateUpdate,
+    agent_of,
+    change_size,
+    state_failure,
+)
 from session_service.data.stats import MODELS, pairs_named, sum_usage, usage_increments
 from session_service.errors import (
     MessageConflict,
@@ -185,8 +192,8 @@ def append_messages(
     :class:`~session_service.errors.IdempotencyKeyReused`, :class:`MessageConflict` (an id in use with another
     body, or by a message being deleted: nothing is written), :class:`TooManyModels` (the session would name
     more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any write)
-    when the messages and their reservations exceed what one transaction carries (4 MB, an AWS limit, less
-    :data:`SESSION_WRITE_BYTES`).
+    when the messages, their reservations and the state changes exceed what one transaction carries (4 MB, an
+    AWS limit, less :data:`SESSION_WRITE_BYTES`).
     A conditional append: ``if_match`` (the session's version the caller read, its ETag) conditions the
     session's write in the same transaction, so a stale version raises :class:`PreconditionFailed` and writes
     nothing; the answer's ``version`` is then ``if_match + 1`` (every append bumps it once). ``state`` (a batch's
@@ -220,6 +227,7 @@ def append_messages(
     reserved = [message_id_item(item) for item in planned]
     payload = sum(dynamo.item_size(item) for item in planned)
     payload += sum(dynamo.item_size(item) for item, digest in zip(reserved, hashes, strict=True) if digest)
+    payload += _state_payload(requests, state, shared)
     # DynamoDB refuses a larger transaction with a ValidationException (a 500).
     if payload > dynamo.MAX_TRANSACTION_BYTES - SESSION_WRITE_BYTES:
         raise PayloadTooLarge()
@@ -267,6 +275,14 @@ def append_messages(
             )
         now = store.clock()
     raise ServiceUnavailable()
+
+
+def _state_payload(requests: Sequence[MessageCreate], state: AppendState | None, shared: SharedChanges | None) -> int:
+    """The bytes an append's changes of state documents add to its transaction (:func:`~session_service.data.
+    state.change_size`): a single append's ``state``, a batch's, and the shared documents' (``shared``)."""
+    changes = [requests[0].state if len(requests) == 1 else None, state]
+    changes += [shared.user, shared.namespace] if shared is not None else []
+    return sum(change_size(change.set, change.remove) for change in changes if change is not None)
 
 
 def _increments(requests: Sequence[MessageCreate]) -> dict[str, Any]:

@@ -11,18 +11,25 @@ from session_service.data import reads
 from session_service.data.dynamo import deserialize, serialize
 from session_service.data.items import memory_from_item, message_from_item, session_from_items
 from session_service.data.keys import (
+    COUNTS_SK,
     DATA_SK,
     MEMORY_PREFIX,
     MESSAGE_END,
     SESSION_SK,
+    STATE_PREFIX,
     SUMMARY_SK,
+    USER_STATE_PREFIX,
     after_message,
     key,
     message_start,
     session_id_of,
     session_pk,
+    user_pk,
+    user_state_namespace,
 )
 from session_service.data.reads import messages_query, user_sessions_query
+from session_service.data.state import agent_of, is_current, shared_state_from_item, state_from_item
+from session_service.data.stats import erasing
 from session_service.errors import InvalidCursor, SessionNotFound
 from session_service.models import ExportType as Line
 from session_service.models import export_line
@@ -33,9 +40,9 @@ MAX_EXPORT_PAGE_BYTES = 6_291_456 - 64 * 1024
 the payload limit of "Lambda quotas"), and that is the JSON document the runtime writes, in which the NDJSON body
 is one escaped string. Lines are counted as escaped (:func:`_escaped_size`); 64 KiB are left for the status,
 the headers (the ``Next-Token`` cursor is at most 2 KiB) and the document's own syntax."""
-EXPORT_PARTS = ("session", "messages", "memory")
-"""Where a page of an export may stop within a session: before its line, among its messages, or among its
-memory records."""
+EXPORT_PARTS = ("user_state", "session", "state", "messages", "memory")
+"""Where a page of an export may stop: among the user's state documents (before any session), or within a
+session: before its line, among its state documents, among its messages, or among its memory records."""
 
 
 def _escaped_size(line: str) -> int:
@@ -74,8 +81,10 @@ def export_user(
     store: Store, caller: str, page_size: int, next_token: str | None = None
 ) -> tuple[list[str], str | None]:
     """A page of the caller's data (SPEC section 9, GDPR article 15): ``(lines, next_token)``, each line the
-    JSON of a session, message or memory record as the API returns it plus ``type``
-    (:func:`~session_service.models.export_line`); ``next_token`` is ``None`` on the last page.
+    JSON of a session, message, memory record or state document as the API returns it plus ``type``
+    (:func:`~session_service.models.export_line`); ``next_token`` is ``None`` on the last page. The user's state
+    documents (``user_state``, one per namespace, by sort key) come first; each session's own and its agents'
+    (``session_state``) follow its line.
 
     Every record of the caller's sessions appears exactly once across the pages, while the caller keeps
     writing: the pages go through the sessions in ``session_id`` order (GSI1's sort key, activity, moves
@@ -87,8 +96,10 @@ def export_user(
 
     Each page reads the caller's counts (an erasure running ends the export) and session keys (GSI1, keys only),
     then each session it reaches in one Query of its partition (:func:`_session_records`: its session items,
-    messages and memory records together; part by part, each Query's ``Limit`` what the page still takes, past a
-    Query's page of 1 MB). The least any export of this table can do is one request per session (a BatchGetItem of
+    state documents, messages and memory records together; part by part, each Query's ``Limit`` what the page
+    still takes, past a Query's page of 1 MB, and one Query more of its state documents). The first page reads
+    the counts and the user's state documents in one Query of the user's partition (:func:`_user_documents`).
+    The least any export of this table can do is one request per session (a BatchGetItem of
     sessions' items would charge each item rounded up to 4 KB; a Query charges their total size). A page holds
     ``page_size`` lines, fewer when the next line would take it past :data:`MAX_EXPORT_PAGE_BYTES` (Lambda's 6 MB
     response), and may be empty when the previous one ended exactly at the end. Raises
@@ -96,9 +107,20 @@ def export_user(
     """
     scope = f"export|{caller}"
     position = _export_position(store, scope, next_token) if next_token else None
-    if reads.user_erasing(store.table, caller):  # gone for every reader from the moment the erasure was accepted
-        return [], None
     page = _ExportPage(page_size, MAX_EXPORT_PAGE_BYTES)
+    if position is None or position["p"] == "user_state":
+        after = position["k"] if position is not None else None
+        documents = _user_documents(store, caller, after)
+        if documents is None:  # gone for every reader from the moment the erasure was accepted
+            return [], None
+        for item in documents:
+            namespace = user_state_namespace(str(item["SK"]))
+            if not page.add(export_line(Line.USER_STATE, shared_state_from_item("user", namespace, caller, item))):
+                return page.taken, store.cursors.encode(scope, {"s": "", "c": "", "p": "user_state", "k": after})
+            after = str(item["SK"])
+        position = None
+    elif reads.user_erasing(store.table, caller):  # gone for every reader from the moment the erasure was accepted
+        return [], None
     for session_id in _session_ids(store, caller):
         if position is not None and session_id < position["s"]:
             continue
@@ -126,6 +148,45 @@ def _export_position(store: Store, scope: str, token: str) -> dict[str, Any]:
     return position
 
 
+def _user_documents(store: Store, caller: str, after: str | None) -> list[dict[str, Any]] | None:
+    """The caller's state documents (by sort key, past ``after``, the last one exported), or ``None`` while the
+    caller's data is being erased. From the start: one consistent Query of the user's partition from ``COUNTS`` to
+    the last document (the counts, the few small usage items between, dropped, and the documents: a key cannot be
+    filtered on); resumed: the counts' GetItem and a Query of the documents past ``after``."""
+    if after is None:
+        query = {
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :counts AND :last",
+            "ExpressionAttributeValues": serialize(
+                {":pk": user_pk(caller), ":counts": COUNTS_SK, ":last": f"{USER_STATE_PREFIX}~"}
+            ),
+            "ConsistentRead": True,
+        }
+        found = store.table.query_all(query)
+        if erasing(next((item for item in found if item["SK"] == COUNTS_SK), None)):
+            return None
+        return [item for item in found if str(item["SK"]).startswith(USER_STATE_PREFIX)]
+    if reads.user_erasing(store.table, caller):
+        return None
+    query = {
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": serialize({":pk": user_pk(caller), ":prefix": USER_STATE_PREFIX}),
+        "ConsistentRead": True,
+        "ExclusiveStartKey": key(user_pk(caller), after),
+    }
+    return store.table.query_all(query)
+
+
+def _state_documents(store: Store, hot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The state documents of the session ``hot`` (its agents', then its own; of its incarnation): one consistent
+    Query of ``begins_with(SK, STATE#)``, for a partition too large for :func:`_session_records`' one Query."""
+    query = {
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": serialize({":pk": session_pk(str(hot["session_id"])), ":prefix": STATE_PREFIX}),
+        "ConsistentRead": True,
+    }
+    return [item for item in store.table.query_all(query) if is_current(item, hot)]
+
+
 def _session_ids(store: Store, caller: str) -> list[str]:
     """The ids of the caller's sessions in GSI1 (keys only, every page of it), in ``session_id`` order."""
     query = {**user_sessions_query(store.table.name, caller), "ProjectionExpression": "PK"}
@@ -140,26 +201,36 @@ def _export_session(
     position to continue from when the page filled, ``None`` when the session is done or not live."""
     whole = _session_records(store, session_id)
     records: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    documents: list[dict[str, Any]] | None = None
     if whole is None:  # more than a Query's page: its session items, then its records part by part
         try:
             found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, DATA_SK, SUMMARY_SK)
         except SessionNotFound:
             return None
     else:
-        found, records = whole[0], (whole[1], whole[2])
+        found, records, documents = whole[0], (whole[1], whole[2]), whole[3]
     hot = found.get(SESSION_SK)
     if hot is None or not store.is_live(hot, caller):
         return None  # expired or deleted (since the last page)
     if resume is not None and resume["p"] != "session" and hot["created_at"] != resume["c"]:
         return None  # expired, and its id taken by a session created after the export began
     at = {"s": session_id, "c": str(hot["created_at"])}
-    part, after = "messages", None
+    part, after = "state", None
     if resume is None or resume["p"] == "session":
         session = session_from_items(hot, found.get(DATA_SK), found.get(SUMMARY_SK))
         if not page.add(export_line(Line.SESSION, session)):
             return {**at, "p": "session", "k": None}
     else:
         part, after = str(resume["p"]), resume["k"]
+    if part == "state":
+        for item in documents if documents is not None else _state_documents(store, hot):
+            if after is not None and str(item["SK"]) <= after:
+                continue
+            document = state_from_item(session_id, agent_of(str(item["SK"])), item)
+            if not page.add(export_line(Line.SESSION_STATE, document)):
+                return {**at, "p": "state", "k": after}
+            after = str(item["SK"])
+        part, after = "messages", None
     if records is not None:
         return _export_records(store, hot, page, at, (part, after), *records)
     if part == "messages":
@@ -173,17 +244,18 @@ def _export_session(
 
 def _session_records(
     store: Store, session_id: str
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None:
-    """A session's partition in one consistent Query of the sort keys from ``MEM#`` to ``SESSION#~`` (memory
-    records, client-chosen ids' reservations, messages, then the hot, data and summary items), whoever owns it:
-    its session items by sort key, its messages (the hot item's incarnation's, visible) oldest first and its memory
-    records (of that incarnation) by type then oldest first; ``None`` when the partition takes more than the
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """A session's partition in one consistent Query of the sort keys from ``MEM#`` to ``STATE#~`` (memory
+    records, client-chosen ids' reservations, messages, the hot, data and summary items, then the state
+    documents), whoever owns it: its session items by sort key, its messages (the hot item's incarnation's,
+    visible) oldest first, its memory records (of that incarnation) by type then oldest first and its state
+    documents (of that incarnation: its agents', then its own); ``None`` when the partition takes more than the
     Query's one page (1 MB), read then part by part."""
     response = store.table.query(
         {
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
             "ExpressionAttributeValues": serialize(
-                {":pk": session_pk(session_id), ":first": MEMORY_PREFIX, ":last": f"{SESSION_SK}#~"}
+                {":pk": session_pk(session_id), ":first": MEMORY_PREFIX, ":last": f"{STATE_PREFIX}~"}
             ),
             "ConsistentRead": True,
         }
@@ -194,7 +266,7 @@ def _session_records(
     sessions = {str(item["SK"]): item for item in found if str(item["SK"]).startswith(SESSION_SK)}
     hot = sessions.get(SESSION_SK)
     if hot is None:
-        return sessions, [], []
+        return sessions, [], [], []
     incarnation = str(hot["created_at"])
     messages = [
         item
@@ -206,7 +278,8 @@ def _session_records(
         for item in found
         if str(item["SK"]).startswith(MEMORY_PREFIX) and str(item.get("created_at", "")) >= incarnation
     ]
-    return sessions, messages, memories
+    documents = [item for item in found if str(item["SK"]).startswith(STATE_PREFIX) and is_current(item, hot)]
+    return sessions, messages, memories, documents
 
 
 def _export_records(

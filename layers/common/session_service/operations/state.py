@@ -16,9 +16,10 @@ import contextlib
 from typing import Any
 
 from session_service.data import reads
-from session_service.data.actions import transact
+from session_service.data.actions import Action, transact
 from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
-from session_service.data.keys import SESSION_SK, namespace_state_key, state_sk, user_state_key
+from session_service.data.keys import SESSION_SK, namespace_state_key, state_sk, user_counts_key, user_state_key
+from session_service.data.service_actions import NotErasing
 from session_service.data.state import (
     SessionCheck,
     StaleStateDelete,
@@ -26,16 +27,19 @@ from session_service.data.state import (
     is_current,
     merged_keys,
     merged_state,
+    pair,
     shared_state_from_item,
     state_failure,
     state_from_item,
 )
+from session_service.data.stats import erasing
 from session_service.errors import (
     AgentExists,
     AgentNotFound,
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
+    UserErasing,
 )
 from session_service.models.state import (
     AgentCreate,
@@ -146,10 +150,18 @@ def _drop_stale(store: Store, session_id: str, caller: str, agent_id: str | None
 
 def get_shared_state(store: Store, user_id: str | None, namespace: str | None) -> SharedStateDocument:
     """The state document of ``user_id`` in ``namespace`` (a user's), or of ``namespace`` (``user_id`` ``None``: a
-    namespace's, shared by its users); version 0 and empty when never written. One consistent GetItem."""
+    namespace's, shared by its users); version 0 and empty when never written. A namespace's: one consistent
+    GetItem. A user's: one consistent BatchGetItem of the document and the user's counts; while the user's data is
+    being erased the document reads as never written (SPEC section 9: gone for every reader from the moment the
+    erasure was accepted, as the user's usage reads zeros)."""
     item_key = _shared_key(user_id, namespace)
-    item: dict[str, Any] | None = store.table.get(item_key, consistent=True)
-    return shared_state_from_item("user" if user_id else "namespace", namespace, user_id, item)
+    if user_id is None:
+        item: dict[str, Any] | None = store.table.get(item_key, consistent=True)
+        return shared_state_from_item("namespace", namespace, None, item)
+    found = {(str(i["PK"]), str(i["SK"])): i for i in store.table.batch_get([item_key, user_counts_key(user_id)])}
+    counts = found.get(pair(user_counts_key(user_id)))
+    item = None if erasing(counts) else found.get(pair(item_key))
+    return shared_state_from_item("user", namespace, user_id, item)
 
 
 def change_shared_state(
@@ -157,8 +169,10 @@ def change_shared_state(
 ) -> SharedStateDocument:
     """Apply ``change`` to the state document of ``user_id`` in ``namespace`` (a user's) or of ``namespace``
     (``user_id`` ``None``), atomically, on the version ``if_match`` when given (0: never changed); answer the
-    document after the change. Who may change a namespace's is the route's decision (a trusted caller). Raises
-    :class:`PreconditionFailed`, :class:`PayloadTooLarge` (nothing stored)."""
+    document after the change. Who may change a namespace's is the route's decision (a trusted caller). A user's
+    change is conditioned on no erasure of the user's data running (a ConditionCheck of the user's counts in the
+    same transaction). Raises :class:`PreconditionFailed`, :class:`UserErasing`, :class:`PayloadTooLarge` (nothing
+    stored)."""
     update = StateUpdate(
         "",
         None,
@@ -168,9 +182,12 @@ def change_shared_state(
         if_version=if_match,
         item_key=_shared_key(user_id, namespace),
     )
+    actions: list[Action] = [update, *([NotErasing(user_id)] if user_id is not None else [])]
     try:
-        transact(store.table, [update])
-    except TransactionCanceled as canceled:  # the only condition: the version named
+        transact(store.table, actions)
+    except TransactionCanceled as canceled:  # the user's erasure, else the version named
+        if canceled.failed(1):
+            raise UserErasing() from canceled
         raise PreconditionFailed("The state document was modified: its ETag does not match") from canceled
     except TransactionInvalid as invalid:
         raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
