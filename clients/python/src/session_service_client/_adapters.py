@@ -18,10 +18,13 @@ import threading
 import uuid
 import weakref
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, TypeVar
 
+from session_service_client._calls import Call
 from session_service_client.async_client import AsyncSessionServiceClient
 from session_service_client.client import SessionServiceClient
+
+T = TypeVar("T")
 
 ID_NAMESPACE = uuid.UUID("6f1c1b0e-7f0e-5d57-9b0a-2c5a3e3d8f20")
 """The root of every id an adapter derives (uuid5): fixed forever, or stored sessions are lost to their ids."""
@@ -88,6 +91,15 @@ class Clients:
         if remote is not None:
             return await getattr(remote, method)(*args, **kwargs)
         return await asyncio.to_thread(getattr(self.sync(), method), *args, **kwargs)
+
+    async def send(self, call: Call[T]) -> T:
+        """Send a prepared :class:`~session_service_client._calls.Call` (an adapter's own request and parser: a
+        raw JSON answer, a status the typed method hides) with the client's retries and errors, on the running
+        loop's client or on the synchronous client in a worker thread."""
+        remote = await self._async()
+        if remote is not None:
+            return await remote._send(call)
+        return await asyncio.to_thread(self.sync()._send, call)
 
     def close(self) -> None:
         """Close the clients this adapter made (a given client is the caller's to close)."""

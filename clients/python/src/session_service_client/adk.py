@@ -31,7 +31,6 @@ the events: the newest N, those at or after a timestamp, or every event a page o
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -223,10 +222,7 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
     # -- requests ----------------------------------------------------------------------------------------
 
     async def _send(self, call: Call[T]) -> T:
-        remote = await self._clients._async()
-        if remote is not None:
-            return await remote._send(call)
-        return await asyncio.to_thread(self._clients.sync()._send, call)
+        return await self._clients.send(call)
 
     async def _get(self, path: str, **params: Any) -> _Answer:
         query = {name: str(value) for name, value in params.items() if value is not None}
