@@ -16,7 +16,7 @@ from session_service.errors import (
     PreconditionFailed,
     SessionNotActive,
 )
-from session_service.models import Message, MessageCreate
+from session_service.models import Message, MessageCreate, SessionTag
 from session_service.observability import count_messages
 from session_service.wiring import repository
 
@@ -57,9 +57,9 @@ def add_message(
     owner = http.caller(app, user_id)
     if body.namespace_state is not None:  # a namespace's shared state: a trusted caller's only
         http.require_trusted_caller(app)
-    version = http.parse_if_match(if_match)
+    version = http.parse_session_if_match(if_match)
 
-    def write(guard: WriteGuard | None) -> tuple[Message, bool, int | None]:
+    def write(guard: WriteGuard | None) -> tuple[Message, bool, SessionTag | None]:
         appended = repository().append_messages(session_id, owner, [body], guard, if_match=version)
         (message,) = appended
         if appended.created:

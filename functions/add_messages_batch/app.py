@@ -17,7 +17,7 @@ from session_service.errors import (
     PreconditionFailed,
     SessionNotActive,
 )
-from session_service.models import MessageBatchCreate, MessageBatchResult
+from session_service.models import MessageBatchCreate, MessageBatchResult, SessionTag
 from session_service.observability import count_messages
 from session_service.repository import SharedChanges
 from session_service.wiring import repository
@@ -59,10 +59,10 @@ def add_messages_batch(
     owner = http.caller(app, user_id)
     if body.namespace_state is not None:  # a namespace's shared state: a trusted caller's only
         http.require_trusted_caller(app)
-    version = http.parse_if_match(if_match)
+    version = http.parse_session_if_match(if_match)
     shared = SharedChanges(body.user_state, body.namespace_state)
 
-    def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool, int | None]:
+    def write(guard: WriteGuard | None) -> tuple[MessageBatchResult, bool, SessionTag | None]:
         appended = repository().append_messages(
             session_id, owner, body.messages, guard, if_match=version, state=body.state, shared=shared
         )

@@ -33,7 +33,7 @@ def change_agent(
 ) -> Response[StateDocument]:
     owner = http.caller(app, user_id)
     document = repository().change_state(
-        session_id, owner, body, agent_id=agent_id, if_match=http.parse_if_match(if_match)
+        session_id, owner, body, agent_id=agent_id, if_match=http.parse_session_if_match(if_match)
     )
     return http.state_response(document)
 

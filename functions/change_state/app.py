@@ -27,7 +27,7 @@ def change_state(
     session_id: http.SessionIdPath, body: StateChange, user_id: http.UserIdQuery = None, if_match: http.IfMatch = None
 ) -> Response[StateDocument]:
     owner = http.caller(app, user_id)
-    document = repository().change_state(session_id, owner, body, if_match=http.parse_if_match(if_match))
+    document = repository().change_state(session_id, owner, body, if_match=http.parse_session_if_match(if_match))
     return http.state_response(document)
 
 

@@ -36,7 +36,7 @@ def end_session(
     if_match: http.IfMatch = None,
     permanent: Permanent = False,
 ) -> EndSessionResult | SessionDeletedResult:
-    caller, version = http.caller(app, user_id), http.parse_if_match(if_match)
+    caller, version = http.caller(app, user_id), http.parse_session_if_match(if_match)
     if permanent:
         repository().delete_session(session_id, caller, if_match=version)
         metrics.add_metric(name="SessionsDeleted", unit=MetricUnit.Count, value=1)

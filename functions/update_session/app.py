@@ -27,7 +27,7 @@ def update_session(
     session_id: http.SessionIdPath, body: SessionUpdate, user_id: http.UserIdQuery = None, if_match: http.IfMatch = None
 ) -> Response[Session]:
     owner = http.caller(app, user_id)
-    session = repository().update_session(session_id, owner, body, if_match=http.parse_if_match(if_match))
+    session = repository().update_session(session_id, owner, body, if_match=http.parse_session_if_match(if_match))
     return http.session_response(session)
 
 

@@ -16,6 +16,8 @@ from botocore.awsrequest import AWSResponse
 
 from devserver.lambda_runtime import invoke_route, response_json
 from session_service import wiring
+from session_service.http.params import session_etag
+from session_service.models import SessionTag
 
 SESSIONS = "/api/v1/sessions"
 
@@ -94,6 +96,17 @@ def new_session(api: Api, user: str) -> Callable[..., dict[str, Any]]:
         status, body, _ = api("POST", SESSIONS, json_body={"user_id": user_id or user, **fields})
         assert status == 201, body
         return body
+
+    return make
+
+
+@pytest.fixture
+def etag_of() -> Callable[[int, dict[str, Any]], str]:
+    """``etag_of(version, session)``: the ETag the service gives the session ``session`` (its JSON, whose
+    ``created_at`` is its incarnation) at ``version``, or one of its state documents at that version."""
+
+    def make(version: int, session: dict[str, Any]) -> str:
+        return session_etag(SessionTag(version, datetime.fromisoformat(session["created_at"])))
 
     return make
 

@@ -89,7 +89,8 @@ def test_a_batch_changes_the_session_state_in_its_transaction(api: Any, sid: str
         "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
         "state": {"set": {"step": 2, "plan": None}, "remove": ["gone"]},
     }
-    status, body, _ = api("POST", _messages(sid, ":batch"), query=Q, json_body=batch, headers={"If-Match": '"1"'})
+    read = {"If-Match": _etag(api, sid)}
+    status, body, _ = api("POST", _messages(sid, ":batch"), query=Q, json_body=batch, headers=read)
     assert status == 201 and body["total"] == 2
     document = api("GET", f"/api/v1/sessions/{sid}/state", query=Q)[1]
     assert document["state"] == {"step": 2, "plan": None} and document["version"] == 1
@@ -106,7 +107,8 @@ def test_a_message_of_a_batch_carries_no_state_of_its_own(api: Any, sid: str) ->
 
 def test_a_conditional_batch_must_fit_one_transaction(api: Any, sid: str) -> None:
     batch = {"messages": [{"role": "user", "content": f"m{i}", "message_id": str(uuid.uuid4())} for i in range(60)]}
-    status, _, _ = api("POST", _messages(sid, ":batch"), query=Q, json_body=batch, headers={"If-Match": '"1"'})
+    read = {"If-Match": _etag(api, sid)}
+    status, _, _ = api("POST", _messages(sid, ":batch"), query=Q, json_body=batch, headers=read)
     assert status == 413 and _count(api, sid) == 0
     with_state = {**batch, "state": {"set": {"a": 1}}}
     assert api("POST", _messages(sid, ":batch"), query=Q, json_body=with_state)[0] == 413

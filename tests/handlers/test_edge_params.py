@@ -225,12 +225,13 @@ def test_if_match_compares_strongly(header: str | None, version: int | None) -> 
     assert parse_if_match(header) == version
 
 
-def test_a_weak_etag_never_matches_a_write(api: Any, table_items: TableItems, new_session: Any) -> None:
-    sid = new_session(USER)["session_id"]
+def test_a_weak_etag_never_matches_a_write(api: Any, table_items: TableItems, new_session: Any, etag_of: Any) -> None:
+    session = new_session(USER)
+    sid = session["session_id"]
     path, q = f"/api/v1/sessions/{sid}", {"user_id": USER}
     status, _, headers = api("GET", path, query=q)
     etag = headers["ETag"]
-    assert status == 200 and etag == '"1"'
+    assert status == 200 and etag == etag_of(1, session)
     before = table_items()
     assert api("PUT", path, query=q, json_body={"title": "x"}, headers={"If-Match": f"W/{etag}"})[0] == 412
     assert api("DELETE", path, query=q, headers={"If-Match": f"W/{etag}"})[0] == 412

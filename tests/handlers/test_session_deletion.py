@@ -82,12 +82,14 @@ def test_without_permanent_delete_still_ends(api: Any, new_session: Callable[...
         assert (status, session["status"]) == (200, "ended")
 
 
-def test_a_permanent_delete_honours_if_match(api: Any, new_session: Callable[..., dict[str, Any]], user: str) -> None:
-    sid = new_session()["session_id"]
-    query = {"user_id": user, "permanent": True}
-    assert api("DELETE", _url(sid), query=query, headers={"If-Match": '"7"'})[0] == 412
+def test_a_permanent_delete_honours_if_match(
+    api: Any, new_session: Callable[..., dict[str, Any]], user: str, etag_of: Any
+) -> None:
+    session = new_session()
+    sid, query = session["session_id"], {"user_id": user, "permanent": True}
+    assert api("DELETE", _url(sid), query=query, headers={"If-Match": etag_of(7, session)})[0] == 412
     assert api("HEAD", _url(sid), query={"user_id": user})[0] == 200
-    assert api("DELETE", _url(sid), query=query, headers={"If-Match": '"1"'})[:2] == (200, DELETED)
+    assert api("DELETE", _url(sid), query=query, headers={"If-Match": etag_of(1, session)})[:2] == (200, DELETED)
 
 
 def test_another_users_session_is_not_deleted(

@@ -120,7 +120,8 @@ def test_a_batch_changes_every_scope_in_its_transaction(api: Any, new_session: C
         "namespace_state": {"set": {"n": 1}},
     }
     path = f"/api/v1/sessions/{sid}/messages:batch"
-    assert api("POST", path, query={"user_id": ALICE}, json_body=batch, headers={"If-Match": '"1"'})[0] == 201
+    read = {"If-Match": api("GET", f"/api/v1/sessions/{sid}", query={"user_id": ALICE})[2]["ETag"]}
+    assert api("POST", path, query={"user_id": ALICE}, json_body=batch, headers=read)[0] == 201
     merged = _merged(api, sid, ALICE)
     assert merged["user"]["state"] == {"u": 1} and merged["namespace"]["state"] == {"n": 1}
     stale = {**batch, "namespace_state": {"set": {"n": 2}, "if_version": 0}}

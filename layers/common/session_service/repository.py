@@ -34,6 +34,7 @@ from session_service.models import (
     SessionList,
     SessionStatus,
     SessionSummary,
+    SessionTag,
     SessionUpdate,
     Stats,
     Usage,
@@ -117,20 +118,20 @@ class SessionRepository:
         sessions.session_exists(self._store, session_id, caller)
 
     def update_session(
-        self, session_id: str, caller: str, request: SessionUpdate, *, if_match: int | None = None
+        self, session_id: str, caller: str, request: SessionUpdate, *, if_match: SessionTag | None = None
     ) -> Session:
         """:func:`session_service.operations.sessions.update_session`."""
         return sessions.update_session(self._store, session_id, caller, request, if_match=if_match)
 
-    def end_session(self, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+    def end_session(self, session_id: str, caller: str, *, if_match: SessionTag | None = None) -> None:
         """:func:`session_service.operations.sessions.end_session`."""
         sessions.end_session(self._store, session_id, caller, if_match=if_match)
 
-    def delete_session(self, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+    def delete_session(self, session_id: str, caller: str, *, if_match: SessionTag | None = None) -> None:
         """:func:`session_service.operations.sessions.delete_session`."""
         sessions.delete_session(self._store, session_id, caller, if_match=if_match)
 
-    def delete_sessions(self, caller: str, session_ids: Sequence[str], *, if_match: int | None = None) -> int:
+    def delete_sessions(self, caller: str, session_ids: Sequence[str], *, if_match: SessionTag | None = None) -> int:
         """:func:`session_service.operations.sessions.delete_sessions`."""
         return sessions.delete_sessions(self._store, caller, session_ids, if_match=if_match)
 
@@ -174,7 +175,7 @@ class SessionRepository:
         requests: Sequence[MessageCreate],
         guard: WriteGuard | None = None,
         *,
-        if_match: int | None = None,
+        if_match: SessionTag | None = None,
         state: AppendState | None = None,
         shared: SharedChanges | None = None,
     ) -> Appended:
@@ -287,7 +288,7 @@ class SessionRepository:
         change: StateChange,
         *,
         agent_id: str | None = None,
-        if_match: int | None = None,
+        if_match: SessionTag | None = None,
     ) -> StateDocument:
         """:func:`session_service.operations.state.change_state`."""
         return state.change_state(self._store, session_id, caller, change, agent_id=agent_id, if_match=if_match)

@@ -39,7 +39,7 @@ from session_service.data.stats import (
     count_attribute,
     pairs_named,
 )
-from session_service.models import MAX_MODELS_PER_SESSION, SessionStatus
+from session_service.models import MAX_MODELS_PER_SESSION, SessionStatus, SessionTag
 
 OLD_ON_FAILURE = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
 
@@ -227,7 +227,8 @@ class SessionEdit:
     """A PUT's write of the session's hot item at ``now``: ``title`` (from ``changes``), and a transition
     ``before -> target`` when ``before`` is given, else ``target`` (if any) must be the current status (no
     ``target``: any status but a read-only one when something changes). Conditioned on the session being live
-    and ``caller``'s, and on ``if_match`` (its version) when given; the old item comes back when it fails."""
+    and ``caller``'s, and on ``if_match`` (its version and incarnation: its ETag) when given; the old item comes
+    back when it fails."""
 
     session_id: str
     caller: str
@@ -235,7 +236,7 @@ class SessionEdit:
     changes: dict[str, Any]
     target: SessionStatus | None
     before: SessionStatus | None
-    if_match: int | None
+    if_match: SessionTag | None
 
     def render(self, table: str) -> dict[str, Any]:
         now, changes, target, before = self.now, self.changes, self.target, self.before
@@ -258,8 +259,8 @@ class SessionEdit:
             f" AND #status IN ({', '.join(f':s{i}' for i in range(len(allowed)))})"
         )
         if self.if_match is not None:
-            values[":expected"] = self.if_match
-            condition += " AND version = :expected"
+            values.update({":expected": self.if_match.version, ":incarnation": iso(self.if_match.created_at)})
+            condition += " AND version = :expected AND created_at = :incarnation"
         return {
             "Update": {
                 "TableName": table,
@@ -386,12 +387,13 @@ class TakeOver:
         return Put(self.hot, condition, values).render(table)
 
 
-def owned_tombstone(hot: dict[str, Any], caller: str, now: datetime, if_match: int | None) -> Tombstone:
+def owned_tombstone(hot: dict[str, Any], caller: str, now: datetime, if_match: SessionTag | None) -> Tombstone:
     """A permanent delete's :class:`Tombstone` of the session ``hot`` (as read): conditioned on being ``caller``'s,
-    live at ``now``, and the incarnation and status read (and the version ``if_match``, when given)."""
+    live at ``now``, and the incarnation and status read (and the version of the ETag ``if_match``, when given:
+    its incarnation is checked against ``hot`` by the caller)."""
     condition = "user_id = :caller AND created_at = :incarnation AND #status = :was AND expires_at > :epoch"
     values: dict[str, Any] = {":caller": caller, ":epoch": int(now.timestamp())}
     if if_match is not None:
         condition += " AND version = :expected"
-        values[":expected"] = if_match
+        values[":expected"] = if_match.version
     return Tombstone(hot, now, condition, {**values, ":incarnation": hot["created_at"], ":was": hot["status"]})

@@ -60,6 +60,7 @@ from session_service.models import (
     SessionCreate,
     SessionListItem,
     SessionStatus,
+    SessionTag,
     data_bytes,
     dump_json,
 )
@@ -179,6 +180,12 @@ def summary_text(hot: dict[str, Any], summary: dict[str, Any] | None) -> str:
     if summary is None or summary.get("created_at") != hot.get("created_at"):
         return ""
     return str(summary.get("session_summary", ""))
+
+
+def tag_of(hot: dict[str, Any]) -> SessionTag:
+    """The ETag's :class:`SessionTag` of the session ``hot`` (its hot item, plain values): its version and its
+    incarnation (``created_at``)."""
+    return SessionTag(int(hot.get("version", 0)), parse_iso(str(hot["created_at"])))
 
 
 def session_from_items(hot: dict[str, Any], data: dict[str, Any] | None, summary: dict[str, Any] | None) -> Session:

@@ -57,10 +57,14 @@ def change_size(sets: dict[str, Any], removes: list[str]) -> int:
     return size + sum(len(f"{KEY_PREFIX}{name}".encode()) + KEY_UPDATE_BYTES for name in removes)
 
 
-def state_from_item(session_id: str, agent_id: str | None, item: dict[str, Any] | None) -> StateDocument:
-    """The document an item (plain values, or ``None``: never written, version 0) holds."""
+def state_from_item(
+    session_id: str, agent_id: str | None, item: dict[str, Any] | None, hot: dict[str, Any] | None = None
+) -> StateDocument:
+    """The document an item (plain values, or ``None``: never written, version 0) holds; ``hot``, the session's
+    hot item, names the incarnation its ETag carries (none: a document not answered with its ETag)."""
+    incarnation = parse_iso(str(hot["created_at"])) if hot is not None else None
     if item is None:
-        return StateDocument(session_id=session_id, agent_id=agent_id, version=0)
+        return StateDocument(session_id=session_id, agent_id=agent_id, version=0, incarnation=incarnation)
     state = {name[len(KEY_PREFIX) :]: json.loads(value) for name, value in item.items() if name.startswith(KEY_PREFIX)}
     return StateDocument(
         session_id=session_id,
@@ -70,6 +74,7 @@ def state_from_item(session_id: str, agent_id: str | None, item: dict[str, Any] 
         message_count=int(item.get(MESSAGE_COUNT, 0)) if agent_id is not None else None,
         created_at=parse_iso(str(item["created_at"])),
         updated_at=parse_iso(str(item["updated_at"])),
+        incarnation=incarnation,
     )
 
 
@@ -119,7 +124,7 @@ def merged_state(hot: dict[str, Any], found: dict[Pair, dict[str, Any]]) -> Merg
     keys = [pair(item_key) for item_key in merged_keys(session_id, user_id, namespace)]
     item = found.get(keys[0])
     return MergedState(
-        session=state_from_item(session_id, None, item if is_current(item, hot) else None),
+        session=state_from_item(session_id, None, item if is_current(item, hot) else None, hot),
         user=shared_state_from_item("user", namespace, user_id, found.get(keys[1])),
         namespace=shared_state_from_item("namespace", namespace, None, found.get(keys[2])) if namespace else None,
     )
@@ -161,19 +166,22 @@ class SessionCheck:
     session_id: str
     caller: str
     now: datetime
+    incarnation: datetime | None = None
+    """The session's ``created_at`` the caller's ETag named (a conditional change), checked too when given."""
 
     def render(self, table: str) -> dict[str, Any]:
+        condition = "attribute_exists(PK) AND user_id = :caller AND #status = :active AND expires_at > :epoch"
+        values: dict[str, Any] = {":caller": self.caller, ":active": "active", ":epoch": int(self.now.timestamp())}
+        if self.incarnation is not None:
+            condition += " AND created_at = :incarnation"
+            values[":incarnation"] = iso(self.incarnation)
         return {
             "ConditionCheck": {
                 "TableName": table,
                 "Key": session_key(self.session_id),
-                "ConditionExpression": (
-                    "attribute_exists(PK) AND user_id = :caller AND #status = :active AND expires_at > :epoch"
-                ),
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": serialize(
-                    {":caller": self.caller, ":active": "active", ":epoch": int(self.now.timestamp())}
-                ),
+                "ExpressionAttributeValues": serialize(values),
                 **OLD_ON_FAILURE,
             }
         }
@@ -280,18 +288,27 @@ class CountMoved(Exception):
 
 
 def state_failure(
-    canceled: TransactionCanceled, update: StateUpdate, *, live: bool, hot_at: int, document_at: int
+    canceled: TransactionCanceled,
+    update: StateUpdate,
+    *,
+    live: bool,
+    hot_at: int,
+    document_at: int,
+    incarnation: datetime | None = None,
 ) -> Exception:
     """The domain error of a cancelled transaction holding a state ``update`` (at position ``document_at``) and the
     session's check or write (at ``hot_at``; ``live``: whether the hot item it returned is the caller's live
     session): the session's failure first (:class:`SessionNotFound`, :class:`SessionNotActive`), then the
-    document's (:class:`AgentNotFound`, :class:`AgentExists`, :class:`PreconditionFailed`)."""
+    document's (:class:`AgentNotFound`, :class:`AgentExists`, :class:`PreconditionFailed`). ``incarnation``: the
+    session's ``created_at`` the check named (an ETag of an older session of the id: :class:`PreconditionFailed`)."""
     if canceled.failed(hot_at):
         hot = canceled.item(hot_at)
         if not live:
             return SessionNotFound()
         if hot is None or hot.get("status") != SessionStatus.ACTIVE:
             return SessionNotActive()
+        if incarnation is not None and hot.get("created_at") != iso(incarnation):  # an older session's ETag
+            return PreconditionFailed("The session was created again: the ETag names an older one")
     document = canceled.item(document_at)
     if update.count_added and (document or {}).get(MESSAGE_COUNT, 0) != update.count_from:
         return CountMoved()

@@ -60,6 +60,7 @@ from session_service.http.params import (
     invalid_body,
     invalid_query,
     parse_if_match,
+    parse_session_if_match,
     require_trusted_caller,
     user_caller,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "make_resolver",
     "ndjson_response",
     "parse_if_match",
+    "parse_session_if_match",
     "require_trusted_caller",
     "responses_for",
     "session_response",

@@ -4,6 +4,7 @@ the caller is, what an ``If-Match`` names, the 422 of parameters that contradict
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from session_service import errors
-from session_service.data.keys import MAX_POSITION
+from session_service.data.keys import MAX_POSITION, micros_of
 from session_service.errors import AgentNotFound, MessageNotFound, SessionNotFound
 from session_service.idempotency import MAX_KEY_CHARS
 from session_service.identity import Caller, require_trusted, resolve_caller
@@ -20,6 +21,7 @@ from session_service.models import (
     MAX_EXPORT_LINES,
     SESSION_ID_PATTERN,
     USER_ID_PATTERN,
+    SessionTag,
 )
 from session_service.models.state import AGENT_ID_PATTERN
 from session_service.observability import logger, note_caller
@@ -163,14 +165,63 @@ def user_caller(app: APIGatewayRestResolver, path_user: str, query_user: str | N
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header names; ``None`` when absent or ``*``.
+    """The version an ``If-Match`` header names on a user's or a namespace's state document (its ETag is its
+    version alone); ``None`` when absent or ``*``.
 
     ``If-Match`` uses the strong comparison (RFC 9110 13.1.1): a weak tag (``W/"3"``) never matches, nor
     does anything that is not one of our quoted ETags (an unquoted number, a list); those yield ``-1``, a
-    version no session has, so the write answers 412.
+    version no document has, so the write answers 412.
     """
     if value is None or value.strip() == "*":
         return None
-    text = value.strip()
-    inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+    inner = _quoted(value)
     return int(inner) if inner.isascii() and inner.isdigit() and len(inner) < 19 else -1
+
+
+def session_etag(tag: SessionTag) -> str:
+    """``"<version>.<incarnation>"``: the version in decimal, the incarnation (the session's ``created_at``) as
+    its microseconds since the epoch in base 36 (digits and lower-case letters; exact, 10 characters until
+    2085); :func:`parse_session_if_match` reads it back."""
+    micros, digits = micros_of(tag.created_at), ""
+    while True:
+        micros, digit = divmod(micros, 36)
+        digits = BASE36[digit] + digits
+        if not micros:
+            return f'"{tag.version}.{digits}"'
+
+
+def parse_session_if_match(value: str | None) -> SessionTag | None:
+    """The session's version and incarnation an ``If-Match`` header names on the session or on its (or its
+    agents') state documents: ``"<version>.<incarnation>"``
+    (:func:`session_etag`); ``None`` when absent or ``*``.
+
+    Strong comparison, as :func:`parse_if_match`: a weak tag, a list, a bare version (``"3"``, an ETag of
+    before incarnations were named) or any tag we did not make yield :data:`NO_SESSION_TAG`, which no session
+    has, so the write answers 412.
+    """
+    if value is None or value.strip() == "*":
+        return None
+    version, dot, incarnation = _quoted(value).partition(".")
+    canonical = incarnation[:1] != "0" or incarnation == "0"  # one spelling per tag: no leading zero
+    if not (dot and _is_number(version) and canonical and 0 < len(incarnation) <= 12):
+        return NO_SESSION_TAG
+    if not all(char in BASE36 for char in incarnation):
+        return NO_SESSION_TAG
+    moment = _EPOCH + timedelta(microseconds=int(incarnation, 36))
+    return SessionTag(int(version), moment) if moment.year < 10_000 else NO_SESSION_TAG
+
+
+BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+"""The digits of an ETag's incarnation (:func:`session_etag`)."""
+NO_SESSION_TAG = SessionTag(-1, datetime(1970, 1, 1, tzinfo=UTC))
+"""What an ``If-Match`` that is not one of our session ETags names: a version no session has."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _quoted(value: str) -> str:
+    text = value.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 19 and (text[:1] != "0" or text == "0")

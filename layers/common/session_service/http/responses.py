@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from session_service import errors
 from session_service.data.guard import WriteGuard, guard_for
 from session_service.http.answers import ERROR_ANSWERS, NDJSON_MEDIA_TYPE, NEXT_TOKEN_HEADER
+from session_service.http.params import session_etag
 from session_service.idempotency import run_once
-from session_service.models import HealthDetailed, Session
+from session_service.models import HealthDetailed, Session, SessionTag
 from session_service.models.state import SharedStateDocument, StateDocument
 from session_service.observability import log_request, logger, metric_dimensions, publish_metrics
 
@@ -24,7 +25,14 @@ _JSON = content_types.APPLICATION_JSON
 
 
 def etag(session: Session | StateDocument | SharedStateDocument) -> str:
-    """The strong ETag of a session or a state document: its version, quoted (RFC 9110)."""
+    """The strong ETag of a session or a state document (RFC 9110): a session's names its version and its
+    incarnation (:func:`~session_service.http.params.session_etag`), a session's or an agent's document its
+    version and the session's incarnation; a user's or a namespace's document (no incarnation) is its version
+    alone, quoted."""
+    if isinstance(session, Session):
+        return session_etag(SessionTag(session.version, session.created_at))
+    if isinstance(session, StateDocument) and session.incarnation is not None:
+        return session_etag(SessionTag(session.version, session.incarnation))
     return f'"{session.version}"'
 
 
@@ -66,7 +74,9 @@ def create_once(
     caller: str,
     key: str | None,
     request: BaseModel | None,
-    write: Callable[[WriteGuard | None], BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None]],
+    write: Callable[
+        [WriteGuard | None], BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, SessionTag | None]
+    ],
 ) -> Response[Any]:
     """Answer a POST create, at most once per ``Idempotency-Key`` ``key`` (:mod:`session_service.idempotency`).
 
@@ -75,7 +85,7 @@ def create_once(
     performs the write, given the :class:`~session_service.data.guard.WriteGuard` that keeps a retry of an
     applied write from writing again (``None`` without a key), and returns what it created (201), or
     ``(model, created)`` when it may find the caller's existing one instead (200 when ``created`` is false), or
-    ``(model, created, version)`` where the session's version after the write is known (an append's: its
+    ``(model, created, version)`` where the session's ETag after the write is known (an append's: its
     ``ETag``); a session travels with its ``ETag``. A retry with the same ``key`` and ``request`` replays the
     first answer without writing.
     Raises what :func:`~session_service.idempotency.run_once` raises.
@@ -88,7 +98,7 @@ def create_once(
         result = write(guard)
         body, created, version = _written(result)
         status = HTTPStatus.CREATED if created else HTTPStatus.OK
-        headers = _headers_of(body) or ({"ETag": f'"{version}"'} if version is not None else {})
+        headers = _headers_of(body) or ({"ETag": session_etag(version)} if version is not None else {})
         return {"status": status.value, "body": body.model_dump(mode="json"), "headers": headers}
 
     answer = run_once(
@@ -105,8 +115,8 @@ def create_once(
 
 
 def _written(
-    result: BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, int | None],
-) -> tuple[BaseModel, bool, int | None]:
+    result: BaseModel | tuple[BaseModel, bool] | tuple[BaseModel, bool, SessionTag | None],
+) -> tuple[BaseModel, bool, SessionTag | None]:
     """A ``write``'s result of :func:`create_once` as ``(model, created, version)``."""
     if not isinstance(result, tuple):
         return result, True, None

@@ -112,7 +112,7 @@ class AgentCreate(BaseModel):
 
 
 class StateDocument(BaseModel):
-    """A state document as the API returns it (with its ``ETag``: its version)."""
+    """A state document as the API returns it (with its ``ETag``: its version and the session's incarnation)."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -125,6 +125,8 @@ class StateDocument(BaseModel):
     )
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    incarnation: Annotated[datetime | None, Field(exclude=True)] = None
+    """The session's ``created_at`` (not shown: its ETag names it with the document's version)."""
 
 
 class SharedStateDocument(BaseModel):

@@ -8,9 +8,10 @@ import math
 import re
 import uuid
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +21,17 @@ from pydantic import (
     SerializationInfo,
     WithJsonSchema,
 )
+
+
+class SessionTag(NamedTuple):
+    """What a session's ETag names: its ``version`` and its incarnation, the session's ``created_at`` (a session
+    id created again after a permanent delete or expiry restarts at version 1: only the incarnation tells an
+    older session's ETag from the new one's). A state document's ETag names the document's version and the
+    session's incarnation."""
+
+    version: int
+    created_at: datetime
+
 
 # ---------------------------------------------------------------------------------------------------
 # Enums and the status state machine (seed 002, "状态流转")

@@ -30,9 +30,10 @@ from session_service.data.items import (
     message_from_item,
     message_id_item,
     message_item,
+    tag_of,
     with_agent,
 )
-from session_service.data.keys import LSI_MESSAGE_ID, key, namespace_state_key, parse_iso, user_state_key
+from session_service.data.keys import LSI_MESSAGE_ID, iso, key, namespace_state_key, parse_iso, user_state_key
 from session_service.data.state import (
     CountMoved,
     StaleStateDelete,
@@ -56,6 +57,7 @@ from session_service.models import (
     Message,
     MessageCreate,
     SessionStatus,
+    SessionTag,
 )
 from session_service.models.state import AppendState
 from session_service.operations import Store
@@ -77,8 +79,8 @@ class Appended(list[Message]):
     """The messages an append stored, in order; ``created`` is false when they were stored before (a repeated
     append with the client's ``message_id``s: 200 instead of 201); ``stored_before`` names the ids of a batch
     that a batch storing the rest skipped (stored before with the same body); ``version`` is the session's version
-    (its ETag) after the append when it is known (a conditional append's: the one it named plus one; an append
-    finding its messages stored: the one read), else ``None``."""
+    and incarnation (its ETag) after the append when it is known (a conditional append's: the one it named plus
+    one; an append finding its messages stored: the one read), else ``None``."""
 
     def __init__(
         self,
@@ -86,7 +88,7 @@ class Appended(list[Message]):
         *,
         created: bool,
         stored_before: frozenset[str] = frozenset(),
-        version: int | None = None,
+        version: SessionTag | None = None,
     ) -> None:
         super().__init__(messages)
         self.created = created
@@ -166,7 +168,7 @@ def append_messages(
     requests: Sequence[MessageCreate],
     guard: WriteGuard | None = None,
     *,
-    if_match: int | None = None,
+    if_match: SessionTag | None = None,
     state: AppendState | None = None,
     shared: SharedChanges | None = None,
 ) -> Appended:
@@ -194,9 +196,10 @@ def append_messages(
     more than ``MAX_MODELS_PER_SESSION`` provider/model pairs), or :class:`PayloadTooLarge` (before any write)
     when the messages, their reservations and the state changes exceed what one transaction carries (4 MB, an
     AWS limit, less :data:`SESSION_WRITE_BYTES`).
-    A conditional append: ``if_match`` (the session's version the caller read, its ETag) conditions the
-    session's write in the same transaction, so a stale version raises :class:`PreconditionFailed` and writes
-    nothing; the answer's ``version`` is then ``if_match + 1`` (every append bumps it once). ``state`` (a batch's
+    A conditional append: ``if_match`` (the session's version and incarnation the caller read, its ETag)
+    conditions the session's write in the same transaction, so a stale version, or an older session of the id,
+    raises :class:`PreconditionFailed` and writes nothing; the answer's ``version`` is then ``if_match``'s plus one
+    (every append bumps it once). ``state`` (a batch's
     change of the session's state document) rides in the same transaction. A batch carrying either must fit one
     transaction (:class:`PayloadTooLarge` otherwise, before any write). ``shared`` (a batch's; a single append's
     are its message's ``user_state`` and ``namespace_state``) changes the caller's state document of the
@@ -240,7 +243,7 @@ def append_messages(
         stored = _stored_alike(store, ids, hashes, found, current) if current is not None else {}
         rest = [number for number, message_id in enumerate(ids) if message_id not in stored]
         if not rest:
-            version = int(current["version"]) if current is not None else None
+            version = tag_of(current) if current is not None else None
             return Appended((stored[message_id] for message_id in ids), created=False, version=version)
         start = now
         if stored:  # the rest of a batch stored in part lands after its stored part
@@ -309,7 +312,7 @@ def _transaction(
     guard: WriteGuard | None,
     incarnation: str | None = None,
     *,
-    if_match: int | None = None,
+    if_match: SessionTag | None = None,
     state: AppendState | None = None,
     scope: _SharedScope | None = None,
 ) -> Appended:
@@ -344,9 +347,9 @@ def _transaction(
         # A message lands above every cut (a truncation that read the tail before this append committed).
         condition = "(attribute_not_exists(cut_through) OR cut_through < :first)"
         values: dict[str, Any] = {":first": message_items[0]["SK"]}
-        if if_match is not None:  # a conditional append: the session is still at the version the caller read
-            condition += " AND version = :expected"
-            values[":expected"] = if_match
+        if if_match is not None:  # a conditional append: the session is still the one (and version) the caller read
+            condition += " AND version = :expected AND created_at = :tagged"
+            values.update({":expected": if_match.version, ":tagged": iso(if_match.created_at)})
         if scope is not None:  # the incarnation whose namespace names the shared documents
             condition += " AND created_at = :incarnation"
             values[":incarnation"] = scope.incarnation
@@ -377,7 +380,7 @@ def _transaction(
             if _agents(requests):  # their positions were drawn from counts read then: as stored
                 read = {str(i["SK"]): i for i in store.table.batch_get([key(i["PK"], i["SK"]) for i in stored])}
                 stored = [_agent_fields_of(item, read.get(str(item["SK"]))) for item in stored]
-            version = if_match + 1 if if_match is not None else None
+            version = _next(if_match)
             return Appended((message_from_item(item, caller) for item in stored), created=True, version=version)
         except TransactionCanceled as canceled:
             hot = canceled.item(-1)
@@ -404,7 +407,7 @@ def _transaction(
                 raise SessionNotFound() from canceled
             if hot is None or hot.get("status") != SessionStatus.ACTIVE:
                 raise SessionNotActive() from canceled
-            if canceled.failed(-1) and if_match is not None and int(hot.get("version", 0)) != if_match:
+            if canceled.failed(-1) and if_match is not None and tag_of(hot) != if_match:
                 raise PreconditionFailed() from canceled
             if canceled.failed(-1) and rules.over_model_cap(hot, increments):
                 raise TooManyModels() from canceled
@@ -417,9 +420,14 @@ def _transaction(
                     now = max(now, cut + timedelta(microseconds=1))
                 continue
             raise ServiceUnavailable() from canceled  # an id collision on a new item: retrying draws new ids
-        version = if_match + 1 if if_match is not None else None
+        version = _next(if_match)
         return Appended((message_from_item(item, caller) for item in message_items), created=True, version=version)
     raise ServiceUnavailable()
+
+
+def _next(if_match: SessionTag | None) -> SessionTag | None:
+    """The session's ETag after a conditional append on ``if_match`` (every append bumps the version once)."""
+    return if_match._replace(version=if_match.version + 1) if if_match is not None else None
 
 
 AGENT_POSITION = f"{LSI_MESSAGE_ID}SK"

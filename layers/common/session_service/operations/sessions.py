@@ -29,6 +29,7 @@ from session_service.data.items import (
     list_item_from_item,
     new_session_items,
     session_from_items,
+    tag_of,
 )
 from session_service.data.keys import (
     COUNTS_SK,
@@ -71,6 +72,7 @@ from session_service.models import (
     SessionListItem,
     SessionStatus,
     SessionSummary,
+    SessionTag,
     SessionUpdate,
     dump_json,
     statuses_allowed_before,
@@ -308,7 +310,7 @@ def session_exists(store: Store, session_id: str, caller: str) -> None:
 
 
 def update_session(
-    store: Store, session_id: str, caller: str, request: SessionUpdate, *, if_match: int | None = None
+    store: Store, session_id: str, caller: str, request: SessionUpdate, *, if_match: SessionTag | None = None
 ) -> Session:
     """Apply a PUT in one transaction and return the session as it then is.
 
@@ -316,14 +318,14 @@ def update_session(
     the data item; a status change moves the caller's counts in the same transaction, so a listing's
     ``total`` is exact at once. ``status`` follows :data:`~session_service.models.ALLOWED_TRANSITIONS`
     (setting the current status is a no-op); an ``ended`` session is read-only. ``if_match`` is the
-    version the caller last saw (its ETag). Raises :class:`SessionNotFound`,
+    version and incarnation the caller last saw (its ETag). Raises :class:`SessionNotFound`,
     :class:`InvalidStatusTransition`, :class:`SessionReadOnly`, :class:`PreconditionFailed`.
     """
     _apply_update(store, session_id, caller, request, if_match)
     return reads.read_session(store.table, store.clock, session_id, caller)
 
 
-def end_session(store: Store, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+def end_session(store: Store, session_id: str, caller: str, *, if_match: SessionTag | None = None) -> None:
     """DELETE: set status ``ended`` (read-only from then on) in one transaction. Ending an ended session is
     a no-op.
 
@@ -333,7 +335,9 @@ def end_session(store: Store, session_id: str, caller: str, *, if_match: int | N
     _apply_update(store, session_id, caller, SessionUpdate(status=SessionStatus.ENDED), if_match)
 
 
-def _apply_update(store: Store, session_id: str, caller: str, request: SessionUpdate, if_match: int | None) -> None:
+def _apply_update(
+    store: Store, session_id: str, caller: str, request: SessionUpdate, if_match: SessionTag | None
+) -> None:
     """The write of :func:`update_session`; raises its errors."""
     changes = request.model_dump(exclude_unset=True, exclude_none=True)
     target = SessionStatus(changes.pop("status")) if "status" in changes else None
@@ -345,7 +349,7 @@ def _apply_update(store: Store, session_id: str, caller: str, request: SessionUp
         if not store.is_live(old, caller):
             raise SessionNotFound() from canceled
         assert old is not None
-        if if_match is not None and int(old["version"]) != if_match:
+        if if_match is not None and tag_of(old) != if_match:
             raise PreconditionFailed() from canceled
         if target is not None and old["status"] not in statuses_allowed_before(target):
             raise InvalidStatusTransition(old["status"], target.value) from canceled
@@ -365,7 +369,7 @@ def _update(
     changes: dict[str, Any],
     target: SessionStatus | None,
     before: SessionStatus | None,
-    if_match: int | None,
+    if_match: SessionTag | None,
 ) -> None:
     """The PUT transaction (:class:`~session_service.data.actions.SessionEdit`, the data item's edit, the counts
     of a transition, or else a check of the counts), conditioned last on no erasure of the caller running: a write
@@ -390,16 +394,18 @@ def _update(
         raise
 
 
-def delete_session(store: Store, session_id: str, caller: str, *, if_match: int | None = None) -> None:
+def delete_session(store: Store, session_id: str, caller: str, *, if_match: SessionTag | None = None) -> None:
     """DELETE ``?permanent=true``: delete the caller's session for good (:func:`delete_sessions`).
 
-    ``if_match`` is the version the caller last saw (its ETag). Raises :class:`SessionNotFound`,
+    ``if_match`` is the version and incarnation the caller last saw (its ETag). Raises :class:`SessionNotFound`,
     :class:`PreconditionFailed`.
     """
     delete_sessions(store, caller, [session_id], if_match=if_match)
 
 
-def delete_sessions(store: Store, caller: str, session_ids: Sequence[str], *, if_match: int | None = None) -> int:
+def delete_sessions(
+    store: Store, caller: str, session_ids: Sequence[str], *, if_match: SessionTag | None = None
+) -> int:
     """Delete the caller's live sessions for good, all or nothing; return how many (SPEC section 9, seed
     003's ``delete_session`` and ``batch_delete_sessions``).
 
@@ -408,7 +414,7 @@ def delete_sessions(store: Store, caller: str, session_ids: Sequence[str], *, if
     incarnation and status read, and the caller's counts lose them (so a listing's ``total`` drops at once).
     Every reader treats a tombstone as gone from that moment; the stream function deletes the sessions'
     items afterwards, however many there are. ``session_ids`` are distinct (at most 25 with the counts:
-    TransactWriteItems' 100 actions); ``if_match`` (one session) is the version the caller last saw.
+    TransactWriteItems' 100 actions); ``if_match`` (one session) is the ETag the caller last saw.
     Raises :class:`SessionNotFound` when one of them is missing, another user's, expired or deleted
     (nothing is deleted), :class:`PreconditionFailed`, :class:`ServiceUnavailable` when their statuses
     keep changing.
@@ -419,7 +425,7 @@ def delete_sessions(store: Store, caller: str, session_ids: Sequence[str], *, if
         if not all(store.is_live(hot, caller) for hot in hots):
             raise SessionNotFound()
         live = [hot for hot in hots if hot is not None]
-        if if_match is not None and any(int(hot["version"]) != if_match for hot in live):
+        if if_match is not None and any(tag_of(hot) != if_match for hot in live):
             raise PreconditionFailed()
         now = store.clock()
         tombstones = [owned_tombstone(hot, caller, now, if_match) for hot in live]
@@ -430,7 +436,7 @@ def delete_sessions(store: Store, caller: str, session_ids: Sequence[str], *, if
             failed = [canceled.item(i) for i in range(len(live)) if canceled.failed(i)]
             if any(not store.is_live(old, caller) for old in failed):
                 raise SessionNotFound() from canceled
-            if if_match is not None and any(int(old["version"]) != if_match for old in failed if old):
+            if if_match is not None and any(tag_of(old) != if_match for old in failed if old):
                 raise PreconditionFailed() from canceled
             # A status changed since the read: the counts to move changed with it; read again.
     raise ServiceUnavailable()

@@ -13,6 +13,7 @@ a state change moves no session counter.
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from session_service.data import reads
@@ -41,6 +42,7 @@ from session_service.errors import (
     ServiceUnavailable,
     UserErasing,
 )
+from session_service.models import SessionTag
 from session_service.models.state import (
     AgentCreate,
     MergedState,
@@ -65,7 +67,7 @@ def get_state(store: Store, session_id: str, caller: str, agent_id: str | None =
         item = None
     if item is None and agent_id is not None:
         raise AgentNotFound()
-    return state_from_item(session_id, agent_id, item)
+    return state_from_item(session_id, agent_id, item, found[SESSION_SK])
 
 
 def change_state(
@@ -75,25 +77,25 @@ def change_state(
     change: StateChange,
     *,
     agent_id: str | None = None,
-    if_match: int | None = None,
+    if_match: SessionTag | None = None,
 ) -> StateDocument:
     """Apply ``change`` (keys set and removed) to the session's state document (``agent_id`` ``None``: created by
-    its first change) or to the document of its agent ``agent_id`` (which must exist), atomically, on the version
-    ``if_match`` when given (0: the document must not exist yet); answer the document after the change (read
-    again, consistently). Writers of different keys without ``if_match`` all land (DynamoDB applies each
-    UpdateItem whole). Raises :class:`SessionNotFound`, :class:`SessionNotActive`, :class:`AgentNotFound`,
-    :class:`PreconditionFailed`, :class:`PayloadTooLarge` (the document would pass DynamoDB's 400 KB item), nothing
-    stored."""
+    its first change) or to the document of its agent ``agent_id`` (which must exist), atomically, on the ETag
+    ``if_match`` when given (the document's version, 0: it must not exist yet, and the session's incarnation);
+    answer the document after the change (read again, consistently). Writers of different keys without
+    ``if_match`` all land (DynamoDB applies each UpdateItem whole). Raises :class:`SessionNotFound`,
+    :class:`SessionNotActive`, :class:`AgentNotFound`, :class:`PreconditionFailed`, :class:`PayloadTooLarge` (the
+    document would pass DynamoDB's 400 KB item), nothing stored."""
     update = StateUpdate(
         session_id,
         agent_id,
         store.clock(),
         sets=change.set,
         removes=change.remove,
-        if_version=if_match,
+        if_version=if_match.version if if_match is not None else None,
         exists=True if agent_id is not None else None,
     )
-    return _apply(store, session_id, caller, update)
+    return _apply(store, session_id, caller, update, if_match.created_at if if_match is not None else None)
 
 
 def create_agent(store: Store, session_id: str, caller: str, agent_id: str, request: AgentCreate) -> StateDocument:
@@ -103,8 +105,11 @@ def create_agent(store: Store, session_id: str, caller: str, agent_id: str, requ
     return _apply(store, session_id, caller, StateUpdate(session_id, agent_id, now, sets=request.state, exists=False))
 
 
-def _apply(store: Store, session_id: str, caller: str, update: StateUpdate) -> StateDocument:
-    """Run ``update`` (:func:`_write`) and answer the document after it, read again with the hot item.
+def _apply(
+    store: Store, session_id: str, caller: str, update: StateUpdate, incarnation: datetime | None = None
+) -> StateDocument:
+    """Run ``update`` (:func:`_write`; on the session's ``incarnation`` when given) and answer the document after
+    it, read again with the hot item.
 
     A document an older incarnation of the session id left (deleted or expired, its items not yet removed by the
     stream function) is never the session's: a write that met one (it landed on it, or its condition failed on
@@ -113,7 +118,7 @@ def _apply(store: Store, session_id: str, caller: str, update: StateUpdate) -> S
     """
     for _ in range(STALE_ATTEMPTS):
         try:
-            _write(store, session_id, caller, update)
+            _write(store, session_id, caller, update, incarnation)
         except (PreconditionFailed, AgentExists):
             if _drop_stale(store, session_id, caller, update.agent_id) is not None:  # current: a true refusal
                 raise
@@ -124,14 +129,17 @@ def _apply(store: Store, session_id: str, caller: str, update: StateUpdate) -> S
     raise ServiceUnavailable("The session's state document kept changing; retry")
 
 
-def _write(store: Store, session_id: str, caller: str, update: StateUpdate) -> None:
-    """Run ``update`` with the ConditionCheck of the session in one transaction; turn a failed condition into the
-    domain error it means, from the items DynamoDB returns (no second read)."""
+def _write(
+    store: Store, session_id: str, caller: str, update: StateUpdate, incarnation: datetime | None = None
+) -> None:
+    """Run ``update`` with the ConditionCheck of the session (on its ``incarnation`` when given) in one
+    transaction; turn a failed condition into the domain error it means, from the items DynamoDB returns (no
+    second read)."""
     try:
-        transact(store.table, [SessionCheck(session_id, caller, update.now), update])
+        transact(store.table, [SessionCheck(session_id, caller, update.now, incarnation), update])
     except TransactionCanceled as canceled:
         live = store.is_live(canceled.item(0), caller)
-        raise state_failure(canceled, update, live=live, hot_at=0, document_at=1) from canceled
+        raise state_failure(canceled, update, live=live, hot_at=0, document_at=1, incarnation=incarnation) from canceled
     except TransactionInvalid as invalid:  # the only refusal a valid change meets: the item's 400 KB
         raise PayloadTooLarge("The state document would pass DynamoDB's item limit (400 KB)") from invalid
 
@@ -142,7 +150,7 @@ def _drop_stale(store: Store, session_id: str, caller: str, agent_id: str | None
     found = reads.session_items(store.table, store.clock, session_id, caller, SESSION_SK, state_sk(agent_id))
     item = found.get(state_sk(agent_id))
     if item is None or is_current(item, found[SESSION_SK]):
-        return state_from_item(session_id, agent_id, item)
+        return state_from_item(session_id, agent_id, item, found[SESSION_SK])
     with contextlib.suppress(TransactionCanceled):  # removed meanwhile (the stream function, a concurrent writer)
         transact(store.table, [StaleStateDelete(session_id, agent_id, str(item["created_at"]))])
     return None
