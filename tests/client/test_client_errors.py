@@ -45,8 +45,10 @@ def test_forbidden_for_another_users_export(make_client: ClientFactory, user: st
 def test_conflict_and_precondition_failed(make_client: ClientFactory, user: str) -> None:
     client = make_client(user_id=user)
     session = client.create_session()
+    assert session.etag is not None
+    moved = session.etag.replace('"1.', '"999.')  # the session's ETag at a version it has not reached
     with pytest.raises(PreconditionFailed) as stale:
-        client.update_session(session.session_id, title="late", if_match='"999"')
+        client.update_session(session.session_id, title="late", if_match=moved)
     assert stale.value.detail
     client.end_session(session.session_id)
     with pytest.raises(Conflict) as refused:

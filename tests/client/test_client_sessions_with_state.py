@@ -19,7 +19,7 @@ def test_a_session_created_with_state_reads_it_back_in_every_scope(make_client: 
     created = client.create_session(
         namespace=namespace, state={"step": 0}, user_state={"lang": "en"}, namespace_state={"model": "m"}
     )
-    assert isinstance(created.state, MergedState) and created.etag == '"1"'
+    assert isinstance(created.state, MergedState) and (created.etag or "").startswith('"1.')
     assert created.state.session.state == {"step": 0} and created.state.user.state == {"lang": "en"}
     assert created.state.namespace is not None and created.state.namespace.state == {"shared": 1, "model": "m"}
     read = client.get_session(created.session_id, include_state=True)

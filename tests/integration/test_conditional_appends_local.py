@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from session_service.errors import PreconditionFailed
-from session_service.models import MessageCreate, MessageRole, SessionCreate
+from session_service.models import MessageCreate, MessageRole, SessionCreate, SessionTag
 from session_service.models.state import AppendState
 
 pytestmark = pytest.mark.dynamodb_local
@@ -25,6 +25,7 @@ def test_one_of_ten_appends_on_the_same_version_is_stored_with_all_its_changes(l
     user, namespace = f"it_cond_{uuid.uuid4().hex[:8]}", f"ns-{uuid.uuid4().hex[:8]}"
     session, _ = local_repo.create_session(user, SessionCreate(user_id=user, namespace=namespace))
     start = threading.Barrier(WRITERS)
+    read = SessionTag(session.version, session.created_at)
 
     def append(number: int) -> Any:
         mine = AppendState(set={"winner": number, f"mine{number}": True})
@@ -37,7 +38,7 @@ def test_one_of_ten_appends_on_the_same_version_is_stored_with_all_its_changes(l
         )
         start.wait()  # every writer names the version read at creation, at once
         try:
-            return local_repo.append_messages(session.session_id, user, [request], if_match=session.version)
+            return local_repo.append_messages(session.session_id, user, [request], if_match=read)
         except PreconditionFailed as failed:
             return failed
 
@@ -45,7 +46,7 @@ def test_one_of_ten_appends_on_the_same_version_is_stored_with_all_its_changes(l
         results = list(pool.map(append, range(WRITERS)))
 
     stored = [result for result in results if not isinstance(result, Exception)]
-    assert len(stored) == 1 and stored[0].version == session.version + 1
+    assert len(stored) == 1 and stored[0].version == SessionTag(session.version + 1, session.created_at)
     assert sum(isinstance(result, PreconditionFailed) for result in results) == WRITERS - 1
     winner = int(stored[0][0].content.split()[-1])
     expected = {"winner": winner, f"mine{winner}": True}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from session_service.errors import AgentExists, PayloadTooLarge, PreconditionFailed
-from session_service.models import MessageCreate, MessageRole, MessageUpdate, SessionCreate
+from session_service.models import MessageCreate, MessageRole, MessageUpdate, SessionCreate, SessionTag
 from session_service.models.state import AgentCreate, AppendState, StateChange
 
 pytestmark = pytest.mark.dynamodb_local
@@ -21,11 +21,12 @@ def test_every_state_and_agent_request_is_valid_dynamodb(local_repo: Any) -> Non
     sid = session.session_id
     assert local_repo.get_state(sid, user).version == 0
     odd = {"PK": 1, "a.b": [1, 2.5], "#x": None, ":y": {"z": "w"}}
-    assert local_repo.change_state(sid, user, StateChange(set=odd), if_match=0).state == odd
-    changed = local_repo.change_state(sid, user, StateChange(set={"n": 1}, remove=["PK", "absent"]), if_match=1)
+    never, first = SessionTag(0, session.created_at), SessionTag(1, session.created_at)
+    assert local_repo.change_state(sid, user, StateChange(set=odd), if_match=never).state == odd
+    changed = local_repo.change_state(sid, user, StateChange(set={"n": 1}, remove=["PK", "absent"]), if_match=first)
     assert changed.state == {"a.b": [1, 2.5], "#x": None, ":y": {"z": "w"}, "n": 1} and changed.version == 2
     with pytest.raises(PreconditionFailed):
-        local_repo.change_state(sid, user, StateChange(set={"n": 2}), if_match=1)
+        local_repo.change_state(sid, user, StateChange(set={"n": 2}), if_match=first)
     local_repo.create_agent(sid, user, "a", AgentCreate(state={"goal": "x"}))
     with pytest.raises(AgentExists):
         local_repo.create_agent(sid, user, "a", AgentCreate())

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from session_service.errors import PreconditionFailed
-from session_service.models import MessageCreate, MessageRole, SessionCreate
+from session_service.models import MessageCreate, MessageRole, SessionCreate, SessionTag
 from session_service.models.state import AgentCreate, StateChange
 
 pytestmark = pytest.mark.dynamodb_local
@@ -51,10 +51,11 @@ def test_writers_of_different_keys_all_land(local_repo: Any) -> None:
 def test_with_if_match_one_wins_and_the_others_get_412(local_repo: Any) -> None:
     sid, user = _session(local_repo)
     local_repo.create_agent(sid, user, "planner", AgentCreate(state={"plan": "start"}))
+    read = SessionTag(1, local_repo.get_session(sid, user).created_at)
 
     def change(n: int) -> Any:
         return local_repo.change_state(
-            sid, user, StateChange(set={"plan": n, f"mine{n}": True}), agent_id="planner", if_match=1
+            sid, user, StateChange(set={"plan": n, f"mine{n}": True}), agent_id="planner", if_match=read
         )
 
     results = _race(change)

@@ -34,6 +34,7 @@ from session_service.models import (
     MessageRole,
     SessionCreate,
     SessionStatus,
+    SessionTag,
     SessionUpdate,
 )
 from session_service.repository import SessionRepository
@@ -237,11 +238,12 @@ def test_ended_session_is_read_only_but_can_be_ended_again(store: SessionReposit
 
 def test_if_match_guards_updates_with_the_version(store: SessionRepository) -> None:
     sid = create(store)
-    version = store.get_session(sid, USER).version
-    updated = store.update_session(sid, USER, SessionUpdate(title="a"), if_match=version)
-    assert updated.version > version
+    read = store.get_session(sid, USER)
+    tag = SessionTag(read.version, read.created_at)
+    updated = store.update_session(sid, USER, SessionUpdate(title="a"), if_match=tag)
+    assert updated.version > read.version
     with pytest.raises(PreconditionFailed):
-        store.update_session(sid, USER, SessionUpdate(title="b"), if_match=version)
+        store.update_session(sid, USER, SessionUpdate(title="b"), if_match=tag)
     assert store.get_session(sid, USER).title == "a"
 
 

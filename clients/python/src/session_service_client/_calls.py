@@ -149,11 +149,20 @@ def _gone(result: T) -> Callable[[APIStatusError], T | None]:
     return lambda error: result if isinstance(error, NotFound) else None
 
 
-def version(etag: str | None) -> int | None:
-    """The version a session's strong ETag names (``'"3"'`` -> 3), or ``None`` (absent, ``*``, weak, other)."""
+def version(etag: str | None) -> tuple[int, str] | None:
+    """The version and incarnation a session's strong ETag names (``'"3.mz4k1x2p0a"'`` -> ``(3, "mz4k1x2p0a")``:
+    the incarnation tells a session from an older one of the same id), or ``None`` (absent, ``*``, weak, other)."""
     text = (etag or "").strip()
     inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
-    return int(inner) if inner.isascii() and inner.isdigit() else None
+    number, dot, incarnation = inner.partition(".")
+    if not (dot and number.isascii() and number.isdigit() and incarnation.isascii() and incarnation.isalnum()):
+        return None
+    return int(number), incarnation
+
+
+def _next(tag: tuple[int, str]) -> tuple[int, str]:
+    """The ETag's version and incarnation after one write of the session (its version moves by one)."""
+    return tag[0] + 1, tag[1]
 
 
 def _same_json(sent: Any, stored: Any) -> bool:
@@ -161,9 +170,9 @@ def _same_json(sent: Any, stored: Any) -> bool:
     return bool(_json.loads(_json.dumps(sent)) == _json.loads(_json.dumps(stored)))
 
 
-def _updated(after: int, body: Mapping[str, Any]) -> Callable[[Session], Session | None]:
-    """The stored session when it is the update's result: version ``after``, and every field sent holds the
-    value sent."""
+def _updated(after: tuple[int, str], body: Mapping[str, Any]) -> Callable[[Session], Session | None]:
+    """The stored session when it is the update's result: version and incarnation ``after``, and every field sent
+    holds the value sent."""
 
     def stored(session: Session) -> Session | None:
         held = version(session.etag) == after and all(
@@ -174,8 +183,9 @@ def _updated(after: int, body: Mapping[str, Any]) -> Callable[[Session], Session
     return stored
 
 
-def _ended(after: int | None) -> Callable[[Session], EndSessionResult | None]:
-    """The end's answer when the stored session is ended (at version ``after`` when the end was conditional)."""
+def _ended(after: tuple[int, str] | None) -> Callable[[Session], EndSessionResult | None]:
+    """The end's answer when the stored session is ended (at version and incarnation ``after`` when the end was
+    conditional)."""
 
     def stored(session: Session) -> EndSessionResult | None:
         held = session.status == "ended" and (after is None or version(session.etag) == after)
@@ -330,7 +340,7 @@ class RequestBuilder:
         confirm = None
         if expected is not None:  # applied once: a retry after it is 412 (the version moved)
             confirm = Confirm(
-                frozenset({412}), self.get_session(session_id, user_id=user_id), _updated(expected + 1, body)
+                frozenset({412}), self.get_session(session_id, user_id=user_id), _updated(_next(expected), body)
             )
         return Call(
             "PUT",
@@ -348,7 +358,7 @@ class RequestBuilder:
     ) -> Call[EndSessionResult]:
         expected, confirm = version(if_match), None
         if if_match is None or expected is not None:  # (an ETag that names no version never matches: 412)
-            after = None if expected is None else expected + 1
+            after = None if expected is None else _next(expected)
             confirm = Confirm(frozenset({409, 412}), self.get_session(session_id, user_id=user_id), _ended(after))
         return Call(
             "DELETE",
