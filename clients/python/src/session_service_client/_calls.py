@@ -139,8 +139,8 @@ def _session(response: httpx.Response) -> Session:
 
 
 def _with_etag(cls: type[M]) -> Callable[[httpx.Response], M]:
-    """An append's answer with the session's new version from its ``ETag`` header (sent when the append named the
-    version it read with ``If-Match``)."""
+    """An answer with its ``ETag`` header: an append's (the session's new ETag, sent when the append named the one
+    it read with ``If-Match``), a session's or an agent's state document's (for ``if_match``)."""
     return lambda response: cls.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
 
 
@@ -718,7 +718,7 @@ class RequestBuilder:
         return Call(
             "GET",
             self._session_path(session_id, "state"),
-            _model(StateDocument),
+            _with_etag(StateDocument),
             params=self._caller(user_id),
             retry=True,
         )
@@ -735,7 +735,7 @@ class RequestBuilder:
         return Call(
             "PATCH",
             self._session_path(session_id, "state"),
-            _model(StateDocument),
+            _with_etag(StateDocument),
             params=self._caller(user_id),
             headers={} if if_match is None else {"If-Match": if_match},
             body=self._change(set_keys, remove_keys),
@@ -747,7 +747,7 @@ class RequestBuilder:
         return Call(
             "PUT",
             self._agent_path(session_id, agent_id),
-            _model(StateDocument),
+            _with_etag(StateDocument),
             params=self._caller(user_id),
             body={"state": dict(state or {})},
         )
@@ -756,7 +756,7 @@ class RequestBuilder:
         return Call(
             "GET",
             self._agent_path(session_id, agent_id),
-            _model(StateDocument),
+            _with_etag(StateDocument),
             params=self._caller(user_id),
             retry=True,
         )
@@ -774,7 +774,7 @@ class RequestBuilder:
         return Call(
             "PATCH",
             self._agent_path(session_id, agent_id),
-            _model(StateDocument),
+            _with_etag(StateDocument),
             params=self._caller(user_id),
             headers={} if if_match is None else {"If-Match": if_match},
             body=self._change(set_keys, remove_keys),

@@ -209,8 +209,10 @@ class MessageBatchResult(_Versioned):
 
 
 class StateDocument(_Answer):
-    """A state document: the session's own (``agent_id`` ``None``) or an agent's, and its ``version`` (its ETag
-    is ``f'"{version}"'``, for ``if_match``); ``message_count`` is an agent's messages so far."""
+    """A state document: the session's own (``agent_id`` ``None``) or an agent's, and its ``version``;
+    ``message_count`` is an agent's messages so far. ``etag`` (from the answer's ``ETag`` header, for
+    ``if_match``; ``None`` in a session's merged state) names the version and the session's incarnation, so a
+    document of an older session of the same id never matches."""
 
     session_id: str
     agent_id: str | None = None
@@ -219,6 +221,7 @@ class StateDocument(_Answer):
     message_count: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    etag: str | None = Field(default=None, exclude=True)
 
 
 class SharedStateDocument(_Answer):

@@ -102,7 +102,9 @@ from landing inside a cut; ``cut_count`` changes with every truncation and clear
 conditioned on it cannot apply to a message a truncation or clear already removed.
 
 Every item of a session carries ``created_at``, its *incarnation*: an expired session's id may be created
-again, and the new session ignores (and the stream function deletes) every item older than itself.
+again, and the new session ignores (and the stream function deletes) every item older than itself. The session's
+ETag names the hot item's ``created_at`` with its version, and every conditional write (``If-Match``) checks both:
+the new session restarts at version 1, so an ETag of the older one would otherwise match.
 
 A permanent delete writes no delete: it turns the hot item into a *tombstone*
 (:data:`~session_service.data.items.DELETED_STATUS`, ``expires_at`` = the delete's second, out of both GSIs, no
@@ -137,7 +139,8 @@ get a session                          BatchGetItem hot, data, summary and the o
                                        user's and the namespace's documents]
 summary                                BatchGetItem hot + summary + the owner's counts
 session exists (HEAD)                  BatchGetItem hot + the owner's counts
-update / end a session                 TransactWriteItems: Update hot (owner, live, status, version),
+update / end a session                 TransactWriteItems: Update hot (owner, live, status, [version and
+                                       incarnation = If-Match]),
                                        [Update data], [ADD user counts]; then BatchGetItem to answer
                                        (end: none)
 delete permanently (one or a batch)    BatchGetItem hot + TransactWriteItems: Update hot into a tombstone
@@ -177,14 +180,15 @@ chunk of a streamed reply              find the message (BatchGetItem derived ke
                                        + TransactWriteItems: Put chunk, Update message, hot + Query the
                                        chunks (the answer)
 state document: read                   BatchGetItem hot + counts + the document's item (consistent)
-state document: change                 TransactWriteItems: ConditionCheck hot (owner, live, active) +
+state document: change                 TransactWriteItems: ConditionCheck hot (owner, live, active,
+                                       [incarnation = If-Match's]) +
                                        Update the document (SET / REMOVE its keys, ADD version; [version =
                                        If-Match]; an agent's: exists, or not for a create); then GetItem
                                        it (the answer)
 append with a state change             the append's TransactWriteItems + that Update of the document
                                        (a batch's ``state``: the session's document)
 conditional append (If-Match)          the append's TransactWriteItems, its Update hot also conditioned on
-                                       ``version = If-Match`` (one transaction only)
+                                       the If-Match's ``version`` and ``created_at`` (one transaction only)
 user / namespace state: read, change   a user's: BatchGetItem the document + the user's counts (consistent;
                                        erasing: never written) / TransactWriteItems: Update the document
                                        (SET / REMOVE its keys, ADD version; [version = If-Match]) +

@@ -210,7 +210,10 @@ _RETRY_AFTER_DOC: dict[str, OpenAPIResponseHeader] = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 }
 _ETAG_DOC: dict[str, OpenAPIResponseHeader] = {
-    "ETag": {"description": "The session's version, for `If-Match`", "schema": {"type": "string"}}
+    "ETag": {
+        "description": 'The session\'s version and incarnation (`"<version>.<incarnation>"`), for `If-Match`',
+        "schema": {"type": "string"},
+    }
 }
 
 OK: Mapping[int, OpenAPIResponse] = {HTTPStatus.OK.value: {"description": DEFAULT_OPENAPI_RESPONSE_DESCRIPTION}}
@@ -222,7 +225,14 @@ SESSION: Mapping[int, OpenAPIResponse] = {
 STATE: Mapping[int, OpenAPIResponse] = {
     HTTPStatus.OK.value: {
         "description": "The state document, with its ETag",
-        "headers": {"ETag": {"description": "The document's version, for `If-Match`", "schema": {"type": "string"}}},
+        "headers": {
+            "ETag": {
+                "description": "The document's version, for `If-Match`: with the session's incarnation for a"
+                " session's or an agent's document (`\"<version>.<incarnation>\"`), alone for a user's or a"
+                ' namespace\'s (`"<version>"`)',
+                "schema": {"type": "string"},
+            }
+        },
     }
 }
 """A success that returns a state document (:func:`~session_service.http.responses.state_response`)."""
@@ -256,8 +266,8 @@ CREATED: Mapping[int, OpenAPIResponse] = {HTTPStatus.CREATED.value: {"descriptio
 """A create's success (:func:`~session_service.http.responses.create_once`)."""
 APPEND_ETAG: dict[str, OpenAPIResponseHeader] = {
     "ETag": {
-        "description": "The session's version after an append with `If-Match`, or its current version when the"
-        " messages were stored already (a repeated append); absent otherwise",
+        "description": "The session's ETag (version and incarnation) after an append with `If-Match`, or its"
+        " current one when the messages were stored already (a repeated append); absent otherwise",
         "schema": {"type": "string"},
     }
 }

@@ -97,7 +97,13 @@ NamespaceQuery = Annotated[
 ]
 NamespacePath = Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128, description="The namespace")]
 IfMatch = Annotated[
-    str | None, Header(alias="if-match", max_length=64, description="The session's ETag, for a conditional write")
+    str | None,
+    Header(
+        alias="if-match",
+        max_length=64,
+        description="The ETag read (the session's, or the document's), for a conditional write: any other tag, an"
+        " older session's of the same id included, answers 412",
+    ),
 ]
 
 
