@@ -14,6 +14,9 @@ methods, on its own loop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import os
 import threading
 import uuid
 import weakref
@@ -30,13 +33,30 @@ ID_NAMESPACE = uuid.UUID("6f1c1b0e-7f0e-5d57-9b0a-2c5a3e3d8f20")
 """The root of every id an adapter derives (uuid5): fixed forever, or stored sessions are lost to their ids."""
 
 
+ID_KEY_VARIABLE = "SESSION_SERVICE_ID_KEY"
+"""The environment variable holding a secret of the deployment's backend: when set, ids are keyed with it."""
+
+
 def service_id(framework: str, namespace: str | None, user_id: str, *parts: str) -> str:
     """The service session id of a framework's id: a UUID (version 5) of the framework, the namespace, the user
     and the framework's id parts. The same inputs always give the same id; two users' (or two namespaces')
-    equal framework ids give different ones. Each part is length-prefixed, so no two tuples share a name."""
+    equal framework ids give different ones. Each part is length-prefixed, so no two tuples share a name.
+
+    Anyone who knows those inputs can compute such an id, and a user who calls the service directly could
+    create a session of that id first (the owner then meets 409 and cannot use the id; no data leaks, sessions
+    are the owner's only). Where end users reach the service directly, set :data:`ID_KEY_VARIABLE` in the
+    backend's processes to a secret: ids are then an HMAC-SHA256 of the same name under that key (a UUID with
+    version 8 bits), which no one without the key can compute. The key must never change once sessions exist
+    (their ids follow it)."""
     fields = [framework, "" if namespace is None else f"ns:{namespace}", user_id, *parts]
     name = "".join(f"{len(field)}:{field}" for field in fields)
-    return str(uuid.uuid5(ID_NAMESPACE, name))
+    key = os.environ.get(ID_KEY_VARIABLE)
+    if not key:
+        return str(uuid.uuid5(ID_NAMESPACE, name))
+    digest = bytearray(hmac.new(key.encode(), name.encode(), hashlib.sha256).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8 (RFC 9562: custom)
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC's variant
+    return str(uuid.UUID(bytes=bytes(digest)))
 
 
 class Clients:

@@ -219,6 +219,13 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
             return None  # a title of another writer's that merely starts like ours
         return str(user_id), str(session_id)
 
+    def _made_here(self, app_name: str, row: dict[str, Any], user_id: str, session_id: str) -> bool:
+        """Whether a listed ``row`` is the session this adapter makes for (``user_id``, ``session_id``) of the app,
+        its title's ids: its owner and its service id are the ones they derive (a title alone proves nothing:
+        any user may create a session in the namespace and title it like ours)."""
+        derived = self.service_session_id(app_name, user_id, session_id)
+        return row.get("user_id") == service_user(user_id) and row.get("session_id") == derived
+
     # -- requests ----------------------------------------------------------------------------------------
 
     async def _send(self, call: Call[T]) -> T:
@@ -344,7 +351,11 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
             page = await self._get(path, **params, include="state", page_size=PAGE, next_token=token)
             for row in page.body["sessions"]:
                 ids = self._ids(row)
-                if ids is None or (user_id is not None and ids[0] != user_id):
+                if (
+                    ids is None
+                    or not self._made_here(app_name, row, *ids)
+                    or (user_id is not None and ids[0] != user_id)
+                ):
                     continue  # not an ADK session of this user (a session another client made in the namespace)
                 sessions.append(
                     Session(
@@ -392,9 +403,12 @@ class SessionServiceSessionService(BaseSessionService):  # type: ignore[misc,unu
         """Store the event with its state delta (every scope, one transaction, one request), conditional on the
         version ``session`` was read at, then apply it to ``session``. A partial event is not stored; ``temp:``
         keys reach ``session.state`` only. Raises ``StaleSessionError`` (nothing stored) when storage moved
-        since ``session`` was read, ``SessionNotFoundError`` when the session is gone."""
+        since ``session`` was read, ``SessionNotFoundError`` when the session is gone, ``ValueError`` (nothing
+        stored) for a state value JSON cannot carry (NaN, infinity)."""
         if event.partial:
             return event
+        if event.actions and event.actions.state_delta:  # JSON has no NaN or infinity: refused, never nulled
+            json.dumps(to_jsonable_python(event.actions.state_delta), allow_nan=False)
         self._apply_temp_state(session, event)
         event = self._trim_temp_delta_state(event)
         data = event.model_dump(exclude_none=True, mode="json")

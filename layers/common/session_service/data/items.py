@@ -237,6 +237,9 @@ def list_item_from_item(hot: dict[str, Any]) -> SessionListItem:
 LAST_MESSAGE_TIMESTAMP = "last_message_timestamp"
 """The hot item's epoch seconds (a number, six decimals at most) of its latest appended message: that message's
 client timestamp, else its creation time (:func:`last_message_time`); absent before the first append."""
+SESSION_VERSION = "session_version"
+"""A message item's session version after the conditional append (``If-Match``) that stored it: a repeat of that
+append answers it as its ETag (a lost answer's retry resumes from its own write); absent on other messages."""
 
 
 def _last_message_timestamp(hot: dict[str, Any]) -> float | None:

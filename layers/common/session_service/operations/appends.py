@@ -26,6 +26,7 @@ from session_service.data.dynamo import TransactionCanceled, TransactionInvalid
 from session_service.data.guard import GuardHit, WriteGuard, transact_guarded
 from session_service.data.items import (
     LAST_MESSAGE_TIMESTAMP,
+    SESSION_VERSION,
     last_message_time,
     message_from_item,
     message_id_item,
@@ -243,7 +244,7 @@ def append_messages(
         stored = _stored_alike(store, ids, hashes, found, current) if current is not None else {}
         rest = [number for number, message_id in enumerate(ids) if message_id not in stored]
         if not rest:
-            version = tag_of(current) if current is not None else None
+            version = _version_stored(found, ids, current)
             return Appended((stored[message_id] for message_id in ids), created=False, version=version)
         start = now
         if stored:  # the rest of a batch stored in part lands after its stored part
@@ -334,6 +335,8 @@ def _transaction(
                     store.table, [StaleStateDelete(session_id, agent_of(str(item["SK"])), str(item["created_at"]))]
                 )
         message_items = _numbered(_message_items(session_id, caller, requests, ids, now, hashes), requests, counts)
+        if if_match is not None:  # a repeat of this append answers the version it made, whatever came after
+            message_items = [{**item, SESSION_VERSION: if_match.version + 1} for item in message_items]
         reservations = [
             _reservation(message_id_item(item), incarnation)
             for item, digest in zip(message_items, hashes, strict=True)
@@ -394,8 +397,10 @@ def _transaction(
             if failures:
                 raise failures[0] from canceled
             reserved = range(len(message_items), len(message_items) + len(reservations))
-            if not canceled.failed(-1) and any(canceled.failed(i) for i in reserved):
-                # Taken meanwhile, or reserved by an older incarnation of the id: read them again.
+            if any(canceled.failed(i) for i in reserved):
+                # Taken meanwhile (by this very append's first attempt, still in flight when it was retried, the
+                # session's condition failing with it), or reserved by an older incarnation of the id: read them
+                # again. A stored body answers as stored; an id in use with another body is a conflict.
                 found = reads.find_messages(store.table, session_id, chosen)
                 current = reads.hot(store.table, store.clock, session_id, caller)
                 found = _of_incarnation(found, current)
@@ -583,6 +588,21 @@ def _appended_before(
             raise MessageConflict("A message with this message_id exists with another body (or being deleted)")
         stored.append(reads.with_content(store.table, item))
     return Appended((message_from_item(item, caller) for item in stored), created=False)
+
+
+def _version_stored(
+    found: dict[str, dict[str, Any] | None], ids: Sequence[str], hot: dict[str, Any] | None
+) -> SessionTag | None:
+    """The session's ETag to answer a repeated append with: the version the conditional append that stored its
+    messages made (their ``SESSION_VERSION``), so a caller whose answer was lost resumes from its own write, not
+    from a later writer's; else the session's current version (``hot``: its hot item, as read); with the session's
+    incarnation."""
+    if hot is None:
+        return None
+    made = [item.get(SESSION_VERSION) for item in (found.get(message_id) for message_id in ids) if item is not None]
+    if made and None not in made:
+        return tag_of(hot)._replace(version=max(int(version) for version in made if version is not None))
+    return tag_of(hot)
 
 
 def _stored_alike(
