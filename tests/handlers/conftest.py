@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,6 +109,17 @@ def etag_of() -> Callable[[int, dict[str, Any]], str]:
         return session_etag(SessionTag(version, datetime.fromisoformat(session["created_at"])))
 
     return make
+
+
+@pytest.fixture
+def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
+    """Deployed as prod: the API Gateway authorizer verifies the caller, and the group ``service`` is trusted (a
+    backend acting for users: namespaces' listings, usage and state)."""
+    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
+    monkeypatch.setenv("TRUSTED_GROUPS", "service")
+    wiring.settings.cache_clear()
+    yield
+    wiring.settings.cache_clear()
 
 
 @pytest.fixture

@@ -5,25 +5,12 @@ an append's, a batch's or a create's ``namespace_state`` (403, nothing written).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
-
-from session_service import wiring
 
 TRUSTED = {"sub": "backend", "cognito:groups": "service"}
 NEWCOMER = "newcomer"
 STATE = "/api/v1/namespaces/ns-shared/state"
-
-
-@pytest.fixture
-def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
-    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
-    monkeypatch.setenv("TRUSTED_GROUPS", "service")
-    wiring.settings.cache_clear()
-    yield
-    wiring.settings.cache_clear()
 
 
 def test_a_user_joining_a_namespace_reads_its_state_but_cannot_write_it(

@@ -4,11 +4,8 @@ Query and one BatchGetItem a page (the stream's side: tests/stream/test_usage_by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from session_service import wiring
 from session_service.data import keys, stats
@@ -74,15 +71,6 @@ def test_a_namespace_without_usage_has_no_rows(api: Any) -> None:
 def test_a_malformed_namespace_or_page_size_is_422(api: Any, assert_validation_error: Any) -> None:
     assert_validation_error(*api("GET", "/api/v1/namespaces/bad%23ns/usage")[:2])
     assert_validation_error(*api("GET", "/api/v1/namespaces/nu-app/usage", query={"page_size": 500})[:2])
-
-
-@pytest.fixture
-def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
-    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
-    monkeypatch.setenv("TRUSTED_GROUPS", "service")
-    wiring.settings.cache_clear()
-    yield
-    wiring.settings.cache_clear()
 
 
 def test_only_a_trusted_caller_reads_a_namespaces_usage(api: Any, ddb: Any, authorizer_on: None) -> None:

@@ -5,12 +5,10 @@ namespace (GSI3, one Query a page); a trusted caller lists every user's sessions
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from session_service import wiring
 
 ALICE, BOB = "ns_alice", "ns_bob"
 SESSIONS = "/api/v1/sessions"
@@ -103,15 +101,6 @@ def test_every_users_sessions_of_a_namespace(api: Any, new_session: Callable[...
     assert {row["session_id"] for row in seen} == mine | theirs
     assert [row["user_id"] for row in seen] == sorted(row["user_id"] for row in seen)  # by user
     assert _namespace(api, "shared", next_token="forged")[0] == 400
-
-
-@pytest.fixture
-def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
-    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
-    monkeypatch.setenv("TRUSTED_GROUPS", "service")
-    wiring.settings.cache_clear()
-    yield
-    wiring.settings.cache_clear()
 
 
 def test_only_a_trusted_caller_lists_a_namespace_across_users(

@@ -175,15 +175,6 @@ def test_a_reused_session_id_starts_from_the_create_state_only(api: Any) -> None
     assert status == 200 and changed["state"] == {"mine": 1, "b": 2} and changed["version"] == 2
 
 
-@pytest.fixture
-def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
-    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
-    monkeypatch.setenv("TRUSTED_GROUPS", "service")
-    wiring.settings.cache_clear()
-    yield
-    wiring.settings.cache_clear()
-
-
 def test_namespace_state_by_an_untrusted_caller_is_403_and_writes_nothing(
     api: Any, authorizer_on: None, table_items: Any
 ) -> None:

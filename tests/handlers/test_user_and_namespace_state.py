@@ -6,12 +6,8 @@ authorizer on; a user gets 403, directly or through an append)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
-
-from session_service import wiring
 
 ALICE, BOB = "shared_alice", "shared_bob"
 
@@ -136,15 +132,6 @@ def test_a_namespace_change_needs_a_namespace(api: Any, new_session: Callable[..
     body = {"role": "user", "content": "hi", "namespace_state": {"set": {"n": 1}}}
     assert api("POST", f"/api/v1/sessions/{sid}/messages", query={"user_id": ALICE}, json_body=body)[0] == 409
     assert api("GET", f"/api/v1/sessions/{sid}", query={"user_id": ALICE})[1]["message_count"] == 0
-
-
-@pytest.fixture
-def authorizer_on(monkeypatch: pytest.MonkeyPatch, ddb: Any) -> Iterator[None]:
-    monkeypatch.setenv("AUTHORIZER_ENABLED", "true")
-    monkeypatch.setenv("TRUSTED_GROUPS", "service")
-    wiring.settings.cache_clear()
-    yield
-    wiring.settings.cache_clear()
 
 
 def test_only_a_trusted_caller_changes_a_namespaces_state(api: Any, authorizer_on: None) -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from session_service.cursor import CursorCodec
-from session_service.data.dynamo import Table
+from session_service.data.dynamo import Table, serialize
 from session_service.data.items import is_live
 
 
@@ -53,3 +53,20 @@ class Store:
         """True when ``item`` is a session hot item ``caller`` owns that is neither expired nor deleted now
         (:func:`~session_service.data.items.is_live`)."""
         return is_live(item, caller, self.epoch())
+
+    def index_page(
+        self, index: str, partition: str, scope: str, page_size: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the keys-only index ``index``'s partition ``partition`` (its items as DynamoDB JSON, one
+        Query) and the cursor of the next (``None`` on the last page), signed for ``scope``: a listing's name and
+        what it lists, so a cursor never serves another listing. Raises
+        :class:`~session_service.errors.InvalidCursor` for a foreign or altered ``next_token``."""
+        start_key = self.cursors.decode(scope, next_token)["k"] if next_token else None
+        query = {
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}PK = :pk",
+            "ExpressionAttributeValues": serialize({":pk": partition}),
+        }
+        result = self.table.query_page(query, skip=0, take=page_size, start_key=start_key)
+        cursor = self.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
+        return list(result.items), cursor

@@ -529,15 +529,9 @@ def list_namespace_sessions(
     row carries its merged state (its own user's document), read in the same BatchGetItem (:func:`_with_states`).
     Raises :class:`~session_service.errors.InvalidCursor` for a foreign or altered cursor."""
     scope = f"namespace|{namespace}|{page_size}"
-    start_key = store.cursors.decode(scope, next_token)["k"] if next_token else None
-    query = {
-        "IndexName": GSI_NAMESPACE,
-        "KeyConditionExpression": f"{GSI_NAMESPACE}PK = :pk",
-        "ExpressionAttributeValues": serialize({":pk": namespace_pk(namespace)}),
-    }
-    result = store.table.query_page(query, skip=0, take=page_size, start_key=start_key)
-    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
-    owners = sorted({str(raw[f"{GSI_NAMESPACE}SK"]["S"]).split("#", 1)[0] for raw in result.items})
+    items, cursor = store.index_page(GSI_NAMESPACE, namespace_pk(namespace), scope, page_size, next_token)
+    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in items]
+    owners = sorted({str(raw[f"{GSI_NAMESPACE}SK"]["S"]).split("#", 1)[0] for raw in items})
     documents = _document_keys(row_keys, owners, namespace) if include_state else []
     counts = [user_counts_key(owner) for owner in owners]
     found = _by_key(store.table.batch_get([*row_keys, *counts, *documents]))
@@ -549,7 +543,6 @@ def list_namespace_sessions(
             hots.append(hot)
     rows = _with_states(store, hots, found, documents) if include_state else [list_item_from_item(h) for h in hots]
     rows.sort(key=lambda row: (row.user_id, row.last_activity))
-    cursor = store.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
     return NamespaceSessionList(sessions=rows, namespace=namespace, next_token=cursor)
 
 

@@ -114,15 +114,10 @@ def get_namespace_usage(
     page may be shorter than ``page_size``. Raises :class:`~session_service.errors.InvalidCursor` for a foreign or
     altered cursor."""
     scope = f"namespace-usage|{namespace}|{page_size}"
-    start_key = store.cursors.decode(scope, next_token)["k"] if next_token else None
-    query = {
-        "IndexName": GSI_NAMESPACE,
-        "KeyConditionExpression": f"{GSI_NAMESPACE}PK = :pk",
-        "ExpressionAttributeValues": serialize({":pk": namespace_usage_index_pk(namespace)}),
-    }
-    result = store.table.query_page(query, skip=0, take=page_size, start_key=start_key)
-    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in result.items]
-    owners = [str(raw[f"{GSI_NAMESPACE}SK"]["S"]) for raw in result.items]
+    pk = namespace_usage_index_pk(namespace)
+    items, cursor = store.index_page(GSI_NAMESPACE, pk, scope, page_size, next_token)
+    row_keys = [{"PK": raw["PK"], "SK": raw["SK"]} for raw in items]
+    owners = [str(raw[f"{GSI_NAMESPACE}SK"]["S"]) for raw in items]
     found = {
         (item["PK"], item["SK"]): item
         for item in store.table.batch_get([*row_keys, *(user_counts_key(owner) for owner in owners)])
@@ -135,7 +130,6 @@ def get_namespace_usage(
         row = namespace_user_usage(owner, item)
         if row.sessions or row.active_sessions or row.messages or row.tokens or row.cost:
             rows.append(row)
-    cursor = store.cursors.encode(scope, {"k": result.last_evaluated}) if result.last_evaluated else None
     return NamespaceUsageList(namespace=namespace, users=rows, next_token=cursor)
 
 
