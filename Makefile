@@ -104,19 +104,26 @@ integration: $(VENV)/.installed dynamodb-local
 test-frameworks: $(FRAMEWORKS_VENV)/.installed dynamodb-local
 	$(FRAMEWORKS_VENV)/bin/python -m pytest -q -p no:cacheprovider -p no:asyncio tests/frameworks
 
-# The whole suite on $(PYTHON)'s venv and, alongside it (the other core), $(TESTS_313) on Python 3.13; its output
-# follows the main run's. Fails when either fails; the last line says which Pythons ran what.
-test: $(VENV)/.installed $(SAM_VENV)/.installed dynamodb-local lint imports typecheck test-frameworks
+# Every test, in two lanes, one per core: lane 1 runs the frameworks tier, then the suite on $(PYTHON)'s venv but
+# $(TESTS_313); lane 2 runs $(TESTS_313) on Python 3.13, then on $(PYTHON)'s venv (moto only: no DynamoDB Local
+# server is shared across lanes). Lane 2's output follows lane 1's. Fails when any run fails; the last line says
+# which Pythons ran what.
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(FRAMEWORKS_VENV)/.installed dynamodb-local lint imports typecheck
 	@side_log=$$(mktemp); \
-	$(MAKE) --no-print-directory test-313 > "$$side_log" 2>&1 & side=$$!; \
-	status=0; SAM_CLI=$(SAM) $(PY) -m pytest || status=$$?; \
+	( side_status=0; $(MAKE) --no-print-directory test-313 || side_status=$$?; \
+	  base=$$(mktemp -d); echo "--- $(TESTS_313) on $$($(PY) --version) ---"; \
+	  $(PY) -m pytest -q -p no:cacheprovider --basetemp "$$base/pytest" $(TESTS_313) || side_status=$$?; \
+	  rm -rf "$$base"; exit $$side_status ) > "$$side_log" 2>&1 & side=$$!; \
+	status=0; $(MAKE) --no-print-directory test-frameworks || status=$$?; \
+	SAM_CLI=$(SAM) $(PY) -m pytest $(addprefix --ignore=,$(TESTS_313)) || status=$$?; \
 	side_status=0; wait $$side || side_status=$$?; \
-	echo "--- Python 3.13, run alongside: $(TESTS_313) ---"; cat "$$side_log"; rm -f "$$side_log"; \
-	main="the whole suite on Python $$($(PY) -c 'import platform; print(platform.python_version())')"; \
+	echo "--- run alongside: $(TESTS_313) on Python 3.13, then on $$($(PY) --version) ---"; cat "$$side_log"; \
+	rm -f "$$side_log"; \
+	main="every test on Python $$($(PY) -c 'import platform; print(platform.python_version())')"; \
 	if [ -n "$(PYTHON_313)" ]; then \
 		side="$(TESTS_313) on Python $$($(VENV_313)/bin/python -c 'import platform; print(platform.python_version())')"; \
 	else side="nothing on Python 3.13 (not found)"; fi; \
-	echo "make test ran $$main (exit $$status) and $$side (exit $$side_status)"; \
+	echo "make test ran $$main (lanes exit $$status and $$side_status) and $$side"; \
 	[ $$status -eq 0 ] && [ $$side_status -eq 0 ]
 
 # The unit and handler tiers on Python 3.13, Lambda's runtime; skipped (said so) where there is no 3.13.
