@@ -5,9 +5,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
 from session_service.errors import Forbidden, PayloadTooLarge, PreconditionFailed, Unauthorized
-from session_service.identity import require_trusted
 from session_service.models.state import SharedStateDocument, StateChange
-from session_service.wiring import repository, settings
+from session_service.wiring import repository
 
 app = http.make_resolver()
 
@@ -30,10 +29,7 @@ app = http.make_resolver()
 def change_namespace_state(
     namespace: http.NamespacePath, body: StateChange, if_match: http.IfMatch = None
 ) -> Response[SharedStateDocument]:
-    config = settings()
-    require_trusted(
-        app.current_event.raw_event, authorizer_enabled=config.authorizer_enabled, trusted_groups=config.trusted_groups
-    )
+    http.require_trusted_caller(app)
     document = repository().change_shared_state(None, namespace, body, if_match=http.parse_if_match(if_match))
     return http.state_response(document)
 

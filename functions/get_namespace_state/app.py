@@ -4,9 +4,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from session_service import http
 from session_service.errors import Forbidden, Unauthorized
-from session_service.identity import require_trusted
 from session_service.models.state import SharedStateDocument
-from session_service.wiring import repository, settings
+from session_service.wiring import repository
 
 app = http.make_resolver()
 
@@ -20,10 +19,7 @@ app = http.make_resolver()
     ),
 )
 def get_namespace_state(namespace: http.NamespacePath) -> Response[SharedStateDocument]:
-    config = settings()
-    require_trusted(
-        app.current_event.raw_event, authorizer_enabled=config.authorizer_enabled, trusted_groups=config.trusted_groups
-    )
+    http.require_trusted_caller(app)
     return http.state_response(repository().get_shared_state(None, namespace))
 
 

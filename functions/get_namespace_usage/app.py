@@ -6,9 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from session_service import http
 from session_service.errors import Forbidden, InvalidCursor, Unauthorized
-from session_service.identity import require_trusted
 from session_service.models import USER_ID_PATTERN, NamespaceUsageList
-from session_service.wiring import repository, settings
+from session_service.wiring import repository
 
 app = http.make_resolver()
 
@@ -24,12 +23,7 @@ def get_namespace_usage(
     page_size: http.PageSizeQuery = 50,
     next_token: http.NextTokenQuery = None,
 ) -> NamespaceUsageList:
-    config = settings()
-    require_trusted(
-        app.current_event.raw_event,
-        authorizer_enabled=config.authorizer_enabled,
-        trusted_groups=config.trusted_groups,
-    )
+    http.require_trusted_caller(app)
     return repository().get_namespace_usage(namespace, page_size=page_size, next_token=next_token)
 
 

@@ -6,9 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from session_service import http
 from session_service.errors import Forbidden, InvalidCursor, Unauthorized
-from session_service.identity import require_trusted
 from session_service.models import USER_ID_PATTERN, NamespaceSessionList
-from session_service.wiring import repository, settings
+from session_service.wiring import repository
 
 app = http.make_resolver()
 
@@ -25,12 +24,7 @@ def list_namespace_sessions(
     next_token: http.NextTokenQuery = None,
     include: http.IncludeQuery = None,
 ) -> NamespaceSessionList:
-    config = settings()
-    require_trusted(
-        app.current_event.raw_event,
-        authorizer_enabled=config.authorizer_enabled,
-        trusted_groups=config.trusted_groups,
-    )
+    http.require_trusted_caller(app)
     return repository().list_namespace_sessions(
         namespace, page_size=page_size, next_token=next_token, include_state=include == "state"
     )
