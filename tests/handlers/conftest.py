@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 from devserver.lambda_runtime import invoke_route, response_json
 from session_service import wiring
@@ -109,6 +110,29 @@ def etag_of() -> Callable[[int, dict[str, Any]], str]:
         return session_etag(SessionTag(version, datetime.fromisoformat(session["created_at"])))
 
     return make
+
+
+class LoseOnce:
+    """Makes the next TransactWriteItems lose its answer after DynamoDB applied it."""
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        if self.armed and model.name == "TransactWriteItems":
+            self.armed = False
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+
+
+@pytest.fixture
+def lose(repo: Any) -> Iterator[LoseOnce]:
+    """A :class:`LoseOnce` on the handlers' DynamoDB client: ``lose.armed = True`` loses the next transaction's
+    answer."""
+    hook = LoseOnce()
+    events = wiring.dynamodb_client().meta.events
+    events.register("after-call.dynamodb", hook)
+    yield hook
+    events.unregister("after-call.dynamodb", hook)
 
 
 @pytest.fixture

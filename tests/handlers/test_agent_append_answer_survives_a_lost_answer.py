@@ -3,37 +3,14 @@ answers its retry as the first attempt would have: the message with its agent an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
 
-from session_service import wiring
+from tests.handlers.conftest import LoseOnce
 
 USER = "lost_agent_user"
 Q = {"user_id": USER}
-
-
-class LoseOnce:
-    """Makes the next TransactWriteItems lose its answer after DynamoDB applied it."""
-
-    def __init__(self) -> None:
-        self.armed = False
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        if self.armed and model.name == "TransactWriteItems":
-            self.armed = False
-            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
-
-
-@pytest.fixture
-def lose(repo: Any) -> Iterator[LoseOnce]:
-    hook = LoseOnce()
-    events = wiring.dynamodb_client().meta.events
-    events.register("after-call.dynamodb", hook)
-    yield hook
-    events.unregister("after-call.dynamodb", hook)
 
 
 @pytest.mark.parametrize("route", ["messages", "messages:batch"])

@@ -6,15 +6,15 @@ timestamp, both ways, by page and by ``next_token``. An agent's message keeps be
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
 
 from session_service import wiring
 from session_service.data import dynamo, keys
+from tests.handlers.conftest import LoseOnce
 
 USER = "timestamps_user"
 Q = {"user_id": USER}
@@ -193,27 +193,6 @@ def test_old_messages_without_a_timestamp_read_fine(api: Any, sid: str, ddb: Any
     )
     assert "LSI1SK" not in item and "timestamp" not in item
     assert _list(api, sid)["messages"][0]["timestamp"] is None
-
-
-class LoseOnce:
-    """Makes the next TransactWriteItems lose its answer after DynamoDB applied it."""
-
-    def __init__(self) -> None:
-        self.armed = False
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        if self.armed and model.name == "TransactWriteItems":
-            self.armed = False
-            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
-
-
-@pytest.fixture
-def lose(repo: Any) -> Iterator[LoseOnce]:
-    hook = LoseOnce()
-    events = wiring.dynamodb_client().meta.events
-    events.register("after-call.dynamodb", hook)
-    yield hook
-    events.unregister("after-call.dynamodb", hook)
 
 
 @pytest.mark.parametrize("route", ["messages", "messages:batch"])
