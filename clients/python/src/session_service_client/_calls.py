@@ -134,14 +134,14 @@ def _model(cls: type[M]) -> Callable[[httpx.Response], M]:
     return lambda response: cls.model_validate(_json.loads(response.content))
 
 
-def _session(response: httpx.Response) -> Session:
-    return Session.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
-
-
 def _with_etag(cls: type[M]) -> Callable[[httpx.Response], M]:
     """An answer with its ``ETag`` header: an append's (the session's new ETag, sent when the append named the one
     it read with ``If-Match``), a session's or an agent's state document's (for ``if_match``)."""
     return lambda response: cls.model_validate({**_json.loads(response.content), "etag": response.headers.get("etag")})
+
+
+_session = _with_etag(Session)
+"""A session's answer with its ``ETag``."""
 
 
 def _gone(result: T) -> Callable[[APIStatusError], T | None]:
